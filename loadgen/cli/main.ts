@@ -1,0 +1,41 @@
+import { InputError } from '../../protocol/issues.ts';
+import { sfuCommand, sfuHelp } from './sfu-command.ts';
+
+type Command = { summary: string; help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> };
+
+const commands: Record<string, Command> = {
+	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
+};
+
+function usage(): string {
+	const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+	return `callswarm: load-test and analyse group video calls\n\nUsage: callswarm <command> [flags]\n\n${lines.join('\n')}\n\nRun "callswarm <command> --help" for a command's flags.\n`;
+}
+
+/** Runs the CLI and returns the process exit code (99 when a threshold fails, like k6). */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+	const [name, ...rest] = argv;
+	if (!name || name === '--help' || name === '-h' || name === 'help') {
+		process.stdout.write(usage());
+		return name ? 0 : 2;
+	}
+	const command = commands[name];
+	if (!command) {
+		process.stderr.write(`callswarm: unknown command "${name}"\n\n${usage()}`);
+		return 2;
+	}
+	if (rest.includes('--help') || rest.includes('-h')) {
+		process.stdout.write(command.help);
+		return 0;
+	}
+	try {
+		return await command.run(rest, env);
+	} catch (error) {
+		if (error instanceof InputError) {
+			process.stderr.write(`${error.message}\n`);
+			return 2;
+		}
+		process.stderr.write(`callswarm ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+		return 1;
+	}
+}

@@ -1,0 +1,119 @@
+import { EventEmitter } from 'node:events';
+import type { NotificationData, SignalingNotificationName } from '../protocol/signaling.ts';
+import type { types } from './mediasoup.ts';
+import type { Peer } from './Peer.ts';
+import { SignalingError } from './SignalingError.ts';
+import type { WorkerSlot } from './WorkerPool.ts';
+
+export interface RoomEvents {
+	/** The room is gone: emptied, or reset because its worker died (reason says which). */
+	close: [reason: string];
+}
+
+export interface RoomSnapshot {
+	roomId: string;
+	worker: number;
+	workerPid: number;
+	createdAt: string;
+	peers: Array<{ peerId: string; displayName: string; botKind: string; producers: number; consumers: number }>;
+}
+
+/** A call: one mediasoup router on one worker, and the peers in it. */
+export class Room extends EventEmitter<RoomEvents> {
+	readonly peers = new Map<string, Peer>();
+	readonly createdAt = new Date();
+	#closed = false;
+
+	private constructor(
+		readonly id: string,
+		readonly router: types.Router,
+		readonly slot: WorkerSlot,
+		private readonly maxPeers: number,
+	) {
+		super();
+		slot.rooms++;
+		router.on('workerclose', () => this.close('media worker died', true));
+	}
+
+	static async create(
+		id: string,
+		slot: WorkerSlot,
+		mediaCodecs: types.RtpCodecCapability[],
+		maxPeers: number,
+	): Promise<Room> {
+		const router = await slot.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
+		return new Room(id, router, slot, maxPeers);
+	}
+
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	addPeer(peer: Peer): void {
+		if (this.#closed) throw new SignalingError('room_reset', `room ${this.id} is closing, join again`);
+		if (this.peers.has(peer.id)) {
+			throw new SignalingError('already_joined', `peer ${peer.id} is already in room ${this.id}`, 'peerId');
+		}
+		if (this.peers.size >= this.maxPeers) {
+			throw new SignalingError('limit_reached', `room ${this.id} is full (maxPeersPerRoom=${this.maxPeers})`);
+		}
+		this.broadcast(undefined, 'peerJoined', {
+			peerId: peer.id,
+			displayName: peer.displayName,
+			botKind: peer.botKind,
+		});
+		this.peers.set(peer.id, peer);
+		this.slot.peers++;
+	}
+
+	/** Takes a peer out, closing its media; the others are told. An empty room closes. */
+	removePeer(peer: Peer): void {
+		if (this.peers.get(peer.id) !== peer) return;
+		this.peers.delete(peer.id);
+		this.slot.peers--;
+		const producerIds = [...peer.producers.keys()];
+		peer.close();
+		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
+		this.broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+		if (this.peers.size === 0) this.close('empty');
+	}
+
+	broadcast<N extends SignalingNotificationName>(
+		exceptPeerId: string | undefined,
+		name: N,
+		data: NotificationData<N>,
+	): void {
+		for (const peer of this.peers.values()) if (peer.id !== exceptPeerId) peer.notify(name, data);
+	}
+
+	snapshot(): RoomSnapshot {
+		return {
+			roomId: this.id,
+			worker: this.slot.index,
+			workerPid: this.slot.worker.pid,
+			createdAt: this.createdAt.toISOString(),
+			peers: [...this.peers.values()].map((p) => ({
+				peerId: p.id,
+				displayName: p.displayName,
+				botKind: p.botKind,
+				producers: p.producers.size,
+				consumers: p.consumers.size,
+			})),
+		};
+	}
+
+	/** Closes the room; with `reset`, peers are told (roomReset) so they can join again. */
+	close(reason: string, reset = false): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const peer of this.peers.values()) {
+			if (reset) peer.notify('roomReset', { roomId: this.id, reason });
+			peer.close();
+		}
+		if (!this.slot.worker.closed) this.slot.peers -= this.peers.size;
+		this.slot.rooms = Math.max(0, this.slot.rooms - 1);
+		this.peers.clear();
+		this.router.close();
+		this.emit('close', reason);
+	}
+}

@@ -1,0 +1,29 @@
+import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import type { CallState } from '../client/CallClient.ts';
+
+/** One getStats() of one RTCPeerConnection: `[...report.values()]`. */
+export interface RawStatsSnapshot {
+	ts: number;
+	pc: 'send' | 'recv';
+	stats: Array<Record<string, unknown>>;
+}
+
+export interface BotPageState {
+	state: CallState;
+	roomId: string;
+	peerId: string;
+	peers: string[];
+	producers: Array<{ producerId: string; kind: string }>;
+	consumers: Array<{ consumerId: string; peerId: string; kind: string; trackId: string }>;
+	error: string | undefined;
+}
+
+/** What the bot page exposes as `window.callswarm` for the load generator (puppeteer). */
+export interface BotPageApi {
+	join(): Promise<void>;
+	leave(): Promise<void>;
+	getStats(): Promise<RawStatsSnapshot[]>;
+	state(): BotPageState;
+	/** Events since the previous call. */
+	drainEvents(): ParticipantEvent[];
+}

@@ -1,0 +1,142 @@
+/** The bot page: joins a room from its URL parameters and exposes window.callswarm. */
+import { Device } from 'mediasoup-client';
+import { describeZodError } from '../../protocol/issues.ts';
+import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import { CallClient } from '../client/CallClient.ts';
+import { SignalingClient } from '../client/SignalingClient.ts';
+import type { BotPageApi, RawStatsSnapshot } from './api.ts';
+import { BotPageParams, parseVideo } from './params.ts';
+
+declare global {
+	interface Window {
+		callswarm: BotPageApi;
+	}
+}
+
+const stateElement = document.getElementById('state');
+const show = (text: string): void => {
+	if (stateElement) stateElement.textContent = text;
+};
+
+const parsed = BotPageParams.safeParse(Object.fromEntries(new URLSearchParams(location.search)));
+if (!parsed.success) {
+	const message = `invalid bot page parameters: ${describeZodError(parsed.error)}`;
+	show(message);
+	throw new Error(message);
+}
+const params = parsed.data;
+const peerId = params.peer ?? `peer-${crypto.randomUUID().slice(0, 8)}`;
+const wsUrl = params.ws ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+
+const events: ParticipantEvent[] = [];
+let lastError: string | undefined;
+const signaling = new SignalingClient(wsUrl, (url) => new WebSocket(url));
+const call = new CallClient({
+	roomId: params.room,
+	peerId,
+	displayName: params.name,
+	botKind: 'browser',
+	signaling,
+	createDevice: () => new Device(),
+	subscribe: {
+		audio: params.subscribe === 'all' || params.subscribe === 'audio',
+		video: params.subscribe === 'all' || params.subscribe === 'video',
+	},
+	rejoinOnReset: params.rejoin,
+});
+call.on('state', (state) => show(state));
+call.on('joined', ({ attempt, joinMs }) => {
+	events.push(
+		attempt === 1
+			? { type: 'join', ts: Date.now(), durationMs: joinMs, attempt }
+			: { type: 'reconnect', ts: Date.now(), durationMs: joinMs, attempt, reason: 'room reset' },
+	);
+});
+call.on('firstmedia', ({ ms, kind }) => events.push({ type: 'first-media', ts: Date.now(), durationMs: ms, mediaKind: kind }));
+call.on('failed', (error) => {
+	lastError = error.message;
+	events.push({ type: 'fail', ts: Date.now(), reason: error.message });
+});
+
+// Received audio is played out (to Chromium's muted sink): without a sink the receiver never
+// pulls samples, and concealment and samples-received stats stay at zero.
+const players = new Map<string, HTMLAudioElement>();
+call.on('consumer', ({ consumer }) => {
+	if (consumer.kind !== 'audio') return;
+	const player = new Audio();
+	player.srcObject = new MediaStream([consumer.track]);
+	void player.play().catch(() => undefined);
+	players.set(consumer.id, player);
+	consumer.observer.once('close', () => {
+		player.srcObject = null;
+		players.delete(consumer.id);
+	});
+});
+
+let media: MediaStream | undefined;
+
+async function join(): Promise<void> {
+	const video = parseVideo(params.video);
+	if (!media && (params.audio || video)) {
+		media = await navigator.mediaDevices.getUserMedia({
+			audio: params.audio,
+			video: video
+				? { width: video.width, height: video.height, frameRate: video.frameRate }
+				: false,
+		});
+		for (const track of media.getTracks()) {
+			await call.publish(track, {
+				codecMimeType: track.kind === 'video' ? `video/${params.codec}` : undefined,
+				encodings: track.kind === 'video' && params.maxBitrate ? [{ maxBitrate: params.maxBitrate }] : undefined,
+				degradationPreference: track.kind === 'video' ? 'maintain-resolution' : undefined,
+			});
+		}
+	}
+	await signaling.connect();
+	await call.join();
+}
+
+async function leave(): Promise<void> {
+	await call.leave();
+	for (const track of media?.getTracks() ?? []) track.stop();
+	events.push({ type: 'leave', ts: Date.now(), reason: 'left' });
+}
+
+async function getStats(): Promise<RawStatsSnapshot[]> {
+	const reports = await call.getStats();
+	const ts = Date.now();
+	return reports.map(({ direction, report }) => ({
+		ts,
+		pc: direction,
+		stats: [...(report.values() as IterableIterator<Record<string, unknown>>)],
+	}));
+}
+
+window.callswarm = {
+	join,
+	leave,
+	getStats,
+	state: () => ({
+		state: call.state,
+		roomId: params.room,
+		peerId,
+		peers: [...call.peers],
+		producers: [...call.producers.values()].map((p) => ({ producerId: p.id, kind: p.kind })),
+		consumers: [...call.consumers.entries()].map(([consumerId, r]) => ({
+			consumerId,
+			peerId: r.peerId,
+			kind: r.consumer.kind,
+			trackId: r.consumer.track.id,
+		})),
+		error: lastError,
+	}),
+	drainEvents: () => events.splice(0, events.length),
+};
+
+if (params.autojoin) {
+	join().catch((error: unknown) => {
+		lastError = error instanceof Error ? error.message : String(error);
+		events.push({ type: 'fail', ts: Date.now(), reason: lastError });
+		show(`failed: ${lastError}`);
+	});
+}

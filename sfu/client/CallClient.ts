@@ -1,0 +1,325 @@
+/**
+ * A participant of a call over callswarm signaling and mediasoup-client: joins a room,
+ * publishes tracks, consumes every other producer it subscribes to, and joins again after a
+ * room reset. The same code drives the browser bot page and the lite (werift) bots.
+ */
+import { enhancedEvents, type Device, type types } from 'mediasoup-client';
+import type { BotKind, ProducerInfo } from '../../protocol/signaling.ts';
+import type { SignalingClient } from './SignalingClient.ts';
+
+export type CallState = 'idle' | 'joining' | 'joined' | 'rejoining' | 'left' | 'failed';
+
+export interface Subscription {
+	audio: boolean;
+	video: boolean;
+}
+
+export interface CallClientOptions {
+	roomId: string;
+	peerId: string;
+	displayName?: string;
+	botKind: BotKind;
+	signaling: SignalingClient;
+	/** A fresh, unloaded mediasoup-client Device (one per join: a reset needs a new one). */
+	createDevice: () => Device;
+	subscribe: Subscription;
+	/** After a roomReset, join again and publish the same tracks. */
+	rejoinOnReset: boolean;
+}
+
+export interface PublishOptions {
+	encodings?: types.RtpEncodingParameters[];
+	codecOptions?: types.ProducerCodecOptions;
+	/** e.g. 'video/VP8': the first router codec with this MIME type is used. */
+	codecMimeType?: string;
+	degradationPreference?: RTCDegradationPreference;
+	appData?: Record<string, string | number | boolean>;
+}
+
+export interface RemoteConsumer {
+	consumer: types.Consumer;
+	peerId: string;
+}
+
+export type CallClientEvents = {
+	state: [state: CallState];
+	/** Joined; attempt 1 for the first join, more after resets. */
+	joined: [info: { peerId: string; attempt: number; joinMs: number }];
+	consumer: [remote: RemoteConsumer];
+	consumerclosed: [consumerId: string];
+	/** First media from any remote: ms since the join request. */
+	firstmedia: [info: { ms: number; kind: types.MediaKind }];
+	peerjoined: [peerId: string];
+	peerleft: [peerId: string];
+	reset: [reason: string];
+	failed: [error: Error];
+};
+
+export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEvents> {
+	state: CallState = 'idle';
+	readonly consumers = new Map<string, RemoteConsumer>();
+	readonly producers = new Map<string, types.Producer>();
+	readonly peers = new Set<string>();
+	#device: Device | undefined;
+	#send: types.Transport | undefined;
+	#recv: types.Transport | undefined;
+	readonly #published: Array<{ track: MediaStreamTrack; options: PublishOptions }> = [];
+	/** Producers announced while the join was still being set up. */
+	#pendingProducers: ProducerInfo[] = [];
+	#ready = false;
+	#attempt = 0;
+	#joinStartedAt = 0;
+	#firstMediaSeen = false;
+
+	constructor(private readonly options: CallClientOptions) {
+		super();
+		const s = options.signaling;
+		s.on('newProducer', (info) => {
+			if (this.#ready) void this.#consume(info);
+			else this.#pendingProducers.push(info);
+		});
+		s.on('consumerClosed', ({ consumerId }) => this.#dropConsumer(consumerId));
+		s.on('consumerPaused', ({ consumerId }) => this.consumers.get(consumerId)?.consumer.pause());
+		s.on('consumerResumed', ({ consumerId }) => this.consumers.get(consumerId)?.consumer.resume());
+		s.on('peerJoined', ({ peerId }) => {
+			this.peers.add(peerId);
+			this.safeEmit('peerjoined', peerId);
+		});
+		s.on('peerLeft', ({ peerId }) => {
+			this.peers.delete(peerId);
+			this.safeEmit('peerleft', peerId);
+		});
+		s.on('roomReset', ({ reason }) => void this.#onReset(reason));
+		s.on('close', () => {
+			if (this.state !== 'left') this.#fail(new Error('signaling connection lost'));
+		});
+	}
+
+	get peerId(): string {
+		return this.options.peerId;
+	}
+
+	async join(): Promise<void> {
+		this.#setState('joining');
+		try {
+			if (!this.options.signaling.closed) await this.#enter();
+			else throw new Error('signaling is closed');
+		} catch (error) {
+			this.#fail(error instanceof Error ? error : new Error(String(error)));
+			throw error;
+		}
+	}
+
+	/** Publishes a track now if joined, and again after every rejoin. */
+	async publish(track: MediaStreamTrack, options: PublishOptions = {}): Promise<types.Producer | undefined> {
+		this.#published.push({ track, options });
+		return this.#ready ? this.#produce(track, options) : undefined;
+	}
+
+	async leave(): Promise<void> {
+		if (this.state === 'left') return;
+		this.#setState('left');
+		try {
+			if (!this.options.signaling.closed) await this.options.signaling.request('leave', {});
+		} catch {
+			// The server drops the peer when the socket closes anyway.
+		}
+		this.#closeMedia();
+		this.options.signaling.disconnect();
+	}
+
+	/** Raw getStats() of each transport's RTCPeerConnection. */
+	async getStats(): Promise<Array<{ direction: 'send' | 'recv'; report: RTCStatsReport }>> {
+		const out: Array<{ direction: 'send' | 'recv'; report: RTCStatsReport }> = [];
+		for (const [direction, transport] of [['send', this.#send], ['recv', this.#recv]] as const) {
+			if (transport && !transport.closed) out.push({ direction, report: await transport.getStats() });
+		}
+		return out;
+	}
+
+	async #enter(): Promise<void> {
+		const { signaling, subscribe } = this.options;
+		this.#attempt++;
+		this.#ready = false;
+		this.#firstMediaSeen = false;
+		this.#joinStartedAt = Date.now();
+		const joined = await signaling.request('join', {
+			roomId: this.options.roomId,
+			peerId: this.options.peerId,
+			displayName: this.options.displayName,
+			botKind: this.options.botKind,
+		});
+		const device = this.options.createDevice();
+		await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
+		this.#device = device;
+		await signaling.request('setRtpCapabilities', { rtpCapabilities: device.rtpCapabilities });
+		if (this.#published.length > 0) this.#send = await this.#createTransport('send');
+		if (subscribe.audio || subscribe.video) this.#recv = await this.#createTransport('recv');
+		for (const { track, options } of this.#published) await this.#produce(track, options);
+		for (const peer of joined.peers) this.peers.add(peer.peerId);
+		const producers = [...joined.peers.flatMap((p) => p.producers), ...this.#pendingProducers];
+		this.#pendingProducers = [];
+		this.#ready = true;
+		this.#setState('joined');
+		this.safeEmit('joined', { peerId: joined.peerId, attempt: this.#attempt, joinMs: Date.now() - this.#joinStartedAt });
+		await Promise.all(producers.map((p) => this.#consume(p)));
+	}
+
+	async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+		const { signaling } = this.options;
+		const device = this.#device!;
+		const params = await signaling.request('createWebRtcTransport', { direction });
+		const transportOptions = {
+			id: params.transportId,
+			iceParameters: params.iceParameters as types.IceParameters,
+			iceCandidates: params.iceCandidates as types.IceCandidate[],
+			dtlsParameters: params.dtlsParameters as types.DtlsParameters,
+		};
+		const transport =
+			direction === 'send' ? device.createSendTransport(transportOptions) : device.createRecvTransport(transportOptions);
+		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+			signaling
+				.request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters })
+				.then(() => callback(), errback);
+		});
+		transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+			signaling
+				.request('produce', {
+					transportId: transport.id,
+					kind,
+					rtpParameters,
+					appData: appData as Record<string, string | number | boolean>,
+				})
+				.then(({ producerId }) => callback({ id: producerId }), errback);
+		});
+		transport.on('connectionstatechange', (state) => {
+			if (state === 'failed' && this.state === 'joined') this.#fail(new Error(`${direction} transport failed (ICE/DTLS)`));
+		});
+		return transport;
+	}
+
+	async #produce(track: MediaStreamTrack, options: PublishOptions): Promise<types.Producer> {
+		const transport = this.#send ?? (this.#send = await this.#createTransport('send'));
+		const codec = options.codecMimeType
+			? this.#device!.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === options.codecMimeType!.toLowerCase())
+			: undefined;
+		const producer = await transport.produce({
+			track,
+			encodings: options.encodings,
+			codecOptions: options.codecOptions,
+			codec,
+			stopTracks: false,
+			appData: options.appData,
+			onRtpSender: options.degradationPreference
+				? (sender) => {
+						const parameters = sender.getParameters();
+						parameters.degradationPreference = options.degradationPreference;
+						void sender.setParameters(parameters).catch(() => undefined);
+					}
+				: undefined,
+		});
+		this.producers.set(producer.id, producer);
+		producer.observer.once('close', () => this.producers.delete(producer.id));
+		return producer;
+	}
+
+	async #consume(info: ProducerInfo): Promise<void> {
+		if (!this.options.subscribe[info.kind] || !this.#recv || info.peerId === this.options.peerId) return;
+		const recv = this.#recv;
+		try {
+			const reply = await this.options.signaling.request('consume', {
+				transportId: recv.id,
+				producerId: info.producerId,
+			});
+			const consumer = await recv.consume({
+				id: reply.consumerId,
+				producerId: reply.producerId,
+				kind: reply.kind,
+				rtpParameters: reply.rtpParameters as types.RtpParameters,
+			});
+			this.consumers.set(consumer.id, { consumer, peerId: reply.peerId });
+			consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+			await this.options.signaling.request('resumeConsumer', { consumerId: consumer.id });
+			this.safeEmit('consumer', { consumer, peerId: reply.peerId });
+			if (!this.#firstMediaSeen) void this.#watchFirstMedia(recv);
+		} catch (error) {
+			// A producer closed or a reset racing the consume is normal churn in a call.
+			if (this.state === 'joined' && !recv.closed) {
+				const message = error instanceof Error ? error.message : String(error);
+				if (!/not_found|closed/.test(message)) this.safeEmit('failed', new Error(`consume ${info.producerId}: ${message}`));
+			}
+		}
+	}
+
+	/** Polls the receive transport until a remote stream shows decoded frames or received audio. */
+	async #watchFirstMedia(recv: types.Transport): Promise<void> {
+		const startedAt = this.#joinStartedAt;
+		this.#firstMediaSeen = true;
+		const deadline = Date.now() + 60_000;
+		while (!recv.closed && Date.now() < deadline && startedAt === this.#joinStartedAt) {
+			const report = await recv.getStats();
+			for (const stat of report.values() as IterableIterator<Record<string, unknown>>) {
+				if (stat.type !== 'inbound-rtp') continue;
+				const kind = stat.kind as types.MediaKind;
+				const flowing =
+					typeof stat.framesDecoded === 'number' ? stat.framesDecoded > 0 : Number(stat.packetsReceived ?? 0) > 0;
+				if (flowing) {
+					this.safeEmit('firstmedia', { ms: Date.now() - startedAt, kind });
+					return;
+				}
+			}
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+	}
+
+	#dropConsumer(consumerId: string): void {
+		const remote = this.consumers.get(consumerId);
+		if (!remote) return;
+		remote.consumer.close();
+		this.consumers.delete(consumerId);
+		this.safeEmit('consumerclosed', consumerId);
+	}
+
+	async #onReset(reason: string): Promise<void> {
+		this.#closeMedia();
+		this.safeEmit('reset', reason);
+		if (!this.options.rejoinOnReset || this.state === 'left') return;
+		this.#setState('rejoining');
+		for (let attempt = 1; attempt <= 5; attempt++) {
+			try {
+				await this.#enter();
+				return;
+			} catch (error) {
+				if (attempt === 5 || this.options.signaling.closed) {
+					this.#fail(error instanceof Error ? error : new Error(String(error)));
+					return;
+				}
+				await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+			}
+		}
+	}
+
+	#closeMedia(): void {
+		this.#ready = false;
+		for (const remote of this.consumers.values()) remote.consumer.close();
+		this.consumers.clear();
+		for (const producer of this.producers.values()) producer.close();
+		this.producers.clear();
+		this.#send?.close();
+		this.#recv?.close();
+		this.#send = undefined;
+		this.#recv = undefined;
+		this.peers.clear();
+	}
+
+	#fail(error: Error): void {
+		if (this.state === 'failed' || this.state === 'left') return;
+		this.#setState('failed');
+		this.safeEmit('failed', error);
+	}
+
+	#setState(state: CallState): void {
+		this.state = state;
+		this.safeEmit('state', state);
+	}
+}
