@@ -1,9 +1,11 @@
 import { InputError } from '../../protocol/issues.ts';
+import { serveCommand, serveHelp } from './serve-command.ts';
 import { sfuCommand, sfuHelp } from './sfu-command.ts';
 
 type Command = { summary: string; help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> };
 
 const commands: Record<string, Command> = {
+	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
 };
 

@@ -1,12 +1,8 @@
-import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
 import type { CallState } from '../client/CallClient.ts';
 
-/** One getStats() of one RTCPeerConnection: `[...report.values()]`. */
-export interface RawStatsSnapshot {
-	ts: number;
-	pc: 'send' | 'recv';
-	stats: Array<Record<string, unknown>>;
-}
+/** One getStats() of one RTCPeerConnection ("send" or "recv"): `[...report.values()]`. */
+export type RawStatsSnapshot = StatsSnapshot;
 
 export interface BotPageState {
 	state: CallState;

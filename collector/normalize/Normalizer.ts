@@ -1,0 +1,343 @@
+import { formatIssuePath } from '../../protocol/issues.ts';
+import {
+	knownStatsTypes,
+	type CandidatePairStats,
+	type InboundRtpStats,
+	type KnownStats,
+	type KnownStatsType,
+	type OutboundRtpStats,
+	type RemoteInboundRtpStats,
+	type SfuWorkerStats,
+	type TelemetryBatch,
+} from '../../protocol/telemetry.ts';
+import type { EventRow, RawReportRow, SampleRow, SfuSampleRow } from '../store/tables.ts';
+import { estimateMos } from './mos.ts';
+
+export interface NormalizedBatch {
+	samples: SampleRow[];
+	sfu: SfuSampleRow[];
+	events: EventRow[];
+	raw: RawReportRow[];
+	/** Snapshots refused because a known field had the wrong type. */
+	rejected: Array<{ path: string; message: string }>;
+}
+
+/** Cumulative counters of one stream at its previous snapshot. */
+interface Previous {
+	ts: number;
+	seenAt: number;
+	c: Record<string, number | undefined>;
+}
+
+const counterNames = [
+	'packets',
+	'bytes',
+	'lost',
+	'frames',
+	'freezeS',
+	'jbDelay',
+	'jbEmitted',
+	'concealed',
+	'samplesReceived',
+	'cpuSeconds',
+] as const;
+type Counters = Partial<Record<(typeof counterNames)[number], number>>;
+
+const ms = (seconds: number | undefined): number | null => (seconds === undefined ? null : seconds * 1000);
+const ratioPct = (part: number | null, whole: number | null): number | null =>
+	part === null || whole === null || whole <= 0 ? null : (part / whole) * 100;
+
+/**
+ * Turns raw getStats() snapshots into sample rows: cumulative counters become per-interval
+ * deltas, rates, loss and MOS. It remembers each stream's previous counters across batches; a
+ * counter that goes backwards (a restarted bot, a reused id) starts the stream over instead of
+ * giving a negative delta.
+ */
+export class Normalizer {
+	readonly #previous = new Map<string, Previous>();
+
+	constructor(private readonly maxStreams = 1_000_000) {}
+
+	get trackedStreams(): number {
+		return this.#previous.size;
+	}
+
+	normalize(batch: TelemetryBatch, options: { keepRawReports?: boolean } = {}): NormalizedBatch {
+		const out: NormalizedBatch = { samples: [], sfu: [], events: [], raw: [], rejected: [] };
+		const { runId, source } = batch;
+		batch.snapshots.forEach((snapshot, i) => {
+			const parsed: KnownStats[] = [];
+			for (let j = 0; j < snapshot.stats.length; j++) {
+				const stat = snapshot.stats[j]!;
+				const schema = knownStatsTypes[stat.type as KnownStatsType];
+				if (!schema) continue;
+				const result = schema.safeParse(stat);
+				if (!result.success) {
+					const issue = result.error.issues[0]!;
+					out.rejected.push({
+						path: formatIssuePath(['snapshots', i, 'stats', j, ...issue.path]),
+						message: issue.message,
+					});
+					return;
+				}
+				parsed.push(result.data);
+			}
+			this.#snapshot(batch, snapshot.ts, snapshot.pc, parsed, out);
+			if (options.keepRawReports) {
+				out.raw.push({
+					run_id: runId,
+					ts: snapshot.ts,
+					room_id: source.roomId,
+					peer_id: source.peerId,
+					pc: snapshot.pc,
+					report: JSON.stringify(snapshot.stats),
+				});
+			}
+		});
+		for (const event of batch.events) {
+			out.events.push({
+				run_id: runId,
+				ts: event.ts,
+				room_id: source.roomId,
+				peer_id: source.peerId,
+				bot_id: source.botId,
+				source_kind: source.kind,
+				type: event.type,
+				duration_ms: event.durationMs ?? null,
+				reason: event.reason ?? '',
+				media_kind: event.mediaKind ?? '',
+				attempt: event.attempt ?? 1,
+			});
+		}
+		if (this.#previous.size > this.maxStreams) this.sweep(Date.now() - 60_000);
+		return out;
+	}
+
+	/** Forgets streams not seen since `olderThan` (epoch ms). */
+	sweep(olderThan: number): void {
+		for (const [key, previous] of this.#previous) if (previous.seenAt < olderThan) this.#previous.delete(key);
+	}
+
+	#snapshot(batch: TelemetryBatch, ts: number, pc: string, stats: KnownStats[], out: NormalizedBatch): void {
+		const pair = selectedPair(stats);
+		const pairRttMs = ms(pair?.currentRoundTripTime);
+		for (const stat of stats) {
+			switch (stat.type) {
+				case 'inbound-rtp':
+					if (stat.mid !== 'probator') out.samples.push(this.#inbound(batch, ts, pc, stat, pairRttMs));
+					break;
+				case 'outbound-rtp':
+					out.samples.push(this.#outbound(batch, ts, pc, stat));
+					break;
+				case 'remote-inbound-rtp':
+					out.samples.push(this.#remoteInbound(batch, ts, pc, stat));
+					break;
+				case 'candidate-pair':
+					if (stat === pair) out.samples.push(this.#pair(batch, ts, pc, stat));
+					break;
+				case 'sfu-worker':
+					out.sfu.push(this.#sfuWorker(batch, ts, stat));
+					break;
+				case 'transport':
+					break;
+			}
+		}
+	}
+
+	/** Deltas of `counters` against this stream's previous snapshot (null on the first or after a reset). */
+	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters } {
+		const previous = this.#previous.get(key);
+		this.#previous.set(key, { ts, seenAt: Date.now(), c: counters });
+		if (!previous || ts <= previous.ts) return { intervalMs: null, d: {} };
+		const current = counters[resetOn];
+		const before = previous.c[resetOn];
+		if (current !== undefined && before !== undefined && current < before) return { intervalMs: null, d: {} };
+		const d: Counters = {};
+		for (const name of counterNames) {
+			const now = counters[name];
+			const then = previous.c[name];
+			if (now !== undefined && then !== undefined) d[name] = Math.max(0, now - then);
+		}
+		return { intervalMs: ts - previous.ts, d };
+	}
+
+	#base(batch: TelemetryBatch, ts: number, pc: string, direction: string, kind: string, streamId: string, ssrc: number): SampleRow {
+		return {
+			run_id: batch.runId,
+			ts,
+			room_id: batch.source.roomId,
+			peer_id: batch.source.peerId,
+			bot_id: batch.source.botId,
+			source_kind: batch.source.kind,
+			pc,
+			kind,
+			direction,
+			stream_id: streamId,
+			ssrc,
+			interval_ms: null,
+			packets: null,
+			packets_delta: null,
+			bytes: null,
+			bytes_delta: null,
+			packets_lost: null,
+			lost_delta: null,
+			loss_pct: null,
+			bitrate_bps: null,
+			rtt_ms: null,
+			jitter_ms: null,
+			fps: null,
+			width: null,
+			height: null,
+			frames_delta: null,
+			freeze_count: null,
+			freeze_ms_delta: null,
+			freeze_pct: null,
+			jitter_buffer_ms: null,
+			concealment_pct: null,
+			nack_count: null,
+			pli_count: null,
+			quality_limitation: '',
+			available_outgoing_bps: null,
+			mos: null,
+		};
+	}
+
+	#key(batch: TelemetryBatch, pc: string, id: string, ssrc: number): string {
+		return `${batch.runId}\u0000${batch.source.peerId}\u0000${pc}\u0000${id}\u0000${ssrc}`;
+	}
+
+	#inbound(batch: TelemetryBatch, ts: number, pc: string, s: InboundRtpStats, pairRttMs: number | null): SampleRow {
+		const kind = s.kind ?? s.mediaType ?? '';
+		const row = this.#base(batch, ts, pc, 'inbound', kind, s.id, s.ssrc);
+		const { intervalMs, d } = this.#deltas(
+			this.#key(batch, pc, s.id, s.ssrc),
+			ts,
+			{
+				packets: s.packetsReceived,
+				bytes: s.bytesReceived,
+				lost: s.packetsLost,
+				frames: s.framesDecoded,
+				freezeS: s.totalFreezesDuration,
+				jbDelay: s.jitterBufferDelay,
+				jbEmitted: s.jitterBufferEmittedCount,
+				concealed: s.concealedSamples,
+				samplesReceived: s.totalSamplesReceived,
+			},
+			'packets',
+		);
+		row.interval_ms = intervalMs;
+		row.packets = s.packetsReceived ?? null;
+		row.bytes = s.bytesReceived ?? null;
+		row.packets_lost = s.packetsLost ?? null;
+		row.packets_delta = d.packets ?? null;
+		row.bytes_delta = d.bytes ?? null;
+		row.lost_delta = d.lost ?? null;
+		if (row.packets_delta !== null && row.lost_delta !== null) {
+			row.loss_pct = ratioPct(row.lost_delta, row.packets_delta + row.lost_delta) ?? (row.packets_delta === 0 ? null : 0);
+		}
+		if (intervalMs && d.bytes !== undefined) row.bitrate_bps = (d.bytes * 8 * 1000) / intervalMs;
+		row.jitter_ms = ms(s.jitter);
+		row.fps = s.framesPerSecond ?? (intervalMs && d.frames !== undefined ? (d.frames * 1000) / intervalMs : null);
+		row.width = s.frameWidth ?? null;
+		row.height = s.frameHeight ?? null;
+		row.frames_delta = d.frames ?? null;
+		row.freeze_count = s.freezeCount ?? null;
+		if (d.freezeS !== undefined) {
+			row.freeze_ms_delta = d.freezeS * 1000;
+			row.freeze_pct = intervalMs ? Math.min(100, (row.freeze_ms_delta / intervalMs) * 100) : null;
+		}
+		if (d.jbDelay !== undefined && d.jbEmitted) row.jitter_buffer_ms = (d.jbDelay / d.jbEmitted) * 1000;
+		if (kind === 'audio') row.concealment_pct = ratioPct(d.concealed ?? null, d.samplesReceived ?? null);
+		row.nack_count = s.nackCount ?? null;
+		row.pli_count = s.pliCount ?? null;
+		if (pairRttMs !== null && row.jitter_ms !== null && row.loss_pct !== null) {
+			row.mos = estimateMos(pairRttMs, row.jitter_ms, row.loss_pct);
+		}
+		return row;
+	}
+
+	#outbound(batch: TelemetryBatch, ts: number, pc: string, s: OutboundRtpStats): SampleRow {
+		const row = this.#base(batch, ts, pc, 'outbound', s.kind ?? s.mediaType ?? '', s.id, s.ssrc);
+		const { intervalMs, d } = this.#deltas(
+			this.#key(batch, pc, s.id, s.ssrc),
+			ts,
+			{ packets: s.packetsSent, bytes: s.bytesSent, frames: s.framesEncoded },
+			'packets',
+		);
+		row.interval_ms = intervalMs;
+		row.packets = s.packetsSent ?? null;
+		row.bytes = s.bytesSent ?? null;
+		row.packets_delta = d.packets ?? null;
+		row.bytes_delta = d.bytes ?? null;
+		if (intervalMs && d.bytes !== undefined) row.bitrate_bps = (d.bytes * 8 * 1000) / intervalMs;
+		row.fps = s.framesPerSecond ?? (intervalMs && d.frames !== undefined ? (d.frames * 1000) / intervalMs : null);
+		row.width = s.frameWidth ?? null;
+		row.height = s.frameHeight ?? null;
+		row.frames_delta = d.frames ?? null;
+		row.nack_count = s.nackCount ?? null;
+		row.pli_count = s.pliCount ?? null;
+		row.quality_limitation = s.qualityLimitationReason ?? '';
+		return row;
+	}
+
+	#remoteInbound(batch: TelemetryBatch, ts: number, pc: string, s: RemoteInboundRtpStats): SampleRow {
+		const row = this.#base(batch, ts, pc, 'remote-inbound', s.kind ?? s.mediaType ?? '', s.id, s.ssrc);
+		const { intervalMs, d } = this.#deltas(this.#key(batch, pc, s.id, s.ssrc), ts, { lost: s.packetsLost }, 'lost');
+		row.interval_ms = intervalMs;
+		row.packets_lost = s.packetsLost ?? null;
+		row.lost_delta = d.lost ?? null;
+		row.loss_pct = s.fractionLost === undefined ? null : s.fractionLost * 100;
+		row.rtt_ms = ms(s.roundTripTime);
+		row.jitter_ms = ms(s.jitter);
+		return row;
+	}
+
+	#pair(batch: TelemetryBatch, ts: number, pc: string, s: CandidatePairStats): SampleRow {
+		const row = this.#base(batch, ts, pc, 'candidate-pair', '', s.id, 0);
+		const { intervalMs, d } = this.#deltas(this.#key(batch, pc, s.id, 0), ts, { bytes: s.bytesSent }, 'bytes');
+		row.interval_ms = intervalMs;
+		row.bytes = s.bytesSent ?? null;
+		row.bytes_delta = d.bytes ?? null;
+		if (intervalMs && d.bytes !== undefined) row.bitrate_bps = (d.bytes * 8 * 1000) / intervalMs;
+		row.rtt_ms = ms(s.currentRoundTripTime);
+		row.available_outgoing_bps = s.availableOutgoingBitrate ?? null;
+		return row;
+	}
+
+	#sfuWorker(batch: TelemetryBatch, ts: number, s: SfuWorkerStats): SfuSampleRow {
+		const { intervalMs, d } = this.#deltas(
+			this.#key(batch, 'sfu', `${s.worker}`, s.pid),
+			ts,
+			{ cpuSeconds: s.cpuSeconds },
+			'cpuSeconds',
+		);
+		return {
+			run_id: batch.runId,
+			ts,
+			sfu_id: batch.source.botId,
+			worker: s.worker,
+			pid: s.pid,
+			cpu_pct: intervalMs && d.cpuSeconds !== undefined ? (d.cpuSeconds * 1000 * 100) / intervalMs : null,
+			max_rss_bytes: s.maxRssBytes,
+			rooms: s.rooms,
+			peers: s.peers,
+			producers: s.producers,
+			consumers: s.consumers,
+		};
+	}
+}
+
+/** The candidate pair in use: the transport's selected one, else a nominated succeeded one. */
+function selectedPair(stats: KnownStats[]): CandidatePairStats | undefined {
+	let selectedId: string | undefined;
+	const pairs: CandidatePairStats[] = [];
+	for (const s of stats) {
+		if (s.type === 'transport' && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId;
+		else if (s.type === 'candidate-pair') pairs.push(s);
+	}
+	if (selectedId) {
+		const pair = pairs.find((p) => p.id === selectedId);
+		if (pair) return pair;
+	}
+	return pairs.find((p) => p.selected) ?? pairs.find((p) => p.nominated && p.state === 'succeeded');
+}

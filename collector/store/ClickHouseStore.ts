@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { parseInput } from '../../protocol/issues.ts';
+import { columnsStructure } from './columns.ts';
+import { StoreOptions, type StoreOptionsInput } from './options.ts';
+import { migrations, migrationsTableStatement, type SchemaOptions } from './schema.ts';
+import { tables, type TableName } from './tables.ts';
+
+type ChdbClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+export type QueryParams = Record<string, string | number | boolean | string[] | number[]>;
+
+/**
+ * ClickHouse through @clickhouse/client: the embedded engine (chDB, in this process) by
+ * default, a server or cluster when a URL is given. Both run the same DDL and queries. Rows
+ * go in as RowBinary: over HTTP on a server, through a temporary file and file() in chDB,
+ * whose client connection would otherwise pass the payload as SQL text.
+ */
+export class ClickHouseStore {
+	readonly #tmpDir = path.join(os.tmpdir(), `callswarm-ingest-${process.pid}-${randomUUID().slice(0, 8)}`);
+	#closed = false;
+
+	private constructor(
+		readonly options: StoreOptions,
+		readonly client: ClickHouseClient,
+		readonly kind: 'embedded' | 'server',
+	) {}
+
+	static async open(input: StoreOptionsInput = {}): Promise<ClickHouseStore> {
+		const options = parseInput(StoreOptions, input, 'ClickHouse options');
+		let store: ClickHouseStore;
+		if (options.url) {
+			const client = createClient({
+				url: options.url,
+				username: options.username,
+				password: options.password,
+				clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+			});
+			store = new ClickHouseStore(options, client, 'server');
+		} else {
+			await mkdir(options.dataDir, { recursive: true });
+			const { createChdbConnection } = await import('chdb/connection');
+			const client = createClient({
+				// chdb types the connection against its own copy of @clickhouse/client-common.
+				connection: createChdbConnection({ path: path.resolve(options.dataDir) }) as unknown as ChdbClientConnection,
+				clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+			});
+			store = new ClickHouseStore(options, client, 'embedded');
+		}
+		try {
+			await store.migrate();
+		} catch (error) {
+			await store.close();
+			throw error;
+		}
+		return store;
+	}
+
+	get database(): string {
+		return this.options.database;
+	}
+
+	#schema(): SchemaOptions {
+		return {
+			database: this.options.database,
+			cluster: this.options.cluster,
+			sampleTtlDays: this.options.sampleTtlDays,
+			rawReportTtlDays: this.options.rawReportTtlDays,
+		};
+	}
+
+	/** Applies the migrations this database has not seen, in order. */
+	async migrate(): Promise<number[]> {
+		const schema = this.#schema();
+		for (const statement of migrationsTableStatement(schema)) await this.client.command({ query: statement });
+		const applied = new Set(
+			(await this.query<{ version: number }>(`SELECT version FROM \`${schema.database}\`.schema_migrations`)).map(
+				(r) => r.version,
+			),
+		);
+		const done: number[] = [];
+		for (const migration of migrations) {
+			if (applied.has(migration.version)) continue;
+			for (const statement of migration.statements(schema)) await this.client.command({ query: statement });
+			await this.client.insert({
+				table: `${schema.database}.schema_migrations`,
+				values: [{ version: migration.version, name: migration.name, applied_at: Math.floor(Date.now() / 1000) }],
+				format: 'JSONEachRow',
+			});
+			done.push(migration.version);
+		}
+		return done;
+	}
+
+	/** Inserts rows already encoded as RowBinary for `table`'s columns. */
+	async insertRowBinary(table: TableName, data: Buffer): Promise<void> {
+		if (data.length === 0) return;
+		const columns = tables[table];
+		const target = `\`${this.database}\`.\`${table}\``;
+		const columnList = columns.map((c) => `\`${c.name}\``).join(', ');
+		if (this.kind === 'server') {
+			const result = await this.client.exec({
+				query: `INSERT INTO ${target} (${columnList}) FORMAT RowBinary`,
+				values: Readable.from([data], { objectMode: false }),
+			});
+			result.stream.resume();
+			return;
+		}
+		await mkdir(this.#tmpDir, { recursive: true });
+		const file = path.join(this.#tmpDir, `${table}-${randomUUID()}.rowbinary`);
+		await writeFile(file, data);
+		try {
+			await this.client.command({
+				query: `INSERT INTO ${target} (${columnList}) SELECT * FROM file({file:String}, 'RowBinary', {structure:String})`,
+				query_params: { file, structure: columnsStructure(columns) },
+			});
+		} finally {
+			await rm(file, { force: true });
+		}
+	}
+
+	async query<R>(query: string, params: QueryParams = {}): Promise<R[]> {
+		const result = await this.client.query({ query, query_params: params, format: 'JSONEachRow' });
+		return result.json<R>();
+	}
+
+	async command(query: string, params: QueryParams = {}): Promise<void> {
+		await this.client.command({ query, query_params: params });
+	}
+
+	async ping(): Promise<boolean> {
+		const result = await this.client.ping();
+		if (!result.success) return false;
+		// A server can answer ping while its tables are gone: probe the one ingest needs.
+		try {
+			await this.query(`SELECT 1 FROM \`${this.database}\`.samples LIMIT 0`);
+			return true;
+		} catch {
+			return false;
+		}
+	}
+
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		await this.client.close();
+		await rm(this.#tmpDir, { recursive: true, force: true });
+	}
+}
+
+/**
+ * Whether a failed insert would fail the same way again (malformed data), as opposed to the
+ * store being unavailable. Poison data is set aside; anything else is retried from the spool.
+ */
+export function isPoisonError(error: unknown): boolean {
+	return error instanceof ClickHouseError && /CANNOT_PARSE|TOO_LARGE|TYPE_MISMATCH|INCORRECT_DATA|CANNOT_READ_ALL_DATA/.test(error.type ?? '');
+}

@@ -1,0 +1,80 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { collectorOptionsFromEnv, startCollector, type CollectorOptionsInput } from '../../collector/index.ts';
+import { wholeNumberText } from '../../protocol/issues.ts';
+import { parseCommandLine } from './args.ts';
+import { untilSignal } from './signals.ts';
+
+export const dashboardDir = fileURLToPath(new URL('../../build/dashboard/', import.meta.url));
+
+export const serveHelp = `callswarm serve [flags]: run the collector (telemetry ingest, query API, dashboard)
+
+  --listen <ip>          address (default 127.0.0.1; env CALLSWARM_COLLECTOR_LISTEN_IP)
+  --port <n>             port (default 4100; env CALLSWARM_COLLECTOR_PORT)
+  --token <secret>       run token required for writes; mandatory beyond loopback (env CALLSWARM_COLLECTOR_TOKEN)
+  --data-dir <dir>       embedded ClickHouse data and spool (default .callswarm; env CALLSWARM_DATA_DIR)
+  --clickhouse-url <u>   use a ClickHouse server instead of the embedded engine (env CLICKHOUSE_URL,
+                         with CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_CLUSTER)
+  --keep-raw-reports     also store whole getStats() reports (7-day TTL) for drill-down
+  --log-level <level>    debug | info | warn | error | silent (default warn)
+`;
+
+const ServeFlags = z.object({
+	listen: z.string().optional(),
+	port: wholeNumberText.pipe(z.number().max(65535)).optional(),
+	token: z.string().optional(),
+	'data-dir': z.string().min(1).optional(),
+	'clickhouse-url': z.string().optional(),
+	'keep-raw-reports': z.boolean().optional(),
+	'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
+});
+
+export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): CollectorOptionsInput {
+	const flags = parseCommandLine(
+		argv,
+		{
+			listen: { type: 'string' },
+			port: { type: 'string' },
+			token: { type: 'string' },
+			'data-dir': { type: 'string' },
+			'clickhouse-url': { type: 'string' },
+			'keep-raw-reports': { type: 'boolean' },
+			'log-level': { type: 'string' },
+		},
+		ServeFlags,
+		'serve',
+	);
+	const fromEnv = collectorOptionsFromEnv(env);
+	const dataDir = flags['data-dir'];
+	const options: CollectorOptionsInput = {
+		dashboardDir,
+		logLevel: 'warn',
+		...fromEnv,
+		store: {
+			...fromEnv.store,
+			...(dataDir ? { dataDir: `${dataDir}/clickhouse` } : {}),
+			...(flags['clickhouse-url'] ? { url: flags['clickhouse-url'] } : {}),
+		},
+	};
+	if (flags.listen) options.listenIp = flags.listen;
+	if (flags.port !== undefined) options.port = flags.port;
+	if (flags.token) options.token = flags.token;
+	if (dataDir) options.spoolDir = `${dataDir}/spool`;
+	if (flags['keep-raw-reports']) options.keepRawReports = true;
+	if (flags['log-level']) options.logLevel = flags['log-level'];
+	return options;
+}
+
+export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+	const collector = await startCollector(collectorOptionsFromArgs(argv, env));
+	const where = collector.store.kind === 'embedded' ? `embedded ClickHouse in ${collector.options.store.dataDir}` : collector.options.store.url;
+	console.log(`callswarm collector on ${collector.url}  (${where})`);
+	console.log(`  ingest     POST ${collector.url}/v1/telemetry`);
+	console.log(`  runs       ${collector.url}/v1/runs`);
+	console.log(`  dashboard  ${collector.url}/`);
+	await untilSignal();
+	console.log('stopping the collector (flushing queued telemetry)');
+	await collector.close();
+	return 0;
+}

@@ -1,0 +1,209 @@
+/**
+ * The collector's query API (GET /v1/runs/...) and run registry (PUT /v1/runs/:runId):
+ * request parameters and response shapes, for the dashboard, the CLI and thresholds.
+ */
+import { z } from 'zod';
+import { wholeNumberText } from './issues.ts';
+import { MetricName, SampleMetricName } from './metrics.ts';
+import { PeerId, RoomId } from './signaling.ts';
+import { RunId } from './telemetry.ts';
+
+export const RunStatus = z.enum(['running', 'passed', 'failed', 'aborted', 'finished']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const ThresholdResult = z.object({
+	metric: z.string(),
+	expression: z.string(),
+	ok: z.boolean(),
+	/** The aggregate the expression compared, null when there was no data. */
+	value: z.number().nullable(),
+});
+export type ThresholdResult = z.infer<typeof ThresholdResult>;
+
+export const RunUpsert = z.object({
+	scenario: z.string().max(200).default(''),
+	status: RunStatus.default('running'),
+	startedAt: z.number().positive(),
+	endedAt: z.number().positive().optional(),
+	plannedParticipants: z.number().int().nonnegative().default(0),
+	/** The scenario as run (JSON), for the record. */
+	config: z.record(z.string(), z.unknown()).default({}),
+	verdict: z.array(ThresholdResult).default([]),
+});
+export type RunUpsert = z.input<typeof RunUpsert>;
+
+export const RunParams = z.object({ runId: RunId });
+
+
+export const RunListQuery = z.object({
+	limit: wholeNumberText.pipe(z.number().int().min(1).max(500)).default(50),
+});
+
+export const RunInfo = z.object({
+	runId: z.string(),
+	scenario: z.string(),
+	status: RunStatus,
+	startedAt: z.number(),
+	endedAt: z.number().nullable(),
+	durationMs: z.number(),
+	plannedParticipants: z.number(),
+	participants: z.number(),
+	verdict: z.array(ThresholdResult),
+	config: z.record(z.string(), z.unknown()),
+});
+export type RunInfo = z.infer<typeof RunInfo>;
+
+export const SummaryQuery = z.object({
+	/** "1": exact percentiles from every raw sample (slower); default: from the rollup. */
+	exact: z.enum(['0', '1']).default('0'),
+});
+
+export const MetricSummary = z.object({
+	unit: z.string(),
+	count: z.number(),
+	avg: z.number().nullable(),
+	min: z.number().nullable(),
+	max: z.number().nullable(),
+	p50: z.number().nullable(),
+	p95: z.number().nullable(),
+	p99: z.number().nullable(),
+	/** For rate metrics: the share (0..1). */
+	rate: z.number().nullable(),
+});
+export type MetricSummary = z.infer<typeof MetricSummary>;
+
+export const RunSummary = z.object({
+	runId: z.string(),
+	exact: z.boolean(),
+	participants: z.object({
+		attempted: z.number(),
+		joined: z.number(),
+		failed: z.number(),
+		dropped: z.number(),
+		peakActive: z.number(),
+	}),
+	joinSuccessRate: z.number().nullable(),
+	metrics: z.record(MetricName, MetricSummary),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** Comma-separated list of sample metric names. */
+const metricList = z
+	.string()
+	.transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean))
+	.pipe(z.array(SampleMetricName).min(1).max(20));
+
+export const TimeseriesQuery = z.object({
+	metrics: metricList.default(['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'fps', 'mos']),
+	/** Bucket width in seconds; chosen from the run length when absent. */
+	bucket: wholeNumberText.pipe(z.number().int().min(1).max(86_400)).optional(),
+	room: RoomId.optional(),
+	peer: PeerId.optional(),
+	kind: z.enum(['audio', 'video']).optional(),
+});
+export type TimeseriesQuery = z.output<typeof TimeseriesQuery>;
+
+export const SeriesPoint = z.object({
+	t: z.number(),
+	n: z.number(),
+	avg: z.number().nullable(),
+	p50: z.number().nullable(),
+	p95: z.number().nullable(),
+	p99: z.number().nullable(),
+});
+export type SeriesPoint = z.infer<typeof SeriesPoint>;
+
+export const Timeseries = z.object({
+	bucketSeconds: z.number(),
+	series: z.record(z.string(), z.array(SeriesPoint)),
+});
+export type Timeseries = z.infer<typeof Timeseries>;
+
+export const BucketQuery = z.object({
+	bucket: wholeNumberText.pipe(z.number().int().min(1).max(86_400)).optional(),
+});
+
+export const ParticipantsSeries = z.object({
+	bucketSeconds: z.number(),
+	points: z.array(
+		z.object({ t: z.number(), joined: z.number(), active: z.number(), failed: z.number(), left: z.number() }),
+	),
+});
+export type ParticipantsSeries = z.infer<typeof ParticipantsSeries>;
+
+export const QualityBands = z.object({
+	bucketSeconds: z.number(),
+	points: z.array(z.object({ t: z.number(), good: z.number(), degraded: z.number(), bad: z.number() })),
+});
+export type QualityBands = z.infer<typeof QualityBands>;
+
+export const SfuLoad = z.object({
+	bucketSeconds: z.number(),
+	workers: z.array(
+		z.object({
+			worker: z.number(),
+			points: z.array(z.object({ t: z.number(), cpuPct: z.number().nullable(), consumers: z.number(), peers: z.number() })),
+		}),
+	),
+});
+export type SfuLoad = z.infer<typeof SfuLoad>;
+
+export const FirstMediaDistribution = z.object({
+	count: z.number(),
+	p50: z.number().nullable(),
+	p95: z.number().nullable(),
+	histogram: z.array(z.object({ fromMs: z.number(), toMs: z.number(), count: z.number() })),
+});
+export type FirstMediaDistribution = z.infer<typeof FirstMediaDistribution>;
+
+export const RoomList = z.object({
+	rooms: z.array(z.object({ roomId: z.string(), participants: z.number() })),
+});
+export type RoomList = z.infer<typeof RoomList>;
+
+export const PeersQuery = z.object({ room: RoomId.optional() });
+export const PeerList = z.object({
+	peers: z.array(
+		z.object({
+			peerId: z.string(),
+			roomId: z.string(),
+			sourceKind: z.string(),
+			samples: z.number(),
+			rttMs: z.number().nullable(),
+			jitterMs: z.number().nullable(),
+			lossPct: z.number().nullable(),
+			mos: z.number().nullable(),
+			joined: z.boolean(),
+			failed: z.boolean(),
+		}),
+	),
+});
+export type PeerList = z.infer<typeof PeerList>;
+
+export const EventsQuery = z.object({
+	peer: PeerId.optional(),
+	type: z.enum(['join', 'first-media', 'leave', 'fail', 'reconnect']).optional(),
+	limit: wholeNumberText.pipe(z.number().int().min(1).max(10_000)).default(1000),
+});
+export const EventList = z.object({
+	events: z.array(
+		z.object({
+			t: z.number(),
+			roomId: z.string(),
+			peerId: z.string(),
+			type: z.string(),
+			durationMs: z.number().nullable(),
+			reason: z.string(),
+		}),
+	),
+});
+export type EventList = z.infer<typeof EventList>;
+
+/** Problem reply of every collector endpoint. */
+export const ApiError = z.object({
+	error: z.string(),
+	message: z.string(),
+	issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ApiError = z.infer<typeof ApiError>;
+

@@ -1,0 +1,214 @@
+/**
+ * The metric names users write in thresholds (`rtt_ms: ['p(95)<150']`) and see on the
+ * dashboard, with where each comes from. Sample metrics are per-interval values of normalised
+ * getStats() streams; event metrics are durations of participant events; rate metrics are
+ * shares of participants.
+ */
+import { z } from 'zod';
+
+export interface SampleMetric {
+	source: 'samples';
+	label: string;
+	unit: string;
+	/** samples column the values come from */
+	column:
+		| 'rtt_ms'
+		| 'jitter_ms'
+		| 'loss_pct'
+		| 'bitrate_bps'
+		| 'fps'
+		| 'mos'
+		| 'freeze_pct'
+		| 'jitter_buffer_ms'
+		| 'concealment_pct'
+		| 'available_outgoing_bps';
+	direction: 'inbound' | 'outbound' | 'remote-inbound' | 'candidate-pair';
+	kind?: 'audio' | 'video';
+	/** Values are multiplied by this (bps -> kbps). */
+	scale?: number;
+	higherIsBetter?: boolean;
+	description: string;
+}
+
+export interface EventMetric {
+	source: 'events';
+	label: string;
+	unit: 'ms';
+	eventType: 'join' | 'first-media' | 'reconnect';
+	higherIsBetter?: boolean;
+	description: string;
+}
+
+export interface RateMetric {
+	source: 'rate';
+	label: string;
+	unit: 'ratio';
+	description: string;
+}
+
+export const metricCatalogue = {
+	rtt_ms: {
+		source: 'samples',
+		label: 'Round-trip time',
+		unit: 'ms',
+		column: 'rtt_ms',
+		direction: 'candidate-pair',
+		description: 'ICE candidate pair currentRoundTripTime of every connection (participant to SFU)',
+	},
+	media_rtt_ms: {
+		source: 'samples',
+		label: 'Media round-trip time',
+		unit: 'ms',
+		column: 'rtt_ms',
+		direction: 'remote-inbound',
+		description: 'remote-inbound-rtp roundTripTime from RTCP receiver reports on sent streams',
+	},
+	jitter_ms: {
+		source: 'samples',
+		label: 'Jitter',
+		unit: 'ms',
+		column: 'jitter_ms',
+		direction: 'inbound',
+		description: 'inbound-rtp jitter of received streams',
+	},
+	loss_pct: {
+		source: 'samples',
+		label: 'Packet loss',
+		unit: '%',
+		column: 'loss_pct',
+		direction: 'inbound',
+		description: 'lost / (received + lost) per interval, received streams',
+	},
+	bitrate_in_kbps: {
+		source: 'samples',
+		label: 'Receive bitrate (video)',
+		unit: 'kbps',
+		column: 'bitrate_bps',
+		direction: 'inbound',
+		kind: 'video',
+		scale: 0.001,
+		higherIsBetter: true,
+		description: 'bytesReceived per interval of each received video stream',
+	},
+	bitrate_out_kbps: {
+		source: 'samples',
+		label: 'Send bitrate (video)',
+		unit: 'kbps',
+		column: 'bitrate_bps',
+		direction: 'outbound',
+		kind: 'video',
+		scale: 0.001,
+		higherIsBetter: true,
+		description: 'bytesSent per interval of each sent video stream',
+	},
+	audio_bitrate_in_kbps: {
+		source: 'samples',
+		label: 'Receive bitrate (audio)',
+		unit: 'kbps',
+		column: 'bitrate_bps',
+		direction: 'inbound',
+		kind: 'audio',
+		scale: 0.001,
+		higherIsBetter: true,
+		description: 'bytesReceived per interval of each received audio stream',
+	},
+	fps: {
+		source: 'samples',
+		label: 'Frames per second',
+		unit: 'fps',
+		column: 'fps',
+		direction: 'inbound',
+		kind: 'video',
+		higherIsBetter: true,
+		description: 'framesPerSecond of received video',
+	},
+	mos: {
+		source: 'samples',
+		label: 'MOS estimate',
+		unit: 'MOS',
+		column: 'mos',
+		direction: 'inbound',
+		kind: 'audio',
+		higherIsBetter: true,
+		description: 'E-model style estimate (1-4.5) from RTT, jitter and loss of received audio',
+	},
+	freeze_pct: {
+		source: 'samples',
+		label: 'Video frozen',
+		unit: '%',
+		column: 'freeze_pct',
+		direction: 'inbound',
+		kind: 'video',
+		description: 'share of each interval received video was frozen (totalFreezesDuration)',
+	},
+	jitter_buffer_ms: {
+		source: 'samples',
+		label: 'Jitter-buffer delay',
+		unit: 'ms',
+		column: 'jitter_buffer_ms',
+		direction: 'inbound',
+		description: 'jitterBufferDelay per emitted sample or frame, per interval',
+	},
+	concealment_pct: {
+		source: 'samples',
+		label: 'Audio concealed',
+		unit: '%',
+		column: 'concealment_pct',
+		direction: 'inbound',
+		kind: 'audio',
+		description: 'concealedSamples / totalSamplesReceived per interval',
+	},
+	available_outgoing_kbps: {
+		source: 'samples',
+		label: 'Available send bandwidth',
+		unit: 'kbps',
+		column: 'available_outgoing_bps',
+		direction: 'candidate-pair',
+		scale: 0.001,
+		higherIsBetter: true,
+		description: 'candidate pair availableOutgoingBitrate (the sender bandwidth estimate)',
+	},
+	join_ms: {
+		source: 'events',
+		label: 'Time to join',
+		unit: 'ms',
+		eventType: 'join',
+		description: 'join request to joined (signaling, device, transports)',
+	},
+	first_media_ms: {
+		source: 'events',
+		label: 'Time to first media',
+		unit: 'ms',
+		eventType: 'first-media',
+		description: 'join request to the first decoded frame or received audio',
+	},
+	reconnect_ms: {
+		source: 'events',
+		label: 'Time to rejoin',
+		unit: 'ms',
+		eventType: 'reconnect',
+		description: 'room reset to joined again',
+	},
+	join_failed: {
+		source: 'rate',
+		label: 'Failed joins',
+		unit: 'ratio',
+		description: 'participants that never joined / participants that tried',
+	},
+	dropped: {
+		source: 'rate',
+		label: 'Dropped participants',
+		unit: 'ratio',
+		description: 'participants that failed after joining / participants that joined',
+	},
+} as const satisfies Record<string, SampleMetric | EventMetric | RateMetric>;
+
+export type MetricName = keyof typeof metricCatalogue;
+export const MetricName = z.enum(Object.keys(metricCatalogue) as [MetricName, ...MetricName[]]);
+export type SampleMetricName = {
+	[K in MetricName]: (typeof metricCatalogue)[K] extends { source: 'samples' } ? K : never;
+}[MetricName];
+export const sampleMetricNames = (Object.keys(metricCatalogue) as MetricName[]).filter(
+	(m): m is SampleMetricName => metricCatalogue[m].source === 'samples',
+);
+export const SampleMetricName = z.enum(sampleMetricNames as [SampleMetricName, ...SampleMetricName[]]);

@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from '../../collector/index.ts';
+import type { RunInfo, RunSummary, Timeseries, ParticipantsSeries, QualityBands, SfuLoad, FirstMediaDistribution, RoomList, PeerList, EventList } from '../../protocol/api.ts';
+import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-query-test-'));
+let collector: Collector;
+const runId = 'run-query';
+const t0 = Date.now() - 60_000;
+
+async function get<T>(pathname: string): Promise<{ status: number; body: T }> {
+	const response = await fetch(`${collector.url}${pathname}`);
+	return { status: response.status, body: (await response.json()) as T };
+}
+
+beforeAll(async () => {
+	collector = await startCollector({
+		port: 0,
+		logLevel: 'silent',
+		spoolDir: path.join(dataDir, 'spool'),
+		store: { dataDir: path.join(dataDir, 'clickhouse') },
+	});
+	const fixture = chromiumFixture();
+	const peers = [
+		['p0', 'room-a'],
+		['p1', 'room-a'],
+		['p2', 'room-b'],
+		['p3', 'room-b'],
+	] as const;
+	const batches = peers.map(([peerId, roomId], i) => {
+		// Each peer's real snapshots, moved to its own place on the run's timeline.
+		const shift = t0 + i * 5000 - fixture.snapshots[0]!.ts;
+		const snapshots = fixture.snapshots.map((s) => ({ ...s, ts: s.ts + shift }));
+		return batch(runId, peerId, snapshots, [
+			{ type: 'join', ts: t0 + i * 5000, durationMs: 300 + i * 100, attempt: 1 },
+			{ type: 'first-media', ts: t0 + i * 5000 + 500, durationMs: 800 + i * 200, mediaKind: 'video' },
+		], { source: { botId: `bot-${peerId}`, roomId, peerId, kind: 'browser' } });
+	});
+	batches.push(
+		batch(runId, 'p4', [], [{ type: 'fail', ts: t0 + 2000, reason: 'getUserMedia failed' }], {
+			source: { botId: 'bot-p4', roomId: 'room-b', peerId: 'p4', kind: 'browser' },
+		}),
+	);
+	batches.push(
+		batch(
+			runId,
+			'-',
+			[0, 1, 2, 3].map((k) => ({
+				ts: t0 + k * 5000,
+				pc: '',
+				stats: [
+					{ type: 'sfu-worker', id: 'w0', timestamp: t0 + k * 5000, worker: 0, pid: 42, cpuSeconds: k * 1.5, maxRssBytes: 50e6, rooms: 2, peers: 4, producers: 8, consumers: 12 },
+				],
+			})),
+			[],
+			{ source: { botId: 'sfu-1', roomId: '-', peerId: '-', kind: 'sfu' } },
+		),
+	);
+	const reply = await post(collector.url, { batches });
+	expect(reply.status).toBe(202);
+	await collector.queue.flush();
+});
+
+afterAll(async () => {
+	await collector?.close();
+	rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('query API on a stored run', () => {
+	it('lists runs, and a registration replaces the placeholder row', async () => {
+		let runs = await get<{ runs: RunInfo[] }>('/v1/runs');
+		expect(runs.body.runs.find((r) => r.runId === runId)).toMatchObject({ status: 'running', scenario: '', participants: 5 });
+		const put = await fetch(`${collector.url}/v1/runs/${runId}`, {
+			method: 'PUT',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ scenario: 'smoke', status: 'passed', startedAt: t0, endedAt: t0 + 30_000, plannedParticipants: 5 }),
+		});
+		expect(put.status).toBe(200);
+		runs = await get<{ runs: RunInfo[] }>('/v1/runs?limit=10');
+		expect(runs.body.runs.find((r) => r.runId === runId)).toMatchObject({
+			scenario: 'smoke',
+			status: 'passed',
+			durationMs: 30_000,
+			plannedParticipants: 5,
+		});
+		const bad = await fetch(`${collector.url}/v1/runs/${runId}`, {
+			method: 'PUT',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ status: 'great', startedAt: 'yesterday' }),
+		});
+		expect(bad.status).toBe(400);
+		expect(((await bad.json()) as { issues: Array<{ path: string }> }).issues.map((i) => i.path).sort()).toEqual(['startedAt', 'status']);
+	});
+
+	it('summarises participants and every metric, from the rollup and exactly', async () => {
+		const { body } = await get<RunSummary>(`/v1/runs/${runId}/summary`);
+		expect(body.participants).toMatchObject({ attempted: 5, joined: 4, failed: 1, dropped: 0 });
+		expect(body.joinSuccessRate).toBeCloseTo(0.8);
+		expect(body.metrics.join_failed.rate).toBeCloseTo(0.2);
+		expect(body.metrics.rtt_ms.count).toBeGreaterThan(0);
+		expect(body.metrics.rtt_ms.p95).not.toBeNull();
+		expect(body.metrics.bitrate_in_kbps.p50).toBeGreaterThan(100);
+		expect(body.metrics.audio_bitrate_in_kbps.p50).toBeGreaterThan(10);
+		expect(body.metrics.mos.p50).toBeGreaterThan(4);
+		expect(body.metrics.first_media_ms).toMatchObject({ count: 4, min: 800, max: 1400 });
+		const exact = await get<RunSummary>(`/v1/runs/${runId}/summary?exact=1`);
+		expect(exact.body.exact).toBe(true);
+		expect(exact.body.metrics.rtt_ms.count).toBe(body.metrics.rtt_ms.count);
+		expect(exact.body.metrics.jitter_ms.max).not.toBeNull();
+	});
+
+	it('gives time series from the rollup, and per room or peer from raw samples', async () => {
+		const all = await get<Timeseries>(`/v1/runs/${runId}/timeseries?bucket=5`);
+		expect(all.body.bucketSeconds).toBe(5);
+		expect(all.body.series.rtt_ms!.length).toBeGreaterThan(1);
+		expect(all.body.series.fps!.every((p) => p.p50 !== null && p.p50 > 0)).toBe(true);
+		const room = await get<Timeseries>(`/v1/runs/${runId}/timeseries?bucket=5&room=room-a&metrics=loss_pct,jitter_ms`);
+		expect(Object.keys(room.body.series)).toEqual(['loss_pct', 'jitter_ms']);
+		const roomPoints = room.body.series.jitter_ms!.reduce((n, p) => n + p.n, 0);
+		const allPoints = all.body.series.jitter_ms!.reduce((n, p) => n + p.n, 0);
+		expect(roomPoints).toBeGreaterThan(0);
+		expect(roomPoints).toBeLessThan(allPoints);
+		const peer = await get<Timeseries>(`/v1/runs/${runId}/timeseries?peer=p0&metrics=rtt_ms`);
+		expect(peer.body.series.rtt_ms!.reduce((n, p) => n + p.n, 0)).toBe(chromiumFixture().snapshots.length);
+		const bad = await get<{ issues: Array<{ path: string }> }>(`/v1/runs/${runId}/timeseries?metrics=rtt_ms,latency&bucket=0`);
+		expect(bad.status).toBe(400);
+		expect(bad.body.issues.map((i) => i.path).sort()).toEqual(['bucket', 'metrics[1]']);
+	});
+
+	it('gives participants over time, quality bands, SFU load and the first-media distribution', async () => {
+		const participants = await get<ParticipantsSeries>(`/v1/runs/${runId}/participants?bucket=5`);
+		const last = participants.body.points.at(-1)!;
+		expect(last).toMatchObject({ joined: 4, failed: 1 });
+		expect(Math.max(...participants.body.points.map((p) => p.active))).toBeGreaterThanOrEqual(1);
+		const quality = await get<QualityBands>(`/v1/runs/${runId}/quality`);
+		expect(quality.body.points.reduce((n, p) => n + p.good, 0)).toBeGreaterThan(0);
+		const sfu = await get<SfuLoad>(`/v1/runs/${runId}/sfu?bucket=5`);
+		expect(sfu.body.workers).toHaveLength(1);
+		const cpu = sfu.body.workers[0]!.points.map((p) => p.cpuPct).filter((c) => c !== null);
+		expect(cpu[0]).toBeCloseTo(30, 0);
+		const firstMedia = await get<FirstMediaDistribution>(`/v1/runs/${runId}/first-media`);
+		expect(firstMedia.body.count).toBe(4);
+		expect(firstMedia.body.histogram.reduce((n, b) => n + b.count, 0)).toBe(4);
+	});
+
+	it('drills down into rooms, peers and events', async () => {
+		const rooms = await get<RoomList>(`/v1/runs/${runId}/rooms`);
+		expect(rooms.body.rooms).toEqual([
+			{ roomId: 'room-a', participants: 2 },
+			{ roomId: 'room-b', participants: 3 },
+		]);
+		const peers = await get<PeerList>(`/v1/runs/${runId}/peers?room=room-a`);
+		expect(peers.body.peers.map((p) => p.peerId)).toEqual(['p0', 'p1']);
+		expect(peers.body.peers[0]).toMatchObject({ joined: true, failed: false });
+		expect(peers.body.peers[0]!.rttMs).not.toBeNull();
+		const events = await get<EventList>(`/v1/runs/${runId}/events?peer=p4`);
+		expect(events.body.events).toEqual([expect.objectContaining({ type: 'fail', reason: 'getUserMedia failed' })]);
+		expect((await get(`/v1/runs/no-such-run`)).status).toBe(404);
+		expect((await get(`/v1/runs/bad%20id/summary`)).status).toBe(400);
+		expect((await get(`/v1/nothing`)).status).toBe(404);
+	});
+});

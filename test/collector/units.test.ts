@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { estimateMos } from '../../collector/normalize/mos.ts';
+import { chooseBucket } from '../../collector/queries/RunQueries.ts';
+import { RowBinaryWriter } from '../../collector/store/columns.ts';
+import { migrations, type SchemaOptions } from '../../collector/store/schema.ts';
+
+describe('MOS estimate', () => {
+	it('follows the E-model formula of the architecture page', () => {
+		// rtt 20 + 2 * jitter 5 + 10 = 40 ms effective latency: R = 93.2 - 1 = 92.2
+		const r = 92.2;
+		expect(estimateMos(20, 5, 0)).toBeCloseTo(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 10);
+		// >= 160 ms uses the steeper branch, then 2.5 R per loss percent.
+		const r2 = 93.2 - 200 / 120 - 10 - 2.5 * 4;
+		expect(estimateMos(150, 20, 4)).toBeCloseTo(1 + 0.035 * r2 + 7e-6 * r2 * (r2 - 60) * (100 - r2), 10);
+	});
+
+	it('is clamped to 1..4.5 and falls as the network worsens', () => {
+		expect(estimateMos(0, 0, 0)).toBeLessThanOrEqual(4.5);
+		expect(estimateMos(2000, 500, 60)).toBe(1);
+		expect(estimateMos(300, 30, 2)).toBeLessThan(estimateMos(50, 5, 0));
+	});
+});
+
+describe('RowBinary writer', () => {
+	it('encodes Int64 (also negative), nullable floats and UTF-8 strings with varint lengths', () => {
+		const writer = new RowBinaryWriter(4);
+		writer.writeRow(
+			[
+				{ name: 'a', type: 'Int64' },
+				{ name: 'b', type: 'Nullable(Float32)' },
+				{ name: 'c', type: 'Nullable(Float32)' },
+				{ name: 'd', type: 'String' },
+			],
+			{ a: -5, b: null, c: 1.5, d: 'é'.repeat(100) },
+		);
+		const bytes = writer.bytes();
+		expect(bytes.readBigInt64LE(0)).toBe(-5n);
+		expect(bytes[8]).toBe(1);
+		expect(bytes[9]).toBe(0);
+		expect(bytes.readFloatLE(10)).toBe(1.5);
+		// 200 bytes of UTF-8: varint 0xc8 0x01
+		expect([bytes[14], bytes[15]]).toEqual([0xc8, 0x01]);
+		expect(bytes.subarray(16).toString('utf8')).toBe('é'.repeat(100));
+		const big = new RowBinaryWriter();
+		big.writeRow([{ name: 'ts', type: 'DateTime64(3)' }], { ts: 1_795_649_689_905 });
+		expect(big.bytes().readBigInt64LE(0)).toBe(1_795_649_689_905n);
+	});
+});
+
+describe('schema', () => {
+	const base: SchemaOptions = { database: 'callswarm', sampleTtlDays: 30, rawReportTtlDays: 7 };
+	it('creates MergeTree tables with partitions, ordering, codecs, TTLs and rollup views', () => {
+		const sql = migrations.flatMap((m) => m.statements(base)).join('\n');
+		expect(sql).toContain('ORDER BY (run_id, room_id, peer_id, kind, direction, ts)');
+		expect(sql).toContain('PARTITION BY toYYYYMMDD(ts)');
+		expect(sql).toContain('`ts` DateTime64(3) CODEC(Delta, ZSTD(1))');
+		expect(sql).toContain('TTL toDateTime(ts) + INTERVAL 30 DAY');
+		expect(sql).toContain('TTL toDateTime(ts) + INTERVAL 7 DAY');
+		expect(sql).toMatch(/ENGINE = AggregatingMergeTree\(\)/);
+		expect(sql).toContain('CREATE MATERIALIZED VIEW IF NOT EXISTS `callswarm`.`samples_1s_mv` TO `callswarm`.`samples_1s`');
+		expect(sql).not.toContain('ON CLUSTER');
+	});
+
+	it('creates Replicated local tables and Distributed tables over them on a cluster', () => {
+		const sql = migrations.flatMap((m) => m.statements({ ...base, cluster: 'prod' })).join('\n');
+		expect(sql).toContain("CREATE TABLE IF NOT EXISTS `callswarm`.`samples_local` ON CLUSTER `prod`");
+		expect(sql).toContain("ReplicatedMergeTree('/clickhouse/tables/{shard}/callswarm/samples_local', '{replica}')");
+		expect(sql).toContain('ENGINE = Distributed(`prod`, `callswarm`, `samples_local`, cityHash64(run_id, peer_id))');
+		expect(sql).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/callswarm/runs_local', '{replica}', updated_at)");
+		expect(sql).toContain('TO `callswarm`.`samples_1s_local`');
+		expect(sql).toContain('FROM `callswarm`.`samples_local`');
+	});
+});
+
+describe('bucket choice', () => {
+	it('keeps charts under ~240 points with readable bucket widths', () => {
+		expect(chooseBucket(60_000)).toBe(5);
+		expect(chooseBucket(3_600_000)).toBe(15);
+		expect(chooseBucket(24 * 3_600_000)).toBe(600);
+	});
+});
