@@ -15,6 +15,7 @@ import { CollectorOptions, isLoopback, type CollectorOptionsInput } from './opti
 import { runsPlugin } from './plugins/runs.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
 import { RunQueries } from './queries/RunQueries.ts';
+import { ViewCache } from './queries/ViewCache.ts';
 import { ClickHouseStore } from './store/ClickHouseStore.ts';
 
 /** The telemetry collector: ingest, the run registry and query API, and the dashboard. */
@@ -27,6 +28,7 @@ export class Collector {
 		readonly spool: Spool,
 		readonly ingest: Ingest,
 		readonly queries: RunQueries,
+		readonly views: ViewCache,
 	) {}
 
 	static async start(input: CollectorOptionsInput = {}): Promise<Collector> {
@@ -39,13 +41,14 @@ export class Collector {
 		const store = await ClickHouseStore.open(options.store);
 		const spool = await Spool.open(path.resolve(options.spoolDir));
 		const queue = new WriteQueue(store, spool, options);
-		const ingest = new Ingest(queue, new Normalizer(), new RecentIds(500_000), options.keepRawReports);
+		const views = new ViewCache();
+		const ingest = new Ingest(queue, new Normalizer(), new RecentIds(500_000), options.keepRawReports, views);
 		const queries = new RunQueries(store);
 		const app = Fastify({
 			logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
 			bodyLimit: options.bodyLimitBytes,
 		});
-		const collector = new Collector(options, app, store, queue, spool, ingest, queries);
+		const collector = new Collector(options, app, store, queue, spool, ingest, queries, views);
 		try {
 			await collector.#loadState();
 			await collector.#routes();
@@ -102,7 +105,7 @@ export class Collector {
 			});
 		});
 		await app.register(telemetryPlugin, { ingest: this.ingest });
-		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries });
+		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries, views: this.views });
 		if (options.dashboardDir && existsSync(options.dashboardDir)) {
 			await app.register(fastifyStatic, { root: path.resolve(options.dashboardDir), prefix: '/' });
 		}

@@ -207,3 +207,15 @@ export const ApiError = z.object({
 });
 export type ApiError = z.infer<typeof ApiError>;
 
+
+/** Everything the dashboard's run view shows, at one resolution: GET /v1/runs/:runId/view. */
+export const RunView = z.object({
+	run: RunInfo,
+	summary: RunSummary,
+	timeseries: Timeseries,
+	participants: ParticipantsSeries,
+	quality: QualityBands,
+	sfu: SfuLoad,
+	firstMedia: FirstMediaDistribution,
+});
+export type RunView = z.infer<typeof RunView>;

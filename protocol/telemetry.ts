@@ -222,3 +222,24 @@ export const knownStatsTypes = {
 } as const;
 export type KnownStatsType = keyof typeof knownStatsTypes;
 export type KnownStats = z.infer<(typeof knownStatsTypes)[KnownStatsType]>;
+
+const knownFields = Object.fromEntries(
+	Object.entries(knownStatsTypes).map(([type, schema]) => [type, Object.keys(schema.shape)]),
+) as Record<KnownStatsType, string[]>;
+
+/**
+ * A stats report cut down to what the collector reads: the known types with their known
+ * fields. Senders that do not ask for raw-report drill-down use it to send (and have the
+ * collector parse) about a quarter of the bytes. Cheap enough to run in the bot page.
+ */
+export function keepKnownStats(stats: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
+	const out: Array<Record<string, unknown>> = [];
+	for (const stat of stats) {
+		const fields = knownFields[stat.type as KnownStatsType];
+		if (!fields) continue;
+		const kept: Record<string, unknown> = {};
+		for (const field of fields) if (stat[field] !== undefined) kept[field] = stat[field];
+		out.push(kept);
+	}
+	return out;
+}

@@ -1,6 +1,7 @@
 import type { RunUpsert } from '../../protocol/api.ts';
 import type { TelemetryBatch, TelemetryResponse } from '../../protocol/telemetry.ts';
 import type { Normalizer } from '../normalize/Normalizer.ts';
+import type { ViewCache } from '../queries/ViewCache.ts';
 import type { RunRow } from '../store/tables.ts';
 import type { RecentIds } from './RecentIds.ts';
 import type { WriteQueue } from './WriteQueue.ts';
@@ -18,6 +19,7 @@ export class Ingest {
 		private readonly normalizer: Normalizer,
 		private readonly seen: RecentIds,
 		private readonly keepRawReports: boolean,
+		private readonly views: ViewCache,
 	) {}
 
 	rememberRuns(runIds: Iterable<string>): void {
@@ -36,6 +38,7 @@ export class Ingest {
 				continue;
 			}
 			this.seen.add(batch.batchId);
+			this.views.invalidate(batch.runId);
 			const rows = this.normalizer.normalize(batch, { keepRawReports: this.keepRawReports });
 			for (const r of rows.rejected) response.rejected.push({ batchId: batch.batchId, ...r });
 			this.queue.add('samples', rows.samples);
@@ -68,6 +71,7 @@ export class Ingest {
 		this.#knownRuns.add(runId);
 		this.queue.add('runs', [runRow(runId, run, Date.now())]);
 		await this.queue.flush();
+		this.views.invalidate(runId);
 	}
 }
 

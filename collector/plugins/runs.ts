@@ -6,22 +6,53 @@ import {
 	RunListQuery,
 	RunParams,
 	RunUpsert,
+	type RunView,
 	SummaryQuery,
 	TimeseriesQuery,
 } from '../../protocol/api.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import type { RunQueries } from '../queries/RunQueries.ts';
+import type { ViewCache } from '../queries/ViewCache.ts';
 
 /** The run registry and the query API under /v1/runs. */
-export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQueries }> = async (app, { ingest, queries }) => {
+export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQueries; views: ViewCache }> = async (
+	app,
+	{ ingest, queries, views },
+) => {
 	const runIdOf = (params: unknown): string => parseRequest(RunParams, params, 'path').runId;
+
+	/** The answer from the cache when the run is finished ("Cache-Control: no-cache" skips it). */
+	async function cached<T>(
+		runId: string,
+		key: string,
+		noCache: boolean,
+		compute: () => Promise<T>,
+		finished: (value: T) => Promise<boolean> = async () => (await queries.run(runId))?.status !== 'running',
+	): Promise<T> {
+		const hit = noCache ? undefined : views.get<T>(runId, key);
+		if (hit !== undefined) return hit;
+		const value = await compute();
+		if (value !== undefined && (await finished(value))) views.set(runId, key, value);
+		return value;
+	}
+	const viewFinished = async (view: RunView | undefined) => view?.run.status !== 'running';
+	const noCache = (headers: Record<string, unknown>) => String(headers['cache-control'] ?? '').includes('no-cache');
 
 	app.put('/v1/runs/:runId', async (request, reply) => {
 		const runId = runIdOf(request.params);
 		const run = parseRequest(RunUpsert, request.body, 'run');
 		await ingest.registerRun(runId, run);
-		return reply.code(200).send(await queries.run(runId));
+		const info = await queries.run(runId);
+		// A finished run's view is computed now, so the first dashboard visit is instant.
+		if (info && info.status !== 'running') {
+			setImmediate(() => {
+				void cached(runId, 'view:', true, () => queries.view(runId), viewFinished).catch((error: unknown) =>
+					app.log.warn({ err: error, runId }, 'could not precompute the run view'),
+				);
+			});
+		}
+		return reply.code(200).send(info);
 	});
 
 	app.get('/v1/runs', async (request) => {
@@ -36,9 +67,18 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQuerie
 		return run;
 	});
 
+	app.get('/v1/runs/:runId/view', async (request) => {
+		const runId = runIdOf(request.params);
+		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const view = await cached(runId, `view:${bucket ?? ''}`, noCache(request.headers), () => queries.view(runId, bucket), viewFinished);
+		if (!view) throw new HttpError(404, 'not_found', `no run ${runId}`);
+		return view;
+	});
+
 	app.get('/v1/runs/:runId/summary', async (request) => {
+		const runId = runIdOf(request.params);
 		const { exact } = parseRequest(SummaryQuery, request.query, 'query');
-		return queries.summary(runIdOf(request.params), exact === '1');
+		return cached(runId, `summary:${exact}`, noCache(request.headers), () => queries.summary(runId, exact === '1'));
 	});
 
 	app.get('/v1/runs/:runId/timeseries', async (request) => {
@@ -48,19 +88,19 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQuerie
 	app.get('/v1/runs/:runId/participants', async (request) => {
 		const runId = runIdOf(request.params);
 		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
-		return queries.participants(runId, await queries.bucketFor(runId, bucket));
+		return (await queries.people(runId, await queries.resolution(runId, bucket))).participants;
 	});
 
 	app.get('/v1/runs/:runId/quality', async (request) => {
 		const runId = runIdOf(request.params);
 		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
-		return queries.qualityBands(runId, await queries.bucketFor(runId, bucket));
+		return (await queries.people(runId, await queries.resolution(runId, bucket))).quality;
 	});
 
 	app.get('/v1/runs/:runId/sfu', async (request) => {
 		const runId = runIdOf(request.params);
 		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
-		return queries.sfuLoad(runId, await queries.bucketFor(runId, bucket));
+		return queries.sfuLoad(runId, (await queries.resolution(runId, bucket)).bucket);
 	});
 
 	app.get('/v1/runs/:runId/first-media', async (request) => queries.firstMedia(runIdOf(request.params)));

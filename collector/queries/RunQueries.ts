@@ -14,6 +14,7 @@ import type {
 	RunSummary,
 	SeriesPoint,
 	SfuLoad,
+	RunView,
 	Timeseries,
 	TimeseriesQuery,
 } from '../../protocol/api.ts';
@@ -22,18 +23,45 @@ import {
 	type EventMetric,
 	type MetricName,
 	type SampleMetric,
+	sampleMetricNames,
 	type SampleMetricName,
 } from '../../protocol/metrics.ts';
 import { qualityBandLimits } from '../normalize/mos.ts';
 import type { ClickHouseStore, QueryParams } from '../store/ClickHouseStore.ts';
-import { rollupQuantiles } from '../store/schema.ts';
+import { rollupLevels, rollupQuantiles, sketch, type RollupLevel } from '../store/schema.ts';
 
-const niceBuckets = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400];
+const niceBuckets = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
-/** A bucket width (s) giving at most ~maxPoints points over the run, at least minSeconds. */
-export function chooseBucket(durationMs: number, maxPoints = 240, minSeconds = 5): number {
-	const wanted = Math.max(minSeconds, durationMs / 1000 / maxPoints);
-	return niceBuckets.find((b) => b >= wanted) ?? 86_400;
+/** Most points a chart gets by default. */
+export const maxChartPoints = 160;
+
+export interface Resolution {
+	/** Bucket width of the answer, seconds. */
+	bucket: number;
+	/** The rollup level read, or raw samples when the bucket is finer than every level. */
+	level: RollupLevel | 'raw';
+}
+
+/**
+ * The bucket for a chart over a run of `durationMs`: the finest rollup level that keeps the
+ * chart under maxChartPoints, so a view merges a bounded number of states however long the run.
+ * A requested bucket reads the coarsest level it is a multiple of.
+ */
+export function chooseResolution(durationMs: number, requested?: number): Resolution {
+	if (requested) {
+		const level = [...rollupLevels].reverse().find((l) => requested % l === 0);
+		return { bucket: requested, level: level ?? 'raw' };
+	}
+	const seconds = durationMs / 1000;
+	const level = rollupLevels.find((l) => seconds / l <= maxChartPoints) ?? rollupLevels.at(-1)!;
+	return { bucket: level, level };
+}
+
+/** Per-peer figures come only from rollups: a raw bucket reads the finest level instead. */
+function peerResolution(resolution: Resolution): { bucket: number; level: RollupLevel } {
+	return resolution.level === 'raw'
+		? { bucket: rollupLevels[0], level: rollupLevels[0] }
+		: { bucket: resolution.bucket, level: resolution.level };
 }
 
 const sampleMetric = (name: SampleMetricName): SampleMetric => metricCatalogue[name];
@@ -116,136 +144,102 @@ export class RunQueries {
 		return (await this.listRuns(1, runId))[0];
 	}
 
-	/** Run length for bucket choice: from the rollup, falling back to events. */
-	async #spanMs(runId: string): Promise<{ from: number; to: number } | undefined> {
-		const [row] = await this.#q<{ from: number | null; to: number | null }>(
-			`SELECT
-				(SELECT toUnixTimestamp(min(bucket)) * 1000 FROM ${this.#db}.samples_1s WHERE run_id = {run:String}) AS from,
-				(SELECT toUnixTimestamp(max(bucket)) * 1000 FROM ${this.#db}.samples_1s WHERE run_id = {run:String}) AS to`,
+	/** How long the run has data for (from the 60 s rollup: a handful of rows). */
+	async spanMs(runId: string): Promise<number> {
+		const [row] = await this.#q<{ from: number; to: number }>(
+			`SELECT toUnixTimestamp(min(bucket)) * 1000 AS from, toUnixTimestamp(max(bucket)) * 1000 + 60000 AS to
+			FROM ${this.#db}.rollup_60s WHERE run_id = {run:String}`,
 			{ run: runId },
 		);
-		if (!row?.from || !row.to || row.from <= 0) return undefined;
-		return { from: row.from, to: row.to };
+		return row && row.from > 0 ? row.to - row.from : 0;
 	}
 
-	async bucketFor(runId: string, requested?: number): Promise<number> {
-		if (requested) return requested;
-		const span = await this.#spanMs(runId);
-		return chooseBucket(span ? span.to - span.from : 0);
+	async resolution(runId: string, requested?: number, run?: RunInfo): Promise<Resolution> {
+		if (requested) return chooseResolution(0, requested);
+		// A finished run knows its length; a running one is measured.
+		const duration = run?.endedAt ? run.durationMs : await this.spanMs(runId);
+		return chooseResolution(duration);
 	}
 
-	async summary(runId: string, exact: boolean): Promise<RunSummary> {
+	/** Everything the dashboard's run view shows, at one resolution, in one round trip. */
+	async view(runId: string, requestedBucket?: number): Promise<RunView | undefined> {
+		const run = await this.run(runId);
+		if (!run) return undefined;
+		const resolution = await this.resolution(runId, requestedBucket, run);
+		const people = await this.people(runId, resolution);
+		return {
+			run,
+			summary: await this.summary(runId, false, people.participants),
+			timeseries: await this.timeseries(runId, { metrics: defaultSeriesMetrics, bucket: resolution.bucket }, resolution),
+			participants: people.participants,
+			quality: people.quality,
+			sfu: await this.sfuLoad(runId, resolution.bucket),
+			firstMedia: await this.firstMedia(runId),
+		};
+	}
+
+	async summary(runId: string, exact: boolean, participantsSeries?: ParticipantsSeries): Promise<RunSummary> {
 		const db = this.#db;
 		const metrics: Partial<Record<MetricName, MetricSummary>> = {};
-		const sampleNames = (Object.keys(metricCatalogue) as MetricName[]).filter(
-			(m): m is SampleMetricName => metricCatalogue[m].source === 'samples',
-		);
 		const qs = rollupQuantiles.join(', ');
+		const sampleNames = sampleMetricNames;
+		// The whole run from the coarsest rollup (fewest states), or exactly from every raw sample.
 		const selects = sampleNames.map((name, i) => {
 			const m = sampleMetric(name);
-			if (exact) {
-				const cond = metricFilter(m);
-				return `countIf(${m.column} IS NOT NULL AND ${cond}) AS c${i}, avgIf(${m.column}, ${cond}) AS a${i},
-					minIf(${m.column}, ${cond}) AS mn${i}, maxIf(${m.column}, ${cond}) AS mx${i},
-					quantilesExactInclusiveIf(${qs})(${m.column}, ${cond}) AS q${i}`;
-			}
 			const cond = metricFilter(m);
-			return `countMergeIf(samples, ${cond}) AS c${i}, avgMergeIf(${m.column}_avg, ${cond}) AS a${i},
-				NULL AS mn${i}, NULL AS mx${i},
-				quantilesTDigestMergeIf(${qs})(${m.column}_q, ${cond}) AS q${i}`;
+			return exact
+				? `countIf(${m.column} IS NOT NULL AND ${cond}) AS c${i}, avgIf(${m.column}, ${cond}) AS a${i},
+					minIf(${m.column}, ${cond}) AS mn${i}, maxIf(${m.column}, ${cond}) AS mx${i},
+					quantilesExactInclusiveIf(${qs})(${m.column}, ${cond}) AS q${i}`
+				: `countMergeIf(samples, ${cond}) AS c${i}, avgMergeIf(${m.column}_avg, ${cond}) AS a${i},
+					NULL AS mn${i}, NULL AS mx${i},
+					${sketch('MergeIf')}(${m.column}_q, ${cond}) AS q${i}`;
 		});
 		const [row] = await this.#q<Record<string, unknown>>(
-			`SELECT ${selects.join(',\n')} FROM ${db}.${exact ? 'samples' : 'samples_1s'} WHERE run_id = {run:String}`,
+			`SELECT ${selects.join(',\n')} FROM ${db}.${exact ? 'samples' : `rollup_${rollupLevels.at(-1)}s`} WHERE run_id = {run:String}`,
 			{ run: runId },
 		);
 		sampleNames.forEach((name, i) => {
-			const m = sampleMetric(name);
-			const q = (row?.[`q${i}`] as number[] | undefined) ?? [];
-			const count = Number(row?.[`c${i}`] ?? 0);
-			metrics[name] = {
-				unit: m.unit,
-				count,
-				avg: count ? scaled(row?.[`a${i}`], m.scale) : null,
-				min: count ? scaled(row?.[`mn${i}`], m.scale) : null,
-				max: count ? scaled(row?.[`mx${i}`], m.scale) : null,
-				p50: count ? scaled(q[0], m.scale) : null,
-				p95: count ? scaled(q[1], m.scale) : null,
-				p99: count ? scaled(q[2], m.scale) : null,
-				rate: null,
-			};
+			metrics[name] = metricSummary(row, i, sampleMetric(name).unit, sampleMetric(name).scale);
 		});
 
-		const eventNames = (Object.keys(metricCatalogue) as MetricName[]).filter(
-			(m) => metricCatalogue[m].source === 'events',
-		);
+		const eventNames = (Object.keys(metricCatalogue) as MetricName[]).filter((m) => metricCatalogue[m].source === 'events');
 		const eventSelects = eventNames.map((name, i) => {
 			const type = (metricCatalogue[name] as EventMetric).eventType;
 			return `countIf(type = '${type}' AND duration_ms IS NOT NULL) AS c${i}, avgIf(duration_ms, type = '${type}') AS a${i},
 				minIf(duration_ms, type = '${type}') AS mn${i}, maxIf(duration_ms, type = '${type}') AS mx${i},
 				quantilesExactInclusiveIf(${qs})(duration_ms, type = '${type}') AS q${i}`;
 		});
+		// Per participant: did it join, fail before joining, fail after joining?
 		const [ev] = await this.#q<Record<string, unknown>>(
 			`SELECT ${eventSelects.join(',\n')},
-				uniqExactIf(peer_id, type IN ('join', 'fail')) AS attempted,
-				uniqExactIf(peer_id, type = 'join') AS joined
+				(SELECT tuple(count(), countIf(first_join IS NOT NULL), countIf(first_join IS NULL AND first_fail IS NOT NULL),
+						countIf(first_join IS NOT NULL AND last_fail > first_join))
+					FROM (
+						SELECT peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
+							maxIf(ts, type = 'fail') AS last_fail
+						FROM ${db}.events WHERE run_id = {run:String} AND type IN ('join', 'fail')
+						GROUP BY peer_id
+					) SETTINGS aggregate_functions_null_for_empty = 1) AS people
 			FROM ${db}.events WHERE run_id = {run:String}`,
 			{ run: runId },
 		);
 		eventNames.forEach((name, i) => {
-			const q = (ev?.[`q${i}`] as number[] | undefined) ?? [];
-			const count = Number(ev?.[`c${i}`] ?? 0);
-			metrics[name] = {
-				unit: 'ms',
-				count,
-				avg: count ? finiteOrNull(ev?.[`a${i}`]) : null,
-				min: count ? finiteOrNull(ev?.[`mn${i}`]) : null,
-				max: count ? finiteOrNull(ev?.[`mx${i}`]) : null,
-				p50: count ? finiteOrNull(q[0]) : null,
-				p95: count ? finiteOrNull(q[1]) : null,
-				p99: count ? finiteOrNull(q[2]) : null,
-				rate: null,
-			};
+			metrics[name] = metricSummary(ev, i, 'ms');
 		});
+		const [attempted = 0, joined = 0, neverJoined = 0, dropped = 0] = ((ev?.people as number[] | undefined) ?? []).map(Number);
+		metrics.join_failed = rateSummary(neverJoined, attempted);
+		metrics.dropped = rateSummary(dropped, joined);
 
-		// Per participant: did it ever join, did it fail before joining, after joining?
-		const [pp] = await this.#q<{ attempted: number; joined: number; never_joined: number; dropped: number }>(
-			`SELECT count() AS attempted, countIf(first_join IS NOT NULL) AS joined,
-				countIf(first_join IS NULL AND first_fail IS NOT NULL) AS never_joined,
-				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped
-			FROM (
-				SELECT peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
-					maxIf(ts, type = 'fail') AS last_fail
-				FROM ${db}.events WHERE run_id = {run:String} AND type IN ('join', 'fail')
-				GROUP BY peer_id
-				SETTINGS aggregate_functions_null_for_empty = 1
-			)`,
-			{ run: runId },
-		);
-		const attempted = Number(pp?.attempted ?? 0);
-		const joined = Number(pp?.joined ?? 0);
-		const rate = (part: number, whole: number): MetricSummary => ({
-			unit: 'ratio',
-			count: whole,
-			avg: null,
-			min: null,
-			max: null,
-			p50: null,
-			p95: null,
-			p99: null,
-			rate: whole ? part / whole : null,
-		});
-		metrics.join_failed = rate(Number(pp?.never_joined ?? 0), attempted);
-		metrics.dropped = rate(Number(pp?.dropped ?? 0), joined);
-
-		const participants = await this.participants(runId, await this.bucketFor(runId));
+		const participants = participantsSeries ?? (await this.people(runId, await this.resolution(runId))).participants;
 		return {
 			runId,
 			exact,
 			participants: {
 				attempted,
 				joined,
-				failed: Number(pp?.never_joined ?? 0),
-				dropped: Number(pp?.dropped ?? 0),
+				failed: neverJoined,
+				dropped,
 				peakActive: participants.points.reduce((max, p) => Math.max(max, p.active), 0),
 			},
 			joinSuccessRate: attempted ? joined / attempted : null,
@@ -253,11 +247,12 @@ export class RunQueries {
 		};
 	}
 
-	async timeseries(runId: string, query: TimeseriesQuery): Promise<Timeseries> {
-		const bucket = await this.bucketFor(runId, query.bucket);
-		const qs = rollupQuantiles.join(', ');
-		const fromRollup = !query.room && !query.peer;
-		const params: QueryParams = { run: runId, bucket };
+	async timeseries(runId: string, query: TimeseriesQuery, known?: Resolution): Promise<Timeseries> {
+		const filtered = Boolean(query.room || query.peer);
+		const resolution = known ?? (await this.resolution(runId, query.bucket));
+		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap).
+		const level = filtered ? 'raw' : resolution.level;
+		const params: QueryParams = { run: runId, bucket: resolution.bucket };
 		const filters = ['run_id = {run:String}'];
 		if (query.room) {
 			filters.push('room_id = {room:String}');
@@ -274,17 +269,19 @@ export class RunQueries {
 		const selects = query.metrics.map((name, i) => {
 			const m = sampleMetric(name);
 			const cond = metricFilter(m);
-			return fromRollup
+			return level !== 'raw'
 				? `countMergeIf(samples, ${cond}) AS n${i}, avgMergeIf(${m.column}_avg, ${cond}) AS a${i},
-					quantilesTDigestMergeIf(${qs})(${m.column}_q, ${cond}) AS q${i}`
+					${sketch('MergeIf')}(${m.column}_q, ${cond}) AS q${i}`
 				: `countIf(${m.column} IS NOT NULL AND ${cond}) AS n${i}, avgIf(${m.column}, ${cond}) AS a${i},
-					quantilesTDigestIf(${qs})(${m.column}, ${cond}) AS q${i}`;
+					${sketch('If')}(${m.column}, ${cond}) AS q${i}`;
 		});
-		const time = fromRollup ? 'bucket' : 'ts';
+		// Only the directions the asked metrics come from: the sort key skips the rest.
+		const directions = [...new Set(query.metrics.map((name) => sampleMetric(name).direction))];
+		filters.push(`direction IN (${directions.map((d) => `'${d}'`).join(', ')})`);
 		const rows = await this.#q<Record<string, unknown>>(
-			`SELECT toUnixTimestamp(toStartOfInterval(${time}, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
+			`SELECT toUnixTimestamp(toStartOfInterval(${level === 'raw' ? 'ts' : 'bucket'}, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
 				${selects.join(',\n')}
-			FROM ${this.#db}.${fromRollup ? 'samples_1s' : 'samples'}
+			FROM ${this.#db}.${level === 'raw' ? 'samples' : `rollup_${level}s`}
 			WHERE ${filters.join(' AND ')}
 			GROUP BY t ORDER BY t`,
 			params,
@@ -306,64 +303,63 @@ export class RunQueries {
 					};
 				});
 		});
-		return { bucketSeconds: bucket, series };
+		return { bucketSeconds: resolution.bucket, series };
 	}
 
-	/** Joined, failed and left (cumulative, from events) and active (reporting) participants per bucket. */
-	async participants(runId: string, bucket: number): Promise<ParticipantsSeries> {
+	/**
+	 * Participants over time and their quality bands, in one query: joined, failed and left
+	 * (cumulative, from events); active (peers reporting samples) and good / degraded / bad
+	 * (by their averages in the bucket) from the per-peer rollup.
+	 */
+	async people(runId: string, resolution: Resolution): Promise<{ participants: ParticipantsSeries; quality: QualityBands }> {
 		const db = this.#db;
-		const rows = await this.#q<{ t: number; joined: number; failed: number; left: number; active: number }>(
-			`SELECT t,
-				toUInt32(sum(j) OVER (ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS joined,
-				toUInt32(sum(f) OVER (ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS failed,
-				toUInt32(sum(l) OVER (ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS left,
-				toUInt32(a) AS active
-			FROM (
-				SELECT t, sum(j) AS j, sum(f) AS f, sum(l) AS l, max(a) AS a FROM (
-					SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
-						countIf(type = 'join' AND attempt = 1) AS j, countIf(type = 'fail') AS f, countIf(type = 'leave') AS l,
-						0 AS a
-					FROM ${db}.events WHERE run_id = {run:String} GROUP BY t
-					UNION ALL
-					SELECT toUnixTimestamp(toStartOfInterval(bucket, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
-						0 AS j, 0 AS f, 0 AS l, uniqMerge(peers) AS a
-					FROM ${db}.samples_1s WHERE run_id = {run:String} AND source_kind != 'sfu' GROUP BY t
-				) GROUP BY t
-			) ORDER BY t`,
-			{ run: runId, bucket },
-		);
-		return {
-			bucketSeconds: bucket,
-			points: rows.map((r) => ({
-				t: Number(r.t),
-				joined: Number(r.joined),
-				active: Number(r.active),
-				failed: Number(r.failed),
-				left: Number(r.left),
-			})),
-		};
-	}
-
-	/** Participants per bucket whose averages put them in the good, degraded or bad band. */
-	async qualityBands(runId: string, bucket: number): Promise<QualityBands> {
+		const { bucket, level } = peerResolution(resolution);
 		const l = qualityBandLimits;
 		const band = (col: string, lim: { degraded: number; bad: number; higherIsBetter: boolean }) =>
 			lim.higherIsBetter
 				? `multiIf(isNaN(${col}), 0, ${col} < ${lim.bad}, 2, ${col} <= ${lim.degraded}, 1, 0)`
 				: `multiIf(isNaN(${col}), 0, ${col} > ${lim.bad}, 2, ${col} >= ${lim.degraded}, 1, 0)`;
-		const rows = await this.#q<{ t: number; good: number; degraded: number; bad: number }>(
-			`SELECT t, countIf(b = 0) AS good, countIf(b = 1) AS degraded, countIf(b = 2) AS bad FROM (
-				SELECT toUnixTimestamp(toStartOfInterval(bucket, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t, peer_id,
-					avgMerge(loss_pct) AS loss, avgMerge(jitter_ms) AS jitter, avgMerge(rtt_ms) AS rtt, avgMerge(mos) AS mos,
-					greatest(${band('loss', l.loss_pct)}, ${band('jitter', l.jitter_ms)}, ${band('rtt', l.rtt_ms)}, ${band('mos', l.mos)}) AS b
-				FROM ${this.#db}.peer_10s WHERE run_id = {run:String} AND source_kind != 'sfu'
-				GROUP BY t, peer_id
-			) GROUP BY t ORDER BY t`,
-			{ run: runId, bucket: Math.max(10, bucket) },
+		const rows = await this.#q<{ t: number; joined: number; failed: number; left: number; active: number; good: number; degraded: number; bad: number }>(
+			`SELECT t,
+				toUInt32(sum(j) OVER w) AS joined, toUInt32(sum(f) OVER w) AS failed, toUInt32(sum(l) OVER w) AS left,
+				toUInt32(a) AS active, toUInt32(g) AS good, toUInt32(d) AS degraded, toUInt32(b) AS bad
+			FROM (
+				SELECT t, sum(j) AS j, sum(f) AS f, sum(l) AS l, sum(a) AS a, sum(g) AS g, sum(d) AS d, sum(b) AS b FROM (
+					SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
+						countIf(type = 'join' AND attempt = 1) AS j, countIf(type = 'fail') AS f, countIf(type = 'leave') AS l,
+						0 AS a, 0 AS g, 0 AS d, 0 AS b
+					FROM ${db}.events WHERE run_id = {run:String} GROUP BY t
+					UNION ALL
+					SELECT t, 0, 0, 0, count() AS a, countIf(band = 0), countIf(band = 1), countIf(band = 2) FROM (
+						SELECT toUnixTimestamp(toStartOfInterval(bucket, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t, peer_id,
+							greatest(${band('avgMerge(loss_pct)', l.loss_pct)}, ${band('avgMerge(jitter_ms)', l.jitter_ms)},
+								${band('avgMerge(rtt_ms)', l.rtt_ms)}, ${band('avgMerge(mos)', l.mos)}) AS band
+						FROM ${db}.peer_rollup_${level}s WHERE run_id = {run:String} AND source_kind != 'sfu'
+						GROUP BY t, peer_id
+					) GROUP BY t
+				) GROUP BY t
+			)
+			WINDOW w AS (ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+			ORDER BY t`,
+			{ run: runId, bucket },
 		);
 		return {
-			bucketSeconds: Math.max(10, bucket),
-			points: rows.map((r) => ({ t: Number(r.t), good: Number(r.good), degraded: Number(r.degraded), bad: Number(r.bad) })),
+			participants: {
+				bucketSeconds: bucket,
+				points: rows.map((r) => ({
+					t: Number(r.t),
+					joined: Number(r.joined),
+					active: Number(r.active),
+					failed: Number(r.failed),
+					left: Number(r.left),
+				})),
+			},
+			quality: {
+				bucketSeconds: bucket,
+				points: rows
+					.filter((r) => Number(r.active) > 0)
+					.map((r) => ({ t: Number(r.t), good: Number(r.good), degraded: Number(r.degraded), bad: Number(r.bad) })),
+			},
 		};
 	}
 
@@ -386,25 +382,28 @@ export class RunQueries {
 	}
 
 	async firstMedia(runId: string): Promise<FirstMediaDistribution> {
-		const [stats] = await this.#q<{ n: number; q: number[]; hi: number | null }>(
-			`SELECT count() AS n, quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q, max(duration_ms) AS hi
+		// One value per participant join: few enough to bin here.
+		const [row] = await this.#q<{ values: number[]; q: number[] }>(
+			`SELECT groupArray(duration_ms) AS values, quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q
 			FROM ${this.#db}.events WHERE run_id = {run:String} AND type = 'first-media' AND duration_ms IS NOT NULL`,
 			{ run: runId },
 		);
-		const count = Number(stats?.n ?? 0);
-		if (!count) return { count: 0, p50: null, p95: null, histogram: [] };
-		const width = Math.max(1, niceBuckets.find((b) => b * 20 >= Number(stats!.hi)) ?? Math.ceil(Number(stats!.hi) / 20));
-		const rows = await this.#q<{ b: number; n: number }>(
-			`SELECT floor(duration_ms / {width:UInt32}) * {width:UInt32} AS b, count() AS n
-			FROM ${this.#db}.events WHERE run_id = {run:String} AND type = 'first-media' AND duration_ms IS NOT NULL
-			GROUP BY b ORDER BY b`,
-			{ run: runId, width },
-		);
+		const values = (row?.values ?? []).map(Number);
+		if (values.length === 0) return { count: 0, p50: null, p95: null, histogram: [] };
+		const highest = Math.max(...values);
+		const width = niceBuckets.map((b) => b * 100).find((w) => w * 20 >= highest) ?? Math.ceil(highest / 20);
+		const bins = new Map<number, number>();
+		for (const v of values) {
+			const from = Math.floor(v / width) * width;
+			bins.set(from, (bins.get(from) ?? 0) + 1);
+		}
 		return {
-			count,
-			p50: finiteOrNull(stats!.q[0]),
-			p95: finiteOrNull(stats!.q[1]),
-			histogram: rows.map((r) => ({ fromMs: Number(r.b), toMs: Number(r.b) + width, count: Number(r.n) })),
+			count: values.length,
+			p50: finiteOrNull(row!.q[0]),
+			p95: finiteOrNull(row!.q[1]),
+			histogram: [...bins.entries()]
+				.sort(([a], [b]) => a - b)
+				.map(([fromMs, count]) => ({ fromMs, toMs: fromMs + width, count })),
 		};
 	}
 
@@ -438,7 +437,7 @@ export class RunQueries {
 			FROM (
 				SELECT peer_id, room_id, any(source_kind) AS sk, countMerge(samples) AS samples,
 					avgMerge(rtt_ms) AS rtt, avgMerge(jitter_ms) AS jitter, avgMerge(loss_pct) AS loss, avgMerge(mos) AS mos
-				FROM ${this.#db}.peer_10s WHERE run_id = {run:String} ${roomFilter} AND source_kind != 'sfu'
+				FROM ${this.#db}.peer_rollup_${rollupLevels.at(-1)}s WHERE run_id = {run:String} ${roomFilter} AND source_kind != 'sfu'
 				GROUP BY peer_id, room_id
 			) AS p
 			LEFT JOIN (
@@ -491,6 +490,40 @@ export class RunQueries {
 			})),
 		};
 	}
+}
+
+const defaultSeriesMetrics: SampleMetricName[] = [
+	'rtt_ms',
+	'jitter_ms',
+	'loss_pct',
+	'bitrate_in_kbps',
+	'bitrate_out_kbps',
+	'fps',
+	'mos',
+	'freeze_pct',
+	'available_outgoing_kbps',
+];
+
+/** count/avg/min/max/percentiles of one metric from columns c<i>, a<i>, mn<i>, mx<i>, q<i>. */
+function metricSummary(row: Record<string, unknown> | undefined, i: number, unit: string, scale?: number): MetricSummary {
+	const count = Number(row?.[`c${i}`] ?? 0);
+	const q = (row?.[`q${i}`] as number[] | undefined) ?? [];
+	const value = (v: unknown) => (count ? scaled(v, scale) : null);
+	return {
+		unit,
+		count,
+		avg: value(row?.[`a${i}`]),
+		min: value(row?.[`mn${i}`]),
+		max: value(row?.[`mx${i}`]),
+		p50: value(q[0]),
+		p95: value(q[1]),
+		p99: value(q[2]),
+		rate: null,
+	};
+}
+
+function rateSummary(part: number, whole: number): MetricSummary {
+	return { unit: 'ratio', count: whole, avg: null, min: null, max: null, p50: null, p95: null, p99: null, rate: whole ? part / whole : null };
 }
 
 function parseJson<T>(text: string, fallback: T): T {

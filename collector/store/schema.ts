@@ -22,7 +22,7 @@ export interface Migration {
 	statements: (o: SchemaOptions) => string[];
 }
 
-/** Metrics the per-second rollup keeps quantile (t-digest) and average states of. */
+/** Metrics the rollups keep quantile-sketch and average states of. */
 export const rollupMetrics = [
 	'rtt_ms',
 	'jitter_ms',
@@ -37,7 +37,12 @@ export const rollupMetrics = [
 ] as const;
 export type RollupMetric = (typeof rollupMetrics)[number];
 export const rollupQuantiles = [0.5, 0.95, 0.99] as const;
-const quantilesFn = `quantilesTDigest(${rollupQuantiles.join(', ')})`;
+/** DDSketch with 1 % relative accuracy: mergeable, small states (about 1 KB), cheap merges. */
+export const sketchAccuracy = 0.01;
+const sketchArgs = `${sketchAccuracy}, ${rollupQuantiles.join(', ')}`;
+/** A quantiles aggregate over the rollup sketch, e.g. sketch('Merge') = quantilesDDMerge(0.01, 0.5, ...). */
+export const sketch = (combinator = ''): string => `quantilesDD${combinator}(${sketchArgs})`;
+const quantilesFn = sketch();
 
 const onCluster = (o: SchemaOptions): string => (o.cluster ? ` ON CLUSTER \`${o.cluster}\`` : '');
 
@@ -75,7 +80,18 @@ function table(
 
 const cols = (columns: readonly Column[]): string => columnsDdl(columns);
 
-/** Per-second, per-run rollup: the dashboard's time series and summary read this. */
+/**
+ * Rollup levels (seconds). Each query reads the coarsest level that still gives enough points,
+ * so a view merges a few hundred aggregate states at most, whatever the run length. Level 1
+ * aggregates samples; each further level aggregates the level before it (cascading views), so
+ * ingest pays for the first level only.
+ */
+export const rollupLevels = [5, 15, 60, 300] as const;
+export type RollupLevel = (typeof rollupLevels)[number];
+
+const dimensions = ['run_id', 'bucket', 'source_kind', 'kind', 'direction'] as const;
+
+/** Per run and stream kind/direction: quantile sketch and average states of every rollup metric. */
 function runRollupStatements(o: SchemaOptions): string[] {
 	const db = `\`${o.database}\``;
 	const local = (n: string) => (o.cluster ? `${n}_local` : n);
@@ -90,40 +106,57 @@ function runRollupStatements(o: SchemaOptions): string[] {
 		'`kind` LowCardinality(String)',
 		'`direction` LowCardinality(String)',
 		'`samples` AggregateFunction(count)',
-		'`peers` AggregateFunction(uniq, LowCardinality(String))',
 		'`packets_delta` AggregateFunction(sum, Nullable(Int64))',
 		'`lost_delta` AggregateFunction(sum, Nullable(Int64))',
 		...states,
 	].join(',\n  ');
-	const selects = rollupMetrics.flatMap((m) => [
-		`${quantilesFn.replace('quantilesTDigest', 'quantilesTDigestState')}(\`${m}\`) AS \`${m}_q\``,
-		`avgState(\`${m}\`) AS \`${m}_avg\``,
-	]);
-	return [
-		...table(
-			o,
-			'samples_1s',
-			body,
-			`PARTITION BY toYYYYMMDD(bucket)\nORDER BY (run_id, source_kind, kind, direction, bucket)`,
-			'AggregatingMergeTree',
-			'',
-			'cityHash64(run_id)',
-		),
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`samples_1s_mv\`${onCluster(o)} TO ${db}.\`${local('samples_1s')}\` AS
-SELECT run_id, toDateTime(ts) AS bucket, source_kind, kind, direction,
-  countState() AS samples, uniqState(peer_id) AS peers,
-  sumState(packets_delta) AS packets_delta, sumState(lost_delta) AS lost_delta,
-  ${selects.join(',\n  ')}
-FROM ${db}.\`${local('samples')}\`
-GROUP BY run_id, bucket, source_kind, kind, direction`,
+	const fromSamples = [
+		'countState() AS samples',
+		'sumState(packets_delta) AS packets_delta',
+		'sumState(lost_delta) AS lost_delta',
+		...rollupMetrics.flatMap((m) => [
+			`${sketch('State')}(\`${m}\`) AS \`${m}_q\``,
+			`avgState(\`${m}\`) AS \`${m}_avg\``,
+		]),
 	];
+	const fromLevel = [
+		'countMergeState(samples) AS samples',
+		'sumMergeState(packets_delta) AS packets_delta',
+		'sumMergeState(lost_delta) AS lost_delta',
+		...rollupMetrics.flatMap((m) => [
+			`${sketch('MergeState')}(\`${m}_q\`) AS \`${m}_q\``,
+			`avgMergeState(\`${m}_avg\`) AS \`${m}_avg\``,
+		]),
+	];
+	return rollupLevels.flatMap((level, i) => {
+		const name = `rollup_${level}s`;
+		const source = i === 0 ? 'samples' : `rollup_${rollupLevels[i - 1]}s`;
+		const time = i === 0 ? 'ts' : 'bucket';
+		return [
+			...table(
+				o,
+				name,
+				body,
+				`PARTITION BY toYYYYMM(bucket)\nORDER BY (run_id, direction, kind, source_kind, bucket)\nSETTINGS index_granularity = 256`,
+				'AggregatingMergeTree',
+				'',
+				'cityHash64(run_id)',
+			),
+			`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
+SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
+  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
+FROM ${db}.\`${local(source)}\`
+GROUP BY ${dimensions.join(', ')}`,
+		];
+	});
 }
 
-/** Per-peer averages in 10-second buckets: quality bands and the peer drill-down read this. */
+/** Per peer: averages of the quality-band metrics (active participants, bands and the peer drill-down read these). */
 function peerRollupStatements(o: SchemaOptions): string[] {
 	const db = `\`${o.database}\``;
 	const local = (n: string) => (o.cluster ? `${n}_local` : n);
 	const avgState = 'AggregateFunction(avg, Float32)';
+	const metrics = ['loss_pct', 'jitter_ms', 'rtt_ms', 'mos'] as const;
 	const body = [
 		'`run_id` LowCardinality(String)',
 		'`bucket` DateTime',
@@ -131,37 +164,43 @@ function peerRollupStatements(o: SchemaOptions): string[] {
 		'`peer_id` LowCardinality(String)',
 		'`source_kind` LowCardinality(String)',
 		'`samples` AggregateFunction(count)',
-		`\`loss_pct\` ${avgState}`,
-		`\`jitter_ms\` ${avgState}`,
-		`\`rtt_ms\` ${avgState}`,
-		`\`mos\` ${avgState}`,
+		...metrics.map((m) => `\`${m}\` ${avgState}`),
 	].join(',\n  ');
-	return [
-		...table(
-			o,
-			'peer_10s',
-			body,
-			`PARTITION BY toYYYYMMDD(bucket)\nORDER BY (run_id, room_id, peer_id, source_kind, bucket)`,
-			'AggregatingMergeTree',
-			'',
-			'cityHash64(run_id, peer_id)',
-		),
-		`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`peer_10s_mv\`${onCluster(o)} TO ${db}.\`${local('peer_10s')}\` AS
-SELECT run_id, toStartOfInterval(ts, INTERVAL 10 SECOND) AS bucket, room_id, peer_id, source_kind,
-  countState() AS samples,
-  avgStateIf(loss_pct, direction = 'inbound') AS loss_pct,
-  avgStateIf(jitter_ms, direction = 'inbound') AS jitter_ms,
-  avgStateIf(rtt_ms, direction = 'candidate-pair') AS rtt_ms,
-  avgStateIf(mos, direction = 'inbound' AND kind = 'audio') AS mos
-FROM ${db}.\`${local('samples')}\`
-GROUP BY run_id, bucket, room_id, peer_id, source_kind`,
+	const fromSamples = [
+		'countState() AS samples',
+		"avgStateIf(loss_pct, direction = 'inbound') AS loss_pct",
+		"avgStateIf(jitter_ms, direction = 'inbound') AS jitter_ms",
+		"avgStateIf(rtt_ms, direction = 'candidate-pair') AS rtt_ms",
+		"avgStateIf(mos, direction = 'inbound' AND kind = 'audio') AS mos",
 	];
+	const fromLevel = ['countMergeState(samples) AS samples', ...metrics.map((m) => `avgMergeState(\`${m}\`) AS \`${m}\``)];
+	return rollupLevels.flatMap((level, i) => {
+		const name = `peer_rollup_${level}s`;
+		const source = i === 0 ? 'samples' : `peer_rollup_${rollupLevels[i - 1]}s`;
+		const time = i === 0 ? 'ts' : 'bucket';
+		return [
+			...table(
+				o,
+				name,
+				body,
+				`PARTITION BY toYYYYMM(bucket)\nORDER BY (run_id, room_id, peer_id, source_kind, bucket)`,
+				'AggregatingMergeTree',
+				'',
+				'cityHash64(run_id, peer_id)',
+			),
+			`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
+SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, room_id, peer_id, source_kind,
+  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
+FROM ${db}.\`${local(source)}\`
+GROUP BY run_id, bucket, room_id, peer_id, source_kind`,
+		];
+	});
 }
 
 export const migrations: Migration[] = [
 	{
 		version: 1,
-		name: 'samples, events, SFU samples, batches, raw reports, runs; per-second and per-peer rollups',
+		name: 'samples, events, SFU samples, batches, raw reports, runs; run and peer rollups',
 		statements: (o) => [
 			...table(
 				o,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
-import type { RunInfo, RunSummary, Timeseries, ParticipantsSeries, QualityBands, SfuLoad, FirstMediaDistribution, RoomList, PeerList, EventList } from '../../protocol/api.ts';
+import type { RunView, RunInfo, RunSummary, Timeseries, ParticipantsSeries, QualityBands, SfuLoad, FirstMediaDistribution, RoomList, PeerList, EventList } from '../../protocol/api.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-query-test-'));
@@ -146,6 +146,19 @@ describe('query API on a stored run', () => {
 		expect(firstMedia.body.histogram.reduce((n, b) => n + b.count, 0)).toBe(4);
 	});
 
+	it('serves the whole run view in one request', async () => {
+		const { status, body } = await get<RunView>(`/v1/runs/${runId}/view`);
+		expect(status).toBe(200);
+		expect(body.run.runId).toBe(runId);
+		expect(body.timeseries.bucketSeconds).toBe(5);
+		expect(Object.keys(body.timeseries.series)).toEqual(expect.arrayContaining(['rtt_ms', 'jitter_ms', 'loss_pct', 'mos', 'fps']));
+		expect(body.summary.participants.joined).toBe(4);
+		expect(body.participants.points.length).toBeGreaterThan(0);
+		expect(body.firstMedia.count).toBe(4);
+		expect(body.sfu.workers).toHaveLength(1);
+		expect((await get(`/v1/runs/nope/view`)).status).toBe(404);
+	});
+
 	it('drills down into rooms, peers and events', async () => {
 		const rooms = await get<RoomList>(`/v1/runs/${runId}/rooms`);
 		expect(rooms.body.rooms).toEqual([
@@ -161,5 +174,17 @@ describe('query API on a stored run', () => {
 		expect((await get(`/v1/runs/no-such-run`)).status).toBe(404);
 		expect((await get(`/v1/runs/bad%20id/summary`)).status).toBe(400);
 		expect((await get(`/v1/nothing`)).status).toBe(404);
+	});
+	it('caches views of finished runs until new telemetry for the run arrives', async () => {
+		// The run was registered as passed above: its view was precomputed.
+		await new Promise((r) => setTimeout(r, 200));
+		expect(collector.views.size).toBeGreaterThan(0);
+		const before = await get<RunView>(`/v1/runs/${runId}/view`);
+		const late = await post(collector.url, batch(runId, 'p9', [], [{ type: 'join', ts: t0 + 9000, durationMs: 100, attempt: 1 }]));
+		expect(late.status).toBe(202);
+		expect(collector.views.get(runId, 'view:')).toBeUndefined();
+		await collector.queue.flush();
+		const after = await get<RunView>(`/v1/runs/${runId}/view`);
+		expect(after.body.summary.participants.joined).toBe(before.body.summary.participants.joined + 1);
 	});
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateMos } from '../../collector/normalize/mos.ts';
-import { chooseBucket } from '../../collector/queries/RunQueries.ts';
+import { chooseResolution } from '../../collector/queries/RunQueries.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { migrations, type SchemaOptions } from '../../collector/store/schema.ts';
 
@@ -57,7 +57,9 @@ describe('schema', () => {
 		expect(sql).toContain('TTL toDateTime(ts) + INTERVAL 30 DAY');
 		expect(sql).toContain('TTL toDateTime(ts) + INTERVAL 7 DAY');
 		expect(sql).toMatch(/ENGINE = AggregatingMergeTree\(\)/);
-		expect(sql).toContain('CREATE MATERIALIZED VIEW IF NOT EXISTS `callswarm`.`samples_1s_mv` TO `callswarm`.`samples_1s`');
+		expect(sql).toContain('CREATE MATERIALIZED VIEW IF NOT EXISTS `callswarm`.`rollup_5s_mv` TO `callswarm`.`rollup_5s`');
+		// Coarser levels aggregate the level before them.
+		expect(sql).toMatch(/`rollup_60s_mv` TO `callswarm`.`rollup_60s` AS[\s\S]*FROM `callswarm`.`rollup_15s`/);
 		expect(sql).not.toContain('ON CLUSTER');
 	});
 
@@ -67,15 +69,22 @@ describe('schema', () => {
 		expect(sql).toContain("ReplicatedMergeTree('/clickhouse/tables/{shard}/callswarm/samples_local', '{replica}')");
 		expect(sql).toContain('ENGINE = Distributed(`prod`, `callswarm`, `samples_local`, cityHash64(run_id, peer_id))');
 		expect(sql).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/callswarm/runs_local', '{replica}', updated_at)");
-		expect(sql).toContain('TO `callswarm`.`samples_1s_local`');
+		expect(sql).toContain('TO `callswarm`.`rollup_5s_local`');
 		expect(sql).toContain('FROM `callswarm`.`samples_local`');
 	});
 });
 
-describe('bucket choice', () => {
-	it('keeps charts under ~240 points with readable bucket widths', () => {
-		expect(chooseBucket(60_000)).toBe(5);
-		expect(chooseBucket(3_600_000)).toBe(15);
-		expect(chooseBucket(24 * 3_600_000)).toBe(600);
+describe('chart resolution', () => {
+	it('reads the finest rollup level that keeps a chart under 160 points', () => {
+		expect(chooseResolution(60_000)).toEqual({ bucket: 5, level: 5 });
+		expect(chooseResolution(20 * 60_000)).toEqual({ bucket: 15, level: 15 });
+		expect(chooseResolution(3_600_000)).toEqual({ bucket: 60, level: 60 });
+		expect(chooseResolution(24 * 3_600_000)).toEqual({ bucket: 300, level: 300 });
+	});
+
+	it('reads the coarsest level a requested bucket is a multiple of, raw samples otherwise', () => {
+		expect(chooseResolution(0, 30)).toEqual({ bucket: 30, level: 15 });
+		expect(chooseResolution(0, 120)).toEqual({ bucket: 120, level: 60 });
+		expect(chooseResolution(0, 2)).toEqual({ bucket: 2, level: 'raw' });
 	});
 });

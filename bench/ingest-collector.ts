@@ -1,0 +1,117 @@
+/**
+ * The collector side of bench:ingest, in its own process so that its CPU time is measured
+ * apart from the client's. Driven over IPC by bench/ingest.ts.
+ */
+import { startCollector } from '../collector/index.ts';
+import { Normalizer } from '../collector/normalize/Normalizer.ts';
+import { TelemetryBatch, type TelemetryBatchInput } from '../protocol/telemetry.ts';
+
+const dataDir = process.argv[2]!;
+const collector = await startCollector({
+	port: 0,
+	logLevel: 'silent',
+	spoolDir: `${dataDir}/spool`,
+	flushRows: 100_000,
+	flushIntervalMs: 250,
+	maxPendingRows: 2_000_000,
+	store: { dataDir: `${dataDir}/clickhouse` },
+});
+
+type Message =
+	| { op: 'cpu' }
+	| { op: 'drain' }
+	| { op: 'baseline'; batches: TelemetryBatchInput[]; chunkRows: number }
+	| { op: 'seed'; runId: string; samples: number; peers: number; rooms: number }
+	| { op: 'stop' };
+
+const send = (m: unknown) => process.send!(m);
+const cpuSeconds = () => {
+	const u = process.cpuUsage();
+	return (u.user + u.system) / 1e6;
+};
+
+process.on('message', async (message: Message) => {
+	switch (message.op) {
+		case 'cpu':
+			send({ cpu: cpuSeconds() });
+			break;
+		case 'drain': {
+			while (collector.queue.pendingRows > 0) await collector.queue.flush();
+			await collector.queue.flush();
+			send({ drained: true, cpu: cpuSeconds() });
+			break;
+		}
+		case 'baseline': {
+			// The rows our pipeline stored for these batches, inserted the plain @clickhouse/client way.
+			const normalizer = new Normalizer();
+			// DateTime64 from JSON: an ISO string for the same instant as our epoch milliseconds.
+			const rows = message.batches
+				.flatMap((b) => normalizer.normalize(TelemetryBatch.parse(b)).samples)
+				.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() }));
+			const cpu0 = cpuSeconds();
+			const t0 = performance.now();
+			for (let i = 0; i < rows.length; i += message.chunkRows) {
+				await collector.store.client.insert({
+					table: 'callswarm.samples',
+					values: rows.slice(i, i + message.chunkRows),
+					format: 'JSONEachRow',
+					clickhouse_settings: { date_time_input_format: 'best_effort' },
+				});
+			}
+			send({ rows: rows.length, wallS: (performance.now() - t0) / 1000, cpuS: cpuSeconds() - cpu0 });
+			break;
+		}
+		case 'seed': {
+			const t0 = performance.now();
+			await seed(message.runId, message.samples, message.peers, message.rooms);
+			send({ seeded: true, wallS: (performance.now() - t0) / 1000 });
+			break;
+		}
+		case 'stop':
+			await collector.close();
+			process.exit(0);
+	}
+});
+
+/**
+ * `samples` synthetic samples for a run of `peers` participants, straight into the engine
+ * (INSERT ... SELECT, so the materialized views fill as in real ingest), plus their events.
+ */
+async function seed(runId: string, samples: number, peers: number, rooms: number): Promise<void> {
+	const db = collector.store.database;
+	const perTick = peers * 10; // 10 streams per participant per 2 s snapshot
+	const start = Date.now() - Math.ceil(samples / perTick) * 2000;
+	const chunk = 2_000_000;
+	for (let offset = 0; offset < samples; offset += chunk) {
+		await collector.store.command(
+			`INSERT INTO ${db}.samples
+			SELECT {run:String} AS run_id,
+				fromUnixTimestamp64Milli(toInt64({start:Int64} + intDiv(n, {perTick:UInt32}) * 2000)) AS ts,
+				concat('room-', toString((n % {peers:UInt32}) % {rooms:UInt32})) AS room_id,
+				concat('peer-', toString(n % {peers:UInt32})) AS peer_id,
+				concat('bot-', toString(n % {peers:UInt32})) AS bot_id,
+				'browser' AS source_kind,
+				if(s < 5, 'recv', 'send') AS pc,
+				['audio', 'video', ''][1 + s % 3] AS kind,
+				['inbound', 'inbound', 'candidate-pair', 'inbound', 'inbound', 'outbound', 'outbound', 'candidate-pair', 'remote-inbound', 'remote-inbound'][1 + s] AS direction,
+				concat('IT', toString(s)) AS stream_id, toUInt32(1000 + s) AS ssrc,
+				2000 AS interval_ms, NULL, 200, NULL, 40000, NULL, rand() % 3, (rand() % 300) / 100.0 AS loss_pct,
+				160000 + rand() % 80000 AS bitrate_bps, 5 + (rand() % 5000) / 100.0 AS rtt_ms, (rand() % 3000) / 100.0 AS jitter_ms,
+				25 + rand() % 6 AS fps, 640, 360, 60, 0, 0, 0, 20 + rand() % 40 AS jitter_buffer_ms, (rand() % 200) / 100.0,
+				0, 0, 'none', 1500000, 3.5 + (rand() % 100) / 100.0 AS mos
+			FROM (SELECT number + {offset:UInt64} AS n, (number + {offset:UInt64}) % 10 AS s FROM numbers(least({chunk:UInt64}, {total:UInt64} - {offset:UInt64})))`,
+			{ run: runId, start, perTick, peers, rooms, offset, chunk, total: samples },
+		);
+	}
+	await collector.store.command(
+		`INSERT INTO ${db}.events
+		SELECT {run:String}, fromUnixTimestamp64Milli(toInt64({start:Int64} + number * 50 + e * 700)),
+			concat('room-', toString(number % {rooms:UInt32})), concat('peer-', toString(number)), concat('bot-', toString(number)),
+			'browser', ['join', 'first-media'][e + 1], 400 + rand() % 1500, '', if(e = 1, 'video', ''), 1
+		FROM numbers({peers:UInt32}) ARRAY JOIN [0, 1] AS e`,
+		{ run: runId, start, peers, rooms },
+	);
+	await collector.ingest.registerRun(runId, { scenario: 'bench-10m', status: 'passed', startedAt: start, endedAt: Date.now() });
+}
+
+send({ url: collector.url });

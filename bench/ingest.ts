@@ -1,0 +1,237 @@
+/**
+ * bench:ingest: telemetry throughput through HTTP, normalisation and the RowBinary insert,
+ * beside a plain @clickhouse/client JSONEachRow insert of the same rows into the same embedded
+ * engine; then query latency of a run view over 10 million stored samples.
+ *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|full]
+ * --payload known (default) sends what callswarm's load generator sends (known stats types and
+ * fields); full sends whole getStats() reports, as an app posting its own would.
+ */
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { parseInput, wholeNumberText } from '../protocol/issues.ts';
+import { keepKnownStats, type StatsSnapshot, type TelemetryBatchInput } from '../protocol/telemetry.ts';
+
+const flags = parseInput(
+	z.object({
+		bots: wholeNumberText.default(200),
+		snapshots: wholeNumberText.default(40),
+		concurrency: wholeNumberText.default(4),
+		seed: wholeNumberText.default(10_000_000),
+		iterations: wholeNumberText.default(30),
+		payload: z.enum(['known', 'full']).default('known'),
+	}),
+	parseArgs({
+		options: {
+			bots: { type: 'string' },
+			snapshots: { type: 'string' },
+			concurrency: { type: 'string' },
+			seed: { type: 'string' },
+			iterations: { type: 'string' },
+			payload: { type: 'string' },
+		},
+	}).values,
+	'bench:ingest flags',
+);
+
+const fixture = JSON.parse(readFileSync(new URL('../test/fixtures/chromium-stats.json', import.meta.url), 'utf8')) as {
+	snapshots: StatsSnapshot[];
+};
+const status = new StatusLine();
+
+/**
+ * The k-th snapshot of a bot: the fixture's real snapshots continued in time, cumulative
+ * counters extrapolated at their observed rate so deltas stay realistic.
+ */
+function snapshotsFor(count: number, t0: number): StatsSnapshot[] {
+	const byPc = new Map<string, StatsSnapshot[]>();
+	for (const s of fixture.snapshots) byPc.set(s.pc, [...(byPc.get(s.pc) ?? []), s]);
+	const out: StatsSnapshot[] = [];
+	for (let k = 0; k < count; k++) {
+		for (const series of byPc.values()) {
+			const base = series[k % series.length]!;
+			const round = Math.floor(k / series.length);
+			const first = series[0]!;
+			const last = series.at(-1)!;
+			const span = (last.ts - first.ts) * (series.length / (series.length - 1));
+			const stats = base.stats.map((stat) => {
+				if (!round) return stat;
+				const from = first.stats.find((s) => s.id === stat.id);
+				const to = last.stats.find((s) => s.id === stat.id);
+				const copy: Record<string, unknown> = { ...stat };
+				for (const [key, value] of Object.entries(stat)) {
+					const a = from?.[key];
+					const b = to?.[key];
+					if (typeof value === 'number' && typeof a === 'number' && typeof b === 'number' && b > a && key !== 'timestamp') {
+						copy[key] = Math.round(value + round * (b - a) * (series.length / (series.length - 1)));
+					}
+				}
+				return copy;
+			});
+			out.push({
+				ts: Math.round(t0 + round * span + (base.ts - first.ts)),
+				pc: base.pc,
+				stats: flags.payload === 'known' ? keepKnownStats(stats) : stats,
+			});
+		}
+	}
+	return out;
+}
+
+function pct(values: number[], p: number): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
+const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir], {
+	execArgv: ['--import', 'tsx'],
+	stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const replies: Array<(m: Record<string, unknown>) => void> = [];
+child.on('message', (m: Record<string, unknown>) => replies.shift()?.(m));
+const ask = (message?: object) =>
+	new Promise<Record<string, unknown>>((resolve) => {
+		replies.push(resolve);
+		if (message) child.send(message);
+	});
+
+try {
+	const { url } = (await ask()) as { url: string };
+	status.update('preparing telemetry requests');
+	const runId = `bench-${randomUUID().slice(0, 8)}`;
+	const t0 = Date.now() - flags.snapshots * 1000;
+	const botSnapshots = snapshotsFor(flags.snapshots, t0);
+	// One request = every bot's next 5 snapshots (what a load generator sends every few seconds).
+	const perRequest = 10;
+	const requests: string[] = [];
+	const batches: TelemetryBatchInput[] = [];
+	for (let i = 0; i < botSnapshots.length; i += perRequest) {
+		const group: TelemetryBatchInput[] = [];
+		for (let b = 0; b < flags.bots; b++) {
+			group.push({
+				batchId: randomUUID(),
+				runId,
+				source: { botId: `bot-${b}`, roomId: `room-${b % 20}`, peerId: `peer-${b}`, kind: 'browser' },
+				snapshots: botSnapshots.slice(i, i + perRequest),
+				events: [],
+			});
+		}
+		batches.push(...group);
+		requests.push(JSON.stringify({ batches: group }));
+	}
+	const bodyBytes = requests.reduce((n, r) => n + r.length, 0);
+
+	const cpuBefore = Number((await ask({ op: 'cpu' })).cpu);
+	const started = performance.now();
+	let sent = 0;
+	let samples = 0;
+	const worker = async () => {
+		for (;;) {
+			const index = sent++;
+			if (index >= requests.length) return;
+			for (;;) {
+				const response = await fetch(`${url}/v1/telemetry`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: requests[index],
+				});
+				const body = (await response.json()) as { samples?: number };
+				if (response.status === 429) {
+					await new Promise((r) => setTimeout(r, 100));
+					continue;
+				}
+				if (response.status !== 202) throw new Error(`ingest answered ${response.status}`);
+				samples += body.samples ?? 0;
+				break;
+			}
+			status.update(`ingest ${bar(sent / requests.length)} ${samples.toLocaleString()} samples`);
+		}
+	};
+	await Promise.all(Array.from({ length: flags.concurrency }, worker));
+	const drained = await ask({ op: 'drain' });
+	const wallS = (performance.now() - started) / 1000;
+	const cpuS = Number(drained.cpu) - cpuBefore;
+	status.done(`ingest: ${samples.toLocaleString()} samples stored in ${wallS.toFixed(2)} s`);
+
+	status.update('raw @clickhouse/client insert of the same rows');
+	const baseline = (await ask({ op: 'baseline', batches, chunkRows: 100_000 })) as { rows: number; wallS: number; cpuS: number };
+	status.done('raw insert done');
+
+	const ours = samples / wallS;
+	const raw = baseline.rows / baseline.wallS;
+	console.log(`\nIngest throughput (embedded ClickHouse, one collector process, ${os.availableParallelism()} cores, ${flags.payload} getStats payload)`);
+	console.table({
+		'callswarm HTTP + normalise + insert': {
+			samples: samples,
+			'wall s': +wallS.toFixed(2),
+			'collector CPU s': +cpuS.toFixed(2),
+			'samples/s': Math.round(ours),
+			'samples per CPU-second': Math.round(samples / cpuS),
+			'request MB': +(bodyBytes / 1e6).toFixed(1),
+		},
+		'raw client.insert JSONEachRow (same rows)': {
+			samples: baseline.rows,
+			'wall s': +baseline.wallS.toFixed(2),
+			'collector CPU s': +baseline.cpuS.toFixed(2),
+			'samples/s': Math.round(raw),
+			'samples per CPU-second': Math.round(baseline.rows / baseline.cpuS),
+			'request MB': 0,
+		},
+	});
+	console.log(`ratio callswarm / raw: ${((ours / raw) * 100).toFixed(0)} % (target >= 50 %); per core: ${Math.round(samples / cpuS).toLocaleString()} samples per CPU-second (target >= 100 000)`);
+
+	if (flags.seed > 0) {
+		const seedRun = `bench-10m-${randomUUID().slice(0, 8)}`;
+		status.update(`seeding ${flags.seed.toLocaleString()} samples into the engine (INSERT ... SELECT, views included)`);
+		const seeded = await ask({ op: 'seed', runId: seedRun, samples: flags.seed, peers: 500, rooms: 50 });
+		status.done(`seeded ${flags.seed.toLocaleString()} samples in ${Number(seeded.wallS).toFixed(1)} s`);
+		// The dashboard's run view is one request; the parts are measured on their own too.
+		const endpoints = [
+			`/v1/runs/${seedRun}/view`,
+			`/v1/runs/${seedRun}/summary`,
+			`/v1/runs/${seedRun}/timeseries`,
+			`/v1/runs/${seedRun}/participants`,
+			`/v1/runs/${seedRun}/quality`,
+			`/v1/runs/${seedRun}/sfu`,
+			`/v1/runs/${seedRun}/first-media`,
+			`/v1/runs/${seedRun}/peers?room=room-7`,
+			`/v1/runs/${seedRun}/timeseries?room=room-7`,
+		];
+		const perEndpoint = new Map<string, number[]>(endpoints.map((v) => [v, []]));
+		const cachedView: number[] = [];
+		for (let i = 0; i < flags.iterations; i++) {
+			const t = performance.now();
+			await (await fetch(`${url}${endpoints[0]}`)).json();
+			cachedView.push(performance.now() - t);
+			// Every other figure is computed, not served from the finished-run cache.
+			for (const endpoint of endpoints) {
+				const t = performance.now();
+				const response = await fetch(`${url}${endpoint}`, { headers: { 'cache-control': 'no-cache' } });
+				if (!response.ok) throw new Error(`${endpoint}: ${response.status} ${await response.text()}`);
+				await response.json();
+				perEndpoint.get(endpoint)!.push(performance.now() - t);
+			}
+			status.update(`run view queries ${bar((i + 1) / flags.iterations)}`);
+		}
+		status.done('run view queries done');
+		console.log(`\nQuery latency of a run view at ${flags.seed.toLocaleString()} samples (${flags.iterations} iterations, ms)`);
+		const table: Record<string, { p50: number; p95: number }> = {};
+		for (const [endpoint, times] of perEndpoint) {
+			table[endpoint.replace(seedRun, ':run')] = { p50: +pct(times, 50).toFixed(1), p95: +pct(times, 95).toFixed(1) };
+		}
+		console.table(table);
+		const view = perEndpoint.get(endpoints[0]!)!;
+		console.log(`run view (GET /v1/runs/:run/view), computed: p50 ${pct(view, 50).toFixed(1)} ms, p95 ${pct(view, 95).toFixed(1)} ms`);
+		console.log(`run view, finished-run cache: p50 ${pct(cachedView, 50).toFixed(1)} ms, p95 ${pct(cachedView, 95).toFixed(1)} ms (target: p95 <= 100 ms)`);
+	}
+} finally {
+	child.send({ op: 'stop' });
+	await new Promise((r) => child.once('exit', r));
+	rmSync(dataDir, { recursive: true, force: true });
+}
