@@ -219,3 +219,11 @@ export const RunView = z.object({
 	firstMedia: FirstMediaDistribution,
 });
 export type RunView = z.infer<typeof RunView>;
+
+/** POST /v1/runs/:runId/evaluate: thresholds checked exactly against the stored data. */
+export const EvaluateRequest = z.object({
+	thresholds: z.partialRecord(MetricName, z.array(z.string()).min(1)).refine((t) => Object.keys(t).length > 0, 'no thresholds'),
+});
+export type EvaluateRequest = z.infer<typeof EvaluateRequest>;
+export const EvaluateResponse = z.object({ results: z.array(ThresholdResult) });
+export type EvaluateResponse = z.infer<typeof EvaluateResponse>;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import {
 	BucketQuery,
+	EvaluateRequest,
 	EventsQuery,
 	PeersQuery,
 	RunListQuery,
@@ -73,6 +74,12 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQuerie
 		const view = await cached(runId, `view:${bucket ?? ''}`, noCache(request.headers), () => queries.view(runId, bucket), viewFinished);
 		if (!view) throw new HttpError(404, 'not_found', `no run ${runId}`);
 		return view;
+	});
+
+	app.post('/v1/runs/:runId/evaluate', async (request) => {
+		const runId = runIdOf(request.params);
+		const { thresholds } = parseRequest(EvaluateRequest, request.body, 'thresholds');
+		return { results: await queries.evaluate(runId, thresholds) };
 	});
 
 	app.get('/v1/runs/:runId/summary', async (request) => {

@@ -15,6 +15,7 @@ import type {
 	SeriesPoint,
 	SfuLoad,
 	RunView,
+	ThresholdResult,
 	Timeseries,
 	TimeseriesQuery,
 } from '../../protocol/api.ts';
@@ -22,10 +23,13 @@ import {
 	metricCatalogue,
 	type EventMetric,
 	type MetricName,
+	type RateMetric,
 	type SampleMetric,
 	sampleMetricNames,
 	type SampleMetricName,
 } from '../../protocol/metrics.ts';
+import { parseThreshold, type ThresholdExpression } from '../../protocol/scenario.ts';
+import { HttpError } from '../http.ts';
 import { qualityBandLimits } from '../normalize/mos.ts';
 import type { ClickHouseStore, QueryParams } from '../store/ClickHouseStore.ts';
 import { rollupLevels, rollupQuantiles, sketch, type RollupLevel } from '../store/schema.ts';
@@ -407,6 +411,99 @@ export class RunQueries {
 		};
 	}
 
+	/**
+	 * k6-style thresholds checked exactly against every stored sample and event of the run.
+	 * No data fails a threshold (except count): a gate must not pass on silence.
+	 */
+	async evaluate(runId: string, thresholds: Partial<Record<MetricName, string[]>>): Promise<ThresholdResult[]> {
+		const db = this.#db;
+		const checks = Object.entries(thresholds).flatMap(([metric, list]) =>
+			(list ?? []).map((expression) => ({ metric: metric as MetricName, expression, parsed: parseThreshold(expression) })),
+		);
+		const sampleSelects: string[] = [];
+		const eventSelects: string[] = [];
+		const valueOf = new Map<number, () => number | null>();
+		let sampleRow: Record<string, unknown> | undefined;
+		let eventRow: Record<string, unknown> | undefined;
+		let people: { attempted: number; joined: number; neverJoined: number; dropped: number } | undefined;
+		const aggregate = (column: string, cond: string, t: ThresholdExpression): string => {
+			switch (t.aggregation) {
+				case 'avg':
+					return `avgIf(${column}, ${cond})`;
+				case 'min':
+					return `minIf(${column}, ${cond})`;
+				case 'max':
+					return `maxIf(${column}, ${cond})`;
+				case 'count':
+					return `countIf(${column} IS NOT NULL AND ${cond})`;
+				case 'med':
+					return `quantileExactInclusiveIf(0.5)(${column}, ${cond})`;
+				case 'p':
+					return `quantileExactInclusiveIf(${(t.percentile ?? 50) / 100})(${column}, ${cond})`;
+				default:
+					throw new Error(`aggregation ${t.aggregation} does not apply to ${column}`);
+			}
+		};
+		checks.forEach(({ metric, parsed }, i) => {
+			if (!parsed) throw new HttpError(400, 'bad_request', `thresholds.${metric}: cannot parse`);
+			const def: SampleMetric | EventMetric | RateMetric = metricCatalogue[metric];
+			if (def.source === 'samples') {
+				sampleSelects.push(`${aggregate(def.column, `${metricFilter(def)} AND ${def.column} IS NOT NULL`, parsed)} AS v${i}, countIf(${def.column} IS NOT NULL AND ${metricFilter(def)}) AS n${i}`);
+				valueOf.set(i, () => (Number(sampleRow?.[`n${i}`] ?? 0) || parsed.aggregation === 'count' ? scaled(sampleRow?.[`v${i}`], parsed.aggregation === 'count' ? 1 : def.scale) : null));
+			} else if (def.source === 'events') {
+				const cond = `type = '${def.eventType}' AND duration_ms IS NOT NULL`;
+				eventSelects.push(`${aggregate('duration_ms', cond, parsed)} AS v${i}, countIf(${cond}) AS n${i}`);
+				valueOf.set(i, () => (Number(eventRow?.[`n${i}`] ?? 0) || parsed.aggregation === 'count' ? finiteOrNull(eventRow?.[`v${i}`]) : null));
+			} else {
+				if (parsed.aggregation !== 'rate') throw new HttpError(400, 'bad_request', `thresholds.${metric}: ${metric} is a rate: use "rate<..."`);
+				valueOf.set(i, () => {
+					if (!people) return null;
+					const [part, whole] = metric === 'join_failed' ? [people.neverJoined, people.attempted] : [people.dropped, people.joined];
+					return whole ? part / whole : null;
+				});
+			}
+		});
+		if (sampleSelects.length) {
+			[sampleRow] = await this.#q<Record<string, unknown>>(
+				`SELECT ${sampleSelects.join(', ')} FROM ${db}.samples WHERE run_id = {run:String}`,
+				{ run: runId },
+			);
+		}
+		if (eventSelects.length) {
+			[eventRow] = await this.#q<Record<string, unknown>>(
+				`SELECT ${eventSelects.join(', ')} FROM ${db}.events WHERE run_id = {run:String}`,
+				{ run: runId },
+			);
+		}
+		if (checks.some((c) => metricCatalogue[c.metric].source === 'rate')) people = await this.#people(runId);
+		return checks.map(({ metric, expression, parsed }, i) => {
+			const value = valueOf.get(i)!();
+			return { metric, expression, ok: value !== null && compare(value, parsed!.operator, parsed!.value), value };
+		});
+	}
+
+	/** Participants that tried, joined, never joined, and failed after joining. */
+	async #people(runId: string): Promise<{ attempted: number; joined: number; neverJoined: number; dropped: number }> {
+		const [row] = await this.#q<{ attempted: number; joined: number; never_joined: number; dropped: number }>(
+			`SELECT count() AS attempted, countIf(first_join IS NOT NULL) AS joined,
+				countIf(first_join IS NULL AND first_fail IS NOT NULL) AS never_joined,
+				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped
+			FROM (
+				SELECT peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
+					maxIf(ts, type = 'fail') AS last_fail
+				FROM ${this.#db}.events WHERE run_id = {run:String} AND type IN ('join', 'fail')
+				GROUP BY peer_id
+			) SETTINGS aggregate_functions_null_for_empty = 1`,
+			{ run: runId },
+		);
+		return {
+			attempted: Number(row?.attempted ?? 0),
+			joined: Number(row?.joined ?? 0),
+			neverJoined: Number(row?.never_joined ?? 0),
+			dropped: Number(row?.dropped ?? 0),
+		};
+	}
+
 	async rooms(runId: string): Promise<RoomList> {
 		const rows = await this.#q<{ room_id: string; n: number }>(
 			`SELECT room_id, uniqExact(peer_id) AS n FROM ${this.#db}.events
@@ -524,6 +621,23 @@ function metricSummary(row: Record<string, unknown> | undefined, i: number, unit
 
 function rateSummary(part: number, whole: number): MetricSummary {
 	return { unit: 'ratio', count: whole, avg: null, min: null, max: null, p50: null, p95: null, p99: null, rate: whole ? part / whole : null };
+}
+
+function compare(value: number, operator: ThresholdExpression['operator'], limit: number): boolean {
+	switch (operator) {
+		case '<':
+			return value < limit;
+		case '<=':
+			return value <= limit;
+		case '>':
+			return value > limit;
+		case '>=':
+			return value >= limit;
+		case '==':
+			return value === limit;
+		case '!=':
+			return value !== limit;
+	}
 }
 
 function parseJson<T>(text: string, fallback: T): T {

@@ -1,10 +1,12 @@
 import { InputError } from '../../protocol/issues.ts';
+import { runCommand, runHelp } from './run-command.ts';
 import { serveCommand, serveHelp } from './serve-command.ts';
 import { sfuCommand, sfuHelp } from './sfu-command.ts';
 
 type Command = { summary: string; help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> };
 
 const commands: Record<string, Command> = {
+	run: { summary: 'run a scenario: bots join the SFU, telemetry is stored, thresholds decide', help: runHelp, run: runCommand },
 	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
 };

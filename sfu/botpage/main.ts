@@ -1,7 +1,7 @@
 /** The bot page: joins a room from its URL parameters and exposes window.callswarm. */
 import { Device } from 'mediasoup-client';
 import { describeZodError } from '../../protocol/issues.ts';
-import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import { keepKnownStats, type ParticipantEvent } from '../../protocol/telemetry.ts';
 import { CallClient } from '../client/CallClient.ts';
 import { SignalingClient } from '../client/SignalingClient.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
@@ -102,14 +102,13 @@ async function leave(): Promise<void> {
 	events.push({ type: 'leave', ts: Date.now(), reason: 'left' });
 }
 
-async function getStats(): Promise<RawStatsSnapshot[]> {
+async function getStats(options: { known?: boolean } = {}): Promise<RawStatsSnapshot[]> {
 	const reports = await call.getStats();
 	const ts = Date.now();
-	return reports.map(({ direction, report }) => ({
-		ts,
-		pc: direction,
-		stats: [...(report.values() as IterableIterator<Record<string, unknown>>)],
-	}));
+	return reports.map(({ direction, report }) => {
+		const stats = [...(report.values() as IterableIterator<Record<string, unknown>>)];
+		return { ts, pc: direction, stats: options.known ? keepKnownStats(stats) : stats };
+	});
 }
 
 window.callswarm = {

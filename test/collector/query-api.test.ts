@@ -188,3 +188,41 @@ describe('query API on a stored run', () => {
 		expect(after.body.summary.participants.joined).toBe(before.body.summary.participants.joined + 1);
 	});
 });
+
+describe('threshold evaluation', () => {
+	it('checks k6-style thresholds exactly against the stored run', async () => {
+		const response = await fetch(`${collector.url}/v1/runs/${runId}/evaluate`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({
+				thresholds: {
+					rtt_ms: ['p(95)<150', 'max<0.001'],
+					first_media_ms: ['avg<2000', 'count>=4', 'min>900'],
+					join_failed: ['rate<0.5', 'rate==0'],
+					fps: ['med>5'],
+				},
+			}),
+		});
+		expect(response.status).toBe(200);
+		const { results } = (await response.json()) as { results: Array<{ metric: string; expression: string; ok: boolean; value: number | null }> };
+		const verdict = Object.fromEntries(results.map((r) => [`${r.metric} ${r.expression}`, r.ok]));
+		expect(verdict).toEqual({
+			'rtt_ms p(95)<150': true,
+			'rtt_ms max<0.001': false,
+			'first_media_ms avg<2000': true,
+			'first_media_ms count>=4': true,
+			'first_media_ms min>900': false,
+			'join_failed rate<0.5': true,
+			'join_failed rate==0': false,
+			'fps med>5': true,
+		});
+		expect(results.find((r) => r.expression === 'min>900')!.value).toBe(800);
+
+		const bad = await fetch(`${collector.url}/v1/runs/${runId}/evaluate`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ thresholds: { latency: ['p(95)<1'] } }),
+		});
+		expect(bad.status).toBe(400);
+	});
+});

@@ -1,0 +1,173 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { InputError, parseInput } from '../../protocol/issues.ts';
+import { DurationText, formatDuration } from '../../protocol/scenario.ts';
+import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';
+import { LoadRun, type RunOutcome } from '../run/LoadRun.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { parseCommandLine } from './args.ts';
+import { untilSignal } from './signals.ts';
+import { bar, StatusLine } from './status.ts';
+
+export const runHelp = `callswarm run <scenario> [flags]: run a scenario and check its thresholds
+
+  <scenario>               a .ts/.js file exporting the scenario as default, or a .json file
+  --sfu <url>              an SFU to test (http://host:port of a callswarm SFU); default: the
+                           scenario's target, "bundled" starting one in-process (env CALLSWARM_SFU_URL)
+  --collector <url>        a running collector (callswarm serve); default: one in-process with
+                           embedded ClickHouse (env CALLSWARM_COLLECTOR_URL)
+  --token <secret>         the collector's run token (env CALLSWARM_COLLECTOR_TOKEN)
+  --run-id <id>            run id; shared by every shard of a multi-machine run
+  --shard <i/n>            run the i-th of n deterministic parts of the participants
+  --start-at <time>        epoch ms or ISO time at which every shard starts the schedule
+  --stats-interval <dur>   getStats() sampling period, e.g. 2s (default: the scenario's)
+  --data-dir <dir>         embedded ClickHouse data and spool (default .callswarm)
+  --out <dir>              output folder (default callswarm-out/<run id>): summary.json, junit.xml, report.html
+  --json <file>            also write the result as JSON here
+  --junit <file>           also write thresholds as JUnit XML here
+  --keep-alive             keep the collector and dashboard up after the run (Ctrl-C to stop)
+
+Exit code: 0 passed, 99 a threshold failed (k6's convention), 2 bad input, 130 interrupted, 1 error.
+`;
+
+const RunFlags = z.object({
+	sfu: z.url({ protocol: /^https?$/ }).optional(),
+	collector: z.url({ protocol: /^https?$/ }).optional(),
+	token: z.string().optional(),
+	'run-id': z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits and . _ - only, at most 64').optional(),
+	shard: z
+		.string()
+		.regex(/^\d+\/\d+$/, 'must look like 1/4')
+		.transform((s) => {
+			const [index, count] = s.split('/').map(Number) as [number, number];
+			return { index, count };
+		})
+		.refine((s) => s.index >= 1 && s.index <= s.count, 'i must be between 1 and n')
+		.optional(),
+	'start-at': z
+		.string()
+		.transform((s, ctx) => {
+			const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+			if (!Number.isFinite(ms)) {
+				ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO time' });
+				return z.NEVER;
+			}
+			return ms;
+		})
+		.optional(),
+	'stats-interval': DurationText.optional(),
+	'data-dir': z.string().min(1).optional(),
+	out: z.string().min(1).optional(),
+	json: z.string().min(1).optional(),
+	junit: z.string().min(1).optional(),
+	'keep-alive': z.boolean().optional(),
+	positionals: z.array(z.string()).length(1, 'give one scenario file'),
+});
+
+const RunEnv = z.object({
+	CALLSWARM_SFU_URL: z.url({ protocol: /^https?$/ }).optional(),
+	CALLSWARM_COLLECTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
+	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
+	CALLSWARM_DATA_DIR: z.string().optional(),
+});
+
+export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+	const flags = parseCommandLine(
+		argv,
+		{
+			sfu: { type: 'string' },
+			collector: { type: 'string' },
+			token: { type: 'string' },
+			'run-id': { type: 'string' },
+			shard: { type: 'string' },
+			'start-at': { type: 'string' },
+			'stats-interval': { type: 'string' },
+			'data-dir': { type: 'string' },
+			out: { type: 'string' },
+			json: { type: 'string' },
+			junit: { type: 'string' },
+			'keep-alive': { type: 'boolean' },
+		},
+		RunFlags,
+		'run',
+	);
+	const e = parseInput(RunEnv, Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')), 'environment');
+	// Everything is checked before anything starts.
+	const scenario = await loadScenario(flags.positionals[0]!);
+	if (flags['stats-interval'] !== undefined && flags['stats-interval'] < 500) {
+		throw new InputError('invalid flags for "callswarm run": stats-interval: must be at least 500ms');
+	}
+
+	const status = new StatusLine();
+	const run = new LoadRun({
+		scenario,
+		runId: flags['run-id'],
+		shard: flags.shard,
+		startAt: flags['start-at'],
+		sfuUrl: flags.sfu ?? e.CALLSWARM_SFU_URL,
+		collectorUrl: flags.collector ?? e.CALLSWARM_COLLECTOR_URL,
+		collectorToken: flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN,
+		dataDir: flags['data-dir'] ?? e.CALLSWARM_DATA_DIR,
+		statsIntervalMs: flags['stats-interval'],
+	});
+	const total = run.slots.length;
+	console.log(
+		`callswarm run ${scenario.name}: ${total} participants${flags.shard ? ` (shard ${flags.shard.index}/${flags.shard.count})` : ''}, ${formatDuration(run.durationMs)}, run id ${run.runId}`,
+	);
+	run.on('log', (message) => {
+		status.done(`  ${message}`);
+	});
+	run.on('progress', (p) => {
+		const rtt = p.rttP95Ms === null ? '-' : `${p.rttP95Ms.toFixed(0)}ms`;
+		const loss = p.lossPct === null ? '-' : `${p.lossPct.toFixed(2)}%`;
+		status.update(
+			`${bar(p.elapsedMs / p.durationMs)} ${formatDuration(p.elapsedMs)}/${formatDuration(p.durationMs)}  target ${p.target}  in call ${p.active}  joined ${p.joined}  failed ${p.failed}  p95 RTT ${rtt}  loss ${loss}`,
+		);
+	});
+
+	let interrupted = false;
+	let running = true;
+	const signal = untilSignal();
+	void signal.then(() => {
+		if (!running) return;
+		interrupted = true;
+		status.done('interrupted: participants leave, telemetry is flushed (Ctrl-C again to quit at once)');
+		run.stop('interrupted');
+	});
+
+	let outcome: RunOutcome;
+	try {
+		outcome = await run.execute();
+	} catch (error) {
+		status.done();
+		await run.close();
+		throw error;
+	}
+	running = false;
+	status.done();
+	console.log(`\n${renderSummary(outcome)}\n`);
+
+	const outDir = path.resolve(flags.out ?? path.join('callswarm-out', outcome.runId));
+	await mkdir(outDir, { recursive: true });
+	await writeFile(path.join(outDir, 'summary.json'), renderJson(outcome));
+	await writeFile(path.join(outDir, 'junit.xml'), renderJunit(outcome));
+	if (flags.json) await writeFile(flags.json, renderJson(outcome));
+	if (flags.junit) await writeFile(flags.junit, renderJunit(outcome));
+	console.log(`results in ${outDir}`);
+	console.log(`dashboard: ${outcome.dashboardUrl}`);
+
+	if (flags['keep-alive'] && !interrupted) {
+		await run.close({ keepCollector: true });
+		console.log('collector and dashboard stay up: Ctrl-C to stop');
+		await signal;
+		await run.collector?.close();
+	} else {
+		await run.close();
+	}
+	if (outcome.status === 'aborted' && interrupted) return 130;
+	if (outcome.thresholds.some((t) => !t.ok)) return 99;
+	if (outcome.status === 'aborted') return 1;
+	return 0;
+}
+

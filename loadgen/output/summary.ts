@@ -1,0 +1,101 @@
+import type { MetricSummary, RunSummary, ThresholdResult } from '../../protocol/api.ts';
+import { metricCatalogue, type MetricName } from '../../protocol/metrics.ts';
+import { formatDuration } from '../../protocol/scenario.ts';
+import type { RunOutcome } from '../run/LoadRun.ts';
+
+const color = (code: number) => (text: string) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
+const green = color(32);
+const red = color(31);
+const dim = color(2);
+
+function number(value: number | null, unit: string): string {
+	if (value === null) return '-';
+	const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+	const text = value.toFixed(digits);
+	return unit === 'ratio' ? `${(value * 100).toFixed(2)}%` : `${text}${unit === '%' ? '%' : unit === 'ms' ? 'ms' : ''}`;
+}
+
+/** The end-of-run summary in k6's spirit: one line per metric, thresholds marked ✓ / ✗. */
+export function renderSummary(outcome: RunOutcome): string {
+	const { summary, thresholds } = outcome;
+	const byMetric = new Map<string, ThresholdResult[]>();
+	for (const t of thresholds) byMetric.set(t.metric, [...(byMetric.get(t.metric) ?? []), t]);
+	const rows: string[][] = [['', 'metric', 'avg', 'min', 'p50', 'p95', 'p99', 'max', 'count', 'thresholds']];
+	for (const name of Object.keys(metricCatalogue) as MetricName[]) {
+		const m: MetricSummary | undefined = summary.metrics[name];
+		const checks = byMetric.get(name) ?? [];
+		if (!m || (m.count === 0 && checks.length === 0)) continue;
+		const unit = m.unit;
+		const ok = checks.every((c) => c.ok);
+		const mark = checks.length === 0 ? ' ' : ok ? green('✓') : red('✗');
+		const verdicts = checks.map((c) => (c.ok ? green(c.expression) : red(`${c.expression} (${number(c.value, unit)})`))).join(' ');
+		rows.push(
+			m.rate !== null || unit === 'ratio'
+				? [mark, name, number(m.rate, 'ratio'), '', '', '', '', '', String(m.count), verdicts]
+				: [
+						mark,
+						name,
+						number(m.avg, unit),
+						number(m.min, unit),
+						number(m.p50, unit),
+						number(m.p95, unit),
+						number(m.p99, unit),
+						number(m.max, unit),
+						String(m.count),
+						verdicts,
+					],
+		);
+	}
+	const strip = (s: string) => s.replace(/\x1b\[\d+m/g, '');
+	const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => strip(r[i] ?? '').length)));
+	const lines = rows.map((r, ri) =>
+		r
+			.map((cell, i) => {
+				const pad = ' '.repeat(widths[i]! - strip(cell).length);
+				return i >= 2 && i <= 8 ? pad + cell : cell + pad;
+			})
+			.join('  ')
+			.trimEnd(),
+	);
+	lines.splice(1, 0, dim('-'.repeat(Math.min(120, strip(lines[0]!).length))));
+	const p = summary.participants;
+	const header = [
+		`run ${outcome.runId}: ${outcome.status === 'passed' ? green('PASSED') : red(outcome.status.toUpperCase())}${outcome.abortReason ? ` (${outcome.abortReason})` : ''}`,
+		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
+		'',
+	];
+	const failed = thresholds.filter((t) => !t.ok).length;
+	const footer = ['', thresholds.length ? `thresholds: ${thresholds.length - failed} passed, ${failed} failed` : 'no thresholds'];
+	return [...header, ...lines, ...footer].join('\n');
+}
+
+function escapeXml(text: string): string {
+	return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+/** JUnit XML: one test case per threshold, for CI systems that show test reports. */
+export function renderJunit(outcome: RunOutcome): string {
+	const cases = outcome.thresholds.map((t) => {
+		const name = escapeXml(`${t.metric} ${t.expression}`);
+		return t.ok
+			? `    <testcase classname="callswarm.thresholds" name="${name}"/>`
+			: `    <testcase classname="callswarm.thresholds" name="${name}">\n      <failure message="${escapeXml(`${t.metric} = ${t.value ?? 'no data'}`)}"/>\n    </testcase>`;
+	});
+	if (outcome.status === 'aborted') {
+		cases.push(`    <testcase classname="callswarm.run" name="run completed"><failure message="${escapeXml(outcome.abortReason ?? 'aborted')}"/></testcase>`);
+	}
+	const failures = outcome.thresholds.filter((t) => !t.ok).length + (outcome.status === 'aborted' ? 1 : 0);
+	const seconds = ((outcome.endedAt - outcome.startedAt) / 1000).toFixed(1);
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="callswarm" tests="${cases.length}" failures="${failures}" time="${seconds}">
+  <testsuite name="${escapeXml(outcome.runId)}" tests="${cases.length}" failures="${failures}" time="${seconds}">
+${cases.join('\n')}
+  </testsuite>
+</testsuites>
+`;
+}
+
+/** Machine-readable result: --json. */
+export function renderJson(outcome: RunOutcome, summary: RunSummary = outcome.summary): string {
+	return `${JSON.stringify({ ...outcome, summary }, null, 2)}\n`;
+}

@@ -1,0 +1,278 @@
+/**
+ * Scenario files: what `callswarm run <scenario>` does. The vocabulary is k6's (stages,
+ * executors, thresholds such as `p(95)<150`, abortOnFail) applied to calls: a virtual user is a
+ * participant that joins a room, publishes, subscribes and reports getStats().
+ */
+import { z } from 'zod';
+import { MetricName, metricCatalogue } from './metrics.ts';
+import { RoomId } from './signaling.ts';
+
+// ---- durations, k6 style: "30s", "1m30s", "2h", "250ms" ----
+
+const durationPattern = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/;
+
+export function parseDuration(text: string): number | undefined {
+	const match = durationPattern.exec(text.trim());
+	if (!match || text.trim() === '') return undefined;
+	const [, h, m, s, ms] = match;
+	return (Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(s ?? 0)) * 1000 + Number(ms ?? 0);
+}
+
+/** A duration in k6 notation ("1m30s"), parsed to milliseconds. */
+export const DurationText = z.string().transform((text, ctx) => {
+	const ms = parseDuration(text);
+	if (ms === undefined) {
+		ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like "30s", "1m30s", "2h" or "500ms"` });
+		return z.NEVER;
+	}
+	return ms;
+});
+
+/** A duration in k6 notation or milliseconds; parsed to milliseconds. */
+export const Duration = z.union([z.number().nonnegative(), DurationText]);
+
+export function formatDuration(ms: number): string {
+	if (ms < 1000) return `${Math.round(ms)}ms`;
+	const s = Math.round(ms / 1000);
+	const h = Math.floor(s / 3600);
+	const m = Math.floor((s % 3600) / 60);
+	const rest = s % 60;
+	return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${rest || (!h && !m) ? `${rest}s` : ''}`;
+}
+
+// ---- network impairment ----
+
+export const NetworkConditions = z.object({
+	/** One-way delay added to each direction, ms. */
+	delayMs: z.number().min(0).max(10_000).default(0),
+	/** Random variation of the delay, ms (lite bots; see README for browser bots). */
+	jitterMs: z.number().min(0).max(5_000).default(0),
+	/** Packets dropped, percent. */
+	lossPct: z.number().min(0).max(100).default(0),
+	/** Rate cap per direction, kbit/s; 0 = none. */
+	rateKbps: z.number().min(0).default(0),
+});
+export type NetworkConditions = z.output<typeof NetworkConditions>;
+
+/** Named network presets (per direction). */
+export const networkPresets = {
+	perfect: { delayMs: 0, jitterMs: 0, lossPct: 0, rateKbps: 0 },
+	wifi: { delayMs: 5, jitterMs: 2, lossPct: 0.1, rateKbps: 30_000 },
+	'lossy-wifi': { delayMs: 10, jitterMs: 10, lossPct: 3, rateKbps: 10_000 },
+	'4g': { delayMs: 40, jitterMs: 10, lossPct: 0.5, rateKbps: 8_000 },
+	'3g': { delayMs: 100, jitterMs: 30, lossPct: 1.5, rateKbps: 1_500 },
+	'bad-3g': { delayMs: 200, jitterMs: 60, lossPct: 5, rateKbps: 600 },
+	satellite: { delayMs: 300, jitterMs: 20, lossPct: 1, rateKbps: 2_000 },
+} as const satisfies Record<string, NetworkConditions>;
+export type NetworkPreset = keyof typeof networkPresets;
+export const NetworkPreset = z.enum(Object.keys(networkPresets) as [NetworkPreset, ...NetworkPreset[]]);
+
+/** A preset name, explicit conditions, or a preset with some values overridden. */
+export const Network = z
+	.union([
+		NetworkPreset,
+		z.object({ preset: NetworkPreset.optional() }).extend(NetworkConditions.partial().shape),
+	])
+	.transform((value): NetworkConditions => {
+		if (typeof value === 'string') return { ...networkPresets[value] };
+		const { preset, ...overrides } = value;
+		const base = preset ? networkPresets[preset] : networkPresets.perfect;
+		const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+		return { ...base, ...defined };
+	});
+export type NetworkInput = z.input<typeof Network>;
+
+export const NetworkChange = z.object({
+	/** When, from the start of the run. */
+	at: Duration,
+	network: Network,
+	/** Which participant groups (by name); all when absent. */
+	groups: z.array(z.string()).optional(),
+});
+
+// ---- participants and rooms ----
+
+export const PublishProfile = z.enum(['audio-only', '180p15', '360p30', '720p30', 'none']);
+export type PublishProfile = z.infer<typeof PublishProfile>;
+
+export const publishProfiles = {
+	'audio-only': { audio: true, video: undefined },
+	'180p15': { audio: true, video: { width: 320, height: 180, frameRate: 15 } },
+	'360p30': { audio: true, video: { width: 640, height: 360, frameRate: 30 } },
+	'720p30': { audio: true, video: { width: 1280, height: 720, frameRate: 30 } },
+	none: { audio: false, video: undefined },
+} as const satisfies Record<PublishProfile, { audio: boolean; video: { width: number; height: number; frameRate: number } | undefined }>;
+
+export const ParticipantGroup = z.object({
+	/** A name for the group (summary, network changes); default "<bot>-<publish>". */
+	name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -').optional(),
+	bot: z.enum(['browser', 'lite']).default('browser'),
+	/** Participants of this group in each room. */
+	count: z.number().int().min(1).max(10_000),
+	publish: PublishProfile.default('360p30'),
+	subscribe: z.enum(['all', 'audio', 'video', 'none']).default('all'),
+	network: Network.optional(),
+});
+export type ParticipantGroup = z.output<typeof ParticipantGroup>;
+
+export const Rooms = z.union([
+	z.object({ count: z.number().int().min(1).max(100_000), prefix: z.string().regex(/^[\w.-]*$/).default('room') }),
+	z.object({ ids: z.array(RoomId).min(1).max(100_000) }),
+]);
+
+// ---- schedule (executors) ----
+
+const Stage = z.object({ duration: Duration, target: z.number().int().min(0) });
+
+export const Executor = z.discriminatedUnion('executor', [
+	z.object({
+		executor: z.literal('constant-vus'),
+		vus: z.number().int().min(1),
+		duration: Duration,
+	}),
+	z.object({
+		executor: z.literal('ramping-vus'),
+		startVUs: z.number().int().min(0).default(0),
+		stages: z.array(Stage).min(1),
+	}),
+	z.object({
+		executor: z.literal('ramping-arrival-rate'),
+		/** Joins per timeUnit at the start. */
+		startRate: z.number().min(0).default(0),
+		timeUnit: Duration.default(1000),
+		stages: z.array(Stage.extend({ target: z.number().min(0) })).min(1),
+		/** How long each participant stays; to the end of the run when absent. */
+		holdTime: Duration.optional(),
+	}),
+	z.object({
+		executor: z.literal('growth'),
+		curve: z.enum(['linear', 'exponential', 'logistic']),
+		/** Participants at the start. */
+		start: z.number().int().min(1).default(1),
+		/** The most participants the curve reaches. */
+		ceiling: z.number().int().min(1),
+		/** How long the curve runs. */
+		duration: Duration,
+		/** exponential: time for the participant count to double. */
+		doublingTime: Duration.optional(),
+		/** Time at the ceiling after the curve. */
+		plateau: Duration.default(0),
+	}),
+]);
+export type Executor = z.output<typeof Executor>;
+
+// ---- thresholds ----
+
+const aggregation = /^(avg|min|max|med|count|rate|p\((\d{1,2}(?:\.\d+)?)\))\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)$/;
+
+export interface ThresholdExpression {
+	source: string;
+	aggregation: 'avg' | 'min' | 'max' | 'med' | 'count' | 'rate' | 'p';
+	/** For p(N): N. */
+	percentile?: number;
+	operator: '<' | '<=' | '>' | '>=' | '==' | '!=';
+	value: number;
+}
+
+export function parseThreshold(source: string): ThresholdExpression | undefined {
+	const match = aggregation.exec(source.trim());
+	if (!match) return undefined;
+	const [, agg, percentile, operator, value] = match;
+	return {
+		source: source.trim(),
+		aggregation: (agg!.startsWith('p(') ? 'p' : agg) as ThresholdExpression['aggregation'],
+		percentile: percentile === undefined ? undefined : Number(percentile),
+		operator: operator as ThresholdExpression['operator'],
+		value: Number(value),
+	};
+}
+
+const ThresholdText = z.string().refine((t) => parseThreshold(t) !== undefined, {
+	message: 'must look like "p(95)<150", "avg<1", "max<=300", "rate<0.01" or "count>0"',
+});
+
+export const Threshold = z.union([
+	ThresholdText.transform((threshold) => ({ threshold, abortOnFail: false, delayAbortEval: 0 })),
+	z.object({
+		threshold: ThresholdText,
+		/** Stop the run as soon as this threshold fails (after delayAbortEval). */
+		abortOnFail: z.boolean().default(false),
+		delayAbortEval: Duration.default(0),
+	}),
+]);
+export type Threshold = z.output<typeof Threshold>;
+
+export const Thresholds = z
+	.partialRecord(MetricName, z.array(Threshold).min(1))
+	.superRefine((thresholds, ctx) => {
+		for (const [metric, list] of Object.entries(thresholds)) {
+			const source = metricCatalogue[metric as MetricName].source;
+			list.forEach((t, i) => {
+				const agg = parseThreshold(t.threshold)!.aggregation;
+				if ((source === 'rate') !== (agg === 'rate')) {
+					ctx.addIssue({
+						code: 'custom',
+						path: [metric, i],
+						message:
+							source === 'rate'
+								? `${metric} is a rate: use "rate<..."`
+								: `"rate" applies to rate metrics (join_failed, dropped), not ${metric}`,
+					});
+				}
+			});
+		}
+	});
+export type Thresholds = z.output<typeof Thresholds>;
+
+/** Every group gets a unique name: its own, or "<bot>-<publish>" (numbered when repeated). */
+function nameGroups(groups: ParticipantGroup[]): Array<ParticipantGroup & { name: string }> {
+	const used = new Set<string>();
+	return groups.map((group) => {
+		let name = group.name ?? `${group.bot}-${group.publish}`;
+		for (let n = 2; used.has(name); n++) name = `${group.name ?? `${group.bot}-${group.publish}`}-${n}`;
+		used.add(name);
+		return { ...group, name };
+	});
+}
+
+// ---- the scenario ----
+
+export const Scenario = z
+	.object({
+		name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -'),
+		description: z.string().optional(),
+		/** "bundled" starts the SFU in-process; otherwise the SFU's base URL (http://host:port). */
+		target: z.union([z.literal('bundled'), z.url({ protocol: /^https?$/ })]).default('bundled'),
+		rooms: Rooms.default({ count: 1, prefix: 'room' }),
+		participants: z.array(ParticipantGroup).min(1),
+		schedule: Executor,
+		/** Network for every participant unless its group sets one. */
+		network: Network.optional(),
+		networkChanges: z.array(NetworkChange).default([]),
+		statsInterval: Duration.default(2000),
+		/** Most browser pages per Chromium process. */
+		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
+		thresholds: Thresholds.default({}),
+	})
+	.transform((s) => ({ ...s, participants: nameGroups(s.participants) }))
+	.superRefine((s, ctx) => {
+		const names = s.participants.map((g) => g.name);
+		for (const [i, change] of s.networkChanges.entries()) {
+			for (const group of change.groups ?? []) {
+				if (!names.includes(group)) {
+					ctx.addIssue({ code: 'custom', path: ['networkChanges', i, 'groups'], message: `no participant group "${group}"` });
+				}
+			}
+		}
+		if (s.statsInterval < 500) {
+			ctx.addIssue({ code: 'custom', path: ['statsInterval'], message: 'must be at least 500ms' });
+		}
+	});
+export type Scenario = z.output<typeof Scenario>;
+export type NamedParticipantGroup = ParticipantGroup & { name: string };
+export type ScenarioInput = z.input<typeof Scenario>;
+
+/** For scenario files in TypeScript: `export default defineScenario({ ... })` with type checking. */
+export function defineScenario(scenario: ScenarioInput): ScenarioInput {
+	return scenario;
+}
