@@ -83,11 +83,22 @@ export class BrowserDriver implements BotDriver {
 		await bot.page?.close().catch(() => undefined);
 	}
 
+	/**
+	 * Chromium applies DevTools network emulation to peer connections opened after it is set
+	 * (measured), so a change reconnects the bot, as a network handover would.
+	 */
 	async setNetwork(group: string, conditions: NetworkConditions): Promise<void> {
 		await Promise.all(
 			[...this.#bots.values()]
-				.filter((bot) => bot.slot.group.name === group && bot.cdp && !bot.ended)
-				.map((bot) => this.#emulate(bot.cdp!, conditions).catch(() => undefined)),
+				.filter((bot) => bot.slot.group.name === group && bot.cdp && bot.page && !bot.ended)
+				.map(async (bot) => {
+					try {
+						await this.#emulate(bot.cdp!, conditions);
+						await bot.page!.evaluate(() => window.callswarm.reconnect('network change'));
+					} catch (error) {
+						this.context.log(`${bot.slot.peerId}: network change failed: ${(error as Error).message}`);
+					}
+				}),
 		);
 	}
 
@@ -151,6 +162,7 @@ export class BrowserDriver implements BotDriver {
 			audio: profile.audio ? '1' : '0',
 			video,
 			subscribe: slot.group.subscribe,
+			codec: slot.group.codec,
 			rejoin: '1',
 		});
 		return `${this.context.botPageUrl}?${params}`;

@@ -18,6 +18,8 @@ export interface BotPageState {
 export interface BotPageApi {
 	join(): Promise<void>;
 	leave(): Promise<void>;
+	/** New connections in the same room (e.g. after a network change); a reconnect event follows. */
+	reconnect(reason: string): Promise<void>;
 	/** With `known`, only the stats types and fields the collector reads (about a quarter of the bytes). */
 	getStats(options?: { known?: boolean }): Promise<RawStatsSnapshot[]>;
 	state(): BotPageState;

@@ -45,12 +45,14 @@ const call = new CallClient({
 	rejoinOnReset: params.rejoin,
 });
 call.on('state', (state) => show(state));
+let reconnectReason = 'room reset';
 call.on('joined', ({ attempt, joinMs }) => {
 	events.push(
 		attempt === 1
 			? { type: 'join', ts: Date.now(), durationMs: joinMs, attempt }
-			: { type: 'reconnect', ts: Date.now(), durationMs: joinMs, attempt, reason: 'room reset' },
+			: { type: 'reconnect', ts: Date.now(), durationMs: joinMs, attempt, reason: reconnectReason },
 	);
+	reconnectReason = 'room reset';
 });
 call.on('firstmedia', ({ ms, kind }) => events.push({ type: 'first-media', ts: Date.now(), durationMs: ms, mediaKind: kind }));
 call.on('failed', (error) => {
@@ -79,7 +81,9 @@ async function join(): Promise<void> {
 	const video = parseVideo(params.video);
 	if (!media && (params.audio || video)) {
 		media = await navigator.mediaDevices.getUserMedia({
-			audio: params.audio,
+			audio: params.audio
+				? { echoCancellation: params.processing, noiseSuppression: params.processing, autoGainControl: params.processing }
+				: false,
 			video: video
 				? { width: video.width, height: video.height, frameRate: video.frameRate }
 				: false,
@@ -111,9 +115,15 @@ async function getStats(options: { known?: boolean } = {}): Promise<RawStatsSnap
 	});
 }
 
+async function reconnect(reason: string): Promise<void> {
+	reconnectReason = reason;
+	await call.reconnect();
+}
+
 window.callswarm = {
 	join,
 	leave,
+	reconnect,
 	getStats,
 	state: () => ({
 		state: call.state,

@@ -20,6 +20,8 @@ export const BotPageParams = z.object({
 	codec: z.enum(['VP8', 'VP9', 'H264']).default('VP8'),
 	/** Video sender bitrate cap in bits per second. */
 	maxBitrate: z.coerce.number().int().positive().optional(),
+	/** Echo cancellation, noise suppression and gain control on the microphone (off: bots feed a file). */
+	processing: flag.default(false),
 	autojoin: flag.default(true),
 	rejoin: flag.default(true),
 });

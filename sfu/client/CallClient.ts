@@ -128,6 +128,22 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		this.options.signaling.disconnect();
 	}
 
+	/**
+	 * Leaves and joins again with new connections (new ICE/DTLS), republishing the same tracks:
+	 * what a network handover does. `joined` fires with attempt > 1.
+	 */
+	async reconnect(): Promise<void> {
+		if (this.state !== 'joined') return;
+		this.#setState('rejoining');
+		try {
+			await this.options.signaling.request('leave', {});
+			this.#closeMedia();
+			await this.#enter();
+		} catch (error) {
+			this.#fail(error instanceof Error ? error : new Error(String(error)));
+		}
+	}
+
 	/** Raw getStats() of each transport's RTCPeerConnection. */
 	async getStats(): Promise<Array<{ direction: 'send' | 'recv'; report: RTCStatsReport }>> {
 		const out: Array<{ direction: 'send' | 'recv'; report: RTCStatsReport }> = [];

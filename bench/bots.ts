@@ -1,0 +1,129 @@
+/**
+ * bench:bots: what a browser bot costs. Per media profile: cores (CPU time of the whole
+ * Chromium process tree over wall time) and memory (PSS) per bot, each bot sending one stream
+ * and receiving one (rooms of two) through the bundled SFU; then the cost of getStats()
+ * sampling at 1 s and 2 s against no sampling.
+ *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0]
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { launchChromium } from '../loadgen/browser/chromium.ts';
+import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
+import { parseInput, wholeNumberText } from '../protocol/issues.ts';
+import { publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
+import { startSfu } from '../sfu/index.ts';
+import { treeCpuSeconds, treePssBytes } from './proc.ts';
+
+const flags = parseInput(
+	z.object({
+		bots: wholeNumberText.default(4),
+		seconds: wholeNumberText.default(15),
+		warmup: wholeNumberText.default(8),
+		codec: z.enum(['VP8', 'VP9', 'H264']).default('H264'),
+		profiles: z
+			.string()
+			.default('audio-only,180p15,360p30,720p30')
+			.transform((s) => s.split(','))
+			.pipe(z.array(z.enum(['audio-only', '180p15', '360p30', '720p30']))),
+		sampling: z.enum(['0', '1']).default('1'),
+	}),
+	parseArgs({
+		options: {
+			bots: { type: 'string' },
+			seconds: { type: 'string' },
+			warmup: { type: 'string' },
+			codec: { type: 'string' },
+			profiles: { type: 'string' },
+			sampling: { type: 'string' },
+		},
+	}).values,
+	'bench:bots flags',
+);
+const status = new StatusLine();
+const sfu = await startSfu({ port: 0, logLevel: 'none' });
+
+interface Measurement {
+	coresPerBot: number;
+	pssMiBPerBot: number;
+	browserPssMiB: number;
+}
+
+/** N bot pages of one profile in one browser, optionally sampling getStats every interval. */
+async function measure(profile: PublishProfile, label: string, samplingMs?: number): Promise<Measurement> {
+	const p = publishProfiles[profile];
+	const launched = await launchChromium({
+		media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() },
+	});
+	const pid = launched.pid!;
+	const pssEmpty = treePssBytes(pid);
+	const pages = [];
+	const timers: NodeJS.Timeout[] = [];
+	try {
+		for (let i = 0; i < flags.bots; i++) {
+			const page = await launched.browser.newPage();
+			const video = p.video ? `${p.video.width}x${p.video.height}@${p.video.frameRate}` : '0';
+			await page.goto(`${sfu.botPageUrl}?room=${label}-${Math.floor(i / 2)}&peer=${label}-${i}&video=${video}&audio=1&subscribe=all&codec=${flags.codec}`);
+			pages.push(page);
+		}
+		for (const page of pages) {
+			await page.waitForFunction(() => window.callswarm.state().consumers.length > 0, { polling: 250, timeout: 30_000 });
+			if (samplingMs) {
+				timers.push(
+					setInterval(() => {
+						void page.evaluate(async () => ({ s: await window.callswarm.getStats({ known: true }), e: window.callswarm.drainEvents() })).catch(() => undefined);
+					}, samplingMs),
+				);
+			}
+		}
+		for (let s = 0; s < flags.warmup; s++) {
+			status.update(`${label}: warming up ${bar(s / flags.warmup)}`);
+			await new Promise((r) => setTimeout(r, 1000));
+		}
+		const cpu0 = treeCpuSeconds(pid);
+		const t0 = performance.now();
+		for (let s = 0; s < flags.seconds; s++) {
+			status.update(`${label}: measuring ${bar(s / flags.seconds)}`);
+			await new Promise((r) => setTimeout(r, 1000));
+		}
+		const cores = (treeCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+		const pss = treePssBytes(pid);
+		return { coresPerBot: cores / flags.bots, pssMiBPerBot: (pss - pssEmpty) / flags.bots / 2 ** 20, browserPssMiB: pss / 2 ** 20 };
+	} finally {
+		for (const t of timers) clearInterval(t);
+		await launched.close();
+	}
+}
+
+const results: Record<string, Record<string, number>> = {};
+try {
+	for (const profile of flags.profiles) {
+		const m = await measure(profile, profile);
+		results[profile] = {
+			'cores per bot': +m.coresPerBot.toFixed(3),
+			'PSS MiB per bot': +m.pssMiBPerBot.toFixed(0),
+			'browser PSS MiB': +m.browserPssMiB.toFixed(0),
+		};
+		status.done(`${profile}: ${m.coresPerBot.toFixed(3)} cores per bot`);
+	}
+	console.log(`\nBrowser bot cost (${flags.codec}, ${flags.bots} bots in one Chromium, rooms of 2: each sends one stream and receives one; ${flags.seconds} s)`);
+	console.table(results);
+	if (results['360p30']) console.log(`target: 360p30 send-and-receive bot <= 0.25 core: ${results['360p30']['cores per bot']! <= 0.25 ? 'met' : 'NOT met'}`);
+	if (flags.sampling === '0') process.exit(0);
+
+	const sampling: Record<string, Record<string, number | string>> = {};
+	const none = await measure('360p30', 'no-sampling');
+	status.done(`360p30 without sampling: ${none.coresPerBot.toFixed(3)} cores per bot`);
+	sampling['no getStats sampling'] = { 'cores per bot': +none.coresPerBot.toFixed(3), 'sampling share of bot CPU': '-' };
+	for (const interval of [2000, 1000]) {
+		const m = await measure('360p30', `sampling-${interval}`, interval);
+		const share = (m.coresPerBot - none.coresPerBot) / none.coresPerBot;
+		sampling[`getStats every ${interval / 1000} s`] = { 'cores per bot': +m.coresPerBot.toFixed(3), 'sampling share of bot CPU': `${(share * 100).toFixed(1)} %` };
+		status.done(`360p30 sampling every ${interval} ms: ${m.coresPerBot.toFixed(3)} cores per bot`);
+	}
+	console.log('\ngetStats() sampling cost (360p30 bots; share = extra CPU over the same bots not sampled)');
+	console.table(sampling);
+	console.log('target: sampling <= 5 % of bot CPU at 2 s');
+} finally {
+	await sfu.close();
+}

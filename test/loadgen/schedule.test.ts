@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { parseInput } from '../../protocol/issues.ts';
+import { Executor, Scenario, parseDuration, parseThreshold, type ScenarioInput } from '../../protocol/scenario.ts';
+import { arrivalsBy, growthAt, scheduleDuration, targetAt } from '../../loadgen/schedule/executors.ts';
+import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
+
+const executor = (value: unknown) => Executor.parse(value);
+
+describe('durations', () => {
+	it('parse k6 notation', () => {
+		expect(parseDuration('30s')).toBe(30_000);
+		expect(parseDuration('1m30s')).toBe(90_000);
+		expect(parseDuration('2h')).toBe(7_200_000);
+		expect(parseDuration('250ms')).toBe(250);
+		expect(parseDuration('1.5s')).toBe(1500);
+		expect(parseDuration('soon')).toBeUndefined();
+		expect(parseDuration('')).toBeUndefined();
+	});
+});
+
+describe('executors', () => {
+	it('constant-vus holds its VUs for its duration', () => {
+		const e = executor({ executor: 'constant-vus', vus: 5, duration: '10s' });
+		expect(scheduleDuration(e)).toBe(10_000);
+		expect(targetAt(e as never, 0)).toBe(5);
+		expect(targetAt(e as never, 9_999)).toBe(5);
+		expect(targetAt(e as never, 10_000)).toBe(0);
+	});
+
+	it('ramping-vus interpolates between stage targets', () => {
+		const e = executor({ executor: 'ramping-vus', startVUs: 0, stages: [{ duration: '10s', target: 10 }, { duration: '10s', target: 10 }, { duration: '5s', target: 0 }] });
+		expect(scheduleDuration(e)).toBe(25_000);
+		expect(targetAt(e as never, 5_000)).toBe(5);
+		expect(targetAt(e as never, 15_000)).toBe(10);
+		expect(targetAt(e as never, 22_500)).toBe(5);
+	});
+
+	it('growth follows linear, exponential (doubling time) and logistic (ceiling) curves, then a plateau', () => {
+		const linear = executor({ executor: 'growth', curve: 'linear', start: 2, ceiling: 12, duration: '10s', plateau: '5s' });
+		expect(scheduleDuration(linear)).toBe(15_000);
+		expect(targetAt(linear as never, 5_000)).toBe(7);
+		expect(targetAt(linear as never, 12_000)).toBe(12);
+
+		const exponential = executor({ executor: 'growth', curve: 'exponential', start: 1, ceiling: 64, duration: '60s', doublingTime: '10s' });
+		expect(targetAt(exponential as never, 0)).toBe(1);
+		expect(targetAt(exponential as never, 30_000)).toBe(8);
+		expect(targetAt(exponential as never, 59_000)).toBe(60);
+		expect(targetAt(exponential as never, 60_000)).toBe(64);
+
+		const logistic = Executor.parse({ executor: 'growth', curve: 'logistic', start: 2, ceiling: 100, duration: '100s' }) as Extract<Executor, { executor: 'growth' }>;
+		expect(growthAt(logistic, 0)).toBeCloseTo(2, 5);
+		expect(growthAt(logistic, 50_000)).toBeGreaterThan(30);
+		expect(growthAt(logistic, 50_000)).toBeLessThan(70);
+		expect(growthAt(logistic, 99_999)).toBeGreaterThan(98);
+		const values = [0, 20, 40, 60, 80, 100].map((s) => growthAt(logistic, s * 1000));
+		expect([...values].sort((a, b) => a - b)).toEqual(values);
+	});
+
+	it('ramping-arrival-rate integrates the join rate', () => {
+		const e = executor({ executor: 'ramping-arrival-rate', startRate: 0, timeUnit: '1s', stages: [{ duration: '10s', target: 2 }, { duration: '10s', target: 2 }] });
+		// 0 -> 2 joins/s over 10 s = 10 joins, then 2/s for 10 s = 20 more.
+		expect(arrivalsBy(e as never, 10_000)).toBe(10);
+		expect(arrivalsBy(e as never, 20_000)).toBe(30);
+		expect(arrivalsBy(e as never, 15_000)).toBe(20);
+	});
+});
+
+describe('participant slots', () => {
+	const scenario = (input: Partial<ScenarioInput>) =>
+		Scenario.parse({ name: 't', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, ...input });
+
+	it('fill rooms evenly and interleave groups in proportion', () => {
+		const slots = buildSlots(
+			scenario({
+				rooms: { count: 2 },
+				participants: [
+					{ bot: 'browser', count: 2, publish: '360p30' },
+					{ bot: 'lite', count: 6, publish: 'audio-only' },
+				],
+			}),
+		);
+		expect(slots).toHaveLength(16);
+		expect(slots.slice(0, 4).map((s) => s.roomId)).toEqual(['room-1', 'room-2', 'room-1', 'room-2']);
+		const room1 = slots.filter((s) => s.roomId === 'room-1').map((s) => s.group.bot);
+		expect(room1.filter((b) => b === 'browser')).toHaveLength(2);
+		// The browsers are not both last: one in the first half of the room's join order.
+		expect(room1.slice(0, 4)).toContain('browser');
+		expect(new Set(slots.map((s) => s.peerId)).size).toBe(16);
+	});
+
+	it('split deterministically into shards that cover every slot once', () => {
+		const slots = buildSlots(scenario({ rooms: { count: 3 }, participants: [{ count: 5 }] }));
+		const shards = [1, 2, 3].map((index) => slotsOfShard(slots, { index, count: 3 }));
+		expect(shards.map((s) => s.length)).toEqual([5, 5, 5]);
+		expect(new Set(shards.flat().map((s) => s.index)).size).toBe(15);
+		expect(slotsOfShard(slots, { index: 2, count: 3 })).toEqual(shards[1]);
+	});
+});
+
+describe('scenario validation', () => {
+	it('names the bad field', () => {
+		expect(() =>
+			parseInput(Scenario, { name: 'x', participants: [{ count: 2, publish: '4k' }], schedule: { executor: 'constant-vus', vus: 1, duration: 'soon' } }, 'scenario x.json'),
+		).toThrow(/participants\[0\]\.publish: .*schedule\.duration: "soon" is not a duration/s);
+		expect(() =>
+			parseInput(Scenario, { name: 'x', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, thresholds: { rtt: ['p(95)<1'] } }, 's'),
+		).toThrow(/thresholds: Unrecognized key: "rtt"/);
+		expect(() =>
+			parseInput(Scenario, { name: 'x', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, thresholds: { rtt_ms: ['p95 < 1'] } }, 's'),
+		).toThrow(/thresholds\.rtt_ms\[0\]\.threshold: must look like "p\(95\)<150"/);
+		expect(() =>
+			parseInput(Scenario, { name: 'x', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, thresholds: { join_failed: ['p(95)<1'] } }, 's'),
+		).toThrow(/join_failed is a rate/);
+	});
+
+	it('resolves network presets and overrides', () => {
+		const s = Scenario.parse({
+			name: 'net',
+			participants: [{ count: 1, network: { preset: '3g', lossPct: 10 } }, { count: 1, name: 'fast', network: 'wifi' }],
+			schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
+			networkChanges: [{ at: '5s', network: 'bad-3g', groups: ['fast'] }],
+		});
+		expect(s.participants[0]!.network).toEqual({ delayMs: 100, jitterMs: 30, lossPct: 10, rateKbps: 1500 });
+		expect(s.participants[0]!.name).toBe('browser-360p30');
+		expect(s.networkChanges[0]).toMatchObject({ at: 5000, network: { delayMs: 200 } });
+		expect(() =>
+			parseInput(
+				Scenario,
+				{ name: 'n', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, networkChanges: [{ at: '1s', network: 'wifi', groups: ['nobody'] }] },
+				'scenario',
+			),
+		).toThrow(/networkChanges\[0\]\.groups: no participant group "nobody"/);
+	});
+
+	it('parses k6 threshold expressions', () => {
+		expect(parseThreshold('p(95)<150')).toMatchObject({ aggregation: 'p', percentile: 95, operator: '<', value: 150 });
+		expect(parseThreshold('p(99.9) <= 300')).toMatchObject({ percentile: 99.9, operator: '<=' });
+		expect(parseThreshold('rate<0.01')).toMatchObject({ aggregation: 'rate', value: 0.01 });
+		expect(parseThreshold('avg>=-1')).toMatchObject({ aggregation: 'avg', operator: '>=', value: -1 });
+		expect(parseThreshold('p(95)')).toBeUndefined();
+	});
+});
+
+describe('ready scenarios', () => {
+	it('all validate', async () => {
+		const { readdirSync } = await import('node:fs');
+		const { loadScenario } = await import('../../loadgen/scenario/load.ts');
+		const files = readdirSync('scenarios').filter((f) => f.endsWith('.ts'));
+		expect(files).toEqual(expect.arrayContaining(['smoke.ts', 'ramp.ts', 'growth.ts', 'impaired-3g.ts', 'audio-large.ts']));
+		for (const file of files) {
+			const scenario = await loadScenario(`scenarios/${file}`);
+			expect(scenario.name).toBe(file.replace(/\.ts$/, ''));
+		}
+	});
+});
