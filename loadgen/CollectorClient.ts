@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 import {
 	EvaluateResponse,
+	PeerList,
+	RoomList,
 	RunInfo,
+	RunList,
 	RunSummary,
 	RunView,
 	Timeseries,
@@ -83,6 +86,18 @@ export class CollectorClient {
 
 	view(runId: string): Promise<RunView> {
 		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/view`, RunView);
+	}
+
+	rooms(runId: string): Promise<RoomList> {
+		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/rooms`, RoomList);
+	}
+
+	peers(runId: string): Promise<PeerList> {
+		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/peers`, PeerList);
+	}
+
+	async runs(limit = 50): Promise<RunInfo[]> {
+		return (await this.#call('GET', `/v1/runs?limit=${limit}`, RunList)).runs;
 	}
 
 	run(runId: string): Promise<RunInfo> {

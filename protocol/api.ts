@@ -53,6 +53,9 @@ export const RunInfo = z.object({
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 
+export const RunList = z.object({ runs: z.array(RunInfo) });
+export type RunList = z.infer<typeof RunList>;
+
 export const SummaryQuery = z.object({
 	/** "1": exact percentiles from every raw sample (slower); default: from the rollup. */
 	exact: z.enum(['0', '1']).default('0'),

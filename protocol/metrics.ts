@@ -212,3 +212,19 @@ export const sampleMetricNames = (Object.keys(metricCatalogue) as MetricName[]).
 	(m): m is SampleMetricName => metricCatalogue[m].source === 'samples',
 );
 export const SampleMetricName = z.enum(sampleMetricNames as [SampleMetricName, ...SampleMetricName[]]);
+
+export type Change = 'worse' | 'better' | 'same';
+
+/**
+ * How a metric moved from run A to run B. Changes under 5 % of A are noise, not verdicts;
+ * whether up is worse depends on the metric (RTT up is worse, MOS up is better).
+ */
+export function metricChange(metric: MetricName, a: number | null, b: number | null): { diff: number | null; relative: number | null; change: Change } {
+	if (a === null || b === null) return { diff: null, relative: null, change: 'same' };
+	const diff = b - a;
+	const def = metricCatalogue[metric];
+	const higherIsBetter = 'higherIsBetter' in def && def.higherIsBetter === true;
+	const significant = Math.abs(diff) > Math.max(Math.abs(a) * 0.05, 1e-9);
+	const worse = significant && (higherIsBetter ? diff < 0 : diff > 0);
+	return { diff, relative: a !== 0 ? diff / Math.abs(a) : null, change: !significant ? 'same' : worse ? 'worse' : 'better' };
+}

@@ -5,6 +5,7 @@ import {
 	EventsQuery,
 	PeersQuery,
 	RunListQuery,
+	type RunList,
 	RunParams,
 	RunUpsert,
 	type RunView,
@@ -58,7 +59,8 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: RunQuerie
 
 	app.get('/v1/runs', async (request) => {
 		const { limit } = parseRequest(RunListQuery, request.query, 'query');
-		return { runs: await queries.listRuns(limit) };
+		const list: RunList = { runs: await queries.listRuns(limit) };
+		return list;
 	});
 
 	app.get('/v1/runs/:runId', async (request) => {

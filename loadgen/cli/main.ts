@@ -1,4 +1,5 @@
 import { InputError } from '../../protocol/issues.ts';
+import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './report-commands.ts';
 import { runCommand, runHelp } from './run-command.ts';
 import { serveCommand, serveHelp } from './serve-command.ts';
 import { sfuCommand, sfuHelp } from './sfu-command.ts';
@@ -7,6 +8,9 @@ type Command = { summary: string; help: string; run: (argv: string[], env: NodeJ
 
 const commands: Record<string, Command> = {
 	run: { summary: 'run a scenario: bots join the SFU, telemetry is stored, thresholds decide', help: runHelp, run: runCommand },
+	runs: { summary: 'list the runs the collector knows', help: runsHelp, run: runsCommand },
+	report: { summary: "write a run's self-contained HTML report", help: reportHelp, run: reportCommand },
+	compare: { summary: 'compare two runs: summary deltas, regressions flagged', help: compareHelp, run: compareCommand },
 	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
 };

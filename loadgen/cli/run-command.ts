@@ -3,6 +3,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError, parseInput } from '../../protocol/issues.ts';
 import { DurationText, formatDuration } from '../../protocol/scenario.ts';
+import { CollectorClient } from '../CollectorClient.ts';
+import { writeReport } from '../output/report.ts';
 import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';
 import { LoadRun, type RunOutcome } from '../run/LoadRun.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -154,7 +156,12 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	await writeFile(path.join(outDir, 'junit.xml'), renderJunit(outcome));
 	if (flags.json) await writeFile(flags.json, renderJson(outcome));
 	if (flags.junit) await writeFile(flags.junit, renderJunit(outcome));
-	console.log(`results in ${outDir}`);
+	try {
+		await writeReport(new CollectorClient(outcome.collectorUrl, flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN), outcome.runId, path.join(outDir, 'report.html'));
+	} catch (error) {
+		console.error(`could not write the HTML report: ${(error as Error).message}`);
+	}
+	console.log(`results in ${outDir} (summary.json, junit.xml, report.html)`);
 	console.log(`dashboard: ${outcome.dashboardUrl}`);
 
 	if (flags['keep-alive'] && !interrupted) {

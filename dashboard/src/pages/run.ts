@@ -1,0 +1,280 @@
+import type { PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
+import { metricCatalogue, type MetricName } from '../../../protocol/metrics.ts';
+import { api } from '../api.ts';
+import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
+import { $, canvas, card, message, statusBadge } from '../dom.ts';
+import { dateTime, duration, elapsed, escapeHtml, value } from '../format.ts';
+import type { Page, PageContext } from './page.ts';
+
+/** What a run view needs; the self-contained report carries exactly this. */
+export interface RunData {
+	view: RunView;
+	rooms: RoomList;
+	peers: PeerList;
+}
+
+const summaryMetrics: MetricName[] = [
+	'rtt_ms',
+	'media_rtt_ms',
+	'jitter_ms',
+	'loss_pct',
+	'bitrate_in_kbps',
+	'bitrate_out_kbps',
+	'audio_bitrate_in_kbps',
+	'fps',
+	'mos',
+	'freeze_pct',
+	'jitter_buffer_ms',
+	'concealment_pct',
+	'available_outgoing_kbps',
+	'join_ms',
+	'first_media_ms',
+	'reconnect_ms',
+	'join_failed',
+	'dropped',
+];
+
+const points = (series: SeriesPoint[] | undefined, start: number, pick: (p: SeriesPoint) => number | null) =>
+	(series ?? []).map((p) => ({ x: p.t - start, y: pick(p) }));
+
+/** p50 and p95 (or avg) lines of one metric. */
+function percentileSeries(ts: Timeseries, metric: string, start: number, color: string, light: string): Series[] {
+	const s = ts.series[metric];
+	return [
+		{ label: 'p50', points: points(s, start, (p) => p.p50), color },
+		{ label: 'p95', points: points(s, start, (p) => p.p95), color: light, dashed: true },
+	];
+}
+
+function thresholdsHtml(view: RunView): string {
+	if (view.run.verdict.length === 0) return '<p class="note">No thresholds.</p>';
+	return `<ul class="verdicts">${view.run.verdict
+		.map((v) => {
+			const unit = metricCatalogue[v.metric as MetricName]?.unit ?? '';
+			return `<li class="${v.ok ? 'ok' : 'fail'}">${v.ok ? '✓' : '✗'} <code>${escapeHtml(v.metric)} ${escapeHtml(v.expression)}</code> <span class="note">(${value(v.value, unit)})</span></li>`;
+		})
+		.join('')}</ul>`;
+}
+
+function summaryTable(view: RunView): string {
+	const rows = summaryMetrics
+		.map((name) => {
+			const m = view.summary.metrics[name];
+			if (!m || m.count === 0) return '';
+			const def = metricCatalogue[name];
+			if (m.rate !== null || m.unit === 'ratio') {
+				return `<tr><th title="${escapeHtml(def.description)}">${def.label}</th><td colspan="4" class="num">${value(m.rate, 'ratio')}</td><td class="num">${m.count}</td></tr>`;
+			}
+			return `<tr><th title="${escapeHtml(def.description)}">${def.label} <span class="note">${m.unit}</span></th>
+				<td class="num">${value(m.avg, m.unit)}</td><td class="num">${value(m.p50, m.unit)}</td>
+				<td class="num">${value(m.p95, m.unit)}</td><td class="num">${value(m.p99, m.unit)}</td><td class="num">${m.count}</td></tr>`;
+		})
+		.join('');
+	return `<table class="summary"><thead><tr><th>metric</th><th class="num">avg</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">samples</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function peersTable(peers: PeerList): string {
+	if (peers.peers.length === 0) return '<p class="note">No participant data.</p>';
+	return `<table class="peers"><thead><tr><th>participant</th><th>room</th><th>bot</th><th class="num">RTT</th><th class="num">jitter</th><th class="num">loss</th><th class="num">MOS</th><th>state</th></tr></thead><tbody>${peers.peers
+		.map(
+			(p) => `<tr data-peer="${escapeHtml(p.peerId)}"><td>${escapeHtml(p.peerId)}</td><td>${escapeHtml(p.roomId)}</td><td>${escapeHtml(p.sourceKind)}</td>
+			<td class="num">${value(p.rttMs, 'ms')}</td><td class="num">${value(p.jitterMs, 'ms')}</td><td class="num">${value(p.lossPct, '%')}</td>
+			<td class="num">${value(p.mos, '')}</td><td>${p.failed ? '<span class="badge failed">failed</span>' : p.joined ? 'joined' : '–'}</td></tr>`,
+		)
+		.join('')}</tbody></table>`;
+}
+
+/** The run view from data in hand (live dashboard or self-contained report). */
+export function renderRun(root: HTMLElement, data: RunData, options: { live: boolean }): void {
+	const { view } = data;
+	const { run, summary } = view;
+	const start = run.startedAt;
+	const hasSamples = Object.values(view.timeseries.series).some((s) => s.length > 0);
+	const p = summary.participants;
+	destroyCharts();
+	root.innerHTML = `
+		<header class="run-header">
+			<h2>${escapeHtml(run.runId)} ${statusBadge(run.status)}</h2>
+			<p>${escapeHtml(run.scenario || 'no scenario name')} · started ${dateTime(run.startedAt)} · ${duration(run.durationMs)} ·
+			${p.joined} joined of ${p.attempted}${run.plannedParticipants ? ` (planned ${run.plannedParticipants})` : ''} · ${p.failed} failed to join · ${p.dropped} dropped · peak ${p.peakActive} in calls</p>
+			${options.live ? `<p class="actions"><a href="/v1/runs/${encodeURIComponent(run.runId)}/view" download="${escapeHtml(run.runId)}.json">view JSON</a></p>` : ''}
+		</header>
+		<div class="columns">
+			<section class="card"><h3>Thresholds</h3>${thresholdsHtml(view)}</section>
+			<section class="card wide"><h3>Summary</h3>${summaryTable(view)}</section>
+		</div>
+		${
+			hasSamples
+				? `<div class="grid">
+			${card('chart-participants', 'Participants over time (user growth)', 'joined and failed are cumulative; in call = participants reporting stats')}
+			${card('chart-sfu', 'SFU load', 'CPU of each mediasoup worker (left) and consumers (right)')}
+			${card('chart-rtt', 'Round-trip time', 'candidate pair RTT, participant ↔ SFU')}
+			${card('chart-jitter', 'Jitter', 'received streams')}
+			${card('chart-loss', 'Packet loss', 'received streams, per interval')}
+			${card('chart-bitrate', 'Video bitrate', 'per stream, median')}
+			${card('chart-fps', 'Frames per second', 'received video')}
+			${card('chart-mos', 'MOS estimate', 'received audio, 1–4.5')}
+			${card('chart-quality', 'Quality bands', 'participants by their worst of loss, jitter, RTT and MOS')}
+			${card('chart-first-media', 'Time to first media', 'join request to first decoded frame or audio')}
+		</div>`
+				: message('empty', run.status === 'running' ? 'This run has no samples yet: bots are joining.' : 'This run has no samples.')
+		}
+		<section class="card drill">
+			<h3>Rooms and participants</h3>
+			${
+				options.live
+					? `<div class="toolbar"><label>room <select id="room"><option value="">all rooms</option>${data.rooms.rooms
+							.map((r) => `<option value="${escapeHtml(r.roomId)}">${escapeHtml(r.roomId)} (${r.participants})</option>`)
+							.join('')}</select></label>
+						<label>participant <select id="peer"><option value="">all participants</option></select></label></div>
+						<div id="drill-charts"></div>`
+					: '<p class="note">Per-room and per-participant charts are in the live dashboard; this report lists every participant.</p>'
+			}
+			<div id="peers">${peersTable(data.peers)}</div>
+			<div id="events"></div>
+		</section>`;
+
+	if (hasSamples) drawRunCharts(view);
+	if (options.live) wireDrillDown(root, data);
+}
+
+function drawRunCharts(view: RunView): void {
+	const start = view.run.startedAt;
+	const ts = view.timeseries;
+	const people = view.participants.points;
+	lineChart(canvas('chart-participants'), {
+		unit: 'participants',
+		series: [
+			{ label: 'joined', points: people.map((q) => ({ x: q.t - start, y: q.joined })), color: palette.blue },
+			{ label: 'in call', points: people.map((q) => ({ x: q.t - start, y: q.active })), color: palette.green, fill: 'origin' },
+			{ label: 'failed', points: people.map((q) => ({ x: q.t - start, y: q.failed })), color: palette.red },
+		],
+	});
+	const consumers = new Map<number, number>();
+	for (const w of view.sfu.workers) for (const q of w.points) consumers.set(q.t, (consumers.get(q.t) ?? 0) + q.consumers);
+	lineChart(canvas('chart-sfu'), {
+		unit: 'CPU %',
+		rightUnit: 'consumers',
+		series: [
+			...view.sfu.workers.map((w, i) => ({
+				label: `worker ${w.worker} CPU`,
+				points: w.points.map((q) => ({ x: q.t - start, y: q.cpuPct })),
+				color: [palette.orange, palette.purple, palette.amber, palette.grey][i % 4]!,
+			})),
+			{ label: 'consumers', points: [...consumers].map(([t, n]) => ({ x: t - start, y: n })), color: palette.blue, right: true, dashed: true },
+		],
+	});
+	lineChart(canvas('chart-rtt'), { unit: 'ms', series: percentileSeries(ts, 'rtt_ms', start, palette.blue, palette.lightBlue) });
+	lineChart(canvas('chart-jitter'), { unit: 'ms', series: percentileSeries(ts, 'jitter_ms', start, palette.purple, '#c4b5fd') });
+	lineChart(canvas('chart-loss'), {
+		unit: '%',
+		series: [
+			{ label: 'average', points: points(ts.series.loss_pct, start, (q) => q.avg), color: palette.red },
+			{ label: 'p95', points: points(ts.series.loss_pct, start, (q) => q.p95), color: '#fca5a5', dashed: true },
+		],
+	});
+	lineChart(canvas('chart-bitrate'), {
+		unit: 'kbps',
+		series: [
+			{ label: 'received (p50)', points: points(ts.series.bitrate_in_kbps, start, (q) => q.p50), color: palette.blue },
+			{ label: 'sent (p50)', points: points(ts.series.bitrate_out_kbps, start, (q) => q.p50), color: palette.orange },
+		],
+	});
+	lineChart(canvas('chart-fps'), {
+		unit: 'fps',
+		series: [
+			{ label: 'p50', points: points(ts.series.fps, start, (q) => q.p50), color: palette.green },
+			{ label: 'average', points: points(ts.series.fps, start, (q) => q.avg), color: '#86efac', dashed: true },
+		],
+	});
+	lineChart(canvas('chart-mos'), {
+		unit: 'MOS',
+		min: 1,
+		max: 4.5,
+		series: [
+			{ label: 'p50', points: points(ts.series.mos, start, (q) => q.p50), color: palette.green },
+			{ label: 'average', points: points(ts.series.mos, start, (q) => q.avg), color: '#86efac', dashed: true },
+		],
+	});
+	const bands = view.quality.points;
+	lineChart(canvas('chart-quality'), {
+		unit: 'participants',
+		stacked: true,
+		series: [
+			{ label: 'good', points: bands.map((q) => ({ x: q.t - start, y: q.good })), color: palette.green, fill: 'origin', stack: 'bands' },
+			{ label: 'degraded', points: bands.map((q) => ({ x: q.t - start, y: q.degraded })), color: palette.amber, fill: '-1', stack: 'bands' },
+			{ label: 'bad', points: bands.map((q) => ({ x: q.t - start, y: q.bad })), color: palette.red, fill: '-1', stack: 'bands' },
+		],
+	});
+	const histogram = view.firstMedia.histogram;
+	barChart(canvas('chart-first-media'), {
+		labels: histogram.map((b) => `${(b.fromMs / 1000).toFixed(1)}–${(b.toMs / 1000).toFixed(1)} s`),
+		values: histogram.map((b) => b.count),
+		label: 'participants',
+		unit: 'participants',
+		xTitle: `time to first media (p50 ${value(view.firstMedia.p50, 'ms')}, p95 ${value(view.firstMedia.p95, 'ms')})`,
+	});
+}
+
+function wireDrillDown(root: HTMLElement, data: RunData): void {
+	const runId = data.view.run.runId;
+	const start = data.view.run.startedAt;
+	const room = $('#room', root) as HTMLSelectElement;
+	const peer = $('#peer', root) as HTMLSelectElement;
+	const drill = $('#drill-charts', root);
+
+	async function show(filter: { room?: string; peer?: string }): Promise<void> {
+		$('#events', root).innerHTML = '';
+		if (!filter.room && !filter.peer) {
+			drill.innerHTML = '';
+			$('#peers', root).innerHTML = peersTable(data.peers);
+			return;
+		}
+		drill.innerHTML = message('loading', 'loading…');
+		try {
+			const ts = await api.timeseries(runId, ['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'mos'], filter);
+			drill.innerHTML = `<div class="grid">${card('drill-rtt', `RTT and jitter: ${escapeHtml(filter.peer ?? filter.room ?? '')}`)}${card('drill-loss', 'Packet loss and MOS')}</div>`;
+			lineChart(canvas('drill-rtt'), {
+				unit: 'ms',
+				series: [
+					...percentileSeries(ts, 'rtt_ms', start, palette.blue, palette.lightBlue).map((s) => ({ ...s, label: `RTT ${s.label}` })),
+					{ label: 'jitter p50', points: points(ts.series.jitter_ms, start, (q) => q.p50), color: palette.purple },
+				],
+			});
+			lineChart(canvas('drill-loss'), {
+				unit: '%',
+				rightUnit: 'MOS',
+				series: [
+					{ label: 'loss (average)', points: points(ts.series.loss_pct, start, (q) => q.avg), color: palette.red },
+					{ label: 'MOS p50', points: points(ts.series.mos, start, (q) => q.p50), color: palette.green, right: true },
+				],
+			});
+			if (filter.peer) {
+				const events = await api.events(runId, filter.peer);
+				$('#events', root).innerHTML = `<h4>Events of ${escapeHtml(filter.peer)}</h4><table class="events"><thead><tr><th>time</th><th>event</th><th class="num">duration</th><th>reason</th></tr></thead><tbody>${events.events
+					.map((e) => `<tr><td>${elapsed(e.t - start)}</td><td>${escapeHtml(e.type)}</td><td class="num">${value(e.durationMs, 'ms')}</td><td>${escapeHtml(e.reason)}</td></tr>`)
+					.join('')}</tbody></table>`;
+			}
+		} catch (error) {
+			drill.innerHTML = message('error', escapeHtml((error as Error).message));
+		}
+	}
+
+	room.addEventListener('change', async () => {
+		const peers = await api.peers(runId, room.value || undefined);
+		peer.innerHTML = `<option value="">all participants</option>${peers.peers.map((p) => `<option>${escapeHtml(p.peerId)}</option>`).join('')}`;
+		$('#peers', root).innerHTML = peersTable(peers);
+		await show({ room: room.value || undefined });
+	});
+	peer.addEventListener('change', () => void show({ room: room.value || undefined, peer: peer.value || undefined }));
+}
+
+export function runPage(runId: string): Page {
+	return {
+		async render(root: HTMLElement, context: PageContext) {
+			const [view, rooms, peers] = await Promise.all([api.view(runId), api.rooms(runId), api.peers(runId)]);
+			renderRun(root, { view, rooms, peers }, { live: true });
+			if (view.run.status === 'running') context.refreshIn(5000);
+		},
+	};
+}

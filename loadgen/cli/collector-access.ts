@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { startCollector } from '../../collector/index.ts';
+import { parseInput } from '../../protocol/issues.ts';
+import { CollectorClient } from '../CollectorClient.ts';
+
+export const CollectorFlags = {
+	collector: { type: 'string' },
+	token: { type: 'string' },
+	'data-dir': { type: 'string' },
+} as const;
+
+export const collectorFlagSchema = {
+	collector: z.url({ protocol: /^https?$/ }).optional(),
+	token: z.string().optional(),
+	'data-dir': z.string().min(1).optional(),
+};
+
+const AccessEnv = z.object({
+	CALLSWARM_COLLECTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
+	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
+	CALLSWARM_DATA_DIR: z.string().optional(),
+});
+
+export const collectorHelp = `  --collector <url>    a running collector (env CALLSWARM_COLLECTOR_URL); default: read the embedded
+                       ClickHouse in --data-dir directly
+  --token <secret>     the collector's token (env CALLSWARM_COLLECTOR_TOKEN)
+  --data-dir <dir>     embedded ClickHouse data (default .callswarm; env CALLSWARM_DATA_DIR)
+`;
+
+/** Runs `work` against the given collector, or one started for it over the local data directory. */
+export async function withCollector<T>(
+	flags: { collector?: string; token?: string; 'data-dir'?: string },
+	env: NodeJS.ProcessEnv,
+	work: (client: CollectorClient) => Promise<T>,
+): Promise<T> {
+	const e = parseInput(AccessEnv, Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')), 'environment');
+	const url = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
+	if (url) return work(new CollectorClient(url, flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN));
+	const dataDir = flags['data-dir'] ?? e.CALLSWARM_DATA_DIR ?? '.callswarm';
+	const collector = await startCollector({
+		port: 0,
+		logLevel: 'error',
+		spoolDir: path.join(dataDir, 'spool'),
+		store: { dataDir: path.join(dataDir, 'clickhouse') },
+	});
+	try {
+		return await work(new CollectorClient(collector.url));
+	} finally {
+		await collector.close();
+	}
+}

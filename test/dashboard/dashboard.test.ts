@@ -1,0 +1,174 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from '../../collector/index.ts';
+import { dashboardDir } from '../../dashboard/bundle.ts';
+import { launchChromium, type LaunchedBrowser } from '../../loadgen/browser/chromium.ts';
+import { CollectorClient } from '../../loadgen/CollectorClient.ts';
+import { writeReport } from '../../loadgen/output/report.ts';
+import { LoadRun } from '../../loadgen/run/LoadRun.ts';
+import { Scenario } from '../../protocol/scenario.ts';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-dashboard-test-'));
+const screenshots = path.resolve('artifacts/screenshots');
+let collector: Collector;
+let chromium: LaunchedBrowser;
+const runIds: string[] = [];
+
+/** A real short run: two browser bots in one room, optionally on a bad network. */
+async function realRun(name: string, network?: { delayMs: number; lossPct: number }): Promise<string> {
+	const scenario = Scenario.parse({
+		name,
+		participants: [{ bot: 'browser', count: 2, publish: '180p15', ...(network ? { network } : {}) }],
+		schedule: { executor: 'constant-vus', vus: 2, duration: '14s' },
+		statsInterval: '1s',
+		thresholds: { rtt_ms: ['p(95)<150'], join_failed: ['rate<0.01'] },
+	});
+	const run = new LoadRun({ scenario, collectorUrl: collector.url });
+	const outcome = await run.execute();
+	await run.close();
+	return outcome.runId;
+}
+
+async function open(hash: string, name: string): Promise<{ page: Page; errors: string[] }> {
+	const page = await chromium.browser.newPage();
+	await page.setViewport({ width: 1400, height: 1000 });
+	const errors: string[] = [];
+	page.on('console', (m) => {
+		if (m.type() === 'error') errors.push(m.text());
+	});
+	page.on('pageerror', (e) => errors.push(String(e)));
+	await page.goto(`${collector.url}/${hash}`, { waitUntil: 'load' });
+	await page.waitForFunction(() => document.getElementById('app')?.dataset.state !== undefined, { polling: 100, timeout: 30_000 });
+	await new Promise((r) => setTimeout(r, 300));
+	await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+	return { page, errors };
+}
+
+const chartPoints = (page: Page) =>
+	page.evaluate(() => Object.fromEntries([...document.querySelectorAll('canvas')].map((c) => [c.id, Number(c.dataset.points ?? 0)])));
+
+beforeAll(async () => {
+	mkdirSync(screenshots, { recursive: true });
+	collector = await startCollector({
+		port: 0,
+		logLevel: 'silent',
+		spoolDir: path.join(work, 'spool'),
+		dashboardDir,
+		store: { dataDir: path.join(work, 'clickhouse') },
+	});
+	chromium = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+	await chromium?.close();
+	await collector?.close();
+	rmSync(work, { recursive: true, force: true });
+});
+
+describe('dashboard', () => {
+	it('shows the empty state before any run', async () => {
+		const { page, errors } = await open('#/', 'runs-empty');
+		expect(await page.$eval('#app', (e) => e.textContent)).toContain('No runs yet');
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it('lists runs and shows a run view where every chart has data', async () => {
+		runIds.push(await realRun('dash-clean'));
+		runIds.push(await realRun('dash-impaired', { delayMs: 90, lossPct: 5 }));
+		const list = await open('#/', 'runs');
+		const rows = await list.page.$$eval('table.runs tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+		expect(rows).toHaveLength(2);
+		expect(rows.join(' ')).toContain('dash-clean');
+		expect(list.errors).toEqual([]);
+		await list.page.close();
+
+		const { page, errors } = await open(`#/runs/${runIds[0]}`, 'run-view');
+		const points = await chartPoints(page);
+		expect(Object.keys(points).sort()).toEqual(
+			['chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
+		);
+		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
+		const text = (await page.$eval('#app', (e) => e.textContent)) ?? '';
+		expect(text).toContain('Thresholds');
+		expect(text).toContain('rtt_ms p(95)<150');
+		expect(errors).toEqual([]);
+
+		// Drill-down into the room: its charts come from raw samples.
+		const room = await page.$eval('#room option:nth-child(2)', (o) => (o as HTMLOptionElement).value);
+		await page.select('#room', room);
+		await page.waitForSelector('#drill-rtt', { timeout: 15_000 });
+		await new Promise((r) => setTimeout(r, 300));
+		expect((await chartPoints(page))['drill-rtt']).toBeGreaterThan(0);
+		await page.screenshot({ path: path.join(screenshots, 'run-view-room.png'), fullPage: true });
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it('compares two runs with deltas, the impaired one flagged as a regression', async () => {
+		const { page, errors } = await open(`#/compare/${runIds[0]}/${runIds[1]}`, 'compare');
+		const deltas = await page.$$eval('table.compare tbody tr', (trs) =>
+			trs.map((tr) => ({ metric: tr.querySelector('th')?.textContent ?? '', delta: tr.querySelector('.delta')?.textContent ?? '', cls: tr.className })),
+		);
+		expect(deltas.length).toBeGreaterThan(4);
+		expect(deltas.filter((d) => d.delta !== '–').length).toBeGreaterThan(4);
+		const rtt = deltas.find((d) => d.metric.startsWith('Round-trip time') && d.metric.includes('p95'))!;
+		expect(rtt.cls).toBe('worse');
+		expect(rtt.delta).toMatch(/^\+/);
+		for (const [id, n] of Object.entries(await chartPoints(page))) expect(n, id).toBeGreaterThan(0);
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it('shows a run without samples as such', async () => {
+		await new CollectorClient(collector.url).registerRun('dash-empty', { scenario: 'nothing', status: 'aborted', startedAt: Date.now() - 5000, endedAt: Date.now() });
+		const { page, errors } = await open('#/runs/dash-empty', 'run-empty');
+		expect(await page.$eval('#app', (e) => e.textContent)).toContain('This run has no samples');
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it('writes a self-contained report that shows the same charts from disk with the network off', async () => {
+		const file = path.join(work, 'report.html');
+		await writeReport(new CollectorClient(collector.url), runIds[0]!, file);
+		const page = await chromium.browser.newPage();
+		await page.setViewport({ width: 1400, height: 1000 });
+		await page.setOfflineMode(true);
+		const requests: string[] = [];
+		await page.setRequestInterception(true);
+		page.on('request', (request) => {
+			if (!request.url().startsWith('file:')) requests.push(request.url());
+			void request.continue();
+		});
+		const errors: string[] = [];
+		page.on('console', (m) => {
+			if (m.type() === 'error') errors.push(m.text());
+		});
+		page.on('pageerror', (e) => errors.push(String(e)));
+		await page.goto(`file://${file}`, { waitUntil: 'load' });
+		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
+		await page.screenshot({ path: path.join(screenshots, 'report.png'), fullPage: true });
+		const points = await chartPoints(page);
+		expect(Object.keys(points)).toHaveLength(10);
+		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
+		expect(requests).toEqual([]);
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it('says so when the collector cannot be reached', async () => {
+		const { page } = await open('#/', 'runs-before-outage');
+		await collector.app.close();
+		await page.evaluate(() => {
+			location.hash = '#/runs/whatever';
+		});
+		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'error', { polling: 100, timeout: 10_000 });
+		expect(await page.$eval('#app', (e) => e.textContent)).toContain('Cannot reach the collector');
+		await page.screenshot({ path: path.join(screenshots, 'collector-unreachable.png'), fullPage: true });
+		writeFileSync(path.join(screenshots, 'README.txt'), 'Screenshots saved by test/dashboard/dashboard.test.ts\n');
+		await page.close();
+	});
+});
