@@ -269,6 +269,8 @@ export const Scenario = z
 		statsInterval: Duration.default(2000),
 		/** Most browser pages per Chromium process. */
 		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
+		/** Most lite bots per lite-bot process (one event loop each). */
+		liteBotsPerProcess: z.number().int().min(1).max(500).default(50),
 		thresholds: Thresholds.default({}),
 	})
 	.transform((s) => ({ ...s, participants: nameGroups(s.participants) }))

@@ -44,4 +44,5 @@ else
 fi
 
 node --import tsx scripts/bundle-clients.ts
+if command -v ffmpeg >/dev/null; then node --import tsx scripts/prepare-media.ts; fi
 echo "[setup] done"

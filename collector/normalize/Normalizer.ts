@@ -124,7 +124,7 @@ export class Normalizer {
 		for (const stat of stats) {
 			switch (stat.type) {
 				case 'inbound-rtp':
-					if (stat.mid !== 'probator') out.samples.push(this.#inbound(batch, ts, pc, stat, pairRttMs));
+					if (!isProbation(stat)) out.samples.push(this.#inbound(batch, ts, pc, stat, pairRttMs));
 					break;
 				case 'outbound-rtp':
 					out.samples.push(this.#outbound(batch, ts, pc, stat));
@@ -325,6 +325,14 @@ export class Normalizer {
 			consumers: s.consumers,
 		};
 	}
+}
+
+/**
+ * mediasoup's bandwidth probation stream (mid "probator", SSRC 1234): padding the SFU sends to
+ * probe bandwidth, not media anyone watches. Browsers label it by mid, werift only by SSRC.
+ */
+function isProbation(stat: InboundRtpStats): boolean {
+	return stat.mid === 'probator' || (stat.ssrc === 1234 && (stat.kind ?? stat.mediaType) === 'video');
 }
 
 /** The candidate pair in use: the transport's selected one, else a nominated succeeded one. */

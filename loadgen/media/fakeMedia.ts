@@ -20,7 +20,7 @@ export interface VideoFormat {
 const pending = new Map<string, Promise<string>>();
 
 /** Generates `file` with ffmpeg once (atomically: a temp file renamed into place). */
-function generate(file: string, args: string[]): Promise<string> {
+export function generateWithFfmpeg(file: string, args: string[]): Promise<string> {
 	if (existsSync(file)) return Promise.resolve(file);
 	let job = pending.get(file);
 	if (!job) {
@@ -54,7 +54,7 @@ function generate(file: string, args: string[]): Promise<string> {
  */
 export function fakeVideo(format: VideoFormat, dir = cacheDir()): Promise<string> {
 	const { width, height, frameRate } = format;
-	return generate(path.join(dir, `camera-${width}x${height}@${frameRate}.y4m`), [
+	return generateWithFfmpeg(path.join(dir, `camera-${width}x${height}@${frameRate}.y4m`), [
 		'-f',
 		'lavfi',
 		'-i',
@@ -68,7 +68,7 @@ export function fakeVideo(format: VideoFormat, dir = cacheDir()): Promise<string
 
 /** A 48 kHz mono wav microphone: a voice-like warbling tone with pauses, 10 s looped. */
 export function fakeAudio(dir = cacheDir()): Promise<string> {
-	return generate(path.join(dir, 'microphone-48k.wav'), [
+	return generateWithFfmpeg(path.join(dir, 'microphone-48k.wav'), [
 		'-f',
 		'lavfi',
 		'-i',

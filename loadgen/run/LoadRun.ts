@@ -8,6 +8,7 @@ import { networkPresets, type NetworkConditions, type Scenario } from '../../pro
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
+import { LiteDriver } from '../lite/LiteDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
 import { arrivalsBy, scheduleDuration, targetAt } from '../schedule/executors.ts';
@@ -180,10 +181,26 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			onEvent: (slot, event) => this.#onEvent(slot, event),
 			log: (message) => this.#log(message),
 		};
-		if (kind === 'lite') throw new Error('lite bots are not available in this build');
-		driver = new BrowserDriver(context, this.#scenario.pagesPerBrowser);
+		driver =
+			kind === 'lite'
+				? new LiteDriver(context, { botsPerProcess: this.#scenario.liteBotsPerProcess, impairedGroups: this.#impairedGroups() })
+				: new BrowserDriver(context, this.#scenario.pagesPerBrowser);
 		this.#drivers.set(kind, driver);
 		return driver;
+	}
+
+	/** Groups that have network conditions now or will get them (lite bots then use relays). */
+	#impairedGroups(): Set<string> {
+		const s = this.#scenario;
+		const groups = new Set<string>();
+		for (const group of s.participants) if (group.network || s.network) groups.add(group.name);
+		for (const change of s.networkChanges) for (const name of change.groups ?? s.participants.map((g) => g.name)) groups.add(name);
+		return groups;
+	}
+
+	/** The driver of a bot kind, if the run started one (tests and benchmarks use it). */
+	driverOf(kind: 'browser' | 'lite'): BotDriver | undefined {
+		return this.#drivers.get(kind);
 	}
 
 	#onEvent(slot: Slot, event: ParticipantEvent): void {

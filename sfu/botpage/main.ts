@@ -3,6 +3,7 @@ import { Device } from 'mediasoup-client';
 import { describeZodError } from '../../protocol/issues.ts';
 import { keepKnownStats, type ParticipantEvent } from '../../protocol/telemetry.ts';
 import { CallClient } from '../client/CallClient.ts';
+import { recordParticipantEvents } from '../client/participantEvents.ts';
 import { SignalingClient } from '../client/SignalingClient.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
 import { BotPageParams, parseVideo } from './params.ts';
@@ -45,20 +46,11 @@ const call = new CallClient({
 	rejoinOnReset: params.rejoin,
 });
 call.on('state', (state) => show(state));
-let reconnectReason = 'room reset';
-call.on('joined', ({ attempt, joinMs }) => {
-	events.push(
-		attempt === 1
-			? { type: 'join', ts: Date.now(), durationMs: joinMs, attempt }
-			: { type: 'reconnect', ts: Date.now(), durationMs: joinMs, attempt, reason: reconnectReason },
-	);
-	reconnectReason = 'room reset';
-});
-call.on('firstmedia', ({ ms, kind }) => events.push({ type: 'first-media', ts: Date.now(), durationMs: ms, mediaKind: kind }));
+const recorder = recordParticipantEvents(call, (event) => events.push(event));
 call.on('failed', (error) => {
 	lastError = error.message;
-	events.push({ type: 'fail', ts: Date.now(), reason: error.message });
 });
+call.on('consumefailed', ({ producerId, message }) => console.warn(`cannot receive producer ${producerId}: ${message}`));
 
 // Received audio is played out (to Chromium's muted sink): without a sink the receiver never
 // pulls samples, and concealment and samples-received stats stay at zero.
@@ -116,7 +108,7 @@ async function getStats(options: { known?: boolean } = {}): Promise<RawStatsSnap
 }
 
 async function reconnect(reason: string): Promise<void> {
-	reconnectReason = reason;
+	recorder.reconnecting(reason);
 	await call.reconnect();
 }
 

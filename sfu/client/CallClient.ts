@@ -25,6 +25,8 @@ export interface CallClientOptions {
 	subscribe: Subscription;
 	/** After a roomReset, join again and publish the same tracks. */
 	rejoinOnReset: boolean;
+	/** Rewrites the SFU's ICE candidates before connecting (e.g. through a network impairment relay). */
+	mapIceCandidates?: (candidates: types.IceCandidate[]) => Promise<types.IceCandidate[]>;
 }
 
 export interface PublishOptions {
@@ -53,6 +55,8 @@ export type CallClientEvents = {
 	peerleft: [peerId: string];
 	reset: [reason: string];
 	failed: [error: Error];
+	/** One remote stream could not be received (e.g. no common codec); the call goes on. */
+	consumefailed: [info: { producerId: string; message: string }];
 };
 
 export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEvents> {
@@ -185,10 +189,11 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		const { signaling } = this.options;
 		const device = this.#device!;
 		const params = await signaling.request('createWebRtcTransport', { direction });
+		const candidates = params.iceCandidates as types.IceCandidate[];
 		const transportOptions = {
 			id: params.transportId,
 			iceParameters: params.iceParameters as types.IceParameters,
-			iceCandidates: params.iceCandidates as types.IceCandidate[],
+			iceCandidates: this.options.mapIceCandidates ? await this.options.mapIceCandidates(candidates) : candidates,
 			dtlsParameters: params.dtlsParameters as types.DtlsParameters,
 		};
 		const transport =
@@ -262,7 +267,7 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			// A producer closed or a reset racing the consume is normal churn in a call.
 			if (this.state === 'joined' && !recv.closed) {
 				const message = error instanceof Error ? error.message : String(error);
-				if (!/not_found|closed/.test(message)) this.safeEmit('failed', new Error(`consume ${info.producerId}: ${message}`));
+				if (!/not_found|closed/.test(message)) this.safeEmit('consumefailed', { producerId: info.producerId, message });
 			}
 		}
 	}

@@ -146,7 +146,7 @@ describe('ready scenarios', () => {
 		const { readdirSync } = await import('node:fs');
 		const { loadScenario } = await import('../../loadgen/scenario/load.ts');
 		const files = readdirSync('scenarios').filter((f) => f.endsWith('.ts'));
-		expect(files).toEqual(expect.arrayContaining(['smoke.ts', 'ramp.ts', 'growth.ts', 'impaired-3g.ts', 'audio-large.ts']));
+		expect(files).toEqual(expect.arrayContaining(['smoke.ts', 'ramp.ts', 'growth.ts', 'impaired-3g.ts', 'audio-large.ts', 'hybrid.ts']));
 		for (const file of files) {
 			const scenario = await loadScenario(`scenarios/${file}`);
 			expect(scenario.name).toBe(file.replace(/\.ts$/, ''));

@@ -1,0 +1,112 @@
+import { Device, type types } from 'mediasoup-client';
+import { MediaStreamTrack } from 'werift';
+import { WebSocket } from 'ws';
+import type { NetworkConditions } from '../../protocol/scenario.ts';
+import { keepKnownStats, type ParticipantEvent, type StatsSnapshot } from '../../protocol/telemetry.ts';
+import { CallClient } from '../../sfu/client/CallClient.ts';
+import { recordParticipantEvents } from '../../sfu/client/participantEvents.ts';
+import { SignalingClient, type WebSocketLike } from '../../sfu/client/SignalingClient.ts';
+import { ImpairmentRelay } from './ImpairmentRelay.ts';
+import type { LiteSlot } from './ipc.ts';
+import type { MediaPump } from './MediaPump.ts';
+
+/**
+ * One browserless participant: mediasoup-client's Chrome111 handler over werift's WebRTC
+ * (installed as the globals by the lite-bot process), publishing pre-encoded VP8 and Opus from
+ * the process's media pump and receiving what it subscribes to. Its network goes through
+ * impairment relays when the group has network conditions.
+ */
+export class LiteBot {
+	readonly events: ParticipantEvent[] = [];
+	readonly call: CallClient;
+	readonly #signaling: SignalingClient;
+	readonly #relays: ImpairmentRelay[] = [];
+	#detach: (() => void) | undefined;
+	#network: NetworkConditions | null;
+
+	constructor(
+		readonly slot: LiteSlot,
+		signalingUrl: string,
+		private readonly pump: MediaPump,
+		network: NetworkConditions | null,
+	) {
+		this.#network = network;
+		this.#signaling = new SignalingClient(signalingUrl, (url) => new WebSocket(url) as unknown as WebSocketLike);
+		this.call = new CallClient({
+			roomId: slot.roomId,
+			peerId: slot.peerId,
+			displayName: `${slot.group} ${slot.index}`,
+			botKind: 'lite',
+			signaling: this.#signaling,
+			createDevice: () => new Device({ handlerName: 'Chrome111' }),
+			subscribe: { audio: slot.subscribe === 'all' || slot.subscribe === 'audio', video: slot.subscribe === 'all' || slot.subscribe === 'video' },
+			rejoinOnReset: true,
+			mapIceCandidates: network ? (candidates) => this.#throughRelays(candidates) : undefined,
+		});
+		recordParticipantEvents(this.call, (event) => this.events.push(event));
+		this.call.on('consumefailed', ({ producerId, message }) => this.warnings.push(`${slot.peerId} cannot receive ${producerId}: ${message}`));
+	}
+
+	readonly warnings: string[] = [];
+
+	async join(): Promise<void> {
+		const publish = this.slot.publish;
+		const tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack } = {};
+		if (publish !== 'none') tracks.audio = new MediaStreamTrack({ kind: 'audio' });
+		if (publish !== 'none' && publish !== 'audio-only') tracks.video = new MediaStreamTrack({ kind: 'video' });
+		if (tracks.audio) await this.call.publish(tracks.audio as unknown as globalThis.MediaStreamTrack);
+		if (tracks.video) await this.call.publish(tracks.video as unknown as globalThis.MediaStreamTrack, { codecMimeType: 'video/VP8' });
+		this.#detach = await this.pump.attach(publish, tracks);
+		await this.#signaling.connect();
+		await this.call.join();
+		this.#watchKeyframeRequests();
+	}
+
+	/** PLIs from the SFU (a new subscriber, a lost frame) ask the pump for a keyframe. */
+	#watchKeyframeRequests(): void {
+		for (const producer of this.call.producers.values()) {
+			if (producer.kind !== 'video') continue;
+			const sender = producer.rtpSender as unknown as { onPictureLossIndication?: { subscribe(cb: () => void): unknown } } | undefined;
+			sender?.onPictureLossIndication?.subscribe(() => void this.pump.requestKeyframe(this.slot.publish));
+		}
+		this.call.once('joined', () => this.#watchKeyframeRequests());
+	}
+
+	async #throughRelays(candidates: types.IceCandidate[]): Promise<types.IceCandidate[]> {
+		const out: types.IceCandidate[] = [];
+		// Only UDP goes through the relay; a TCP candidate would bypass the impairment.
+		for (const candidate of candidates.filter((c) => c.protocol === 'udp')) {
+			const relay = await ImpairmentRelay.open({ address: candidate.address, port: candidate.port }, this.#network!);
+			this.#relays.push(relay);
+			out.push({ ...candidate, address: relay.address.address, ip: relay.address.address, port: relay.address.port });
+		}
+		return out;
+	}
+
+	setNetwork(network: NetworkConditions): void {
+		this.#network = network;
+		for (const relay of this.#relays) relay.setConditions(network);
+	}
+
+	async snapshots(): Promise<StatsSnapshot[]> {
+		const ts = Date.now();
+		const reports = await this.call.getStats();
+		return reports.map(({ direction, report }) => ({
+			ts,
+			pc: direction,
+			stats: keepKnownStats([...(report.values() as IterableIterator<Record<string, unknown>>)]),
+		}));
+	}
+
+	async leave(): Promise<void> {
+		await this.call.leave();
+		this.events.push({ type: 'leave', ts: Date.now(), reason: 'left' });
+		this.close();
+	}
+
+	close(): void {
+		this.#detach?.();
+		for (const relay of this.#relays) relay.close();
+		this.#relays.length = 0;
+	}
+}

@@ -1,0 +1,171 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { NetworkConditions } from '../../protocol/scenario.ts';
+import type { BotDriver, DriverContext } from '../drivers.ts';
+import type { Slot } from '../schedule/slots.ts';
+import { LiteReply, type LiteCommand } from './ipc.ts';
+
+interface LiteProcess {
+	child: ChildProcess;
+	bots: Map<number, Slot>;
+	byPeer: Map<string, Slot>;
+	ready: Promise<void>;
+	leaving: Map<number, () => void>;
+	exited: boolean;
+}
+
+export interface LiteDriverOptions {
+	/** Bots per process: a process is one event loop (the probe found ~75 pairs per process at most). */
+	botsPerProcess: number;
+	/** Groups whose participants connect through impairment relays (they have network conditions now or later). */
+	impairedGroups: Set<string>;
+}
+
+const tsxLoader = import.meta.resolve('tsx');
+
+/**
+ * Lite bots: werift participants in child processes, many per process. A process that dies
+ * turns its bots into fail events and the run goes on.
+ */
+export class LiteDriver implements BotDriver {
+	readonly #processes: LiteProcess[] = [];
+	readonly #where = new Map<number, LiteProcess>();
+	#closed = false;
+
+	constructor(
+		private readonly context: DriverContext,
+		private readonly options: LiteDriverOptions,
+	) {}
+
+	/** Process ids, for tests and benchmarks. */
+	get pids(): number[] {
+		return this.#processes.filter((p) => !p.exited).map((p) => p.child.pid!);
+	}
+
+	processOf(slot: Slot): number | undefined {
+		return this.#where.get(slot.index)?.child.pid;
+	}
+
+	async join(slot: Slot): Promise<void> {
+		const process = this.#processFor();
+		await process.ready;
+		process.bots.set(slot.index, slot);
+		process.byPeer.set(slot.peerId, slot);
+		this.#where.set(slot.index, process);
+		const network = this.options.impairedGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
+		this.#send(process, {
+			op: 'join',
+			slot: { index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe },
+			network,
+		});
+	}
+
+	async leave(slot: Slot): Promise<void> {
+		const process = this.#where.get(slot.index);
+		if (!process) return;
+		this.#where.delete(slot.index);
+		if (process.exited) return;
+		await new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, 10_000);
+			process.leaving.set(slot.index, () => {
+				clearTimeout(timer);
+				resolve();
+			});
+			this.#send(process, { op: 'leave', index: slot.index });
+		});
+		process.bots.delete(slot.index);
+		process.byPeer.delete(slot.peerId);
+	}
+
+	async setNetwork(group: string, conditions: NetworkConditions): Promise<void> {
+		if (!this.options.impairedGroups.has(group)) return;
+		for (const process of this.#processes) if (!process.exited) this.#send(process, { op: 'network', group, network: conditions });
+	}
+
+	async close(): Promise<void> {
+		this.#closed = true;
+		await Promise.all(
+			this.#processes
+				.filter((p) => !p.exited)
+				.map(
+					(p) =>
+						new Promise<void>((resolve) => {
+							const timer = setTimeout(() => {
+								p.child.kill('SIGKILL');
+								resolve();
+							}, 15_000);
+							p.child.once('exit', () => {
+								clearTimeout(timer);
+								resolve();
+							});
+							this.#send(p, { op: 'stop' });
+						}),
+				),
+		);
+	}
+
+	#processFor(): LiteProcess {
+		const open = this.#processes.find((p) => !p.exited && p.bots.size < this.options.botsPerProcess);
+		return open ?? this.#spawn();
+	}
+
+	#spawn(): LiteProcess {
+		const child = fork(new URL('./process.ts', import.meta.url), [], {
+			execArgv: ['--import', tsxLoader],
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+			serialization: 'advanced',
+		});
+		let markReady!: () => void;
+		const process: LiteProcess = {
+			child,
+			bots: new Map(),
+			byPeer: new Map(),
+			ready: new Promise((resolve) => (markReady = resolve)),
+			leaving: new Map(),
+			exited: false,
+		};
+		child.on('message', (raw) => {
+			const reply = LiteReply.safeParse(raw);
+			if (!reply.success) return;
+			const message = reply.data;
+			if (message.op === 'ready') markReady();
+			else if (message.op === 'log') this.context.log(`lite bots (pid ${child.pid}): ${message.message}`);
+			else if (message.op === 'left') process.leaving.get(message.index)?.();
+			else this.#onBatch(process, message.batch);
+		});
+		child.on('exit', (code, signal) => {
+			process.exited = true;
+			markReady();
+			for (const done of process.leaving.values()) done();
+			if (this.#closed || process.bots.size === 0) return;
+			const reason = `lite bot process ${child.pid} exited (${signal ?? `code ${code}`})`;
+			this.context.log(reason);
+			for (const slot of process.bots.values()) {
+				const event = { type: 'fail' as const, ts: Date.now(), reason };
+				this.context.onEvent(slot, event);
+				this.context.sender.push({
+					batchId: randomUUID(),
+					runId: this.context.runId,
+					source: { botId: slot.peerId, roomId: slot.roomId, peerId: slot.peerId, kind: 'lite' },
+					snapshots: [],
+					events: [event],
+				});
+			}
+			process.bots.clear();
+			process.byPeer.clear();
+		});
+		this.#processes.push(process);
+		this.#send(process, { op: 'start', runId: this.context.runId, signalingUrl: this.context.signalingUrl, statsIntervalMs: this.context.statsIntervalMs });
+		return process;
+	}
+
+	#onBatch(process: LiteProcess, batch: Extract<LiteReply, { op: 'batch' }>['batch']): void {
+		const slot = process.byPeer.get(batch.source.peerId);
+		if (slot) for (const event of batch.events ?? []) this.context.onEvent(slot, event);
+		this.context.sender.push(batch);
+	}
+
+	#send(process: LiteProcess, command: LiteCommand): void {
+		if (!process.exited && process.child.connected) process.child.send(command);
+	}
+}

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { NetworkConditions } from '../../protocol/scenario.ts';
+import type { LiteReply, ParsedLiteCommand } from './ipc.ts';
+import { LiteBot } from './LiteBot.ts';
+import { MediaPump } from './MediaPump.ts';
+
+/**
+ * The inside of a lite-bot process: many bots sharing one media pump, each sampled every
+ * stats interval; their telemetry batches go to the parent, which sends them to the collector.
+ */
+export class LiteHost {
+	readonly #bots = new Map<number, LiteBot>();
+	readonly #pump = new MediaPump();
+	#timer: NodeJS.Timeout | undefined;
+	#config: Extract<ParsedLiteCommand, { op: 'start' }> | undefined;
+
+	constructor(private readonly send: (reply: LiteReply) => void) {}
+
+	async handle(command: ParsedLiteCommand): Promise<void> {
+		switch (command.op) {
+			case 'start':
+				this.#config = command;
+				this.#timer = setInterval(() => void this.#sampleAll(), command.statsIntervalMs);
+				this.send({ op: 'ready' });
+				return;
+			case 'join':
+				return this.#join(command.slot, command.network);
+			case 'leave':
+				return this.#leave(command.index);
+			case 'network':
+				for (const bot of this.#bots.values()) if (bot.slot.group === command.group) bot.setNetwork(command.network);
+				return;
+			case 'stop':
+				await Promise.all([...this.#bots.keys()].map((index) => this.#leave(index)));
+				clearInterval(this.#timer);
+				await this.#pump.close();
+				return;
+		}
+	}
+
+	async #join(slot: LiteBot['slot'], network: NetworkConditions | null): Promise<void> {
+		const bot = new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network);
+		this.#bots.set(slot.index, bot);
+		try {
+			await bot.join();
+		} catch (error) {
+			bot.events.push({ type: 'fail', ts: Date.now(), reason: `join failed: ${(error as Error).message}` });
+			this.#flush(bot, []);
+			bot.close();
+			this.#bots.delete(slot.index);
+		}
+	}
+
+	async #leave(index: number): Promise<void> {
+		const bot = this.#bots.get(index);
+		if (!bot) {
+			this.send({ op: 'left', index });
+			return;
+		}
+		this.#bots.delete(index);
+		const snapshots = await bot.snapshots().catch(() => []);
+		await bot.leave().catch(() => bot.close());
+		this.#flush(bot, snapshots);
+		this.send({ op: 'left', index });
+	}
+
+	async #sampleAll(): Promise<void> {
+		await Promise.all(
+			[...this.#bots.values()].map(async (bot) => {
+				if (bot.call.state !== 'joined' && bot.events.length === 0) return;
+				const snapshots = bot.call.state === 'joined' ? await bot.snapshots().catch(() => []) : [];
+				this.#flush(bot, snapshots);
+			}),
+		);
+	}
+
+	#flush(bot: LiteBot, snapshots: Awaited<ReturnType<LiteBot['snapshots']>>): void {
+		for (const warning of bot.warnings.splice(0, bot.warnings.length)) this.send({ op: 'log', message: warning });
+		const events = bot.events.splice(0, bot.events.length);
+		if (snapshots.length === 0 && events.length === 0) return;
+		this.send({
+			op: 'batch',
+			batch: {
+				batchId: randomUUID(),
+				runId: this.#config!.runId,
+				source: { botId: bot.slot.peerId, roomId: bot.slot.roomId, peerId: bot.slot.peerId, kind: 'lite', userAgent: `callswarm-lite werift (pid ${process.pid})` },
+				snapshots,
+				events,
+			},
+		});
+	}
+}

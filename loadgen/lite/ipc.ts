@@ -1,0 +1,39 @@
+/** Messages between the load generator and its lite-bot processes (validated on both ends). */
+import { z } from 'zod';
+import { NetworkConditions, PublishProfile } from '../../protocol/scenario.ts';
+import { PeerId, RoomId } from '../../protocol/signaling.ts';
+import { TelemetryBatch } from '../../protocol/telemetry.ts';
+
+export const LiteSlot = z.object({
+	index: z.number().int().nonnegative(),
+	roomId: RoomId,
+	peerId: PeerId,
+	group: z.string(),
+	publish: PublishProfile,
+	subscribe: z.enum(['all', 'audio', 'video', 'none']),
+});
+export type LiteSlot = z.infer<typeof LiteSlot>;
+
+export const LiteCommand = z.discriminatedUnion('op', [
+	z.object({
+		op: z.literal('start'),
+		runId: z.string(),
+		signalingUrl: z.string(),
+		statsIntervalMs: z.number().positive(),
+	}),
+	/** network: conditions through an impairment relay, or null for a direct connection. */
+	z.object({ op: z.literal('join'), slot: LiteSlot, network: NetworkConditions.nullable() }),
+	z.object({ op: z.literal('leave'), index: z.number().int() }),
+	z.object({ op: z.literal('network'), group: z.string(), network: NetworkConditions }),
+	z.object({ op: z.literal('stop') }),
+]);
+export type LiteCommand = z.input<typeof LiteCommand>;
+export type ParsedLiteCommand = z.output<typeof LiteCommand>;
+
+export const LiteReply = z.discriminatedUnion('op', [
+	z.object({ op: z.literal('ready') }),
+	z.object({ op: z.literal('batch'), batch: TelemetryBatch }),
+	z.object({ op: z.literal('left'), index: z.number().int() }),
+	z.object({ op: z.literal('log'), message: z.string() }),
+]);
+export type LiteReply = z.input<typeof LiteReply>;

@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from '../../collector/index.ts';
+import { launchChromium, type LaunchedBrowser } from '../../loadgen/browser/chromium.ts';
+import { CollectorClient } from '../../loadgen/CollectorClient.ts';
+import type { DriverContext } from '../../loadgen/drivers.ts';
+import { LiteDriver } from '../../loadgen/lite/LiteDriver.ts';
+import type { Slot } from '../../loadgen/schedule/slots.ts';
+import { TelemetrySender } from '../../loadgen/telemetry/TelemetrySender.ts';
+import { networkPresets, Scenario, type NetworkConditions } from '../../protocol/scenario.ts';
+import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import { startSfu, type Sfu } from '../../sfu/index.ts';
+import { mediaByRemotePeer, pageState } from '../helpers/botpages.ts';
+import { waitFor } from '../helpers/signaling.ts';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-test-'));
+const runId = 'hybrid-test';
+let sfu: Sfu;
+let collector: Collector;
+let chromium: LaunchedBrowser;
+let page: Page;
+let sender: TelemetrySender;
+let lite: LiteDriver;
+const events: Array<{ peerId: string; event: ParticipantEvent }> = [];
+const slow: NetworkConditions = { ...networkPresets.perfect, delayMs: 60 };
+
+const groups = Scenario.parse({
+	name: 'hybrid',
+	participants: [
+		{ name: 'lite', bot: 'lite', count: 2, publish: '360p30' },
+		{ name: 'lite-slow', bot: 'lite', count: 1, publish: '180p15', network: slow },
+	],
+	schedule: { executor: 'constant-vus', vus: 3, duration: '1m' },
+}).participants;
+const slots: Slot[] = [
+	{ index: 0, roomId: 'hybrid', group: groups[0]!, peerId: 'lite-0' },
+	{ index: 1, roomId: 'hybrid', group: groups[0]!, peerId: 'lite-1' },
+	{ index: 2, roomId: 'hybrid', group: groups[1]!, peerId: 'lite-slow-2' },
+];
+
+beforeAll(async () => {
+	sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none' });
+	collector = await startCollector({
+		port: 0,
+		logLevel: 'silent',
+		flushIntervalMs: 200,
+		spoolDir: path.join(work, 'spool'),
+		store: { dataDir: path.join(work, 'clickhouse') },
+	});
+	sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 500, maxBatchesPerRequest: 200, maxBufferedBatches: 10_000 });
+	sender.start();
+	const context: DriverContext = {
+		runId,
+		signalingUrl: sfu.wsUrl,
+		botPageUrl: sfu.botPageUrl,
+		statsIntervalMs: 1000,
+		sender,
+		networkOf: (group) => (group === 'lite-slow' ? slow : { ...networkPresets.perfect }),
+		onEvent: (slot, event) => events.push({ peerId: slot.peerId, event }),
+		log: () => undefined,
+	};
+	// One bot per process, so one can be killed alone.
+	lite = new LiteDriver(context, { botsPerProcess: 1, impairedGroups: new Set(['lite-slow']) });
+	chromium = await launchChromium();
+	page = await chromium.browser.newPage();
+	await page.goto(`${sfu.botPageUrl}?room=hybrid&peer=browser-0&video=320x180@15&codec=H264`);
+	for (const slot of slots) await lite.join(slot);
+}, 120_000);
+
+afterAll(async () => {
+	await lite?.close();
+	await sender?.close();
+	await chromium?.close();
+	await collector?.close();
+	await sfu?.close();
+	rmSync(work, { recursive: true, force: true });
+});
+
+describe('lite bots (werift) in a room with a browser bot', () => {
+	it('the browser decodes every lite bot\'s video and receives its audio', async () => {
+		await waitFor(
+			async () => {
+				const media = await mediaByRemotePeer(page);
+				return slots.every((s) => (media.get(s.peerId)?.framesDecoded ?? 0) > 10 && (media.get(s.peerId)?.audioPackets ?? 0) > 10);
+			},
+			'the browser to decode three lite bots',
+			60_000,
+		);
+		const state = await pageState(page);
+		expect(new Set(state.consumers.map((c) => c.peerId))).toEqual(new Set(slots.map((s) => s.peerId)));
+		expect(events.filter((e) => e.event.type === 'join').map((e) => e.peerId).sort()).toEqual(slots.map((s) => s.peerId).sort());
+		expect(events.filter((e) => e.event.type === 'first-media')).toHaveLength(3);
+	});
+
+	it('stores lite bot telemetry with RTT, jitter and loss; the impaired one has the added delay', async () => {
+		await new Promise((r) => setTimeout(r, 4000));
+		await sender.flush();
+		await collector.queue.flush();
+		const rows = await collector.store.query<{ peer_id: string; rtt: number; jitter: number; loss: number; inbound: number }>(
+			`SELECT peer_id, quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
+				avgIf(jitter_ms, direction = 'inbound') AS jitter, avgIf(loss_pct, direction = 'inbound') AS loss,
+				countIf(direction = 'inbound') AS inbound
+			FROM callswarm.samples WHERE run_id = {run:String} AND source_kind = 'lite' GROUP BY peer_id ORDER BY peer_id`,
+			{ run: runId },
+		);
+		expect(rows.map((r) => r.peer_id)).toEqual(['lite-0', 'lite-1', 'lite-slow-2']);
+		for (const row of rows) {
+			expect(row.inbound).toBeGreaterThan(0);
+			expect(Number.isFinite(row.jitter)).toBe(true);
+			expect(Number.isFinite(row.loss)).toBe(true);
+			expect(row.rtt).toBeGreaterThan(0);
+		}
+		const byPeer = Object.fromEntries(rows.map((r) => [r.peer_id, r.rtt]));
+		// 60 ms each way through the impairment relay.
+		expect(byPeer['lite-slow-2']).toBeGreaterThan(100);
+		expect(byPeer['lite-0']).toBeLessThan(40);
+	});
+
+	it('a lite bot killed mid-run is a fail event and the others go on', async () => {
+		const pid = lite.processOf(slots[1]!)!;
+		process.kill(pid, 'SIGKILL');
+		await waitFor(() => events.some((e) => e.peerId === 'lite-1' && e.event.type === 'fail'), 'the fail event of lite-1');
+		const killedAt = Date.now();
+		const before = await mediaByRemotePeer(page);
+		await new Promise((r) => setTimeout(r, 4000));
+		const after = await mediaByRemotePeer(page);
+		// The others keep sending: the browser decodes more of their frames.
+		for (const peer of ['lite-0', 'lite-slow-2']) expect(after.get(peer)!.framesDecoded).toBeGreaterThan(before.get(peer)!.framesDecoded);
+		await sender.flush();
+		await collector.queue.flush();
+		const [fail] = await collector.store.query<{ reason: string }>(
+			`SELECT reason FROM callswarm.events WHERE run_id = {run:String} AND peer_id = 'lite-1' AND type = 'fail'`,
+			{ run: runId },
+		);
+		expect(fail!.reason).toMatch(/exited \(SIGKILL\)/);
+		const [later] = await collector.store.query<{ n: number }>(
+			`SELECT count() AS n FROM callswarm.samples WHERE run_id = {run:String} AND peer_id = 'lite-0' AND ts > fromUnixTimestamp64Milli(toInt64({at:Int64}))`,
+			{ run: runId, at: killedAt },
+		);
+		expect(later!.n).toBeGreaterThan(0);
+		expect(lite.pids).toHaveLength(2);
+	});
+});
