@@ -31,6 +31,8 @@ export class Room extends EventEmitter<RoomEvents> {
 		private readonly maxPeers: number,
 	) {
 		super();
+		// Every peer's session listens for the room closing.
+		this.setMaxListeners(0);
 		slot.rooms++;
 		router.on('workerclose', () => this.close('media worker died', true));
 	}

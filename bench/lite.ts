@@ -1,0 +1,126 @@
+/**
+ * bench:lite: what a lite (werift) bot costs, per sent and per received audio+video stream, at
+ * 10, 50 and 100 bots. CPU and memory are those of the lite-bot processes only (the SFU's
+ * workers and this process are not counted).
+ *   npm run bench:lite [-- --counts 10,50,100 --seconds 15 --publish 180p15]
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { startCollector } from '../collector/index.ts';
+import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { CollectorClient } from '../loadgen/CollectorClient.ts';
+import type { DriverContext } from '../loadgen/drivers.ts';
+import { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
+import type { Slot } from '../loadgen/schedule/slots.ts';
+import { TelemetrySender } from '../loadgen/telemetry/TelemetrySender.ts';
+import { parseInput } from '../protocol/issues.ts';
+import { networkPresets, Scenario } from '../protocol/scenario.ts';
+import { startSfu } from '../sfu/index.ts';
+import { treeCpuSeconds, treePssBytes } from './proc.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const flags = parseInput(
+	z.object({
+		counts: z.string().default('10,50,100').transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().int().min(1))),
+		seconds: z.string().regex(/^\d+$/).default('15').transform(Number),
+		publish: z.enum(['audio-only', '180p15', '360p30', '720p30']).default('180p15'),
+		perProcess: z.string().regex(/^\d+$/).default('50').transform(Number),
+	}),
+	parseArgs({ options: { counts: { type: 'string' }, seconds: { type: 'string' }, publish: { type: 'string' }, perProcess: { type: 'string' } } }).values,
+	'bench:lite flags',
+);
+
+const status = new StatusLine();
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-lite-'));
+const sfu = await startSfu({ port: 0, logLevel: 'none' });
+const collector = await startCollector({ port: 0, logLevel: 'silent', spoolDir: path.join(work, 'spool'), store: { dataDir: path.join(work, 'clickhouse') } });
+const sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 2000, maxBatchesPerRequest: 500, maxBufferedBatches: 100_000 });
+sender.start();
+const groups = Scenario.parse({
+	name: 'bench-lite',
+	participants: [
+		{ name: 'sender', bot: 'lite', count: 1, publish: flags.publish, subscribe: 'none' },
+		{ name: 'receiver', bot: 'lite', count: 1, publish: 'none', subscribe: 'all' },
+	],
+	schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
+}).participants;
+
+function driver(runId: string): LiteDriver {
+	const context: DriverContext = {
+		runId,
+		signalingUrl: sfu.wsUrl,
+		botPageUrl: sfu.botPageUrl,
+		statsIntervalMs: 2000,
+		sender,
+		networkOf: () => ({ ...networkPresets.perfect }),
+		onEvent: () => undefined,
+		log: (m) => status.done(`  ${m}`),
+	};
+	return new LiteDriver(context, { botsPerProcess: flags.perProcess, impairedGroups: new Set() });
+}
+
+/** Joins the bots, waits for media, then measures CPU and PSS of the given processes. */
+async function measure(label: string, bots: Slot[], measured: LiteDriver, others: LiteDriver[] = []): Promise<{ cores: number; pssMiB: number }> {
+	for (const [i, slot] of bots.entries()) {
+		await (slot.group.name === 'sender' && others[0] ? others[0] : measured).join(slot);
+		if (i % 10 === 0) status.update(`${label}: joining ${bar(i / bots.length)}`);
+	}
+	for (let s = 0; s < 8; s++) {
+		status.update(`${label}: warming up ${bar(s / 8)}`);
+		await new Promise((r) => setTimeout(r, 1000));
+	}
+	const cpu = () => measured.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+	const cpu0 = cpu();
+	const t0 = performance.now();
+	for (let s = 0; s < flags.seconds; s++) {
+		status.update(`${label}: measuring ${bar(s / flags.seconds)}`);
+		await new Promise((r) => setTimeout(r, 1000));
+	}
+	const cores = (cpu() - cpu0) / ((performance.now() - t0) / 1000);
+	const pssMiB = measured.pids.reduce((sum, pid) => sum + treePssBytes(pid), 0) / 2 ** 20;
+	return { cores, pssMiB };
+}
+
+const rows: Record<string, Record<string, number | string>> = {};
+try {
+	for (const n of flags.counts) {
+		// Sending: n bots each publishing one audio+video stream, receiving nothing; 10 per room.
+		const sendDriver = driver(`bench-lite-send-${n}`);
+		const senders: Slot[] = Array.from({ length: n }, (_, i) => ({ index: i, roomId: `send-${n}-${Math.floor(i / 10)}`, group: groups[0]!, peerId: `s${n}-${i}` }));
+		const sent = await measure(`${n} sending bots`, senders, sendDriver);
+		await sendDriver.close();
+		status.done(`${n} sending bots: ${sent.cores.toFixed(3)} cores`);
+
+		// Receiving: n bots each receiving one audio+video stream from a sender in another process.
+		const recvDriver = driver(`bench-lite-recv-${n}`);
+		const sourceDriver = driver(`bench-lite-src-${n}`);
+		const rooms = Math.ceil(n / 10);
+		const sources: Slot[] = Array.from({ length: rooms }, (_, r) => ({ index: 100_000 + r, roomId: `recv-${n}-${r}`, group: groups[0]!, peerId: `src${n}-${r}` }));
+		const receivers: Slot[] = Array.from({ length: n }, (_, i) => ({ index: i, roomId: `recv-${n}-${Math.floor(i / 10)}`, group: groups[1]!, peerId: `r${n}-${i}` }));
+		const received = await measure(`${n} receiving bots`, [...sources, ...receivers], recvDriver, [sourceDriver]);
+		await recvDriver.close();
+		await sourceDriver.close();
+		status.done(`${n} receiving bots: ${received.cores.toFixed(3)} cores`);
+
+		rows[`${n} bots`] = {
+			'cores sending': +sent.cores.toFixed(3),
+			'% core per sent A+V stream': +((sent.cores / n) * 100).toFixed(2),
+			'sent streams per core': Math.round(n / sent.cores),
+			'MiB per sending bot': +(sent.pssMiB / n).toFixed(1),
+			'cores receiving': +received.cores.toFixed(3),
+			'% core per received A+V stream': +((received.cores / n) * 100).toFixed(2),
+			'MiB per receiving bot': +(received.pssMiB / n).toFixed(1),
+		};
+	}
+	console.log(`\nLite bot cost (werift, ${flags.publish} VP8 + Opus per stream, ${flags.perProcess} bots per process, ${flags.seconds} s)`);
+	console.table(rows);
+	const best = Math.max(...Object.values(rows).map((r) => Number(r['sent streams per core'])));
+	console.log(`target: at least 100 sent audio+video streams per core: ${best >= 100 ? 'met' : 'NOT met'} (best ${best})`);
+} finally {
+	await sender.close();
+	await collector.close();
+	await sfu.close();
+	rmSync(work, { recursive: true, force: true });
+}
