@@ -13,7 +13,7 @@ import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
-import { treeCpuSeconds, treePssBytes } from './proc.ts';
+import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 
 const flags = parseInput(
 	z.object({

@@ -16,7 +16,7 @@ import { TelemetrySender } from '../loadgen/telemetry/TelemetrySender.ts';
 import { parseInput } from '../protocol/issues.ts';
 import { networkPresets, Scenario } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
-import { treeCpuSeconds, treePssBytes } from './proc.ts';
+import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -86,10 +87,11 @@ export class Collector {
 		// Gzip request bodies are inflated here; bodyLimit then applies to the inflated size.
 		await app.register(compress, { global: true, requestEncodings: ['gzip', 'deflate'], threshold: 2048 });
 		if (options.token) {
-			const expected = `Bearer ${options.token}`;
+			const expected = Buffer.from(`Bearer ${options.token}`);
 			app.addHook('onRequest', async (request) => {
 				if (request.method === 'GET' || request.method === 'HEAD') return;
-				if (request.headers.authorization !== expected) {
+				const given = Buffer.from(request.headers.authorization ?? '');
+				if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
 					throw new HttpError(401, 'unauthorized', 'send the run token: Authorization: Bearer <token>');
 				}
 			});

@@ -214,24 +214,14 @@ export class RunQueries {
 				minIf(duration_ms, type = '${type}') AS mn${i}, maxIf(duration_ms, type = '${type}') AS mx${i},
 				quantilesExactInclusiveIf(${qs})(duration_ms, type = '${type}') AS q${i}`;
 		});
-		// Per participant: did it join, fail before joining, fail after joining?
 		const [ev] = await this.#q<Record<string, unknown>>(
-			`SELECT ${eventSelects.join(',\n')},
-				(SELECT tuple(count(), countIf(first_join IS NOT NULL), countIf(first_join IS NULL AND first_fail IS NOT NULL),
-						countIf(first_join IS NOT NULL AND last_fail > first_join))
-					FROM (
-						SELECT peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
-							maxIf(ts, type = 'fail') AS last_fail
-						FROM ${db}.events WHERE run_id = {run:String} AND type IN ('join', 'fail')
-						GROUP BY peer_id
-					) SETTINGS aggregate_functions_null_for_empty = 1) AS people
-			FROM ${db}.events WHERE run_id = {run:String}`,
+			`SELECT ${eventSelects.join(',\n')} FROM ${db}.events WHERE run_id = {run:String}`,
 			{ run: runId },
 		);
 		eventNames.forEach((name, i) => {
 			metrics[name] = metricSummary(ev, i, 'ms');
 		});
-		const [attempted = 0, joined = 0, neverJoined = 0, dropped = 0] = ((ev?.people as number[] | undefined) ?? []).map(Number);
+		const { attempted, joined, neverJoined, dropped } = await this.#people(runId);
 		metrics.join_failed = rateSummary(neverJoined, attempted);
 		metrics.dropped = rateSummary(dropped, joined);
 
@@ -257,19 +247,7 @@ export class RunQueries {
 		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap).
 		const level = filtered ? 'raw' : resolution.level;
 		const params: QueryParams = { run: runId, bucket: resolution.bucket };
-		const filters = ['run_id = {run:String}'];
-		if (query.room) {
-			filters.push('room_id = {room:String}');
-			params.room = query.room;
-		}
-		if (query.peer) {
-			filters.push('peer_id = {peer:String}');
-			params.peer = query.peer;
-		}
-		if (query.kind) {
-			filters.push('kind = {kind:String}');
-			params.kind = query.kind;
-		}
+		const filters = ['run_id = {run:String}', ...equalities(params, { room_id: query.room, peer_id: query.peer, kind: query.kind })];
 		const selects = query.metrics.map((name, i) => {
 			const m = sampleMetric(name);
 			const cond = metricFilter(m);
@@ -562,15 +540,7 @@ export class RunQueries {
 
 	async events(runId: string, filter: { peer?: string; type?: string; limit: number }): Promise<EventList> {
 		const params: QueryParams = { run: runId, limit: filter.limit };
-		const where = ['run_id = {run:String}'];
-		if (filter.peer) {
-			where.push('peer_id = {peer:String}');
-			params.peer = filter.peer;
-		}
-		if (filter.type) {
-			where.push('type = {type:String}');
-			params.type = filter.type;
-		}
+		const where = ['run_id = {run:String}', ...equalities(params, { peer_id: filter.peer, type: filter.type })];
 		const rows = await this.#q<{ t: number; room_id: string; peer_id: string; type: string; duration_ms: number | null; reason: string }>(
 			`SELECT toUnixTimestamp64Milli(ts) AS t, room_id, peer_id, type, duration_ms, reason
 			FROM ${this.#db}.events WHERE ${where.join(' AND ')} ORDER BY ts LIMIT {limit:UInt32}`,
@@ -621,6 +591,17 @@ function metricSummary(row: Record<string, unknown> | undefined, i: number, unit
 
 function rateSummary(part: number, whole: number): MetricSummary {
 	return { unit: 'ratio', count: whole, avg: null, min: null, max: null, p50: null, p95: null, p99: null, rate: whole ? part / whole : null };
+}
+
+/** `column = {column:String}` for each given value, its parameter added to `params`. */
+function equalities(params: QueryParams, values: Record<string, string | undefined>): string[] {
+	const conditions: string[] = [];
+	for (const [column, value] of Object.entries(values)) {
+		if (value === undefined) continue;
+		conditions.push(`${column} = {${column}:String}`);
+		params[column] = value;
+	}
+	return conditions;
 }
 
 function compare(value: number, operator: ThresholdExpression['operator'], limit: number): boolean {

@@ -1,4 +1,5 @@
 import { InputError } from '../../protocol/issues.ts';
+import { capacityCommand, capacityHelp } from './capacity-command.ts';
 import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './report-commands.ts';
 import { runCommand, runHelp } from './run-command.ts';
 import { serveCommand, serveHelp } from './serve-command.ts';
@@ -11,6 +12,7 @@ const commands: Record<string, Command> = {
 	runs: { summary: 'list the runs the collector knows', help: runsHelp, run: runsCommand },
 	report: { summary: "write a run's self-contained HTML report", help: reportHelp, run: reportCommand },
 	compare: { summary: 'compare two runs: summary deltas, regressions flagged', help: compareHelp, run: compareCommand },
+	capacity: { summary: 'measure how many consumers one SFU worker core carries', help: capacityHelp, run: (argv) => capacityCommand(argv) },
 	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
 };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { startCollector, type Collector } from '../../collector/index.ts';
+import { dashboardDir } from '../../dashboard/bundle.ts';
 import type { RunSummary, RunStatus, ThresholdResult } from '../../protocol/api.ts';
 import type { MetricName } from '../../protocol/metrics.ts';
 import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
@@ -143,7 +144,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 				logLevel: 'error',
 				spoolDir: path.join(dataDir, 'spool'),
 				flushIntervalMs: 500,
-				dashboardDir: path.resolve(new URL('../../build/dashboard/', import.meta.url).pathname),
+				dashboardDir,
 				store: { dataDir: path.join(dataDir, 'clickhouse') },
 			});
 			this.#collectorUrl = this.#collector.url;

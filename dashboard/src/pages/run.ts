@@ -88,7 +88,6 @@ function peersTable(peers: PeerList): string {
 export function renderRun(root: HTMLElement, data: RunData, options: { live: boolean }): void {
 	const { view } = data;
 	const { run, summary } = view;
-	const start = run.startedAt;
 	const hasSamples = Object.values(view.timeseries.series).some((s) => s.length > 0);
 	const p = summary.participants;
 	destroyCharts();

@@ -1,0 +1,188 @@
+/**
+ * callswarm capacity (and npm run bench:sfu-capacity): how many consumers one mediasoup worker
+ * core carries. Lite bots join rooms step by step (rooms of 2 senders and 6 receivers: 24
+ * consumers per room) on a bundled SFU with one worker, until loss passes 0.5 %, the worker core
+ * saturates, or the load generator itself runs out of CPU (then consumers per worker core are
+ * extrapolated from the worker's CPU per consumer, and that limit is named). Prints the loss and
+ * RTT curve against load.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { startCollector } from '../../collector/index.ts';
+import { StatusLine } from './status.ts';
+import { CollectorClient } from '../CollectorClient.ts';
+import type { DriverContext } from '../drivers.ts';
+import { LiteDriver } from '../lite/LiteDriver.ts';
+import type { Slot } from '../schedule/slots.ts';
+import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
+import { networkPresets, Scenario } from '../../protocol/scenario.ts';
+import { startSfu } from '../../sfu/index.ts';
+import { treeCpuSeconds } from '../proc.ts';
+import { parseCommandLine } from './args.ts';
+
+const whole = z.string().regex(/^\d+$/).transform(Number);
+const CapacityFlags = z.object({
+	'step-rooms': whole.pipe(z.number().min(1)).default(2),
+	'step-seconds': whole.pipe(z.number().min(3)).default(12),
+	'max-rooms': whole.pipe(z.number().min(1)).default(40),
+	publish: z.enum(['audio-only', '180p15', '360p30']).default('180p15'),
+	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
+});
+
+export const capacityHelp = `callswarm capacity [flags]: consumers one mediasoup worker core carries
+
+Lite bots join rooms of 2 senders and 6 receivers on a bundled SFU with one worker, step by step,
+until loss passes 0.5 %, the worker core saturates or this machine runs out of CPU.
+
+  --step-rooms <n>     rooms added per step (default 2)
+  --step-seconds <n>   measuring time per step (default 12)
+  --max-rooms <n>      stop after this many rooms (default 40)
+  --publish <profile>  what senders send: audio-only, 180p15 (default), 360p30
+`;
+
+interface Step {
+	rooms: number;
+	bots: number;
+	consumers: number;
+	workerCpu: number;
+	botCpu: number;
+	lossPct: number | null;
+	rttP95Ms: number | null;
+}
+
+export async function capacityCommand(argv: string[]): Promise<number> {
+	const flags = parseCommandLine(
+		argv,
+		{ 'step-rooms': { type: 'string' }, 'step-seconds': { type: 'string' }, 'max-rooms': { type: 'string' }, publish: { type: 'string' } },
+		CapacityFlags,
+		'capacity',
+	);
+
+	const status = new StatusLine();
+	const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-capacity-'));
+	const runId = `capacity-${Date.now()}`;
+	const sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none', maxPeersPerRoom: 100 });
+	const collector = await startCollector({ port: 0, logLevel: 'silent', flushIntervalMs: 300, spoolDir: path.join(work, 'spool'), store: { dataDir: path.join(work, 'clickhouse') } });
+	const sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 1000, maxBatchesPerRequest: 500, maxBufferedBatches: 100_000 });
+	sender.start();
+	const groups = Scenario.parse({
+		name: 'capacity',
+		participants: [
+			{ name: 'sender', bot: 'lite', count: 2, publish: flags.publish, subscribe: 'none' },
+			{ name: 'receiver', bot: 'lite', count: 6, publish: 'none', subscribe: 'all' },
+		],
+		schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
+	}).participants;
+	const context: DriverContext = {
+		runId,
+		signalingUrl: sfu.wsUrl,
+		botPageUrl: sfu.botPageUrl,
+		statsIntervalMs: 2000,
+		sender,
+		networkOf: () => ({ ...networkPresets.perfect }),
+		onEvent: () => undefined,
+		log: (m) => status.done(`  ${m}`),
+	};
+	const lite = new LiteDriver(context, { botsPerProcess: 40, impairedGroups: new Set() });
+	const cores = os.availableParallelism();
+
+	const steps: Step[] = [];
+	let stopReason = `reached --max-rooms ${flags['max-rooms']}`;
+	let index = 0;
+	try {
+		for (let rooms = flags['step-rooms']; rooms <= flags['max-rooms']; rooms += flags['step-rooms']) {
+			for (let r = rooms - flags['step-rooms']; r < rooms; r++) {
+				for (const group of groups) {
+					for (let k = 0; k < group.count; k++) {
+						const slot: Slot = { index: index++, roomId: `cap-${r}`, group, peerId: `${group.name}-${r}-${k}` };
+						await lite.join(slot);
+					}
+				}
+			}
+			status.update(`${rooms} rooms joined, settling`);
+			await new Promise((r) => setTimeout(r, 4000));
+			const [load0] = await sfu.workerLoad();
+			const bot0 = lite.pids.reduce((s, pid) => s + treeCpuSeconds(pid), 0);
+			const from = Date.now();
+			const t0 = performance.now();
+			await new Promise((r) => setTimeout(r, flags['step-seconds'] * 1000));
+			const [load1] = await sfu.workerLoad();
+			const seconds = (performance.now() - t0) / 1000;
+			await sender.flush();
+			await collector.queue.flush();
+			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null }>(
+				`SELECT sumIf(lost_delta, direction = 'inbound') / greatest(1, sumIf(packets_delta + lost_delta, direction = 'inbound')) * 100 AS loss,
+					quantileExactIf(0.95)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt
+				FROM callswarm.samples WHERE run_id = {run:String} AND ts >= fromUnixTimestamp64Milli(toInt64({from:Int64}))`,
+				{ run: runId, from },
+			);
+			const step: Step = {
+				rooms,
+				bots: index,
+				consumers: sfu.totals().consumers,
+				workerCpu: (load1!.cpuSeconds - load0!.cpuSeconds) / seconds,
+				botCpu: (lite.pids.reduce((s, pid) => s + treeCpuSeconds(pid), 0) - bot0) / seconds,
+				lossPct: q?.loss ?? null,
+				rttP95Ms: q?.rtt ?? null,
+			};
+			steps.push(step);
+			status.done(
+				`${rooms} rooms, ${step.bots} bots, ${step.consumers} consumers: worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms`,
+			);
+			if ((step.lossPct ?? 0) > 0.5) {
+				stopReason = `loss passed 0.5 % (${step.lossPct!.toFixed(2)} %)`;
+				break;
+			}
+			if (step.workerCpu > 0.9) {
+				stopReason = 'the worker core saturated (> 90 %)';
+				break;
+			}
+			if (step.botCpu + step.workerCpu > cores * 0.85) {
+				stopReason = `the load generator used the machine (${(step.botCpu + step.workerCpu).toFixed(2)} of ${cores} cores with the worker)`;
+				break;
+			}
+		}
+	} finally {
+		await lite.close();
+		await sender.close();
+		await collector.close();
+		await sfu.close();
+		rmSync(work, { recursive: true, force: true });
+	}
+
+	console.log(`\nSFU capacity: one mediasoup worker, rooms of 2 ${flags.publish} senders + 6 receivers (24 consumers each); stopped: ${stopReason}`);
+	console.table(
+		steps.map((s) => ({
+			rooms: s.rooms,
+			bots: s.bots,
+			consumers: s.consumers,
+			'worker CPU %': +(s.workerCpu * 100).toFixed(1),
+			'consumers per worker core': Math.round(s.consumers / Math.max(s.workerCpu, 1e-6)),
+			'loss %': s.lossPct === null ? '-' : +s.lossPct.toFixed(3),
+			'p95 RTT ms': s.rttP95Ms === null ? '-' : +s.rttP95Ms.toFixed(1),
+			'bot cores': +s.botCpu.toFixed(2),
+		})),
+	);
+	// The curve, as people would rather see it than read it.
+	const maxRtt = Math.max(...steps.map((s) => s.rttP95Ms ?? 0), 1);
+	console.log('\np95 RTT (#) and loss (x10, o) against consumers');
+	for (const s of steps) {
+		const rttBar = '#'.repeat(Math.round(((s.rttP95Ms ?? 0) / maxRtt) * 40));
+		const lossBar = 'o'.repeat(Math.min(40, Math.round((s.lossPct ?? 0) * 10)));
+		console.log(`${String(s.consumers).padStart(6)} | ${rttBar.padEnd(40)} ${(s.rttP95Ms ?? 0).toFixed(1).padStart(7)} ms | ${lossBar} ${(s.lossPct ?? 0).toFixed(2)} %`);
+	}
+	const last = steps.at(-1);
+	if (last) {
+		const perCore = last.consumers / Math.max(last.workerCpu, 1e-6);
+		console.log(
+			`\n${last.consumers} consumers on ${(last.workerCpu * 100).toFixed(0)} % of a worker core: ${Math.round(perCore)} consumers per worker core` +
+				`${last.workerCpu < 0.9 ? ' (extrapolated: the worker was not saturated)' : ''} (target: >= 500, mediasoup's own figure)`,
+		);
+		const file = path.join(os.tmpdir(), `${runId}.json`);
+		writeFileSync(file, JSON.stringify({ stopReason, steps }, null, 2));
+		console.log(`steps as JSON: ${file}`);
+	}
+	return 0;
+}
