@@ -91,8 +91,9 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		);
 		const state = await pageState(page);
 		expect(new Set(state.consumers.map((c) => c.peerId))).toEqual(new Set(slots.map((s) => s.peerId)));
+		// Events travel with each bot's next stats sample.
+		await waitFor(() => events.filter((e) => e.event.type === 'first-media').length === 3, 'three first-media events');
 		expect(events.filter((e) => e.event.type === 'join').map((e) => e.peerId).sort()).toEqual(slots.map((s) => s.peerId).sort());
-		expect(events.filter((e) => e.event.type === 'first-media')).toHaveLength(3);
 	});
 
 	it('stores lite bot telemetry with RTT, jitter and loss; the impaired one has the added delay', async () => {
