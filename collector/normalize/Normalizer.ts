@@ -12,6 +12,7 @@ import {
 } from '../../protocol/telemetry.ts';
 import type { EventRow, RawReportRow, SampleRow, SfuSampleRow } from '../store/tables.ts';
 import { estimateMos } from './mos.ts';
+import { validStats } from './statsCheck.ts';
 
 export interface NormalizedBatch {
 	samples: SampleRow[];
@@ -71,6 +72,10 @@ export class Normalizer {
 				const stat = snapshot.stats[j]!;
 				const schema = knownStatsTypes[stat.type as KnownStatsType];
 				if (!schema) continue;
+				if (validStats[stat.type as KnownStatsType]?.(stat)) {
+					parsed.push(stat as unknown as KnownStats);
+					continue;
+				}
 				const result = schema.safeParse(stat);
 				if (!result.success) {
 					const issue = result.error.issues[0]!;

@@ -88,3 +88,33 @@ describe('chart resolution', () => {
 		expect(chooseResolution(0, 2)).toEqual({ bucket: 2, level: 'raw' });
 	});
 });
+
+describe('fast stats check', () => {
+	it('agrees with the zod schemas on real Chromium stats and on broken copies of them', async () => {
+		const { validStats } = await import('../../collector/normalize/statsCheck.ts');
+		const { knownStatsTypes } = await import('../../protocol/telemetry.ts');
+		const { chromiumFixture } = await import('../helpers/telemetry.ts');
+		const stats = chromiumFixture().snapshots.flatMap((s) => s.stats).filter((s) => (s.type as string) in knownStatsTypes);
+		expect(stats.length).toBeGreaterThan(40);
+		const broken = (stat: Record<string, unknown>): Array<Record<string, unknown>> => {
+			const out: Array<Record<string, unknown>> = [];
+			for (const [key, value] of Object.entries(stat)) {
+				if (key === 'type') continue;
+				if (typeof value === 'number') out.push({ ...stat, [key]: -1 }, { ...stat, [key]: String(value) }, { ...stat, [key]: Infinity });
+				if (typeof value === 'string') out.push({ ...stat, [key]: 42 }, { ...stat, [key]: 'x'.repeat(300) });
+				if (typeof value === 'boolean') out.push({ ...stat, [key]: 'yes' });
+			}
+			out.push({ ...stat, kind: 'data' }, { ...stat, id: undefined });
+			return out;
+		};
+		let compared = 0;
+		for (const stat of stats) {
+			const type = stat.type as keyof typeof knownStatsTypes;
+			for (const candidate of [stat, ...broken(stat)]) {
+				expect(validStats[type]!(candidate), `${type} ${JSON.stringify(candidate).slice(0, 120)}`).toBe(knownStatsTypes[type].safeParse(candidate).success);
+				compared++;
+			}
+		}
+		expect(compared).toBeGreaterThan(500);
+	});
+});

@@ -1,0 +1,59 @@
+import type { z } from 'zod';
+import { knownStatsTypes, type KnownStatsType } from '../../protocol/telemetry.ts';
+
+type Check = (value: unknown) => boolean;
+
+/** A plain predicate for one field schema, or undefined when the schema is not a simple one. */
+function fieldCheck(schema: z.ZodType): { check: Check; optional: boolean } | undefined {
+	const optional = schema.def.type === 'optional';
+	const inner = (optional ? (schema as unknown as z.ZodOptional<z.ZodType>).unwrap() : schema) as z.ZodType & Record<string, unknown>;
+	switch (inner.def.type) {
+		case 'number': {
+			const min = (inner.minValue as number | null) ?? -Infinity;
+			const max = (inner.maxValue as number | null) ?? Infinity;
+			const int = inner.isInt === true;
+			return { optional, check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (!int || Number.isInteger(v)) };
+		}
+		case 'string': {
+			const max = (inner.maxLength as number | null) ?? Infinity;
+			return { optional, check: (v) => typeof v === 'string' && v.length <= max };
+		}
+		case 'boolean':
+			return { optional, check: (v) => typeof v === 'boolean' };
+		case 'enum': {
+			const options = new Set<unknown>(inner.options as unknown[]);
+			return { optional, check: (v) => options.has(v) };
+		}
+		case 'literal': {
+			const values = inner.values as Set<unknown>;
+			return { optional, check: (v) => values.has(v) };
+		}
+		default:
+			return undefined;
+	}
+}
+
+/**
+ * For each known stats type, a predicate built from its zod schema (the one definition) that
+ * says whether a stats object is valid, about ten times faster than parsing it. Valid objects
+ * (nearly all) skip zod; an invalid one is parsed by zod for its exact error and field path.
+ */
+function compile(schema: z.ZodObject): ((stat: Record<string, unknown>) => boolean) | undefined {
+	const fields: Array<[string, Check, boolean]> = [];
+	for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+		const compiled = fieldCheck(field);
+		if (!compiled) return undefined;
+		fields.push([key, compiled.check, compiled.optional]);
+	}
+	return (stat) => {
+		for (const [key, check, optional] of fields) {
+			const value = stat[key];
+			if (value === undefined ? !optional : !check(value)) return false;
+		}
+		return true;
+	};
+}
+
+export const validStats = Object.fromEntries(
+	Object.entries(knownStatsTypes).map(([type, schema]) => [type, compile(schema as unknown as z.ZodObject)]),
+) as Record<KnownStatsType, ((stat: Record<string, unknown>) => boolean) | undefined>;
