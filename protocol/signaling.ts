@@ -16,9 +16,10 @@ import {
 	RtpParameters,
 } from './rtp.ts';
 
-const Id = z.string().min(1).max(128).regex(/^[\w.:@-]+$/, 'only letters, digits and . : @ _ -');
-export const RoomId = Id;
-export const PeerId = Id;
+/** Ids of rooms, peers and bots: safe in URLs, logs and file names. */
+export const Identifier = z.string().min(1).max(128).regex(/^[\w.:@-]+$/, 'only letters, digits and . : @ _ -');
+export const RoomId = Identifier;
+export const PeerId = Identifier;
 const EntityId = z.string().min(1).max(64);
 const AppData = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional();
 

@@ -7,6 +7,7 @@
  * names the field path.
  */
 import { z } from 'zod';
+import { Identifier, PeerId, RoomId } from './signaling.ts';
 
 export const RunId = z
 	.string()
@@ -15,17 +16,16 @@ export const RunId = z
 	.regex(/^[\w.-]+$/, 'only letters, digits and . _ -');
 export type RunId = z.infer<typeof RunId>;
 
-const Name = z.string().min(1).max(128).regex(/^[\w.:@-]+$/, 'only letters, digits and . : @ _ -');
 
 export const SourceKind = z.enum(['browser', 'lite', 'sfu']);
 export type SourceKind = z.infer<typeof SourceKind>;
 
 export const TelemetrySource = z.object({
 	/** The process-level identity: a bot, or an SFU instance. */
-	botId: Name,
+	botId: Identifier,
 	/** Room and peer of the participant; '-' for an SFU. */
-	roomId: Name,
-	peerId: Name,
+	roomId: RoomId,
+	peerId: PeerId,
 	kind: SourceKind,
 	userAgent: z.string().max(512).optional(),
 });

@@ -33,7 +33,7 @@ export interface RunOptions {
 	dataDir?: string;
 	/** Stats sample period override. */
 	statsIntervalMs?: number;
-	/** Bots per lite-bot process (issue: lite bots). */
+	/** Also receives what the run logs (besides the "log" event). */
 	log?: (message: string) => void;
 }
 
