@@ -82,6 +82,10 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Launc
 			ignoreDefaultArgs: true,
 			pipe: true,
 			protocolTimeout: 120_000,
+			// The run stops bots itself on Ctrl-C (leave, flush, verdicts); puppeteer would exit at once.
+			handleSIGINT: false,
+			handleSIGTERM: false,
+			handleSIGHUP: false,
 			args: chromiumArgs(userDataDir, options.media, options.args),
 		});
 	} catch (error) {

@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { dashboardDir } from '../../dashboard/bundle.ts';
 import { launchChromium, type LaunchedBrowser } from '../../loadgen/browser/chromium.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { writeReport } from '../../loadgen/output/report.ts';
+import { main } from '../../loadgen/cli/main.ts';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 
@@ -121,6 +122,24 @@ describe('dashboard', () => {
 		for (const [id, n] of Object.entries(await chartPoints(page))) expect(n, id).toBeGreaterThan(0);
 		expect(errors).toEqual([]);
 		await page.close();
+	});
+
+	it('lists, compares and reports the same runs from the CLI', async () => {
+		const lines: string[] = [];
+		const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+		try {
+			expect(await main(['runs', '--collector', collector.url])).toBe(0);
+			expect(lines.join('\n')).toContain(runIds[1]);
+			lines.length = 0;
+			// B (impaired) against A: a regression, exit 1.
+			expect(await main(['compare', runIds[0]!, runIds[1]!, '--collector', collector.url])).toBe(1);
+			expect(lines.join('\n')).toMatch(/rtt_ms\s+p95.*REGRESSION/);
+			const file = path.join(work, 'cli-report.html');
+			expect(await main(['report', runIds[0]!, '--collector', collector.url, '--out', file])).toBe(0);
+			expect(readFileSync(file, 'utf8')).toContain('__CALLSWARM_REPORT__');
+		} finally {
+			log.mockRestore();
+		}
 	});
 
 	it('shows a run without samples as such', async () => {

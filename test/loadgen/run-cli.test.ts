@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +71,39 @@ describe('callswarm run', () => {
 		const junit = readFileSync(path.join(work, 'impossible.xml'), 'utf8');
 		expect(junit).toContain('failures="1"');
 		expect(junit).toContain('name="rtt_ms p(95)&lt;0"');
+	});
+
+	it('stops early when an abortOnFail threshold fails, exit 99', async () => {
+		const out = path.join(work, 'abort-out');
+		const { code, stdout } = await callswarm(['run', 'test/fixtures/scenarios/abort.ts', '--data-dir', path.join(work, 'abort-data'), '--out', out]);
+		expect(code).toBe(99);
+		expect(stdout).toContain('threshold rtt_ms p(95)<0 failed (abortOnFail)');
+		const result = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { startedAt: number; endedAt: number; status: string };
+		expect(result.status).toBe('failed');
+		// The schedule asked for a minute.
+		expect(result.endedAt - result.startedAt).toBeLessThan(45_000);
+	});
+
+	it('stops cleanly on Ctrl-C: bots leave, telemetry is flushed, exit 130', async () => {
+		const dataDir = path.join(work, 'interrupt-data');
+		const out = path.join(work, 'interrupt-out');
+		const child = spawn('node', ['bin/callswarm.js', 'run', 'scenarios/smoke.ts', '--data-dir', dataDir, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let stderr = '';
+		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+		const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+		for (let i = 0; i < 120 && !/in call 4/.test(stderr); i++) await new Promise((r) => setTimeout(r, 500));
+		expect(stderr).toMatch(/in call 4/);
+		child.kill('SIGINT');
+		expect(await exited).toBe(130);
+		const result = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { runId: string; status: string; abortReason: string };
+		expect(result).toMatchObject({ status: 'aborted', abortReason: 'interrupted' });
+		const store = await ClickHouseStore.open({ dataDir: path.join(dataDir, 'clickhouse') });
+		try {
+			const [leaves] = await store.query<{ n: number }>(`SELECT count() AS n FROM callswarm.events WHERE run_id = {run:String} AND type = 'leave'`, { run: result.runId });
+			expect(leaves!.n).toBe(4);
+		} finally {
+			await store.close();
+		}
 	});
 
 	it('refuses an invalid scenario before anything starts, naming the fields', async () => {
