@@ -6,20 +6,13 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { startCollector } from '../collector/index.ts';
 import { bar, StatusLine } from '../loadgen/cli/status.ts';
-import { CollectorClient } from '../loadgen/CollectorClient.ts';
-import type { DriverContext } from '../loadgen/drivers.ts';
-import { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
+import { LiteBench } from '../loadgen/lite/LiteBench.ts';
+import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';
-import { TelemetrySender } from '../loadgen/telemetry/TelemetrySender.ts';
 import { parseInput } from '../protocol/issues.ts';
-import { networkPresets, Scenario } from '../protocol/scenario.ts';
-import { startSfu } from '../sfu/index.ts';
+import { Scenario } from '../protocol/scenario.ts';
 import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 const flags = parseInput(
 	z.object({
@@ -33,11 +26,7 @@ const flags = parseInput(
 );
 
 const status = new StatusLine();
-const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-lite-'));
-const sfu = await startSfu({ port: 0, logLevel: 'none' });
-const collector = await startCollector({ port: 0, logLevel: 'silent', spoolDir: path.join(work, 'spool'), store: { dataDir: path.join(work, 'clickhouse') } });
-const sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 2000, maxBatchesPerRequest: 500, maxBufferedBatches: 100_000 });
-sender.start();
+const bench = await LiteBench.start({ sfu: {}, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
 const groups = Scenario.parse({
 	name: 'bench-lite',
 	participants: [
@@ -47,19 +36,7 @@ const groups = Scenario.parse({
 	schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
 }).participants;
 
-function driver(runId: string): LiteDriver {
-	const context: DriverContext = {
-		runId,
-		signalingUrl: sfu.wsUrl,
-		botPageUrl: sfu.botPageUrl,
-		statsIntervalMs: 2000,
-		sender,
-		networkOf: () => ({ ...networkPresets.perfect }),
-		onEvent: () => undefined,
-		log: (m) => status.done(`  ${m}`),
-	};
-	return new LiteDriver(context, { botsPerProcess: flags.perProcess, impairedGroups: new Set() });
-}
+const driver = (runId: string): LiteDriver => bench.driver(runId, flags.perProcess);
 
 /** Joins the bots, waits for media, then measures CPU and PSS of the given processes. */
 async function measure(label: string, bots: Slot[], measured: LiteDriver, others: LiteDriver[] = []): Promise<{ cores: number; pssMiB: number }> {
@@ -119,8 +96,5 @@ try {
 	const best = Math.max(...Object.values(rows).map((r) => Number(r['sent streams per core'])));
 	console.log(`target: at least 100 sent audio+video streams per core: ${best >= 100 ? 'met' : 'NOT met'} (best ${best})`);
 } finally {
-	await sender.close();
-	await collector.close();
-	await sfu.close();
-	rmSync(work, { recursive: true, force: true });
+	await bench.close();
 }

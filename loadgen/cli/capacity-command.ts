@@ -6,19 +6,14 @@
  * extrapolated from the worker's CPU per consumer, and that limit is named). Prints the loss and
  * RTT curve against load.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { startCollector } from '../../collector/index.ts';
 import { StatusLine } from './status.ts';
-import { CollectorClient } from '../CollectorClient.ts';
-import type { DriverContext } from '../drivers.ts';
-import { LiteDriver } from '../lite/LiteDriver.ts';
 import type { Slot } from '../schedule/slots.ts';
-import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
-import { networkPresets, Scenario } from '../../protocol/scenario.ts';
-import { startSfu } from '../../sfu/index.ts';
+import { Scenario } from '../../protocol/scenario.ts';
+import { LiteBench } from '../lite/LiteBench.ts';
 import { treeCpuSeconds } from '../proc.ts';
 import { parseCommandLine } from './args.ts';
 
@@ -61,12 +56,9 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 	);
 
 	const status = new StatusLine();
-	const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-capacity-'));
 	const runId = `capacity-${Date.now()}`;
-	const sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none', maxPeersPerRoom: 100 });
-	const collector = await startCollector({ port: 0, logLevel: 'silent', flushIntervalMs: 300, spoolDir: path.join(work, 'spool'), store: { dataDir: path.join(work, 'clickhouse') } });
-	const sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 1000, maxBatchesPerRequest: 500, maxBufferedBatches: 100_000 });
-	sender.start();
+	const bench = await LiteBench.start({ sfu: { workers: 1, maxPeersPerRoom: 100 }, flushIntervalMs: 1000, log: (m) => status.done(`  ${m}`) });
+	const { sfu, collector, sender } = bench;
 	const groups = Scenario.parse({
 		name: 'capacity',
 		participants: [
@@ -75,17 +67,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 		],
 		schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
 	}).participants;
-	const context: DriverContext = {
-		runId,
-		signalingUrl: sfu.wsUrl,
-		botPageUrl: sfu.botPageUrl,
-		statsIntervalMs: 2000,
-		sender,
-		networkOf: () => ({ ...networkPresets.perfect }),
-		onEvent: () => undefined,
-		log: (m) => status.done(`  ${m}`),
-	};
-	const lite = new LiteDriver(context, { botsPerProcess: 40, impairedGroups: new Set() });
+	const lite = bench.driver(runId, 40);
 	const cores = os.availableParallelism();
 
 	const steps: Step[] = [];
@@ -146,10 +128,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 		}
 	} finally {
 		await lite.close();
-		await sender.close();
-		await collector.close();
-		await sfu.close();
-		rmSync(work, { recursive: true, force: true });
+		await bench.close();
 	}
 
 	console.log(`\nSFU capacity: one mediasoup worker, rooms of 2 ${flags.publish} senders + 6 receivers (24 consumers each); stopped: ${stopReason}`);

@@ -1,4 +1,4 @@
-import type { MetricSummary, RunSummary, ThresholdResult } from '../../protocol/api.ts';
+import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
 import { metricCatalogue, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/scenario.ts';
 import type { RunOutcome } from '../run/LoadRun.ts';
@@ -96,6 +96,6 @@ ${cases.join('\n')}
 }
 
 /** Machine-readable result: --json. */
-export function renderJson(outcome: RunOutcome, summary: RunSummary = outcome.summary): string {
-	return `${JSON.stringify({ ...outcome, summary }, null, 2)}\n`;
+export function renderJson(outcome: RunOutcome): string {
+	return `${JSON.stringify(outcome, null, 2)}\n`;
 }

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCollector, type Collector } from '../../collector/index.ts';
+import { networkPresets } from '../../protocol/scenario.ts';
+import { startSfu, type Sfu, type SfuOptionsInput } from '../../sfu/index.ts';
+import { CollectorClient } from '../CollectorClient.ts';
+import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
+import { LiteDriver } from './LiteDriver.ts';
+
+/**
+ * A bundled SFU, a collector in a temporary directory and lite-bot drivers on a perfect network:
+ * what `callswarm capacity` and bench:lite measure with.
+ */
+export class LiteBench {
+	private constructor(
+		readonly sfu: Sfu,
+		readonly collector: Collector,
+		readonly sender: TelemetrySender,
+		private readonly work: string,
+		private readonly log: (message: string) => void,
+	) {}
+
+	static async start(options: { sfu: SfuOptionsInput; flushIntervalMs: number; log: (message: string) => void }): Promise<LiteBench> {
+		const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-bench-'));
+		const sfu = await startSfu({ port: 0, logLevel: 'none', ...options.sfu });
+		const collector = await startCollector({
+			port: 0,
+			logLevel: 'silent',
+			flushIntervalMs: 300,
+			spoolDir: path.join(work, 'spool'),
+			store: { dataDir: path.join(work, 'clickhouse') },
+		});
+		const sender = new TelemetrySender(new CollectorClient(collector.url), {
+			flushIntervalMs: options.flushIntervalMs,
+			maxBatchesPerRequest: 500,
+			maxBufferedBatches: 100_000,
+		});
+		sender.start();
+		return new LiteBench(sfu, collector, sender, work, options.log);
+	}
+
+	driver(runId: string, botsPerProcess: number): LiteDriver {
+		return new LiteDriver(
+			{
+				runId,
+				signalingUrl: this.sfu.wsUrl,
+				botPageUrl: this.sfu.botPageUrl,
+				statsIntervalMs: 2000,
+				sender: this.sender,
+				networkOf: () => ({ ...networkPresets.perfect }),
+				onEvent: () => undefined,
+				log: this.log,
+			},
+			{ botsPerProcess, impairedGroups: new Set() },
+		);
+	}
+
+	async close(): Promise<void> {
+		await this.sender.close();
+		await this.collector.close();
+		await this.sfu.close();
+		rmSync(this.work, { recursive: true, force: true });
+	}
+}
