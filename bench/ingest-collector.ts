@@ -10,11 +10,10 @@ const dataDir = process.argv[2]!;
 const collector = await startCollector({
 	port: 0,
 	logLevel: 'silent',
-	spoolDir: `${dataDir}/spool`,
+	dataDir,
 	flushRows: 100_000,
 	flushIntervalMs: 250,
 	maxPendingRows: 2_000_000,
-	store: { dataDir: `${dataDir}/clickhouse` },
 });
 
 type Message =
@@ -36,8 +35,8 @@ process.on('message', async (message: Message) => {
 			send({ cpu: cpuSeconds() });
 			break;
 		case 'drain': {
-			while (collector.queue.pendingRows > 0) await collector.queue.flush();
-			await collector.queue.flush();
+			while (collector.writer.pendingRows > 0) await collector.flush();
+			await collector.flush();
 			send({ drained: true, cpu: cpuSeconds() });
 			break;
 		}

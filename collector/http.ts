@@ -1,7 +1,9 @@
+import { ClickHouseError } from '@clickhouse/client';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { ApiError } from '../protocol/api.ts';
 import { formatIssuePath } from '../protocol/issues.ts';
+import { isDiskFull } from './ingest/Journal.ts';
 
 /** An error with an HTTP status and an ApiError body. */
 export class HttpError extends Error {
@@ -39,6 +41,14 @@ export function installErrorHandler(app: FastifyInstance): void {
 		if (error instanceof HttpError) {
 			const body: ApiError = { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) };
 			return reply.code(error.statusCode).headers(error.headers).send(body);
+		}
+		if (isDiskFull(error) || (error instanceof ClickHouseError && error.type === 'NOT_ENOUGH_SPACE')) {
+			request.log.error({ err: error }, 'no disk space');
+			return reply.code(507).header('retry-after', '5').send({ error: 'disk_full', message: 'the collector has no disk space left, retry later' } satisfies ApiError);
+		}
+		if (error instanceof ClickHouseError) {
+			request.log.error({ err: error }, 'ClickHouse query failed');
+			return reply.code(503).header('retry-after', '2').send({ error: 'store_unavailable', message: 'ClickHouse could not answer, retry later' } satisfies ApiError);
 		}
 		const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
 		if (status >= 500) request.log.error({ err: error }, 'request failed');

@@ -10,18 +10,27 @@ export const CollectorOptions = z.object({
 	token: z.string().min(16, 'must be at least 16 characters').optional(),
 	/** Largest accepted request body, after gzip decoding (413 above). */
 	bodyLimitBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+	/** Seal a journal segment and insert it once it holds this many rows... */
 	flushRows: z.number().int().min(1).default(50_000),
+	/** ...or once its first row is this old. */
 	flushIntervalMs: z.number().int().min(10).default(1000),
 	/** Rows waiting for the store above which telemetry is refused with 429. */
 	maxPendingRows: z.number().int().min(1).default(1_000_000),
-	maxSpoolBytes: z.number().int().min(1).default(4 * 1024 * 1024 * 1024),
-	spoolDir: z.string().min(1).default('.callswarm/spool'),
+	/** Journal on disk (waiting for the store) above which telemetry is refused with 429. */
+	maxJournalBytes: z.number().int().min(1).default(4 * 1024 * 1024 * 1024),
+	/** Where the collector keeps its data: the embedded ClickHouse in clickhouse/, the journal in journal/. */
+	dataDir: z.string().min(1).default('.callswarm'),
+	/** The write-ahead journal (default <dataDir>/journal): put it on a disk with room. */
+	journalDir: z.string().min(1).optional(),
+	/** Also a read token: GET requests from beyond loopback need it (or the run token). */
+	readToken: z.string().min(16, 'must be at least 16 characters').optional(),
 	/** Also store whole getStats() reports (raw_reports table, short TTL). */
 	keepRawReports: z.boolean().default(false),
 	/** Serve the dashboard pages from here when the directory exists. */
 	dashboardDir: z.string().optional(),
 	logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('warn'),
-	store: StoreOptions.default(StoreOptions.parse({})),
+	/** ClickHouse: a server by URL, or the embedded engine (in <dataDir>/clickhouse unless store.dataDir says otherwise). */
+	store: StoreOptions.prefault({}),
 });
 export type CollectorOptionsInput = z.input<typeof CollectorOptions>;
 export type CollectorOptions = z.output<typeof CollectorOptions>;
@@ -30,6 +39,7 @@ const CollectorEnv = z.object({
 	CALLSWARM_COLLECTOR_LISTEN_IP: z.string().optional(),
 	CALLSWARM_COLLECTOR_PORT: wholeNumberText.optional(),
 	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
+	CALLSWARM_COLLECTOR_READ_TOKEN: z.string().optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
 });
 
@@ -40,11 +50,13 @@ export function collectorOptionsFromEnv(env: NodeJS.ProcessEnv): CollectorOption
 		listenIp: e.CALLSWARM_COLLECTOR_LISTEN_IP,
 		port: e.CALLSWARM_COLLECTOR_PORT,
 		token: e.CALLSWARM_COLLECTOR_TOKEN || undefined,
-		spoolDir: e.CALLSWARM_DATA_DIR ? `${e.CALLSWARM_DATA_DIR}/spool` : undefined,
+		readToken: e.CALLSWARM_COLLECTOR_READ_TOKEN || undefined,
+		dataDir: e.CALLSWARM_DATA_DIR || undefined,
 		store,
 	};
 	return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
 }
 
-const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-export const isLoopback = (ip: string): boolean => loopback.test(ip);
+const loopback = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+|localhost)$/;
+/** A loopback address (listen address or a client's remote address). */
+export const isLoopback = (ip: string | undefined): boolean => ip !== undefined && loopback.test(ip);

@@ -5,30 +5,40 @@
 import { z } from 'zod';
 import { wholeNumberText } from './issues.ts';
 import { MetricName, SampleMetricName } from './metrics.ts';
+import { ThresholdExpressions } from './thresholds.ts';
 import { PeerId, RoomId } from './signaling.ts';
-import { RunId } from './telemetry.ts';
+import { EpochMs, RunId } from './telemetry.ts';
 
-export const RunStatus = z.enum(['running', 'passed', 'failed', 'aborted', 'finished']);
+/**
+ * running; passed / failed by the thresholds; aborted (stopped early); invalid: the load
+ * generator itself saturated, so the figures say nothing about the call (statusReason says when);
+ * finished: ended without thresholds.
+ */
+export const RunStatus = z.enum(['running', 'passed', 'failed', 'aborted', 'invalid', 'finished']);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const ThresholdResult = z.object({
-	metric: z.string(),
-	expression: z.string(),
+	metric: z.string().max(64),
+	expression: z.string().max(200),
 	ok: z.boolean(),
 	/** The aggregate the expression compared, null when there was no data. */
 	value: z.number().nullable(),
+	/** How many values the aggregate covers (samples, events, or participants for a rate). */
+	samples: z.number().int().nonnegative().default(0),
 });
 export type ThresholdResult = z.infer<typeof ThresholdResult>;
 
 export const RunUpsert = z.object({
 	scenario: z.string().max(200).default(''),
 	status: RunStatus.default('running'),
-	startedAt: z.number().positive(),
-	endedAt: z.number().positive().optional(),
-	plannedParticipants: z.number().int().nonnegative().default(0),
+	/** Why the run has its status, e.g. "load generator overloaded at 0:42 (lite-bot process 2: event-loop lag 180 ms)". */
+	statusReason: z.string().max(500).default(''),
+	startedAt: EpochMs,
+	endedAt: EpochMs.optional(),
+	plannedParticipants: z.number().int().nonnegative().max(100_000_000).default(0),
 	/** The scenario as run (JSON), for the record. */
 	config: z.record(z.string(), z.unknown()).default({}),
-	verdict: z.array(ThresholdResult).default([]),
+	verdict: z.array(ThresholdResult).max(1000).default([]),
 });
 export type RunUpsert = z.input<typeof RunUpsert>;
 
@@ -43,6 +53,7 @@ export const RunInfo = z.object({
 	runId: z.string(),
 	scenario: z.string(),
 	status: RunStatus,
+	statusReason: z.string(),
 	startedAt: z.number(),
 	endedAt: z.number().nullable(),
 	durationMs: z.number(),
@@ -151,6 +162,35 @@ export const SfuLoad = z.object({
 });
 export type SfuLoad = z.infer<typeof SfuLoad>;
 
+/** The load generator's own health over time: a saturated generator makes the run's figures suspect. */
+export const GeneratorHealth = z.object({
+	bucketSeconds: z.number(),
+	points: z.array(
+		z.object({
+			t: z.number(),
+			/** Whole-machine CPU of the load generator's host(s), percent of all cores. */
+			machineCpuPct: z.number().nullable(),
+			/** The busiest single process (runner, a Chromium process, a lite-bot process), percent of one core. */
+			maxProcessCpuPct: z.number().nullable(),
+			/** The worst event-loop delay p99 of the runner and lite-bot processes, ms. */
+			maxLagMs: z.number().nullable(),
+			saturated: z.boolean(),
+		}),
+	),
+	/** Per process, over the whole run. */
+	processes: z.array(
+		z.object({
+			generatorId: z.string(),
+			role: z.string(),
+			processId: z.string(),
+			peakCpuPct: z.number().nullable(),
+			peakLagMs: z.number().nullable(),
+			saturatedSeconds: z.number(),
+		}),
+	),
+});
+export type GeneratorHealth = z.infer<typeof GeneratorHealth>;
+
 export const FirstMediaDistribution = z.object({
 	count: z.number(),
 	p50: z.number().nullable(),
@@ -219,13 +259,14 @@ export const RunView = z.object({
 	participants: ParticipantsSeries,
 	quality: QualityBands,
 	sfu: SfuLoad,
+	generator: GeneratorHealth,
 	firstMedia: FirstMediaDistribution,
 });
 export type RunView = z.infer<typeof RunView>;
 
 /** POST /v1/runs/:runId/evaluate: thresholds checked exactly against the stored data. */
 export const EvaluateRequest = z.object({
-	thresholds: z.partialRecord(MetricName, z.array(z.string()).min(1)).refine((t) => Object.keys(t).length > 0, 'no thresholds'),
+	thresholds: ThresholdExpressions.refine((t) => Object.keys(t).length > 0, 'no thresholds'),
 });
 export type EvaluateRequest = z.infer<typeof EvaluateRequest>;
 export const EvaluateResponse = z.object({ results: z.array(ThresholdResult) });

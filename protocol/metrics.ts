@@ -27,6 +27,8 @@ export interface SampleMetric {
 	/** Values are multiplied by this (bps -> kbps). */
 	scale?: number;
 	higherIsBetter?: boolean;
+	/** Drawn over time in the run view (and its report). */
+	series?: true;
 	description: string;
 }
 
@@ -53,6 +55,7 @@ export const metricCatalogue = {
 		unit: 'ms',
 		column: 'rtt_ms',
 		direction: 'candidate-pair',
+		series: true,
 		description: 'ICE candidate pair currentRoundTripTime of every connection (participant to SFU)',
 	},
 	media_rtt_ms: {
@@ -69,6 +72,7 @@ export const metricCatalogue = {
 		unit: 'ms',
 		column: 'jitter_ms',
 		direction: 'inbound',
+		series: true,
 		description: 'inbound-rtp jitter of received streams',
 	},
 	loss_pct: {
@@ -77,6 +81,7 @@ export const metricCatalogue = {
 		unit: '%',
 		column: 'loss_pct',
 		direction: 'inbound',
+		series: true,
 		description: 'lost / (received + lost) per interval, received streams',
 	},
 	bitrate_in_kbps: {
@@ -88,6 +93,7 @@ export const metricCatalogue = {
 		kind: 'video',
 		scale: 0.001,
 		higherIsBetter: true,
+		series: true,
 		description: 'bytesReceived per interval of each received video stream',
 	},
 	bitrate_out_kbps: {
@@ -99,6 +105,7 @@ export const metricCatalogue = {
 		kind: 'video',
 		scale: 0.001,
 		higherIsBetter: true,
+		series: true,
 		description: 'bytesSent per interval of each sent video stream',
 	},
 	audio_bitrate_in_kbps: {
@@ -120,6 +127,7 @@ export const metricCatalogue = {
 		direction: 'inbound',
 		kind: 'video',
 		higherIsBetter: true,
+		series: true,
 		description: 'framesPerSecond of received video',
 	},
 	mos: {
@@ -130,6 +138,7 @@ export const metricCatalogue = {
 		direction: 'inbound',
 		kind: 'audio',
 		higherIsBetter: true,
+		series: true,
 		description: 'E-model style estimate (1-4.5) from RTT, jitter and loss of received audio',
 	},
 	freeze_pct: {
@@ -139,6 +148,7 @@ export const metricCatalogue = {
 		column: 'freeze_pct',
 		direction: 'inbound',
 		kind: 'video',
+		series: true,
 		description: 'share of each interval received video was frozen (totalFreezesDuration)',
 	},
 	jitter_buffer_ms: {
@@ -166,6 +176,7 @@ export const metricCatalogue = {
 		direction: 'candidate-pair',
 		scale: 0.001,
 		higherIsBetter: true,
+		series: true,
 		description: 'candidate pair availableOutgoingBitrate (the sender bandwidth estimate)',
 	},
 	join_ms: {
@@ -212,6 +223,12 @@ export const sampleMetricNames = (Object.keys(metricCatalogue) as MetricName[]).
 	(m): m is SampleMetricName => metricCatalogue[m].source === 'samples',
 );
 export const SampleMetricName = z.enum(sampleMetricNames as [SampleMetricName, ...SampleMetricName[]]);
+/** The sample metrics the run view draws over time. */
+export const seriesMetricNames = sampleMetricNames.filter((m) => 'series' in metricCatalogue[m]);
+export const eventMetricNames = (Object.keys(metricCatalogue) as MetricName[]).filter(
+	(m): m is Extract<MetricName, { [K in MetricName]: (typeof metricCatalogue)[K] extends { source: 'events' } ? K : never }[MetricName]> =>
+		metricCatalogue[m].source === 'events',
+);
 
 export type Change = 'worse' | 'better' | 'same';
 

@@ -4,45 +4,9 @@
  * participant that joins a room, publishes, subscribes and reports getStats().
  */
 import { z } from 'zod';
-import { MetricName, metricCatalogue } from './metrics.ts';
+import { Duration } from './durations.ts';
 import { RoomId } from './signaling.ts';
-
-// ---- durations, k6 style: "30s", "1m30s", "2h", "250ms" ----
-
-const durationPattern = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/;
-
-export function parseDuration(text: string): number | undefined {
-	const match = durationPattern.exec(text.trim());
-	if (!match || text.trim() === '') return undefined;
-	const [, h, m, s, ms] = match;
-	return (Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(s ?? 0)) * 1000 + Number(ms ?? 0);
-}
-
-function durationMs(value: number | string, ctx: z.RefinementCtx): number {
-	const ms = typeof value === 'number' ? value : parseDuration(value);
-	if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-		ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration like "30s", "1m30s", "2h" or "500ms"` });
-		return z.NEVER;
-	}
-	return ms;
-}
-
-/** A duration in k6 notation ("1m30s"), parsed to milliseconds. */
-export const DurationText = z.string().transform(durationMs);
-
-/** A duration in k6 notation or milliseconds; parsed to milliseconds. */
-export const Duration = z
-	.custom<number | string>((v) => typeof v === 'number' || typeof v === 'string', 'must be a duration like "30s" or milliseconds')
-	.transform(durationMs);
-
-export function formatDuration(ms: number): string {
-	if (ms < 1000) return `${Math.round(ms)}ms`;
-	const s = Math.round(ms / 1000);
-	const h = Math.floor(s / 3600);
-	const m = Math.floor((s % 3600) / 60);
-	const rest = s % 60;
-	return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${rest || (!h && !m) ? `${rest}s` : ''}`;
-}
+import { Thresholds } from './thresholds.ts';
 
 // ---- network impairment ----
 
@@ -175,71 +139,6 @@ export const Executor = z.discriminatedUnion('executor', [
 	}),
 ]);
 export type Executor = z.output<typeof Executor>;
-
-// ---- thresholds ----
-
-const aggregation = /^(avg|min|max|med|count|rate|p\((\d{1,2}(?:\.\d+)?)\))\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)$/;
-
-export interface ThresholdExpression {
-	source: string;
-	aggregation: 'avg' | 'min' | 'max' | 'med' | 'count' | 'rate' | 'p';
-	/** For p(N): N. */
-	percentile?: number;
-	operator: '<' | '<=' | '>' | '>=' | '==' | '!=';
-	value: number;
-}
-
-export function parseThreshold(source: string): ThresholdExpression | undefined {
-	const match = aggregation.exec(source.trim());
-	if (!match) return undefined;
-	const [, agg, percentile, operator, value] = match;
-	return {
-		source: source.trim(),
-		aggregation: (agg!.startsWith('p(') ? 'p' : agg) as ThresholdExpression['aggregation'],
-		percentile: percentile === undefined ? undefined : Number(percentile),
-		operator: operator as ThresholdExpression['operator'],
-		value: Number(value),
-	};
-}
-
-const ThresholdText = z.string().refine((t) => parseThreshold(t) !== undefined, {
-	message: 'must look like "p(95)<150", "avg<1", "max<=300", "rate<0.01" or "count>0"',
-});
-
-/** "p(95)<150", or { threshold: "p(95)<150", abortOnFail: true, delayAbortEval: "10s" }. */
-export const Threshold = z.preprocess(
-	(value) => (typeof value === 'string' ? { threshold: value } : value),
-	z.object({
-		threshold: ThresholdText,
-		/** Stop the run as soon as this threshold fails (after delayAbortEval). */
-		abortOnFail: z.boolean().default(false),
-		delayAbortEval: Duration.default(0),
-	}),
-);
-export type Threshold = z.output<typeof Threshold>;
-
-export const Thresholds = z
-	.partialRecord(MetricName, z.array(Threshold).min(1))
-	.superRefine((thresholds, ctx) => {
-		for (const [metric, list] of Object.entries(thresholds)) {
-			const source = metricCatalogue[metric as MetricName].source;
-			list?.forEach((t, i) => {
-				const agg = parseThreshold(t?.threshold ?? '')?.aggregation;
-				if (!agg) return;
-				if ((source === 'rate') !== (agg === 'rate')) {
-					ctx.addIssue({
-						code: 'custom',
-						path: [metric, i],
-						message:
-							source === 'rate'
-								? `${metric} is a rate: use "rate<..."`
-								: `"rate" applies to rate metrics (join_failed, dropped), not ${metric}`,
-					});
-				}
-			});
-		}
-	});
-export type Thresholds = z.output<typeof Thresholds>;
 
 /** Every group gets a unique name: its own, or "<bot>-<publish>" (numbered when repeated). */
 function nameGroups(groups: ParticipantGroup[]): Array<ParticipantGroup & { name: string }> {

@@ -17,7 +17,12 @@ import {
 } from './rtp.ts';
 
 /** Ids of rooms, peers and bots: safe in URLs, logs and file names. */
-export const Identifier = z.string().min(1).max(128).regex(/^[\w.:@-]+$/, 'only letters, digits and . : @ _ -');
+export const Identifier = z
+	.string()
+	.min(1)
+	.max(128)
+	.regex(/^[\w.:@-]+$/, 'only letters, digits and . : @ _ -')
+	.refine((id) => !/^\.+$/.test(id), 'must not be only dots');
 export const RoomId = Identifier;
 export const PeerId = Identifier;
 const EntityId = z.string().min(1).max(64);

@@ -9,15 +9,38 @@
 import { z } from 'zod';
 import { Identifier, PeerId, RoomId } from './signaling.ts';
 
+/** Run ids name output folders and URLs: no "." or ".." (they would mean a parent folder). */
 export const RunId = z
 	.string()
 	.min(1)
 	.max(64)
-	.regex(/^[\w.-]+$/, 'only letters, digits and . _ -');
+	.regex(/^[\w.-]+$/, 'only letters, digits and . _ -')
+	.refine((id) => !/^\.+$/.test(id), 'must not be only dots');
 export type RunId = z.infer<typeof RunId>;
 
+// ---- bounds: every number and string that reaches a column fits that column ----
 
-export const SourceKind = z.enum(['browser', 'lite', 'sfu']);
+/** 2000-01-01 .. 2100-01-01: what any real clock gives, and far inside DateTime64(3)'s range. */
+export const epochMsRange = { min: 946_684_800_000, max: 4_102_444_800_000 } as const;
+
+/** A wall-clock instant in epoch milliseconds. */
+export const EpochMs = z
+	.number()
+	.min(epochMsRange.min, 'must be epoch milliseconds (after 2000-01-01)')
+	.max(epochMsRange.max, 'must be epoch milliseconds (before 2100-01-01)');
+
+/** Largest count a counter may carry: exact in a double and in an Int64 column. */
+export const maxCount = Number.MAX_SAFE_INTEGER;
+const counter = z.number().nonnegative().max(maxCount, `must be at most ${maxCount}`);
+/** Counters that may go negative (packetsLost with duplicates, RFC 3550). */
+const signedCounter = z.number().min(-maxCount, `must be at least -${maxCount}`).max(maxCount, `must be at most ${maxCount}`);
+const uint32 = z.number().int().nonnegative().max(0xffff_ffff, 'must fit 32 bits (at most 4294967295)');
+/** A stats object id or reference: long enough for every browser's ids, short enough for a row. */
+const statsId = z.string().max(256);
+const shortText = z.string().max(64);
+
+
+export const SourceKind = z.enum(['browser', 'lite', 'sfu', 'generator']);
 export type SourceKind = z.infer<typeof SourceKind>;
 
 export const TelemetrySource = z.object({
@@ -37,14 +60,13 @@ export type ParticipantEventType = z.infer<typeof ParticipantEventType>;
 
 export const ParticipantEvent = z.object({
 	type: ParticipantEventType,
-	/** Epoch milliseconds. */
-	ts: z.number().positive(),
-	/** join: time to join; first-media: join request to first decoded frame / first audio; reconnect: time to rejoin. */
-	durationMs: z.number().nonnegative().optional(),
+	ts: EpochMs,
+	/** join: time to join; first-media: join request to first decoded frame / first audio; reconnect: time to rejoin. At most a day. */
+	durationMs: z.number().nonnegative().max(86_400_000, 'must be at most a day (86400000 ms)').optional(),
 	/** fail / leave / reconnect: why. */
 	reason: z.string().max(2000).optional(),
 	mediaKind: z.enum(['audio', 'video']).optional(),
-	attempt: z.number().int().positive().optional(),
+	attempt: z.number().int().positive().max(1_000_000).optional(),
 });
 export type ParticipantEvent = z.infer<typeof ParticipantEvent>;
 
@@ -53,7 +75,7 @@ const isStatsObject = (value: unknown): value is Record<string, unknown> =>
 
 export const StatsSnapshot = z.object({
 	/** Epoch milliseconds when getStats() resolved. */
-	ts: z.number().positive(),
+	ts: EpochMs,
 	/** Which connection of the participant, e.g. "send" / "recv". */
 	pc: z.string().max(32).default(''),
 	/** `[...report.values()]`; each entry is checked only when its type is one callswarm reads. */
@@ -94,27 +116,27 @@ export type TelemetryResponse = z.infer<typeof TelemetryResponse>;
 
 // ---- The stats types callswarm reads (W3C webrtc-stats names and units) ----
 
-const counter = z.number().nonnegative();
-const num = z.number();
 const MediaKindField = z.enum(['audio', 'video']);
+/** Seconds (jitter, RTT, cumulative durations). */
+const seconds = counter;
 
-const base = { id: z.string(), timestamp: num };
+const base = { id: statsId, timestamp: z.number() };
 
 export const InboundRtpStats = z.object({
 	...base,
 	type: z.literal('inbound-rtp'),
-	ssrc: z.number().int().nonnegative(),
+	ssrc: uint32,
 	kind: MediaKindField.optional(),
 	mediaType: MediaKindField.optional(),
-	trackIdentifier: z.string().optional(),
-	mid: z.string().optional(),
-	transportId: z.string().optional(),
+	trackIdentifier: statsId.optional(),
+	mid: shortText.optional(),
+	transportId: statsId.optional(),
 	packetsReceived: counter.optional(),
 	/** May go negative with duplicates (RFC 3550); deltas handle that. */
-	packetsLost: num.optional(),
+	packetsLost: signedCounter.optional(),
 	bytesReceived: counter.optional(),
 	/** Seconds. */
-	jitter: counter.optional(),
+	jitter: seconds.optional(),
 	framesDecoded: counter.optional(),
 	framesDropped: counter.optional(),
 	framesPerSecond: counter.optional(),
@@ -122,9 +144,9 @@ export const InboundRtpStats = z.object({
 	frameHeight: counter.optional(),
 	freezeCount: counter.optional(),
 	/** Seconds. */
-	totalFreezesDuration: counter.optional(),
+	totalFreezesDuration: seconds.optional(),
 	/** Seconds, summed over emitted samples/frames. */
-	jitterBufferDelay: counter.optional(),
+	jitterBufferDelay: seconds.optional(),
 	jitterBufferEmittedCount: counter.optional(),
 	concealedSamples: counter.optional(),
 	totalSamplesReceived: counter.optional(),
@@ -137,18 +159,18 @@ export type InboundRtpStats = z.infer<typeof InboundRtpStats>;
 export const OutboundRtpStats = z.object({
 	...base,
 	type: z.literal('outbound-rtp'),
-	ssrc: z.number().int().nonnegative(),
+	ssrc: uint32,
 	kind: MediaKindField.optional(),
 	mediaType: MediaKindField.optional(),
-	mid: z.string().optional(),
-	transportId: z.string().optional(),
+	mid: shortText.optional(),
+	transportId: statsId.optional(),
 	packetsSent: counter.optional(),
 	bytesSent: counter.optional(),
 	framesEncoded: counter.optional(),
 	framesPerSecond: counter.optional(),
 	frameWidth: counter.optional(),
 	frameHeight: counter.optional(),
-	qualityLimitationReason: z.string().max(32).optional(),
+	qualityLimitationReason: shortText.optional(),
 	nackCount: counter.optional(),
 	pliCount: counter.optional(),
 	firCount: counter.optional(),
@@ -160,27 +182,27 @@ export type OutboundRtpStats = z.infer<typeof OutboundRtpStats>;
 export const RemoteInboundRtpStats = z.object({
 	...base,
 	type: z.literal('remote-inbound-rtp'),
-	ssrc: z.number().int().nonnegative(),
+	ssrc: uint32,
 	kind: MediaKindField.optional(),
 	mediaType: MediaKindField.optional(),
-	transportId: z.string().optional(),
-	packetsLost: num.optional(),
+	transportId: statsId.optional(),
+	packetsLost: signedCounter.optional(),
 	/** 0..1, from the last receiver report. */
-	fractionLost: counter.optional(),
-	jitter: counter.optional(),
-	roundTripTime: counter.optional(),
+	fractionLost: z.number().min(0).max(1).optional(),
+	jitter: seconds.optional(),
+	roundTripTime: seconds.optional(),
 });
 export type RemoteInboundRtpStats = z.infer<typeof RemoteInboundRtpStats>;
 
 export const CandidatePairStats = z.object({
 	...base,
 	type: z.literal('candidate-pair'),
-	transportId: z.string().optional(),
-	state: z.string().max(32).optional(),
+	transportId: statsId.optional(),
+	state: shortText.optional(),
 	nominated: z.boolean().optional(),
 	/** Firefox marks the pair in use this way. */
 	selected: z.boolean().optional(),
-	currentRoundTripTime: counter.optional(),
+	currentRoundTripTime: seconds.optional(),
 	availableOutgoingBitrate: counter.optional(),
 	availableIncomingBitrate: counter.optional(),
 	bytesSent: counter.optional(),
@@ -191,7 +213,7 @@ export type CandidatePairStats = z.infer<typeof CandidatePairStats>;
 export const TransportStats = z.object({
 	...base,
 	type: z.literal('transport'),
-	selectedCandidatePairId: z.string().optional(),
+	selectedCandidatePairId: statsId.optional(),
 });
 export type TransportStats = z.infer<typeof TransportStats>;
 
@@ -199,17 +221,35 @@ export type TransportStats = z.infer<typeof TransportStats>;
 export const SfuWorkerStats = z.object({
 	...base,
 	type: z.literal('sfu-worker'),
-	worker: z.number().int().nonnegative(),
-	pid: z.number().int().nonnegative(),
+	worker: uint32,
+	pid: uint32,
 	/** Cumulative CPU seconds of the worker process. */
 	cpuSeconds: counter,
 	maxRssBytes: counter,
-	rooms: counter,
-	peers: counter,
-	producers: counter,
-	consumers: counter,
+	rooms: uint32,
+	peers: uint32,
+	producers: uint32,
+	consumers: uint32,
 });
 export type SfuWorkerStats = z.infer<typeof SfuWorkerStats>;
+
+/**
+ * Health of one load-generator process (or the whole machine), posted by callswarm's run
+ * with source kind "generator": a generator that saturates makes the run's figures suspect.
+ */
+export const GeneratorProcessStats = z.object({
+	...base,
+	type: z.literal('generator-process'),
+	role: z.enum(['runner', 'browser', 'lite', 'machine']),
+	pid: uint32,
+	/** Percent of one core (a process) or of the whole machine (role machine). */
+	cpuPct: z.number().min(0).max(100_000),
+	/** Event-loop delay p99 over the interval, ms (Node processes). */
+	lagMs: z.number().min(0).max(3_600_000).optional(),
+	rssBytes: counter,
+	saturated: z.boolean(),
+});
+export type GeneratorProcessStats = z.infer<typeof GeneratorProcessStats>;
 
 /** The stats types read, by W3C type name; every other type is ignored. */
 export const knownStatsTypes = {
@@ -219,9 +259,15 @@ export const knownStatsTypes = {
 	'candidate-pair': CandidatePairStats,
 	transport: TransportStats,
 	'sfu-worker': SfuWorkerStats,
+	'generator-process': GeneratorProcessStats,
 } as const;
 export type KnownStatsType = keyof typeof knownStatsTypes;
 export type KnownStats = z.infer<(typeof knownStatsTypes)[KnownStatsType]>;
+
+/** The known type of a stats object, or undefined ("__proto__" and other inherited names are not types). */
+export function knownStatsType(type: unknown): KnownStatsType | undefined {
+	return typeof type === 'string' && Object.hasOwn(knownStatsTypes, type) ? (type as KnownStatsType) : undefined;
+}
 
 const knownFields = Object.fromEntries(
 	Object.entries(knownStatsTypes).map(([type, schema]) => [type, Object.keys(schema.shape)]),
@@ -235,8 +281,9 @@ const knownFields = Object.fromEntries(
 export function keepKnownStats(stats: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
 	const out: Array<Record<string, unknown>> = [];
 	for (const stat of stats) {
-		const fields = knownFields[stat.type as KnownStatsType];
-		if (!fields) continue;
+		const type = knownStatsType(stat.type);
+		if (!type) continue;
+		const fields = knownFields[type];
 		const kept: Record<string, unknown> = {};
 		for (const field of fields) if (stat[field] !== undefined) kept[field] = stat[field];
 		out.push(kept);

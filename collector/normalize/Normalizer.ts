@@ -1,26 +1,34 @@
 import { formatIssuePath } from '../../protocol/issues.ts';
 import {
+	knownStatsType,
 	knownStatsTypes,
 	type CandidatePairStats,
+	type GeneratorProcessStats,
 	type InboundRtpStats,
 	type KnownStats,
-	type KnownStatsType,
 	type OutboundRtpStats,
 	type RemoteInboundRtpStats,
 	type SfuWorkerStats,
 	type TelemetryBatch,
 } from '../../protocol/telemetry.ts';
-import type { EventRow, RawReportRow, SampleRow, SfuSampleRow } from '../store/tables.ts';
+import type { EventRow, GeneratorSampleRow, RawReportRow, SampleRow, SfuSampleRow } from '../store/tables.ts';
 import { estimateMos } from './mos.ts';
 import { validStats } from './statsCheck.ts';
 
 export interface NormalizedBatch {
 	samples: SampleRow[];
 	sfu: SfuSampleRow[];
+	generator: GeneratorSampleRow[];
 	events: EventRow[];
 	raw: RawReportRow[];
 	/** Snapshots refused because a known field had the wrong type. */
 	rejected: Array<{ path: string; message: string }>;
+	/**
+	 * Makes this batch's counters the streams' previous ones. Called once the rows are safely
+	 * stored: a batch that could not be kept (and will be sent again) must not become the
+	 * baseline of its own retry.
+	 */
+	commit(): void;
 }
 
 /** Cumulative counters of one stream at its previous snapshot. */
@@ -56,6 +64,8 @@ const ratioPct = (part: number | null, whole: number | null): number | null =>
  */
 export class Normalizer {
 	readonly #previous = new Map<string, Previous>();
+	/** Counters of the batch being normalised, applied by its commit(). */
+	#staged = new Map<string, Previous>();
 
 	constructor(private readonly maxStreams = 1_000_000) {}
 
@@ -64,15 +74,29 @@ export class Normalizer {
 	}
 
 	normalize(batch: TelemetryBatch, options: { keepRawReports?: boolean } = {}): NormalizedBatch {
-		const out: NormalizedBatch = { samples: [], sfu: [], events: [], raw: [], rejected: [] };
+		const staged = new Map<string, Previous>();
+		this.#staged = staged;
+		const out: NormalizedBatch = {
+			samples: [],
+			sfu: [],
+			generator: [],
+			events: [],
+			raw: [],
+			rejected: [],
+			commit: () => {
+				for (const [key, previous] of staged) this.#previous.set(key, previous);
+				if (this.#previous.size > this.maxStreams) this.sweep(Date.now() - 60_000);
+			},
+		};
 		const { runId, source } = batch;
 		batch.snapshots.forEach((snapshot, i) => {
 			const parsed: KnownStats[] = [];
 			for (let j = 0; j < snapshot.stats.length; j++) {
 				const stat = snapshot.stats[j]!;
-				const schema = knownStatsTypes[stat.type as KnownStatsType];
-				if (!schema) continue;
-				if (validStats[stat.type as KnownStatsType]?.(stat)) {
+				const type = knownStatsType(stat.type);
+				if (!type) continue;
+				const schema = knownStatsTypes[type];
+				if (validStats[type]?.(stat)) {
 					parsed.push(stat as unknown as KnownStats);
 					continue;
 				}
@@ -114,7 +138,6 @@ export class Normalizer {
 				attempt: event.attempt ?? 1,
 			});
 		}
-		if (this.#previous.size > this.maxStreams) this.sweep(Date.now() - 60_000);
 		return out;
 	}
 
@@ -143,6 +166,9 @@ export class Normalizer {
 				case 'sfu-worker':
 					out.sfu.push(this.#sfuWorker(batch, ts, stat));
 					break;
+				case 'generator-process':
+					out.generator.push(generatorRow(batch, ts, stat));
+					break;
 				case 'transport':
 					break;
 			}
@@ -151,8 +177,8 @@ export class Normalizer {
 
 	/** Deltas of `counters` against this stream's previous snapshot (null on the first or after a reset). */
 	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters } {
-		const previous = this.#previous.get(key);
-		this.#previous.set(key, { ts, seenAt: Date.now(), c: counters });
+		const previous = this.#staged.get(key) ?? this.#previous.get(key);
+		this.#staged.set(key, { ts, seenAt: Date.now(), c: counters });
 		if (!previous || ts <= previous.ts) return { intervalMs: null, d: {} };
 		const current = counters[resetOn];
 		const before = previous.c[resetOn];
@@ -330,6 +356,21 @@ export class Normalizer {
 			consumers: s.consumers,
 		};
 	}
+}
+
+function generatorRow(batch: TelemetryBatch, ts: number, s: GeneratorProcessStats): GeneratorSampleRow {
+	return {
+		run_id: batch.runId,
+		ts,
+		generator_id: batch.source.botId,
+		role: s.role,
+		process_id: s.id,
+		pid: s.pid,
+		cpu_pct: s.cpuPct,
+		lag_ms: s.lagMs ?? null,
+		rss_bytes: s.rssBytes,
+		saturated: s.saturated ? 1 : 0,
+	};
 }
 
 /**

@@ -42,11 +42,12 @@ export class ClickHouseStore {
 			});
 			store = new ClickHouseStore(options, client, 'server');
 		} else {
-			await mkdir(options.dataDir, { recursive: true });
+			const dataDir = path.resolve(options.dataDir ?? '.callswarm/clickhouse');
+			await mkdir(dataDir, { recursive: true });
 			const { createChdbConnection } = await import('chdb/connection');
 			const client = createClient({
 				// chdb types the connection against its own copy of @clickhouse/client-common.
-				connection: createChdbConnection({ path: path.resolve(options.dataDir) }) as unknown as ChdbClientConnection,
+				connection: createChdbConnection({ path: dataDir }) as unknown as ChdbClientConnection,
 				clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
 			});
 			store = new ClickHouseStore(options, client, 'embedded');
@@ -96,27 +97,36 @@ export class ClickHouseStore {
 		return done;
 	}
 
-	/** Inserts rows already encoded as RowBinary for `table`'s columns. */
-	async insertRowBinary(table: TableName, data: Buffer): Promise<void> {
+	/**
+	 * Inserts rows already encoded as RowBinary for `table`'s columns. With a deduplication
+	 * token, inserting the same data with the same token again stores nothing (the tables keep
+	 * a deduplication window), so a replayed journal segment never doubles rows.
+	 */
+	async insertRowBinary(table: TableName, data: Buffer, deduplicationToken?: string): Promise<void> {
 		if (data.length === 0) return;
 		const columns = tables[table];
 		const target = `\`${this.database}\`.\`${table}\``;
 		const columnList = columns.map((c) => `\`${c.name}\``).join(', ');
+		const settings = deduplicationToken
+			? ({ insert_deduplication_token: deduplicationToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } as const)
+			: {};
 		if (this.kind === 'server') {
 			const result = await this.client.exec({
 				query: `INSERT INTO ${target} (${columnList}) FORMAT RowBinary`,
 				values: Readable.from([data], { objectMode: false }),
+				clickhouse_settings: settings,
 			});
 			result.stream.resume();
 			return;
 		}
 		await mkdir(this.#tmpDir, { recursive: true });
 		const file = path.join(this.#tmpDir, `${table}-${randomUUID()}.rowbinary`);
-		await writeFile(file, data);
 		try {
+			await writeFile(file, data);
 			await this.client.command({
 				query: `INSERT INTO ${target} (${columnList}) SELECT * FROM file({file:String}, 'RowBinary', {structure:String})`,
 				query_params: { file, structure: columnsStructure(columns) },
+				clickhouse_settings: { ...settings, ...(deduplicationToken ? { insert_select_deduplicate: 1 as const } : {}) },
 			});
 		} finally {
 			await rm(file, { force: true });

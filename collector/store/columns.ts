@@ -43,6 +43,9 @@ export function columnsStructure(columns: readonly Column[]): string {
 }
 
 type ValueWriter = (w: RowBinaryWriter, value: unknown) => void;
+
+/** Bytes reserved per row for its fixed-width values (at most 9 per column, nullable Int64). */
+const rowSlackBytes = 1024;
 type RowsWriter = (w: RowBinaryWriter, rows: ReadonlyArray<Record<string, unknown>>) => void;
 
 /**
@@ -53,12 +56,13 @@ type RowsWriter = (w: RowBinaryWriter, rows: ReadonlyArray<Record<string, unknow
 function compileRowsWriter(columns: readonly Column[]): RowsWriter {
 	for (const c of columns) if (!/^[A-Za-z_]\w*$/.test(c.name)) throw new Error(`bad column name ${c.name}`);
 	const writers = columns.map((c) => valueWriter(c.type));
+	if (columns.length * 9 + 64 > rowSlackBytes) throw new Error(`a row of ${columns.length} columns needs more than ${rowSlackBytes} reserved bytes`);
 	const body = columns.map((c, i) => `v[${i}](w, row.${c.name});`).join('\n');
 	const loop = new Function(
 		'v',
 		'w',
 		'rows',
-		`for (let r = 0; r < rows.length; r++) { const row = rows[r]; w.reserve(${columns.length * 9 + 64});\n${body}\n}`,
+		`for (let r = 0; r < rows.length; r++) { const row = rows[r]; w.reserve(${rowSlackBytes});\n${body}\n}`,
 	) as (v: ValueWriter[], w: RowBinaryWriter, rows: ReadonlyArray<Record<string, unknown>>) => void;
 	return (w, rows) => loop(writers, w, rows);
 }
@@ -93,6 +97,11 @@ export class RowBinaryWriter {
 		if (this.#strings.size > 10_000) this.#strings.clear();
 	}
 
+	/** Drops everything written after `offset` (a batch that could not be encoded whole). */
+	rewind(offset: number): void {
+		this.offset = Math.min(this.offset, offset);
+	}
+
 	writeRows<C extends readonly Column[]>(columns: C, rows: ReadonlyArray<RowOf<C>>): void {
 		let write = this.#plans.get(columns);
 		if (!write) this.#plans.set(columns, (write = compileRowsWriter(columns)));
@@ -111,14 +120,18 @@ export class RowBinaryWriter {
 		this.buffer = next;
 	}
 
-	/** Length-prefixed UTF-8; repeated short strings come from the cache. */
+	/**
+	 * Length-prefixed UTF-8; repeated short strings come from the cache. Each row reserves room
+	 * for its fixed-width values up front, so a string also reserves that much after itself:
+	 * a long string never leaves the values after it without room.
+	 */
 	writeString(text: string, cache: boolean): void {
 		let bytes = cache ? this.#strings.get(text) : undefined;
 		if (!bytes) {
 			bytes = Buffer.from(text, 'utf8');
 			if (cache && text.length <= 128) this.#strings.set(text, bytes);
 		}
-		this.reserve(bytes.length + 5);
+		this.reserve(bytes.length + 5 + rowSlackBytes);
 		let length = bytes.length;
 		while (length >= 0x80) {
 			this.buffer[this.offset++] = (length & 0x7f) | 0x80;
@@ -131,8 +144,13 @@ export class RowBinaryWriter {
 
 }
 
+/**
+ * Int64 and DateTime64(3) from a double. The contract bounds every value to the safe-integer
+ * range; clamping here means even a value that slipped past it cannot make the writer throw.
+ */
 function int64(w: RowBinaryWriter, value: unknown): void {
-	const n = Math.trunc(typeof value === 'number' && Number.isFinite(value) ? value : 0);
+	const finite = typeof value === 'number' && Number.isFinite(value) ? value : 0;
+	const n = Math.trunc(Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, finite)));
 	// Two 32-bit halves: a BigInt per value would dominate the encoding cost.
 	const low = n % 0x1_0000_0000;
 	w.buffer.writeUInt32LE(low >= 0 ? low : low + 0x1_0000_0000, w.offset);
@@ -155,7 +173,7 @@ function valueWriter(type: ColumnType): ValueWriter {
 			};
 		case 'UInt32':
 			return (w, v) => {
-				w.buffer.writeUInt32LE(typeof v === 'number' && v >= 0 ? v >>> 0 : 0, w.offset);
+				w.buffer.writeUInt32LE(typeof v === 'number' && v >= 0 && v <= 0xffff_ffff ? v >>> 0 : 0, w.offset);
 				w.offset += 4;
 			};
 		case 'Float32':

@@ -15,8 +15,8 @@ export const StoreOptions = z.object({
 		.string()
 		.regex(/^[\w.-]+$/, 'letters, digits, . _ - only')
 		.optional(),
-	/** Embedded engine data directory. */
-	dataDir: z.string().min(1).default('.callswarm/clickhouse'),
+	/** Embedded engine data directory; the collector's default is <its data dir>/clickhouse. */
+	dataDir: z.string().min(1).optional(),
 	sampleTtlDays: z.number().int().min(1).default(30),
 	rawReportTtlDays: z.number().int().min(1).default(7),
 });
@@ -29,7 +29,6 @@ const StoreEnv = z.object({
 	CLICKHOUSE_PASSWORD: z.string().optional(),
 	CLICKHOUSE_DATABASE: z.string().optional(),
 	CLICKHOUSE_CLUSTER: z.string().optional(),
-	CALLSWARM_DATA_DIR: z.string().optional(),
 	CALLSWARM_SAMPLE_TTL_DAYS: wholeNumberText.optional(),
 });
 
@@ -41,7 +40,6 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv): StoreOptionsInput {
 		password: e.CLICKHOUSE_PASSWORD,
 		database: e.CLICKHOUSE_DATABASE,
 		cluster: e.CLICKHOUSE_CLUSTER || undefined,
-		dataDir: e.CALLSWARM_DATA_DIR ? `${e.CALLSWARM_DATA_DIR}/clickhouse` : undefined,
 		sampleTtlDays: e.CALLSWARM_SAMPLE_TTL_DAYS,
 	};
 	return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));

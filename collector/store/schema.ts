@@ -4,7 +4,7 @@
  * node plus Distributed tables over them.
  */
 import { columnsDdl, type Column } from './columns.ts';
-import { eventColumns, rawReportColumns, runColumns, sampleColumns, sfuSampleColumns, batchColumns } from './tables.ts';
+import { batchColumns, eventColumns, generatorSampleColumns, rawReportColumns, runColumns, sampleColumns, sfuSampleColumns, tableNames } from './tables.ts';
 
 export interface SchemaOptions {
 	database: string;
@@ -44,6 +44,9 @@ const sketchArgs = `${sketchAccuracy}, ${rollupQuantiles.join(', ')}`;
 export const sketch = (combinator = ''): string => `quantilesDD${combinator}(${sketchArgs})`;
 const quantilesFn = sketch();
 
+/** Inserts remembered per table for deduplication: far more than the journal segments a replay can repeat. */
+const deduplicationWindow = 10_000;
+
 const onCluster = (o: SchemaOptions): string => (o.cluster ? ` ON CLUSTER \`${o.cluster}\`` : '');
 
 /** MergeTree family engine, replicated under a cluster. */
@@ -79,6 +82,12 @@ function table(
 }
 
 const cols = (columns: readonly Column[]): string => columnsDdl(columns);
+
+/** ALTER TABLE for `name`: under a cluster, its local table on every node and the Distributed table over them. */
+function alter(o: SchemaOptions, name: string, clause: string): string[] {
+	const names = o.cluster ? [`${name}_local`, name] : [name];
+	return names.map((n) => `ALTER TABLE \`${o.database}\`.\`${n}\`${onCluster(o)} ${clause}`);
+}
 
 /**
  * Rollup levels (seconds). Each query reads the coarsest level that still gives enough points,
@@ -238,6 +247,25 @@ export const migrations: Migration[] = [
 			...table(o, 'runs', cols(runColumns), 'ORDER BY run_id', 'ReplacingMergeTree', 'updated_at', 'cityHash64(run_id)'),
 			...runRollupStatements(o),
 			...peerRollupStatements(o),
+		],
+	},
+	{
+		version: 2,
+		name: 'insert deduplication for journal replays; load-generator health',
+		statements: (o) => [
+			...table(
+				o,
+				'generator_samples',
+				cols(generatorSampleColumns),
+				`PARTITION BY toYYYYMMDD(ts)\nORDER BY (run_id, generator_id, role, process_id, ts)\nTTL toDateTime(ts) + INTERVAL ${o.sampleTtlDays} DAY`,
+			),
+			...alter(o, 'runs', "ADD COLUMN IF NOT EXISTS `status_reason` String DEFAULT '' AFTER `status`"),
+			// Replicated tables deduplicate inserts by default; plain MergeTree needs a window.
+			...(o.cluster
+				? []
+				: [...tableNames, ...rollupLevels.flatMap((l) => [`rollup_${l}s`, `peer_rollup_${l}s`])].map(
+						(name) => `ALTER TABLE \`${o.database}\`.\`${name}\` MODIFY SETTING non_replicated_deduplication_window = ${deduplicationWindow}`,
+					)),
 		],
 	},
 ];

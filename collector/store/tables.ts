@@ -81,6 +81,29 @@ export const sfuSampleColumns = [
 ] as const satisfies readonly Column[];
 export type SfuSampleRow = RowOf<typeof sfuSampleColumns>;
 
+/**
+ * Health of the load generator itself, once a second per process: CPU share and event-loop
+ * lag of the runner, each Chromium and each lite-bot process, and the whole machine. A
+ * saturated generator makes every other figure of the run suspect.
+ */
+export const generatorSampleColumns = [
+	lc('run_id'),
+	ts,
+	/** Which load generator (host and shard). */
+	lc('generator_id'),
+	/** runner | browser | lite | machine */
+	lc('role'),
+	lc('process_id'),
+	{ name: 'pid', type: 'UInt32' },
+	/** Percent of one core (a process) or of the whole machine (role machine). */
+	f32('cpu_pct'),
+	/** Event-loop delay p99 over the interval (Node processes). */
+	f32('lag_ms'),
+	{ name: 'rss_bytes', type: 'Float64' },
+	{ name: 'saturated', type: 'UInt8' },
+] as const satisfies readonly Column[];
+export type GeneratorSampleRow = RowOf<typeof generatorSampleColumns>;
+
 /** Every stored batch id, for idempotency across restarts. */
 export const batchColumns = [
 	lc('run_id'),
@@ -107,6 +130,7 @@ export const runColumns = [
 	{ name: 'run_id', type: 'String' },
 	{ name: 'scenario', type: 'String' },
 	lc('status'),
+	{ name: 'status_reason', type: 'String' },
 	{ name: 'started_at', type: 'DateTime64(3)' },
 	{ name: 'ended_at', type: 'Nullable(DateTime64(3))' },
 	{ name: 'planned_participants', type: 'UInt32' },
@@ -123,6 +147,9 @@ export const tables = {
 	batches: batchColumns,
 	raw_reports: rawReportColumns,
 	runs: runColumns,
+	generator_samples: generatorSampleColumns,
 } as const;
 export type TableName = keyof typeof tables;
+/** Every table rows are written to, in a fixed order: journal records refer to tables by position (append only). */
+export const tableNames: readonly TableName[] = ['samples', 'events', 'sfu_samples', 'batches', 'raw_reports', 'runs', 'generator_samples'];
 export type RowOfTable<T extends TableName> = RowOf<(typeof tables)[T]>;

@@ -93,7 +93,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			const [load1] = await sfu.workerLoad();
 			const seconds = (performance.now() - t0) / 1000;
 			await sender.flush();
-			await collector.queue.flush();
+			await collector.flush();
 			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null }>(
 				`SELECT sumIf(lost_delta, direction = 'inbound') / greatest(1, sumIf(packets_delta + lost_delta, direction = 'inbound')) * 100 AS loss,
 					quantileExactIf(0.95)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt

@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { z } from 'zod';
-import { startCollector } from '../../collector/index.ts';
 import { parseInput } from '../../protocol/issues.ts';
 import { CollectorClient } from '../CollectorClient.ts';
+import { startLocalCollector } from '../run/Infrastructure.ts';
 
 export const CollectorFlags = {
 	collector: { type: 'string' },
@@ -38,12 +37,7 @@ export async function withCollector<T>(
 	const url = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
 	if (url) return work(new CollectorClient(url, flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN));
 	const dataDir = flags['data-dir'] ?? e.CALLSWARM_DATA_DIR ?? '.callswarm';
-	const collector = await startCollector({
-		port: 0,
-		logLevel: 'error',
-		spoolDir: path.join(dataDir, 'spool'),
-		store: { dataDir: path.join(dataDir, 'clickhouse') },
-	});
+	const collector = await startLocalCollector(dataDir);
 	try {
 		return await work(new CollectorClient(collector.url));
 	} finally {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { metricCatalogue, metricChange, type MetricName } from '../../protocol/metrics.ts';
-import { formatDuration } from '../../protocol/scenario.ts';
+import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { writeReport } from '../output/report.ts';
 import { parseCommandLine } from './args.ts';

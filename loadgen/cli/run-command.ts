@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError, parseInput } from '../../protocol/issues.ts';
-import { DurationText, formatDuration } from '../../protocol/scenario.ts';
+import { DurationText, formatDuration } from '../../protocol/durations.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import { writeReport } from '../output/report.ts';
 import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';

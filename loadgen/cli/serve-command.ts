@@ -50,16 +50,12 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 		dashboardDir,
 		logLevel: 'warn',
 		...fromEnv,
-		store: {
-			...fromEnv.store,
-			...(dataDir ? { dataDir: `${dataDir}/clickhouse` } : {}),
-			...(flags['clickhouse-url'] ? { url: flags['clickhouse-url'] } : {}),
-		},
+		store: { ...fromEnv.store, ...(flags['clickhouse-url'] ? { url: flags['clickhouse-url'] } : {}) },
 	};
 	if (flags.listen) options.listenIp = flags.listen;
 	if (flags.port !== undefined) options.port = flags.port;
 	if (flags.token) options.token = flags.token;
-	if (dataDir) options.spoolDir = `${dataDir}/spool`;
+	if (dataDir) options.dataDir = dataDir;
 	if (flags['keep-raw-reports']) options.keepRawReports = true;
 	if (flags['log-level']) options.logLevel = flags['log-level'];
 	return options;
@@ -67,7 +63,7 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 
 export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const collector = await startCollector(collectorOptionsFromArgs(argv, env));
-	const where = collector.store.kind === 'embedded' ? `embedded ClickHouse in ${collector.options.store.dataDir}` : collector.options.store.url;
+	const where = collector.store.kind === 'embedded' ? `embedded ClickHouse in ${collector.options.dataDir}/clickhouse` : collector.options.store.url;
 	console.log(`callswarm collector on ${collector.url}  (${where})`);
 	console.log(`  ingest     POST ${collector.url}/v1/telemetry`);
 	console.log(`  runs       ${collector.url}/v1/runs`);

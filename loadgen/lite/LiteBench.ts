@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCollector, type Collector } from '../../collector/index.ts';
+import type { Collector } from '../../collector/index.ts';
 import { networkPresets } from '../../protocol/scenario.ts';
-import { startSfu, type Sfu, type SfuOptionsInput } from '../../sfu/index.ts';
+import type { Sfu, SfuOptionsInput } from '../../sfu/index.ts';
 import { CollectorClient } from '../CollectorClient.ts';
+import { Infrastructure } from '../run/Infrastructure.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { LiteDriver } from './LiteDriver.ts';
 
@@ -23,14 +24,13 @@ export class LiteBench {
 
 	static async start(options: { sfu: SfuOptionsInput; flushIntervalMs: number; log: (message: string) => void }): Promise<LiteBench> {
 		const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-bench-'));
-		const sfu = await startSfu({ port: 0, logLevel: 'none', ...options.sfu });
-		const collector = await startCollector({
-			port: 0,
-			logLevel: 'silent',
-			flushIntervalMs: 300,
-			spoolDir: path.join(work, 'spool'),
-			store: { dataDir: path.join(work, 'clickhouse') },
+		const infrastructure = await Infrastructure.start({
+			dataDir: work,
+			sfu: { logLevel: 'none', ...options.sfu },
+			collector: { logLevel: 'silent', flushIntervalMs: 300 },
 		});
+		const sfu = infrastructure.sfu!;
+		const collector = infrastructure.collector!;
 		const sender = new TelemetrySender(new CollectorClient(collector.url), {
 			flushIntervalMs: options.flushIntervalMs,
 			maxBatchesPerRequest: 500,

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
-import { startCollector, type Collector } from '../../collector/index.ts';
-import { dashboardDir } from '../../dashboard/bundle.ts';
+import type { Collector } from '../../collector/index.ts';
 import type { RunSummary, RunStatus, ThresholdResult } from '../../protocol/api.ts';
 import type { MetricName } from '../../protocol/metrics.ts';
 import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
-import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { LiteDriver } from '../lite/LiteDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
@@ -15,6 +12,7 @@ import type { BotDriver, DriverContext } from '../drivers.ts';
 import { arrivalsBy, scheduleDuration, targetAt } from '../schedule/executors.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
+import { Infrastructure } from './Infrastructure.ts';
 import { SfuReporter } from './SfuReporter.ts';
 
 export interface RunOptions {
@@ -80,8 +78,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #allSlots: Slot[];
 	readonly #myPeers: Set<string>;
 	readonly #scenario: Scenario;
-	#sfu: Sfu | undefined;
-	#collector: Collector | undefined;
+	#infrastructure: Infrastructure | undefined;
 	#client!: CollectorClient;
 	#sender!: TelemetrySender;
 	#sfuReporter: SfuReporter | undefined;
@@ -94,9 +91,6 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #leftPeers = new Set<string>();
 	#stopRequested: string | undefined;
 	#latest: { rttP95Ms: number | null; lossPct: number | null } = { rttP95Ms: null, lossPct: null };
-	#signalingUrl = '';
-	#botPageUrl = '';
-	#collectorUrl = '';
 
 	constructor(private readonly options: RunOptions) {
 		super();
@@ -126,30 +120,12 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	async #startInfrastructure(): Promise<void> {
 		const { scenario } = this.options;
-		if (this.options.sfuUrl || scenario.target !== 'bundled') {
-			const base = (this.options.sfuUrl ?? scenario.target).replace(/\/$/, '');
-			this.#signalingUrl = `${base.replace(/^http/, 'ws')}/ws`;
-			this.#botPageUrl = `${base}/bot/`;
-		} else {
-			this.#sfu = await startSfu({ port: 0, logLevel: 'error' });
-			this.#signalingUrl = this.#sfu.wsUrl;
-			this.#botPageUrl = this.#sfu.botPageUrl;
-		}
-		if (this.options.collectorUrl) {
-			this.#collectorUrl = this.options.collectorUrl.replace(/\/$/, '');
-		} else {
-			const dataDir = this.options.dataDir ?? '.callswarm';
-			this.#collector = await startCollector({
-				port: 0,
-				logLevel: 'error',
-				spoolDir: path.join(dataDir, 'spool'),
-				flushIntervalMs: 500,
-				dashboardDir,
-				store: { dataDir: path.join(dataDir, 'clickhouse') },
-			});
-			this.#collectorUrl = this.#collector.url;
-		}
-		this.#client = new CollectorClient(this.#collectorUrl, this.options.collectorToken);
+		this.#infrastructure = await Infrastructure.start({
+			sfuUrl: this.options.sfuUrl ?? (scenario.target !== 'bundled' ? scenario.target : undefined),
+			collectorUrl: this.options.collectorUrl,
+			dataDir: this.options.dataDir,
+		});
+		this.#client = new CollectorClient(this.#infrastructure.collectorUrl, this.options.collectorToken);
 		this.#sender = new TelemetrySender(this.#client, {
 			flushIntervalMs: Math.min(2000, this.#statsInterval),
 			maxBatchesPerRequest: 500,
@@ -159,8 +135,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#sender.on('dropped', (count, reason) => this.#log(`telemetry: ${count} batches dropped (${reason})`));
 		this.#sender.on('rejected', (r) => this.#log(`telemetry: collector rejected a snapshot at ${r.path}: ${r.message}`));
 		this.#sender.start();
-		if (this.#sfu) {
-			this.#sfuReporter = new SfuReporter(this.#sfu, this.#sender, this.runId, this.#statsInterval);
+		if (this.#infrastructure.sfu) {
+			this.#sfuReporter = new SfuReporter(this.#infrastructure.sfu, this.#sender, this.runId, this.#statsInterval);
 			this.#sfuReporter.start();
 		}
 	}
@@ -174,8 +150,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		if (driver) return driver;
 		const context: DriverContext = {
 			runId: this.runId,
-			signalingUrl: this.#signalingUrl,
-			botPageUrl: this.#botPageUrl,
+			signalingUrl: this.#infrastructure!.signalingUrl,
+			botPageUrl: this.#infrastructure!.botPageUrl,
 			statsIntervalMs: this.#statsInterval,
 			sender: this.#sender,
 			networkOf: (group) => this.#network.get(group) ?? { ...networkPresets.perfect },
@@ -357,7 +333,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		for (const driver of this.#drivers.values()) await driver.close();
 		this.#sfuReporter?.stop();
 		await this.#sender.close();
-		await this.#collector?.queue.flush();
+		await this.#infrastructure?.collector?.flush();
 		const endedAt = Date.now();
 		const thresholdMap: Partial<Record<MetricName, string[]>> = {};
 		for (const [metric, list] of Object.entries(this.#scenario.thresholds)) {
@@ -384,8 +360,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			summary,
 			startedAt: startAt,
 			endedAt,
-			collectorUrl: this.#collectorUrl,
-			dashboardUrl: `${this.#collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
+			collectorUrl: this.#infrastructure!.collectorUrl,
+			dashboardUrl: `${this.#infrastructure!.collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
 		};
 	}
 
@@ -393,12 +369,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	async close(options: { keepCollector?: boolean } = {}): Promise<void> {
 		for (const driver of this.#drivers.values()) await driver.close().catch(() => undefined);
 		this.#sfuReporter?.stop();
-		await this.#sfu?.close();
-		if (!options.keepCollector) await this.#collector?.close();
+		await this.#infrastructure?.close(options);
 	}
 
 	/** The in-process collector, if this run started one. */
 	get collector(): Collector | undefined {
-		return this.#collector;
+		return this.#infrastructure?.collector;
 	}
 }

@@ -15,9 +15,8 @@ function start(extra: Parameters<typeof startCollector>[0] = {}) {
 	return startCollector({
 		port: 0,
 		logLevel: 'silent',
-		spoolDir: path.join(dataDir, 'spool'),
+		dataDir,
 		flushIntervalMs: 50,
-		store: { dataDir: path.join(dataDir, 'clickhouse') },
 		...extra,
 	});
 }
@@ -40,7 +39,7 @@ describe('ingest of real Chromium getStats reports', () => {
 		const response = await post(collector.url, batch('run-fixture', 'p0', fixture.snapshots));
 		expect(response.status).toBe(202);
 		expect(response.body).toMatchObject({ accepted: 1, duplicates: 0, rejected: [] });
-		await collector.queue.flush();
+		await collector.flush();
 
 		const recv = fixture.snapshots.filter((s) => s.pc === 'recv');
 		const [first, second] = [recv[0]!, recv[1]!];
@@ -99,7 +98,7 @@ describe('ingest of real Chromium getStats reports', () => {
 		video(2).packetsReceived = 10;
 		video(2).bytesReceived = 1000;
 		await post(collector.url, batch('run-loss', 'p0', recv));
-		await collector.queue.flush();
+		await collector.flush();
 		const rows = await collector.store.query<{ packets_delta: number | null; lost_delta: number | null; loss_pct: number | null }>(
 			`SELECT packets_delta, lost_delta, loss_pct FROM callswarm.samples
 			WHERE run_id = 'run-loss' AND direction = 'inbound' AND kind = 'video' ORDER BY ts`,
@@ -119,7 +118,7 @@ describe('ingest of real Chromium getStats reports', () => {
 		expect(first.body).toMatchObject({ accepted: 1, duplicates: 0 });
 		expect(again.body).toMatchObject({ accepted: 0, duplicates: 1 });
 		expect(both.body).toMatchObject({ accepted: 0, duplicates: 2 });
-		await collector.queue.flush();
+		await collector.flush();
 		expect(await count(`SELECT count() AS n FROM callswarm.events WHERE run_id = 'run-retry'`)).toBe(1);
 		expect(await count(`SELECT count() AS n FROM callswarm.batches WHERE run_id = 'run-retry'`)).toBe(1);
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-retry'`)).toBe(first.body.samples as number);
@@ -150,7 +149,7 @@ describe('ingest of real Chromium getStats reports', () => {
 		expect(partial.body.rejected).toEqual([
 			expect.objectContaining({ path: `snapshots[0].stats[${index}].bytesSent`, message: expect.stringContaining('number') }),
 		]);
-		await collector.queue.flush();
+		await collector.flush();
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-mixed' AND peer_id = 'good'`)).toBeGreaterThan(0);
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-mixed' AND peer_id = 'bad'`)).toBe(0);
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-mixed' AND peer_id = 'typed' AND pc = 'recv'`)).toBeGreaterThan(0);
@@ -175,9 +174,9 @@ describe('ingest of real Chromium getStats reports', () => {
 });
 
 describe('store outage', () => {
-	it('spools while ClickHouse cannot take rows and replays them when it is back: every sample is stored', async () => {
+	it('keeps telemetry in the journal while ClickHouse cannot take rows and stores it when it is back: every sample is stored', async () => {
 		const fixture = chromiumFixture();
-		await collector.queue.flush();
+		await collector.flush();
 		const before = await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-outage'`);
 		expect(before).toBe(0);
 		await collector.store.command('DETACH TABLE callswarm.samples');
@@ -186,17 +185,18 @@ describe('store outage', () => {
 			const reply = await post(collector.url, batch('run-outage', `p${i}`, fixture.snapshots));
 			expect(reply.status).toBe(202);
 			expected += reply.body.samples as number;
-			await collector.queue.flush();
+			await collector.flush();
 		}
-		expect(collector.spool.files).toBeGreaterThan(0);
-		expect(readdirSync(collector.spool.dir).filter((f) => f.endsWith('.rowbinary')).length).toBe(collector.spool.files);
+		expect(collector.writer.degraded).toBe(true);
+		expect(collector.journal.files).toBeGreaterThan(0);
+		expect(readdirSync(collector.journal.dir).filter((f) => f.endsWith('.journal')).length).toBe(collector.journal.files);
 		const health = await fetch(`${collector.url}/healthz`);
 		expect(health.status).toBe(503);
-		expect(await health.json()).toMatchObject({ ok: false, spoolFiles: collector.spool.files });
+		expect(await health.json()).toMatchObject({ ok: false, storeAvailable: false, journalSegments: collector.journal.files });
 
 		await collector.store.command('ATTACH TABLE callswarm.samples');
-		await waitFor(() => !collector.queue.degraded, 'the spool to be replayed', 30_000);
-		expect(collector.spool.files).toBe(0);
+		await waitFor(() => !collector.writer.degraded, 'the journal to be stored', 30_000);
+		expect(collector.journal.files).toBe(0);
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-outage'`)).toBe(expected);
 		expect((await fetch(`${collector.url}/healthz`)).status).toBe(200);
 	});
@@ -209,13 +209,13 @@ describe('backpressure and access', () => {
 		const fixture = chromiumFixture();
 		const first = await post(collector.url, batch('run-busy', 'p0', fixture.snapshots));
 		expect(first.status).toBe(202);
-		expect(collector.queue.pendingRows).toBeGreaterThanOrEqual(20);
+		expect(collector.writer.pendingRows).toBeGreaterThanOrEqual(20);
 		const refused = await post(collector.url, batch('run-busy', 'p1', fixture.snapshots));
 		expect(refused.status).toBe(429);
 		expect(refused.headers.get('retry-after')).toBe('1');
-		await collector.queue.flush();
+		await collector.flush();
 		expect((await post(collector.url, batch('run-busy', 'p1', fixture.snapshots))).status).toBe(202);
-		await collector.queue.flush();
+		await collector.flush();
 		expect(await count(`SELECT uniqExact(peer_id) AS n FROM callswarm.samples WHERE run_id = 'run-busy'`)).toBe(2);
 	});
 

@@ -21,8 +21,7 @@ beforeAll(async () => {
 	collector = await startCollector({
 		port: 0,
 		logLevel: 'silent',
-		spoolDir: path.join(dataDir, 'spool'),
-		store: { dataDir: path.join(dataDir, 'clickhouse') },
+		dataDir,
 	});
 	const fixture = chromiumFixture();
 	const peers = [
@@ -62,7 +61,7 @@ beforeAll(async () => {
 	);
 	const reply = await post(collector.url, { batches });
 	expect(reply.status).toBe(202);
-	await collector.queue.flush();
+	await collector.flush();
 });
 
 afterAll(async () => {
@@ -183,7 +182,7 @@ describe('query API on a stored run', () => {
 		const late = await post(collector.url, batch(runId, 'p9', [], [{ type: 'join', ts: t0 + 9000, durationMs: 100, attempt: 1 }]));
 		expect(late.status).toBe(202);
 		expect(collector.views.get(runId, 'view:')).toBeUndefined();
-		await collector.queue.flush();
+		await collector.flush();
 		const after = await get<RunView>(`/v1/runs/${runId}/view`);
 		expect(after.body.summary.participants.joined).toBe(before.body.summary.participants.joined + 1);
 	});

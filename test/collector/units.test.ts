@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateMos } from '../../collector/normalize/mos.ts';
-import { chooseResolution } from '../../collector/queries/RunQueries.ts';
+import { chooseResolution } from '../../collector/queries/Resolution.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { migrations, type SchemaOptions } from '../../collector/store/schema.ts';
 

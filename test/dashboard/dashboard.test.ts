@@ -56,9 +56,8 @@ beforeAll(async () => {
 	collector = await startCollector({
 		port: 0,
 		logLevel: 'silent',
-		spoolDir: path.join(work, 'spool'),
+		dataDir: work,
 		dashboardDir,
-		store: { dataDir: path.join(work, 'clickhouse') },
 	});
 	chromium = await launchChromium();
 }, 60_000);

@@ -47,8 +47,7 @@ beforeAll(async () => {
 		port: 0,
 		logLevel: 'silent',
 		flushIntervalMs: 200,
-		spoolDir: path.join(work, 'spool'),
-		store: { dataDir: path.join(work, 'clickhouse') },
+		dataDir: work,
 	});
 	sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 500, maxBatchesPerRequest: 200, maxBufferedBatches: 10_000 });
 	sender.start();
@@ -99,7 +98,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 	it('stores lite bot telemetry with RTT, jitter and loss; the impaired one has the added delay', async () => {
 		await new Promise((r) => setTimeout(r, 4000));
 		await sender.flush();
-		await collector.queue.flush();
+		await collector.flush();
 		const rows = await collector.store.query<{ peer_id: string; rtt: number; jitter: number; loss: number; inbound: number }>(
 			`SELECT peer_id, quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
 				avgIf(jitter_ms, direction = 'inbound') AS jitter, avgIf(loss_pct, direction = 'inbound') AS loss,
@@ -131,7 +130,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		// The others keep sending: the browser decodes more of their frames.
 		for (const peer of ['lite-0', 'lite-slow-2']) expect(after.get(peer)!.framesDecoded).toBeGreaterThan(before.get(peer)!.framesDecoded);
 		await sender.flush();
-		await collector.queue.flush();
+		await collector.flush();
 		const [fail] = await collector.store.query<{ reason: string }>(
 			`SELECT reason FROM callswarm.events WHERE run_id = {run:String} AND peer_id = 'lite-1' AND type = 'fail'`,
 			{ run: runId },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseInput } from '../../protocol/issues.ts';
-import { Executor, Scenario, parseDuration, parseThreshold, type ScenarioInput } from '../../protocol/scenario.ts';
+import { parseDuration } from '../../protocol/durations.ts';
+import { Executor, Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
+import { parseThreshold } from '../../protocol/thresholds.ts';
 import { arrivalsBy, growthAt, scheduleDuration, targetAt } from '../../loadgen/schedule/executors.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
 

@@ -1,0 +1,65 @@
+import type { RunInfo } from '../../protocol/api.ts';
+import { parseJson, type Sql } from './sql.ts';
+
+interface RunRowResult {
+	run_id: string;
+	scenario: string;
+	status: RunInfo['status'];
+	status_reason: string;
+	started_at: number;
+	ended_at: number | null;
+	planned_participants: number;
+	config: string;
+	verdict: string;
+	participants: number;
+	first_ms: number | null;
+	last_ms: number | null;
+}
+
+/** Which runs exist, and each run's record: scenario, status, times, participants, verdict. */
+export class RunRegistry {
+	constructor(private readonly sql: Sql) {}
+
+	async list(limit: number, runId?: string): Promise<RunInfo[]> {
+		const db = this.sql.db;
+		const rows = await this.sql.rows<RunRowResult>(
+			`SELECT r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
+				toUnixTimestamp64Milli(r.started_at) AS started_at,
+				if(isNull(r.ended_at), NULL, toUnixTimestamp64Milli(assumeNotNull(r.ended_at))) AS ended_at,
+				r.planned_participants AS planned_participants, r.config AS config, r.verdict AS verdict,
+				toUInt32(ifNull(p.participants, 0)) AS participants,
+				p.first_ms AS first_ms, p.last_ms AS last_ms
+			FROM (SELECT * FROM ${db}.runs FINAL ${runId ? 'WHERE run_id = {run:String}' : ''}) AS r
+			LEFT JOIN (
+				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
+					toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms
+				FROM ${db}.events ${runId ? 'WHERE run_id = {run:String}' : ''} GROUP BY run_id
+			) AS p ON p.run_id = r.run_id
+			ORDER BY r.started_at DESC
+			LIMIT {limit:UInt32}`,
+			{ limit, ...(runId ? { run: runId } : {}) },
+		);
+		return rows.map((r) => {
+			const startedAt = Number(r.started_at) || r.first_ms || 0;
+			const endedAt = r.ended_at ?? null;
+			const end = endedAt ?? (r.status === 'running' ? Date.now() : (r.last_ms ?? startedAt));
+			return {
+				runId: r.run_id,
+				scenario: r.scenario,
+				status: r.status,
+				statusReason: r.status_reason,
+				startedAt,
+				endedAt,
+				durationMs: Math.max(0, end - startedAt),
+				plannedParticipants: r.planned_participants,
+				participants: r.participants,
+				verdict: parseJson(r.verdict, []),
+				config: parseJson(r.config, {}),
+			};
+		});
+	}
+
+	async get(runId: string): Promise<RunInfo | undefined> {
+		return (await this.list(1, runId))[0];
+	}
+}

@@ -1,0 +1,169 @@
+import type { GeneratorHealth, ParticipantsSeries, QualityBands, SeriesPoint, SfuLoad, Timeseries, TimeseriesQuery } from '../../protocol/api.ts';
+import { metricCatalogue } from '../../protocol/metrics.ts';
+import { qualityBandLimits } from '../normalize/mos.ts';
+import type { QueryParams } from '../store/ClickHouseStore.ts';
+import { sketch } from '../store/schema.ts';
+import { peerResolution, type Resolution } from './Resolution.ts';
+import { equalities, finiteOrNull, metricFilter, scaled, type Sql } from './sql.ts';
+
+/** The run over time: metric percentiles, participants and their quality bands, SFU and generator load. */
+export class RunSeries {
+	constructor(private readonly sql: Sql) {}
+
+	/** p50/p95/p99/avg per bucket: whole run from rollups, a room or a peer from raw samples. */
+	async timeseries(runId: string, query: TimeseriesQuery, resolution: Resolution): Promise<Timeseries> {
+		const filtered = Boolean(query.room || query.peer);
+		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap).
+		const level = filtered ? 'raw' : resolution.level;
+		const params: QueryParams = { run: runId, bucket: resolution.bucket };
+		const filters = ['run_id = {run:String}', ...equalities(params, { room_id: query.room, peer_id: query.peer, kind: query.kind })];
+		const selects = query.metrics.map((name, i) => {
+			const m = metricCatalogue[name];
+			const cond = metricFilter(m);
+			return level !== 'raw'
+				? `countMergeIf(samples, ${cond}) AS n${i}, avgMergeIf(${m.column}_avg, ${cond}) AS a${i},
+					${sketch('MergeIf')}(${m.column}_q, ${cond}) AS q${i}`
+				: `countIf(${m.column} IS NOT NULL AND ${cond}) AS n${i}, avgIf(${m.column}, ${cond}) AS a${i},
+					${sketch('If')}(${m.column}, ${cond}) AS q${i}`;
+		});
+		// Only the directions the asked metrics come from: the sort key skips the rest.
+		const directions = [...new Set(query.metrics.map((name) => metricCatalogue[name].direction))];
+		filters.push(`direction IN (${directions.map((d) => `'${d}'`).join(', ')})`);
+		const rows = await this.sql.rows<Record<string, unknown>>(
+			`SELECT toUnixTimestamp(toStartOfInterval(${level === 'raw' ? 'ts' : 'bucket'}, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
+				${selects.join(',\n')}
+			FROM ${this.sql.db}.${level === 'raw' ? 'samples' : `rollup_${level}s`}
+			WHERE ${filters.join(' AND ')}
+			GROUP BY t ORDER BY t`,
+			params,
+		);
+		const series: Record<string, SeriesPoint[]> = {};
+		query.metrics.forEach((name, i) => {
+			const m = metricCatalogue[name];
+			const scale = 'scale' in m ? m.scale : undefined;
+			series[name] = rows
+				.filter((r) => Number(r[`n${i}`]) > 0)
+				.map((r) => {
+					const q = (r[`q${i}`] as number[]) ?? [];
+					return {
+						t: Number(r.t),
+						n: Number(r[`n${i}`]),
+						avg: scaled(r[`a${i}`], scale),
+						p50: scaled(q[0], scale),
+						p95: scaled(q[1], scale),
+						p99: scaled(q[2], scale),
+					};
+				});
+		});
+		return { bucketSeconds: resolution.bucket, series };
+	}
+
+	/**
+	 * Participants over time and their quality bands, in one query: joined, failed and left
+	 * (cumulative, from events); active (peers reporting samples) and good / degraded / bad
+	 * (by their averages in the bucket) from the per-peer rollup.
+	 */
+	async people(runId: string, resolution: Resolution): Promise<{ participants: ParticipantsSeries; quality: QualityBands }> {
+		const db = this.sql.db;
+		const { bucket, level } = peerResolution(resolution);
+		const l = qualityBandLimits;
+		const band = (col: string, lim: { degraded: number; bad: number; higherIsBetter: boolean }) =>
+			lim.higherIsBetter
+				? `multiIf(isNaN(${col}), 0, ${col} < ${lim.bad}, 2, ${col} <= ${lim.degraded}, 1, 0)`
+				: `multiIf(isNaN(${col}), 0, ${col} > ${lim.bad}, 2, ${col} >= ${lim.degraded}, 1, 0)`;
+		const rows = await this.sql.rows<{ t: number; joined: number; failed: number; left: number; active: number; good: number; degraded: number; bad: number }>(
+			`SELECT t,
+				toUInt32(sum(j) OVER w) AS joined, toUInt32(sum(f) OVER w) AS failed, toUInt32(sum(l) OVER w) AS left,
+				toUInt32(a) AS active, toUInt32(g) AS good, toUInt32(d) AS degraded, toUInt32(b) AS bad
+			FROM (
+				SELECT t, sum(j) AS j, sum(f) AS f, sum(l) AS l, sum(a) AS a, sum(g) AS g, sum(d) AS d, sum(b) AS b FROM (
+					SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
+						countIf(type = 'join' AND attempt = 1) AS j, countIf(type = 'fail') AS f, countIf(type = 'leave') AS l,
+						0 AS a, 0 AS g, 0 AS d, 0 AS b
+					FROM ${db}.events WHERE run_id = {run:String} GROUP BY t
+					UNION ALL
+					SELECT t, 0, 0, 0, count() AS a, countIf(band = 0), countIf(band = 1), countIf(band = 2) FROM (
+						SELECT toUnixTimestamp(toStartOfInterval(bucket, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t, peer_id,
+							greatest(${band('avgMerge(loss_pct)', l.loss_pct)}, ${band('avgMerge(jitter_ms)', l.jitter_ms)},
+								${band('avgMerge(rtt_ms)', l.rtt_ms)}, ${band('avgMerge(mos)', l.mos)}) AS band
+						FROM ${db}.peer_rollup_${level}s WHERE run_id = {run:String} AND source_kind NOT IN ('sfu', 'generator')
+						GROUP BY t, peer_id
+					) GROUP BY t
+				) GROUP BY t
+			)
+			WINDOW w AS (ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+			ORDER BY t`,
+			{ run: runId, bucket },
+		);
+		return {
+			participants: {
+				bucketSeconds: bucket,
+				points: rows.map((r) => ({ t: Number(r.t), joined: Number(r.joined), active: Number(r.active), failed: Number(r.failed), left: Number(r.left) })),
+			},
+			quality: {
+				bucketSeconds: bucket,
+				points: rows
+					.filter((r) => Number(r.active) > 0)
+					.map((r) => ({ t: Number(r.t), good: Number(r.good), degraded: Number(r.degraded), bad: Number(r.bad) })),
+			},
+		};
+	}
+
+	async sfuLoad(runId: string, bucket: number): Promise<SfuLoad> {
+		const rows = await this.sql.rows<{ t: number; worker: number; cpu: number | null; consumers: number; peers: number }>(
+			`SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t, worker,
+				avg(cpu_pct) AS cpu, max(consumers) AS consumers, max(peers) AS peers
+			FROM ${this.sql.db}.sfu_samples WHERE run_id = {run:String}
+			GROUP BY t, worker ORDER BY worker, t`,
+			{ run: runId, bucket },
+		);
+		const byWorker = new Map<number, SfuLoad['workers'][number]>();
+		for (const r of rows) {
+			const worker = Number(r.worker);
+			let entry = byWorker.get(worker);
+			if (!entry) byWorker.set(worker, (entry = { worker, points: [] }));
+			entry.points.push({ t: Number(r.t), cpuPct: finiteOrNull(r.cpu), consumers: Number(r.consumers), peers: Number(r.peers) });
+		}
+		return { bucketSeconds: bucket, workers: [...byWorker.values()] };
+	}
+
+	/** The load generator's machine CPU, busiest process and worst event-loop lag per bucket, and per process over the run. */
+	async generatorHealth(runId: string, bucket: number): Promise<GeneratorHealth> {
+		const db = this.sql.db;
+		const [points, processes] = await Promise.all([
+			this.sql.rows<{ t: number; machine: number | null; cpu: number | null; lag: number | null; saturated: number }>(
+				`SELECT toUnixTimestamp(toStartOfInterval(ts, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
+					avgIf(cpu_pct, role = 'machine') AS machine, maxIf(cpu_pct, role != 'machine') AS cpu,
+					max(lag_ms) AS lag, max(saturated) AS saturated
+				FROM ${db}.generator_samples WHERE run_id = {run:String}
+				GROUP BY t ORDER BY t SETTINGS aggregate_functions_null_for_empty = 1`,
+				{ run: runId, bucket },
+			),
+			this.sql.rows<{ generator_id: string; role: string; process_id: string; cpu: number | null; lag: number | null; saturated: number }>(
+				`SELECT generator_id, role, process_id, max(cpu_pct) AS cpu, max(lag_ms) AS lag, sum(saturated) AS saturated
+				FROM ${db}.generator_samples WHERE run_id = {run:String}
+				GROUP BY generator_id, role, process_id ORDER BY generator_id, role, process_id
+				SETTINGS aggregate_functions_null_for_empty = 1`,
+				{ run: runId },
+			),
+		]);
+		return {
+			bucketSeconds: bucket,
+			points: points.map((p) => ({
+				t: Number(p.t),
+				machineCpuPct: finiteOrNull(p.machine),
+				maxProcessCpuPct: finiteOrNull(p.cpu),
+				maxLagMs: finiteOrNull(p.lag),
+				saturated: Number(p.saturated) > 0,
+			})),
+			processes: processes.map((p) => ({
+				generatorId: p.generator_id,
+				role: p.role,
+				processId: p.process_id,
+				peakCpuPct: finiteOrNull(p.cpu),
+				peakLagMs: finiteOrNull(p.lag),
+				saturatedSeconds: Number(p.saturated),
+			})),
+		};
+	}
+}

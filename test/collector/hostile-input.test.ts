@@ -1,0 +1,170 @@
+/**
+ * Hostile input found by probing the collector: each case once killed the process, lost rows
+ * it had acknowledged, or stored something other than what was sent. The collector must
+ * answer each with a clear 4xx naming the field, stay up, and keep storing everyone else's data.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from '../../collector/index.ts';
+import { RowBinaryWriter } from '../../collector/store/columns.ts';
+import { sampleColumns, type SampleRow } from '../../collector/store/tables.ts';
+import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-hostile-test-'));
+let collector: Collector;
+
+const count = async (sql: string, params: Record<string, string> = {}) =>
+	Number((await collector.store.query<{ n: number }>(sql, params))[0]?.n ?? 0);
+
+/** Recv snapshots of the fixture with one stats entry changed. */
+function withInbound(change: (stat: Record<string, unknown>) => void) {
+	const snapshots = structuredClone(chromiumFixture().snapshots.filter((s) => s.pc === 'recv').slice(0, 2));
+	const index = snapshots[1]!.stats.findIndex((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+	change(snapshots[1]!.stats[index]!);
+	return { snapshots, index };
+}
+
+/** A good batch goes in after the hostile one: the collector is alive and its write path works. */
+async function stillStores(runId: string): Promise<void> {
+	const reply = await post(collector.url, batch(runId, 'after', chromiumFixture().snapshots.slice(0, 4)));
+	expect(reply.status).toBe(202);
+	await collector.flush();
+	expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = {run:String} AND peer_id = 'after'`, { run: runId })).toBeGreaterThan(0);
+}
+
+beforeAll(async () => {
+	collector = await startCollector({ port: 0, logLevel: 'silent', dataDir, flushIntervalMs: 50 });
+});
+
+afterAll(async () => {
+	await collector?.close();
+	rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('numbers out of a column range', () => {
+	it('refuses a snapshot time of 1e20 or 1e15 with 400 naming the field, and keeps running', async () => {
+		for (const ts of [1e20, 1e15, -5]) {
+			const body = batch('run-numbers', 'p0', [{ ts, pc: 'recv', stats: [] }]);
+			const reply = await post(collector.url, body);
+			expect(reply.status, `ts ${ts}`).toBe(400);
+			expect(reply.body.issues).toEqual([expect.objectContaining({ path: 'snapshots[0].ts', message: expect.stringContaining('epoch milliseconds') })]);
+		}
+		await stillStores('run-numbers');
+	});
+
+	it('refuses counters beyond 2^53 (bytesReceived 1e308, packetsSent, packetsLost, pliCount, freezeCount), naming each field', async () => {
+		for (const field of ['bytesReceived', 'packetsLost', 'pliCount', 'freezeCount', 'packetsReceived']) {
+			const { snapshots, index } = withInbound((stat) => (stat[field] = 1e308));
+			const reply = await post(collector.url, batch('run-numbers', `big-${field}`, snapshots));
+			expect(reply.status).toBe(202);
+			expect(reply.body.rejected).toEqual([expect.objectContaining({ path: `snapshots[1].stats[${index}].${field}` })]);
+		}
+		const sent = structuredClone(chromiumFixture().snapshots.filter((s) => s.pc === 'send').slice(0, 1));
+		const out = sent[0]!.stats.findIndex((s) => s.type === 'outbound-rtp');
+		sent[0]!.stats[out]!.packetsSent = 2 ** 60;
+		const reply = await post(collector.url, batch('run-numbers', 'big-sent', sent));
+		expect(reply.body.rejected).toEqual([expect.objectContaining({ path: `snapshots[0].stats[${out}].packetsSent` })]);
+		await stillStores('run-numbers');
+		// The first, valid snapshot of each of those peers was stored; nothing of the refused ones.
+		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-numbers' AND (bytes > 9007199254740991 OR packets > 9007199254740991)`)).toBe(0);
+	});
+
+	it('refuses an SSRC or an event attempt that does not fit 32 bits instead of wrapping it', async () => {
+		const { snapshots, index } = withInbound((stat) => (stat.ssrc = 2 ** 40));
+		const wrapped = await post(collector.url, batch('run-wrap', 'ssrc', snapshots));
+		expect(wrapped.body.rejected).toEqual([expect.objectContaining({ path: `snapshots[1].stats[${index}].ssrc` })]);
+		const attempt = await post(collector.url, batch('run-wrap', 'attempt', [], [{ type: 'reconnect', ts: Date.now(), attempt: 2 ** 40 }]));
+		expect(attempt.status).toBe(400);
+		expect(attempt.body.issues).toEqual([expect.objectContaining({ path: 'events[0].attempt' })]);
+		await collector.flush();
+		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-wrap' AND direction = 'inbound' AND ssrc = ${2 ** 40 % 2 ** 32}`)).toBe(0);
+		await stillStores('run-wrap');
+	});
+
+	it('answers 400 to a run registration starting at 1e20, and the registry keeps working', async () => {
+		const bad = await fetch(`${collector.url}/v1/runs/run-far`, {
+			method: 'PUT',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ startedAt: 1e20 }),
+		});
+		expect(bad.status).toBe(400);
+		expect(((await bad.json()) as { issues: Array<{ path: string }> }).issues[0]!.path).toBe('startedAt');
+		const good = await fetch(`${collector.url}/v1/runs/run-far`, {
+			method: 'PUT',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ startedAt: Date.now(), scenario: 'ok' }),
+		});
+		expect(good.status).toBe(200);
+		expect(await good.json()).toMatchObject({ runId: 'run-far', scenario: 'ok' });
+		await stillStores('run-far');
+	});
+});
+
+describe('long strings', () => {
+	it('refuses a stats id of 20,000,000 characters (under the body limit) and stays up', async () => {
+		const { snapshots, index } = withInbound((stat) => (stat.id = 'x'.repeat(20_000_000)));
+		const reply = await post(collector.url, batch('run-long', 'p0', snapshots));
+		expect(reply.status).toBe(202);
+		expect(reply.body.rejected).toEqual([expect.objectContaining({ path: `snapshots[1].stats[${index}].id` })]);
+		await stillStores('run-long');
+	});
+
+	it('the RowBinary writer has room for every value after a string of any length', () => {
+		const writer = new RowBinaryWriter(1024);
+		const row = { ...Object.fromEntries(sampleColumns.map((c) => [c.name, c.type.includes('String') ? '' : 1])), stream_id: 'y'.repeat(3_000_000) } as SampleRow;
+		expect(() => writer.writeRows(sampleColumns, [row, row])).not.toThrow();
+		expect(writer.length).toBeGreaterThan(6_000_000);
+	});
+});
+
+describe('inherited property names', () => {
+	it('treats "__proto__", "constructor" and "toString" as unknown stats types, and loses no batch of the request', async () => {
+		const fixture = chromiumFixture();
+		const hostile = structuredClone(fixture.snapshots.slice(0, 2));
+		hostile[0]!.stats.push({ type: '__proto__', id: 'a', timestamp: 1 }, { type: 'constructor', id: 'b', timestamp: 1 }, { type: 'toString', id: 'c', timestamp: 1 });
+		const body = { batches: [batch('run-proto', 'first', fixture.snapshots.slice(0, 2)), batch('run-proto', 'hostile', hostile), batch('run-proto', 'last', fixture.snapshots.slice(0, 2))] };
+		// A "__proto__" key too, as a hostile client can send it (JSON.stringify of an object would not).
+		const reply = await post(collector.url, JSON.stringify(body).replace('"type":"constructor"', '"type":"constructor","__proto__":{"polluted":1}'));
+		expect(reply.status).toBe(202);
+		expect(reply.body).toMatchObject({ accepted: 3, duplicates: 0, rejected: [] });
+		await collector.flush();
+		expect(await count(`SELECT uniqExact(peer_id) AS n FROM callswarm.samples WHERE run_id = 'run-proto'`)).toBe(3);
+		expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+	});
+
+	it('never marks a refused request as seen: its corrected resend is stored', async () => {
+		const fixture = chromiumFixture();
+		const good = batch('run-resend', 'p0', fixture.snapshots.slice(0, 2));
+		const broken = { ...good, events: [{ type: 'join', ts: 1e20 }] };
+		expect((await post(collector.url, broken)).status).toBe(400);
+		const resent = await post(collector.url, good);
+		expect(resent.body).toMatchObject({ accepted: 1, duplicates: 0 });
+		await collector.flush();
+		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-resend'`)).toBe(resent.body.samples as number);
+	});
+});
+
+describe('run ids', () => {
+	it('refuses "." and ".." (they would name a parent folder) and ids that are only dots', async () => {
+		for (const id of ['.', '..', '...']) {
+			// node:http sends the path as written (fetch would resolve the dots away).
+			const status = await new Promise<number>((resolve, reject) => {
+				const { hostname, port } = new URL(collector.url);
+				const options = { hostname, port, path: `/v1/runs/${id}`, method: 'PUT', headers: { 'content-type': 'application/json' } };
+				const request = http.request(options, (response) => {
+					response.resume();
+					resolve(response.statusCode ?? 0);
+				});
+				request.on('error', reject);
+				request.end(JSON.stringify({ startedAt: Date.now() }));
+			});
+			expect(status, id).toBe(400);
+		}
+		const telemetry = await post(collector.url, batch('..', 'p0', []));
+		expect(telemetry.status).toBe(400);
+		expect(telemetry.body.issues).toEqual([expect.objectContaining({ path: 'runId', message: 'must not be only dots' })]);
+	});
+});
