@@ -22,6 +22,7 @@ export interface RoomSnapshot {
 export class Room extends EventEmitter<RoomEvents> {
 	readonly peers = new Map<string, Peer>();
 	readonly createdAt = new Date();
+	readonly #worker: types.Worker;
 	#closed = false;
 
 	private constructor(
@@ -33,10 +34,11 @@ export class Room extends EventEmitter<RoomEvents> {
 		super();
 		// Every peer's session listens for the room closing.
 		this.setMaxListeners(0);
-		slot.rooms++;
+		this.#worker = slot.worker;
 		router.on('workerclose', () => this.close('media worker died', true));
 	}
 
+	/** A room on `slot`, which already counts it (WorkerPool.reserveRoom). */
 	static async create(
 		id: string,
 		slot: WorkerSlot,
@@ -49,6 +51,11 @@ export class Room extends EventEmitter<RoomEvents> {
 
 	get closed(): boolean {
 		return this.#closed;
+	}
+
+	/** Whether the slot still runs the worker this room was made on. */
+	#onLiveWorker(): boolean {
+		return this.slot.worker === this.#worker && !this.#worker.closed;
 	}
 
 	addPeer(peer: Peer): void {
@@ -72,7 +79,7 @@ export class Room extends EventEmitter<RoomEvents> {
 	removePeer(peer: Peer): void {
 		if (this.peers.get(peer.id) !== peer) return;
 		this.peers.delete(peer.id);
-		this.slot.peers--;
+		if (this.#onLiveWorker()) this.slot.peers--;
 		const producerIds = [...peer.producers.keys()];
 		peer.close();
 		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
@@ -112,8 +119,11 @@ export class Room extends EventEmitter<RoomEvents> {
 			if (reset) peer.notify('roomReset', { roomId: this.id, reason });
 			peer.close();
 		}
-		if (!this.slot.worker.closed) this.slot.peers -= this.peers.size;
-		this.slot.rooms = Math.max(0, this.slot.rooms - 1);
+		// A dead worker's slot was zeroed by the pool (and may hold a new worker by now).
+		if (this.#onLiveWorker()) {
+			this.slot.peers -= this.peers.size;
+			this.slot.rooms = Math.max(0, this.slot.rooms - 1);
+		}
 		this.peers.clear();
 		this.router.close();
 		this.emit('close', reason);

@@ -119,11 +119,12 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost {
 		if (this.rooms.size + this.#creating.size >= this.options.maxRooms) {
 			throw new SignalingError('limit_reached', `room limit reached (maxRooms=${this.options.maxRooms})`);
 		}
-		const creation = Room.create(
-			roomId,
-			this.pool.leastLoaded(),
-			mediaCodecs as unknown as types.RtpCodecCapability[],
-			this.options.maxPeersPerRoom,
+		const slot = this.pool.reserveRoom();
+		const creation = Room.create(roomId, slot, mediaCodecs as unknown as types.RtpCodecCapability[], this.options.maxPeersPerRoom).catch(
+			(error: unknown) => {
+				this.pool.releaseRoom(slot);
+				throw error;
+			},
 		);
 		this.#creating.set(roomId, creation);
 		try {

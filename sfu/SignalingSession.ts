@@ -40,6 +40,8 @@ export class SignalingSession {
 	#peer: Peer | undefined;
 	#room: Room | undefined;
 	#queue: Promise<void> = Promise.resolve();
+	#answered = true;
+	readonly #heartbeat: NodeJS.Timeout;
 	readonly #onRoomClose = (): void => {
 		this.#peer = undefined;
 		this.#room = undefined;
@@ -50,7 +52,21 @@ export class SignalingSession {
 		private readonly host: SessionHost,
 	) {
 		socket.on('message', (raw, isBinary) => this.#receive(raw, isBinary));
+		socket.on('pong', () => {
+			this.#answered = true;
+		});
+		// A peer whose process stopped keeps its TCP connection open but answers nothing.
+		this.#heartbeat = setInterval(() => {
+			if (!this.#answered) {
+				host.log.warn({ peerId: this.peerId }, 'signaling peer answered no ping: closing it');
+				socket.terminate();
+				return;
+			}
+			this.#answered = false;
+			socket.ping();
+		}, host.options.heartbeatMs);
 		socket.on('close', () => {
+			clearInterval(this.#heartbeat);
 			this.#queue = this.#queue.then(() => this.#leave());
 		});
 		socket.on('error', () => socket.terminate());

@@ -53,6 +53,21 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 		return pool;
 	}
 
+	/**
+	 * The least-loaded live slot, with a room counted on it at once: rooms created at the same
+	 * moment spread over the workers instead of all seeing the same empty one. Give it back with
+	 * `releaseRoom` if the room is never made.
+	 */
+	reserveRoom(): WorkerSlot {
+		const slot = this.leastLoaded();
+		slot.rooms++;
+		return slot;
+	}
+
+	releaseRoom(slot: WorkerSlot): void {
+		slot.rooms = Math.max(0, slot.rooms - 1);
+	}
+
 	/** The live worker slot with the fewest peers, then the fewest rooms. */
 	leastLoaded(): WorkerSlot {
 		let best: WorkerSlot | undefined;

@@ -25,6 +25,11 @@ export const SfuOptions = z
 		maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
 		initialAvailableOutgoingBitrate: z.number().int().positive().default(1_000_000),
 		logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+		/**
+		 * Signaling liveness: every this many ms the SFU pings each connection; one that has not
+		 * answered the previous ping (a stopped or vanished peer) is closed and the room told.
+		 */
+		heartbeatMs: z.number().int().min(100).max(600_000).default(10_000),
 		/** A worker that dies is replaced by a new one (and its rooms reset). */
 		respawnWorkers: z.boolean().default(true),
 	})
@@ -49,6 +54,7 @@ export const SfuEnv = z.object({
 	CALLSWARM_SFU_WORKERS: wholeNumberText.optional(),
 	CALLSWARM_SFU_MAX_ROOMS: wholeNumberText.optional(),
 	CALLSWARM_SFU_MAX_PEERS_PER_ROOM: wholeNumberText.optional(),
+	CALLSWARM_SFU_HEARTBEAT_MS: wholeNumberText.optional(),
 });
 
 export function sfuOptionsFromEnv(env: NodeJS.ProcessEnv): SfuOptionsInput {
@@ -64,6 +70,7 @@ export function sfuOptionsFromEnv(env: NodeJS.ProcessEnv): SfuOptionsInput {
 		workers: e.CALLSWARM_SFU_WORKERS,
 		maxRooms: e.CALLSWARM_SFU_MAX_ROOMS,
 		maxPeersPerRoom: e.CALLSWARM_SFU_MAX_PEERS_PER_ROOM,
+		heartbeatMs: e.CALLSWARM_SFU_HEARTBEAT_MS,
 	};
 	return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
 }

@@ -14,6 +14,8 @@ export const sfuHelp = `callswarm sfu [flags]: run the bundled mediasoup SFU
   --workers <n>               mediasoup worker processes (default: one per core; env CALLSWARM_SFU_WORKERS)
   --max-rooms <n>             rooms per server (default 1000; env CALLSWARM_SFU_MAX_ROOMS)
   --max-peers-per-room <n>    peers per room (default 200; env CALLSWARM_SFU_MAX_PEERS_PER_ROOM)
+  --heartbeat <ms>            ping interval; a peer that misses one ping is closed (default 10000;
+                              env CALLSWARM_SFU_HEARTBEAT_MS)
   --no-tcp                    UDP only for media
   --log-level <level>         debug | warn | error | none (default warn)
 `;
@@ -28,6 +30,7 @@ const SfuFlags = z.object({
 	workers: wholeNumberText.pipe(z.number().min(1)).optional(),
 	'max-rooms': wholeNumberText.pipe(z.number().min(1)).optional(),
 	'max-peers-per-room': wholeNumberText.pipe(z.number().min(1)).optional(),
+	heartbeat: wholeNumberText.pipe(z.number().min(100)).optional(),
 	'no-tcp': z.boolean().optional(),
 	'log-level': z.enum(['debug', 'warn', 'error', 'none']).optional(),
 	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
@@ -45,6 +48,7 @@ export function sfuOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SfuO
 			workers: { type: 'string' },
 			'max-rooms': { type: 'string' },
 			'max-peers-per-room': { type: 'string' },
+			heartbeat: { type: 'string' },
 			'no-tcp': { type: 'boolean' },
 			'log-level': { type: 'string' },
 		},
@@ -62,6 +66,7 @@ export function sfuOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SfuO
 		workers: flags.workers,
 		maxRooms: flags['max-rooms'],
 		maxPeersPerRoom: flags['max-peers-per-room'],
+		heartbeatMs: flags.heartbeat,
 		enableTcp: flags['no-tcp'] ? false : undefined,
 		logLevel: flags['log-level'],
 	};

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { estimateMos } from '../../collector/normalize/mos.ts';
+import { createHosts, fetchFrom, netnsUnavailable, removeHosts } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post, statOf } from '../helpers/telemetry.ts';
 
@@ -230,5 +231,30 @@ describe('backpressure and access', () => {
 		});
 		expect(ok.status).toBe(202);
 		expect((await fetch(`${collector.url}/v1/runs`)).status).toBe(200);
+	});
+
+	it.skipIf(netnsUnavailable() !== undefined)('needs the read token (or the run token) for reads from beyond loopback; health checks stay open', async () => {
+		const [client] = await createHosts(1);
+		const runToken = 'a-long-enough-run-token';
+		const readToken = 'a-long-enough-read-token';
+		await collector.close();
+		collector = await start({ listenIp: client!.gateway, token: runToken, readToken });
+		try {
+			const runs = `${collector.url}/v1/runs`;
+			expect((await fetchFrom(client!, runs)).status).toBe(401);
+			expect((await fetchFrom(client!, runs, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+			expect((await fetchFrom(client!, runs, { headers: { authorization: `Bearer ${readToken}` } })).status).toBe(200);
+			expect((await fetchFrom(client!, runs, { headers: { authorization: `Bearer ${runToken}` } })).status).toBe(200);
+			// The read token does not write; health checks and the dashboard's files need nothing.
+			const write = await fetchFrom(client!, `${collector.url}/v1/telemetry`, {
+				method: 'POST',
+				headers: { authorization: `Bearer ${readToken}`, 'content-type': 'application/json' },
+				body: JSON.stringify(batch('run-read', 'p0', [])),
+			});
+			expect(write.status).toBe(401);
+			expect((await fetchFrom(client!, `${collector.url}/healthz`)).status).toBe(200);
+		} finally {
+			await removeHosts([client!]);
+		}
 	});
 });

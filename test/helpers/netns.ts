@@ -1,0 +1,78 @@
+/**
+ * Network namespaces as stand-in hosts: each gets a veth pair to this (the root) namespace and
+ * its own address on a private /24, so a server here sees connections from a non-loopback
+ * address. Needs root and iproute2; `netnsUnavailable()` says why not when it cannot work.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Host {
+	name: string;
+	/** The host's address, inside its namespace. */
+	address: string;
+	/** The root namespace's address on the host's link (a server here listens on it). */
+	gateway: string;
+	/** Runs a command inside the host's namespace. */
+	exec(command: string, args: string[], options?: { timeout?: number }): Promise<{ stdout: string; stderr: string }>;
+}
+
+let probed: string | undefined | null = null;
+
+/** Why namespaces cannot be made here, or undefined when they can. */
+export function netnsUnavailable(): string | undefined {
+	if (probed !== null) return probed;
+	if (process.getuid?.() !== 0) return (probed = 'needs root (ip netns)');
+	const name = `cs-probe-${randomBytes(3).toString('hex')}`;
+	try {
+		execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
+		execFileSync('ip', ['netns', 'delete', name], { stdio: 'pipe' });
+		probed = undefined;
+	} catch (error) {
+		probed = `cannot create a network namespace: ${(error as Error).message.split('\n')[0]}`;
+	}
+	return probed;
+}
+
+/** Hosts on subnet 10.<subnet>.<i>.0/24 each (one link per host), removed by `removeHosts`. */
+export async function createHosts(count: number, subnet = 100 + Math.floor(Math.random() * 100)): Promise<Host[]> {
+	const hosts: Host[] = [];
+	const tag = randomBytes(2).toString('hex');
+	for (let i = 0; i < count; i++) {
+		const name = `cs-${tag}-${i}`;
+		const outside = `csv${tag}${i}a`;
+		const inside = `csv${tag}${i}b`;
+		const gateway = `10.${subnet}.${i}.1`;
+		const address = `10.${subnet}.${i}.2`;
+		await run('ip', ['netns', 'add', name]);
+		await run('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside]);
+		await run('ip', ['link', 'set', inside, 'netns', name]);
+		await run('ip', ['addr', 'add', `${gateway}/24`, 'dev', outside]);
+		await run('ip', ['link', 'set', outside, 'up']);
+		await run('ip', ['netns', 'exec', name, 'ip', 'addr', 'add', `${address}/24`, 'dev', inside]);
+		await run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', inside, 'up']);
+		await run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+		await run('ip', ['netns', 'exec', name, 'ip', 'route', 'add', 'default', 'via', gateway]);
+		hosts.push({
+			name,
+			address,
+			gateway,
+			exec: (command, args, options = {}) => run('ip', ['netns', 'exec', name, command, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 16 << 20 }),
+		});
+	}
+	return hosts;
+}
+
+export async function removeHosts(hosts: Host[]): Promise<void> {
+	// Deleting a namespace deletes its end of the veth pair, and with it the other end.
+	for (const host of hosts) await run('ip', ['netns', 'delete', host.name]).catch(() => undefined);
+}
+
+/** An HTTP request made from inside a host, by Node's fetch: status and body text. */
+export async function fetchFrom(host: Host, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+	const script = `const r = await fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
+	const { stdout } = await host.exec(process.execPath, ['--input-type=module', '-e', script]);
+	return JSON.parse(stdout) as { status: number; body: string };
+}
