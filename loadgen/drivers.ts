@@ -1,4 +1,5 @@
 import type { NetworkConditions } from '../protocol/scenario.ts';
+import type { WatchedProcess } from './health/GeneratorMonitor.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { Slot } from './schedule/slots.ts';
 import type { TelemetrySender } from './telemetry/TelemetrySender.ts';
@@ -26,6 +27,8 @@ export interface BotDriver {
 	leave(slot: Slot): Promise<void>;
 	/** Applies new network conditions to every participant of a group. */
 	setNetwork(group: string, conditions: NetworkConditions): Promise<void>;
+	/** The driver's processes now, for the generator's own health. */
+	processes(): WatchedProcess[];
 	/** Every participant leaves; the driver's processes stop. */
 	close(): Promise<void>;
 }

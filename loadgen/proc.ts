@@ -1,32 +1,56 @@
+/** Process and machine figures from Linux /proc: CPU time, memory, process trees. */
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ticksPerSecond = 100;
+const pageBytes = 4096;
 
-interface ProcInfo {
+export interface ProcInfo {
 	pid: number;
 	ppid: number;
+	/** The executable's short name (comm). */
+	name: string;
+	/** User + system CPU seconds so far. */
 	cpuSeconds: number;
+	rssBytes: number;
 }
 
-function read(pid: number): ProcInfo | undefined {
+export function readProcess(pid: number): ProcInfo | undefined {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
 		// Fields after the parenthesised command name (which may contain spaces).
-		const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		return { pid, ppid: Number(rest[1]), cpuSeconds: (Number(rest[11]) + Number(rest[12])) / ticksPerSecond };
+		const close = stat.lastIndexOf(')');
+		const rest = stat.slice(close + 2).split(' ');
+		return {
+			pid,
+			ppid: Number(rest[1]),
+			name: stat.slice(stat.indexOf('(') + 1, close),
+			cpuSeconds: (Number(rest[11]) + Number(rest[12])) / ticksPerSecond,
+			rssBytes: Number(rest[21]) * pageBytes,
+		};
 	} catch {
 		return undefined;
 	}
 }
 
+/** Every process now, by pid. */
+export function processTable(): Map<number, ProcInfo> {
+	const table = new Map<number, ProcInfo>();
+	for (const entry of readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		const info = readProcess(Number(entry));
+		if (info) table.set(info.pid, info);
+	}
+	return table;
+}
+
 /** A process and all its descendants (Chromium's renderers, GPU and utility processes). */
-export function processTree(root: number): number[] {
-	const all = readdirSync('/proc')
-		.filter((d) => /^\d+$/.test(d))
-		.map((d) => read(Number(d)))
-		.filter((p): p is ProcInfo => p !== undefined);
+export function processTree(root: number, table: Map<number, ProcInfo> = processTable()): number[] {
 	const children = new Map<number, number[]>();
-	for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+	for (const p of table.values()) {
+		let list = children.get(p.ppid);
+		if (!list) children.set(p.ppid, (list = []));
+		list.push(p.pid);
+	}
 	const out: number[] = [];
 	const queue = [root];
 	while (queue.length) {
@@ -39,7 +63,8 @@ export function processTree(root: number): number[] {
 
 /** CPU seconds (user + system) used so far by a process tree. */
 export function treeCpuSeconds(root: number): number {
-	return processTree(root).reduce((sum, pid) => sum + (read(pid)?.cpuSeconds ?? 0), 0);
+	const table = processTable();
+	return processTree(root, table).reduce((sum, pid) => sum + (table.get(pid)?.cpuSeconds ?? 0), 0);
 }
 
 /** Proportional set size of a process tree, bytes (shared pages split between sharers). */
@@ -54,4 +79,15 @@ export function treePssBytes(root: number): number {
 		}
 	}
 	return total;
+}
+
+/** Busy and total CPU time of the whole machine so far (all cores), from /proc/stat. */
+export function machineCpu(): { busySeconds: number; totalSeconds: number; cores: number } {
+	const text = readFileSync('/proc/stat', 'utf8');
+	const fields = text.slice(0, text.indexOf('\n')).split(/\s+/).slice(1).map(Number);
+	// user nice system idle iowait irq softirq steal
+	const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+	const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+	const cores = (text.match(/^cpu\d+ /gm) ?? []).length || 1;
+	return { busySeconds: (total - idle) / ticksPerSecond, totalSeconds: total / ticksPerSecond, cores };
 }

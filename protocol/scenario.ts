@@ -94,9 +94,20 @@ export const ParticipantGroup = z.object({
 });
 export type ParticipantGroup = z.output<typeof ParticipantGroup>;
 
+/**
+ * How joiners fill rooms: "pack" fills a room to its size before opening the next (early
+ * joiners are in a call with someone), "spread" puts the first joiners in different rooms.
+ */
+export const RoomFill = z.enum(['pack', 'spread']);
+export type RoomFill = z.infer<typeof RoomFill>;
+
 export const Rooms = z.union([
-	z.object({ count: z.number().int().min(1).max(100_000), prefix: z.string().regex(/^[\w.-]*$/).default('room') }),
-	z.object({ ids: z.array(RoomId).min(1).max(100_000) }),
+	z.object({
+		count: z.number().int().min(1).max(100_000),
+		prefix: z.string().regex(/^[\w.-]*$/).default('room'),
+		fill: RoomFill.default('pack'),
+	}),
+	z.object({ ids: z.array(RoomId).min(1).max(100_000), fill: RoomFill.default('pack') }),
 ]);
 
 // ---- schedule (executors) ----
@@ -140,6 +151,17 @@ export const Executor = z.discriminatedUnion('executor', [
 ]);
 export type Executor = z.output<typeof Executor>;
 
+export const OverloadLimits = z.object({
+	/** Event-loop delay p99 of the runner or a lite-bot process, ms. */
+	maxLagMs: z.number().min(1).default(50),
+	/** One load-generator process above this share of one core, percent. */
+	maxProcessCpuPct: z.number().min(1).default(90),
+	/** The whole load-generator machine above this share of all cores, percent. */
+	maxMachineCpuPct: z.number().min(1).max(100).default(95),
+	/** ...held this long. */
+	sustain: Duration.default(3000),
+});
+
 /** Every group gets a unique name: its own, or "<bot>-<publish>" (numbered when repeated). */
 function nameGroups(groups: ParticipantGroup[]): Array<ParticipantGroup & { name: string }> {
 	const used = new Set<string>();
@@ -159,7 +181,7 @@ export const Scenario = z
 		description: z.string().optional(),
 		/** "bundled" starts the SFU in-process; otherwise the SFU's base URL (http://host:port). */
 		target: z.union([z.literal('bundled'), z.url({ protocol: /^https?$/ })]).default('bundled'),
-		rooms: Rooms.default({ count: 1, prefix: 'room' }),
+		rooms: Rooms.default({ count: 1, prefix: 'room', fill: 'pack' }),
 		participants: z.array(ParticipantGroup).min(1),
 		schedule: Executor,
 		/** Network for every participant unless its group sets one. */
@@ -171,6 +193,8 @@ export const Scenario = z
 		/** Most lite bots per lite-bot process (one event loop each). */
 		liteBotsPerProcess: z.number().int().min(1).max(500).default(50),
 		thresholds: Thresholds.default({}),
+		/** When the load generator counts as saturated: the run is then invalid, not failed (see README). */
+		overload: OverloadLimits.prefault({}),
 	})
 	.transform((s) => ({ ...s, participants: nameGroups(s.participants) }))
 	.superRefine((s, ctx) => {

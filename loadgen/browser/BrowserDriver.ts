@@ -3,12 +3,14 @@ import type { CDPSession, Page } from 'puppeteer-core';
 import { publishProfiles, type NetworkConditions } from '../../protocol/scenario.ts';
 import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
+import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { fakeAudio, fakeVideo } from '../media/fakeMedia.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { launchChromium, type LaunchedBrowser } from './chromium.ts';
 
 interface BrowserProcess {
 	launched: LaunchedBrowser;
+	label: string;
 	userAgent: string;
 	bots: Set<BrowserBot>;
 	/** Pages this browser will still get (joins in flight count too). */
@@ -102,6 +104,13 @@ export class BrowserDriver implements BotDriver {
 		);
 	}
 
+	processes(): WatchedProcess[] {
+		return [...this.#browsers.values()]
+			.flat()
+			.filter((b) => b.launched.pid !== undefined && b.launched.browser.connected)
+			.map((b) => ({ role: 'browser', id: b.label, pid: b.launched.pid!, tree: true }));
+	}
+
 	async close(): Promise<void> {
 		this.#closed = true;
 		await Promise.all([...this.#bots.values()].map((bot) => this.leave(bot.slot)));
@@ -143,7 +152,8 @@ export class BrowserDriver implements BotDriver {
 			fakeAudio(),
 		]);
 		const launched = await launchChromium({ media: { videoFile, audioFile } });
-		const process: BrowserProcess = { launched, userAgent: await launched.browser.userAgent(), bots: new Set(), reserved: 0 };
+		const count = [...this.#browsers.values()].reduce((n, list) => n + list.length, 0);
+		const process: BrowserProcess = { launched, label: `browser-${slot.group.name}-${count + 1}`, userAgent: await launched.browser.userAgent(), bots: new Set(), reserved: 0 };
 		launched.browser.on('disconnected', () => {
 			if (this.#closed) return;
 			for (const bot of process.bots) this.#fail(bot, 'browser process exited');

@@ -3,8 +3,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError, parseInput } from '../../protocol/issues.ts';
 import { DurationText, formatDuration } from '../../protocol/durations.ts';
+import { RunId } from '../../protocol/telemetry.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import { writeReport } from '../output/report.ts';
+import { exitCodeOf } from '../output/exitCodes.ts';
 import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';
 import { LoadRun, type RunOutcome } from '../run/LoadRun.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -30,14 +32,15 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
   --junit <file>           also write thresholds as JUnit XML here
   --keep-alive             keep the collector and dashboard up after the run (Ctrl-C to stop)
 
-Exit code: 0 passed, 99 a threshold failed (k6's convention), 2 bad input, 130 interrupted, 1 error.
+Exit code: 0 passed, 99 a threshold failed (k6's convention), 3 invalid (the load generator itself
+saturated: no verdict on the call), 2 bad input, 130 interrupted, 1 error.
 `;
 
 const RunFlags = z.object({
 	sfu: z.url({ protocol: /^https?$/ }).optional(),
 	collector: z.url({ protocol: /^https?$/ }).optional(),
 	token: z.string().optional(),
-	'run-id': z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits and . _ - only, at most 64').optional(),
+	'run-id': RunId.optional(),
 	shard: z
 		.string()
 		.regex(/^\d+\/\d+$/, 'must look like 1/4')
@@ -123,8 +126,11 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	run.on('progress', (p) => {
 		const rtt = p.rttP95Ms === null ? '-' : `${p.rttP95Ms.toFixed(0)}ms`;
 		const loss = p.lossPct === null ? '-' : `${p.lossPct.toFixed(2)}%`;
+		const g = p.generator;
+		const generator = g ? `  generator cpu ${g.machineCpuPct === null ? '-' : `${g.machineCpuPct.toFixed(0)}%`} lag ${g.maxLagMs.toFixed(0)}ms` : '';
+		const overloaded = p.overloaded ? `  OVERLOADED since ${formatDuration(p.overloaded.elapsedMs)}` : '';
 		status.update(
-			`${bar(p.elapsedMs / p.durationMs)} ${formatDuration(p.elapsedMs)}/${formatDuration(p.durationMs)}  target ${p.target}  in call ${p.active}  joined ${p.joined}  failed ${p.failed}  p95 RTT ${rtt}  loss ${loss}`,
+			`${bar(p.elapsedMs / p.durationMs)} ${formatDuration(p.elapsedMs)}/${formatDuration(p.durationMs)}  target ${p.target}  in call ${p.active}  joined ${p.joined}  failed ${p.failed}  p95 RTT ${rtt}  loss ${loss}${generator}${overloaded}`,
 		);
 	});
 
@@ -135,7 +141,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 		if (!running) return;
 		interrupted = true;
 		status.done('interrupted: participants leave, telemetry is flushed (Ctrl-C again to quit at once)');
-		run.stop('interrupted');
+		run.interrupt();
 	});
 
 	let outcome: RunOutcome;
@@ -172,9 +178,6 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	} else {
 		await run.close();
 	}
-	if (outcome.status === 'aborted' && interrupted) return 130;
-	if (outcome.thresholds.some((t) => !t.ok)) return 99;
-	if (outcome.status === 'aborted') return 1;
-	return 0;
+	return exitCodeOf(outcome);
 }
 

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
+import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { LiteReply, type LiteCommand } from './ipc.ts';
 
@@ -12,6 +13,9 @@ interface LiteProcess {
 	ready: Promise<void>;
 	leaving: Map<number, () => void>;
 	exited: boolean;
+	/** Its last reported event-loop delay p99, ms. */
+	lagMs: number | undefined;
+	label: string;
 }
 
 export interface LiteDriverOptions {
@@ -40,6 +44,12 @@ export class LiteDriver implements BotDriver {
 	/** Process ids, for tests and benchmarks. */
 	get pids(): number[] {
 		return this.#processes.filter((p) => !p.exited).map((p) => p.child.pid!);
+	}
+
+	processes(): WatchedProcess[] {
+		return this.#processes
+			.filter((p) => !p.exited && p.child.pid !== undefined)
+			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false }));
 	}
 
 	processOf(slot: Slot): number | undefined {
@@ -123,6 +133,8 @@ export class LiteDriver implements BotDriver {
 			ready: new Promise((resolve) => (markReady = resolve)),
 			leaving: new Map(),
 			exited: false,
+			lagMs: undefined,
+			label: `lite-${this.#processes.length + 1}`,
 		};
 		child.on('message', (raw) => {
 			const reply = LiteReply.safeParse(raw);
@@ -131,6 +143,7 @@ export class LiteDriver implements BotDriver {
 			if (message.op === 'ready') markReady();
 			else if (message.op === 'log') this.context.log(`lite bots (pid ${child.pid}): ${message.message}`);
 			else if (message.op === 'left') process.leaving.get(message.index)?.();
+			else if (message.op === 'health') process.lagMs = message.lagMs;
 			else this.#onBatch(process, message.batch);
 		});
 		child.on('exit', (code, signal) => {

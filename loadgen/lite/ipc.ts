@@ -35,5 +35,7 @@ export const LiteReply = z.discriminatedUnion('op', [
 	z.object({ op: z.literal('batch'), batch: TelemetryBatch }),
 	z.object({ op: z.literal('left'), index: z.number().int() }),
 	z.object({ op: z.literal('log'), message: z.string() }),
+	/** Event-loop delay p99 over the last second: a lite-bot process that lags sends media late. */
+	z.object({ op: z.literal('health'), lagMs: z.number().nonnegative() }),
 ]);
 export type LiteReply = z.input<typeof LiteReply>;

@@ -3,6 +3,7 @@
  * MediaStreamTrack undefined), then installed as the WebRTC globals mediasoup-client uses.
  * The ICE settings let werift connect in a loopback-only sandbox and never reach a STUN server.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { useH264, useOPUS, useVP8, useVP9 } from 'werift';
 import { createEmptyRegister, installPolyfill } from 'werift/polyfill';
 import { describeZodError } from '../../protocol/issues.ts';
@@ -20,6 +21,13 @@ installPolyfill({
 const { LiteHost } = await import('./LiteHost.ts');
 
 const send = (reply: LiteReply) => process.send?.(reply);
+
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+setInterval(() => {
+	send({ op: 'health', lagMs: lag.percentile(99) / 1e6 });
+	lag.reset();
+}, 1000).unref();
 const host = new LiteHost(send);
 let queue = Promise.resolve();
 

@@ -60,7 +60,15 @@ export function renderSummary(outcome: RunOutcome): string {
 	lines.splice(1, 0, dim('-'.repeat(Math.min(120, strip(lines[0]!).length))));
 	const p = summary.participants;
 	const header = [
-		`run ${outcome.runId}: ${outcome.status === 'passed' ? green('PASSED') : red(outcome.status.toUpperCase())}${outcome.abortReason ? ` (${outcome.abortReason})` : ''}`,
+		`run ${outcome.runId}: ${outcome.status === 'passed' ? green('PASSED') : red(outcome.status.toUpperCase())}${outcome.statusReason ? ` (${outcome.statusReason})` : ''}`,
+		...(outcome.overloaded
+			? [
+					red(
+						`the load generator itself saturated at ${formatDuration(outcome.overloaded.elapsedMs)}: the figures below describe this machine, not the call. ` +
+							'Run fewer or lighter bots per machine (lite bots, --shard) and compare again.',
+					),
+				]
+			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
 		'',
 	];
@@ -81,10 +89,11 @@ export function renderJunit(outcome: RunOutcome): string {
 			? `    <testcase classname="callswarm.thresholds" name="${name}"/>`
 			: `    <testcase classname="callswarm.thresholds" name="${name}">\n      <failure message="${escapeXml(`${t.metric} = ${t.value ?? 'no data'}`)}"/>\n    </testcase>`;
 	});
-	if (outcome.status === 'aborted') {
-		cases.push(`    <testcase classname="callswarm.run" name="run completed"><failure message="${escapeXml(outcome.abortReason ?? 'aborted')}"/></testcase>`);
+	if (outcome.status === 'aborted' || outcome.status === 'invalid') {
+		const name = outcome.status === 'invalid' ? 'load generator not saturated' : 'run completed';
+		cases.push(`    <testcase classname="callswarm.run" name="${name}"><failure message="${escapeXml(outcome.statusReason)}"/></testcase>`);
 	}
-	const failures = outcome.thresholds.filter((t) => !t.ok).length + (outcome.status === 'aborted' ? 1 : 0);
+	const failures = outcome.thresholds.filter((t) => !t.ok).length + (outcome.status === 'aborted' || outcome.status === 'invalid' ? 1 : 0);
 	const seconds = ((outcome.endedAt - outcome.startedAt) / 1000).toFixed(1);
 	return `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="callswarm" tests="${cases.length}" failures="${failures}" time="${seconds}">

@@ -1,15 +1,19 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import type { Collector } from '../../collector/index.ts';
-import type { RunSummary, RunStatus, ThresholdResult } from '../../protocol/api.ts';
-import type { MetricName } from '../../protocol/metrics.ts';
+import type { RunStatus, RunSummary, ThresholdResult } from '../../protocol/api.ts';
+import { formatDuration } from '../../protocol/durations.ts';
 import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import { abortDelay, abortsRun, thresholdExpressions } from '../../protocol/thresholds.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
-import { LiteDriver } from '../lite/LiteDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
-import { arrivalsBy, scheduleDuration, targetAt } from '../schedule/executors.ts';
+import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
+import { LiteDriver } from '../lite/LiteDriver.ts';
+import { scheduleDuration } from '../schedule/executors.ts';
+import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { Infrastructure } from './Infrastructure.ts';
@@ -27,12 +31,20 @@ export interface RunOptions {
 	/** Collector base URL; one is started in-process (embedded ClickHouse) when absent. */
 	collectorUrl?: string;
 	collectorToken?: string;
-	/** Embedded ClickHouse data and spool (default .callswarm). */
+	/** Embedded ClickHouse data and journal (default .callswarm). */
 	dataDir?: string;
 	/** Stats sample period override. */
 	statsIntervalMs?: number;
 	/** Also receives what the run logs (besides the "log" event). */
 	log?: (message: string) => void;
+}
+
+export interface GeneratorStatus {
+	machineCpuPct: number | null;
+	/** Worst event-loop lag of the generator's Node processes in the last second, ms. */
+	maxLagMs: number;
+	/** Saturated now. */
+	saturated: boolean;
 }
 
 export interface RunProgress {
@@ -45,13 +57,31 @@ export interface RunProgress {
 	failed: number;
 	rttP95Ms: number | null;
 	lossPct: number | null;
+	generator: GeneratorStatus | undefined;
+	/** Set once the generator saturated: the run will be invalid. */
+	overloaded: Overload | undefined;
 }
+
+/** The load generator saturated during the run: its figures are about the machine, not the call. */
+export interface Overload extends Saturation {
+	/** ms into the run. */
+	elapsedMs: number;
+}
+
+/** How a run ended. */
+export type StopReason =
+	| { kind: 'completed' }
+	| { kind: 'threshold'; metric: string; expression: string }
+	| { kind: 'interrupted' }
+	| { kind: 'requested'; reason: string };
 
 export interface RunOutcome {
 	runId: string;
-	status: Extract<RunStatus, 'passed' | 'failed' | 'aborted'>;
-	/** Why the run stopped early, if it did. */
-	abortReason?: string;
+	status: Extract<RunStatus, 'passed' | 'failed' | 'aborted' | 'invalid'>;
+	/** What the status means in words (the registry's statusReason). */
+	statusReason: string;
+	stop: StopReason;
+	overloaded: Overload | undefined;
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -63,42 +93,53 @@ export interface RunOutcome {
 export interface LoadRunEvents {
 	progress: [RunProgress];
 	log: [string];
+	/** Every participant event as the bots report it (join, first media, leave, fail, reconnect). */
+	participant: [slot: Slot, event: ParticipantEvent];
+	overloaded: [Overload];
 }
 
 const tickMs = 250;
+const abortCheckMs = 5000;
 
 /**
  * One execution of a scenario: infrastructure (bundled SFU and collector unless given), the
- * schedule moving participants in and out, network changes, thresholds with abortOnFail, and at
- * the end the exact threshold verdicts from the stored data.
+ * schedule moving participants in and out, network changes, thresholds with abortOnFail, the
+ * load generator watching itself, and at the end the exact threshold verdicts from the stored
+ * data.
  */
 export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly runId: string;
+	/** This shard's participant places, in join order. */
 	readonly slots: Slot[];
-	readonly #allSlots: Slot[];
+	readonly #total: number;
 	readonly #myPeers: Set<string>;
 	readonly #scenario: Scenario;
+	readonly #membership: Membership;
 	#infrastructure: Infrastructure | undefined;
 	#client!: CollectorClient;
 	#sender!: TelemetrySender;
 	#sfuReporter: SfuReporter | undefined;
+	#monitor: GeneratorMonitor | undefined;
+	#overload: Overload | undefined;
+	#startAt = 0;
 	readonly #drivers = new Map<'browser' | 'lite', BotDriver>();
 	readonly #network = new Map<string, NetworkConditions>();
 	readonly #active = new Map<number, Promise<void>>();
-	readonly #arrivedAt = new Map<number, number>();
 	readonly #joinedPeers = new Set<string>();
 	readonly #failedPeers = new Set<string>();
 	readonly #leftPeers = new Set<string>();
-	#stopRequested: string | undefined;
+	#stopRequested: StopReason | undefined;
 	#latest: { rttP95Ms: number | null; lossPct: number | null } = { rttP95Ms: null, lossPct: null };
 
 	constructor(private readonly options: RunOptions) {
 		super();
 		this.#scenario = options.scenario;
 		this.runId = options.runId ?? `${options.scenario.name}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
-		this.#allSlots = buildSlots(options.scenario);
-		this.slots = options.shard ? slotsOfShard(this.#allSlots, options.shard) : this.#allSlots;
+		const all = buildSlots(options.scenario);
+		this.#total = all.length;
+		this.slots = options.shard ? slotsOfShard(all, options.shard) : all;
 		this.#myPeers = new Set(this.slots.map((s) => s.peerId));
+		this.#membership = new Membership(options.scenario.schedule, this.slots, this.#total);
 		for (const group of options.scenario.participants) {
 			this.#network.set(group.name, group.network ?? options.scenario.network ?? { ...networkPresets.perfect });
 		}
@@ -110,12 +151,40 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	/** Asks the run to end now: bots leave, telemetry is flushed, thresholds are evaluated. */
 	stop(reason: string): void {
-		this.#stopRequested ??= reason;
+		this.#stopRequested ??= { kind: 'requested', reason };
+	}
+
+	/** Ctrl-C: as stop(), and the run counts as interrupted. */
+	interrupt(): void {
+		this.#stopRequested ??= { kind: 'interrupted' };
+	}
+
+	/** The in-process collector, if this run started one. */
+	get collector(): Collector | undefined {
+		return this.#infrastructure?.collector;
+	}
+
+	/** The driver of a bot kind, if the run started one (tests and benchmarks use it). */
+	driverOf(kind: 'browser' | 'lite'): BotDriver | undefined {
+		return this.#drivers.get(kind);
+	}
+
+	/** Every participant of these groups gets new network conditions now (a scheduled change does this too). */
+	async setNetwork(groups: readonly string[], network: NetworkConditions): Promise<void> {
+		for (const group of groups) {
+			this.#network.set(group, network);
+			for (const driver of this.#drivers.values()) await driver.setNetwork(group, network);
+		}
+		this.#log(`network of ${groups.join(', ')} is now ${JSON.stringify(network)}`);
 	}
 
 	#log(message: string): void {
 		this.options.log?.(message);
 		this.emit('log', message);
+	}
+
+	get #statsInterval(): number {
+		return this.options.statsIntervalMs ?? this.#scenario.statsInterval;
 	}
 
 	async #startInfrastructure(): Promise<void> {
@@ -139,10 +208,36 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			this.#sfuReporter = new SfuReporter(this.#infrastructure.sfu, this.#sender, this.runId, this.#statsInterval);
 			this.#sfuReporter.start();
 		}
+		this.#startMonitor();
 	}
 
-	get #statsInterval(): number {
-		return this.options.statsIntervalMs ?? this.#scenario.statsInterval;
+	#startMonitor(): void {
+		const { maxLagMs, maxProcessCpuPct, maxMachineCpuPct, sustain } = this.#scenario.overload;
+		const monitor = new GeneratorMonitor(() => [...this.#drivers.values()].flatMap((d): WatchedProcess[] => d.processes()), {
+			maxLagMs,
+			maxProcessCpuPct,
+			maxMachineCpuPct,
+			sustainMs: sustain,
+		});
+		const shard = this.options.shard;
+		const generatorId = `generator:${os.hostname()}:${shard ? `${shard.index}of${shard.count}` : '1of1'}`;
+		monitor.on('reading', (reading: GeneratorReading) => {
+			this.#sender.push({
+				batchId: randomUUID(),
+				runId: this.runId,
+				source: { botId: generatorId, roomId: '-', peerId: '-', kind: 'generator' },
+				snapshots: [{ ts: reading.ts, pc: '', stats: reading.stats }],
+				events: [],
+			});
+		});
+		monitor.on('saturated', (saturation) => {
+			// Saturation while the bots are still starting up (before the schedule) counts from 0:00.
+			this.#overload = { ...saturation, elapsedMs: Math.max(0, saturation.at - (this.#startAt || saturation.at)) };
+			this.#log(`load generator overloaded at ${formatDuration(this.#overload.elapsedMs)}: ${saturation.reason}; the run will be marked invalid`);
+			this.emit('overloaded', this.#overload);
+		});
+		monitor.start();
+		this.#monitor = monitor;
 	}
 
 	#driver(kind: 'browser' | 'lite'): BotDriver {
@@ -175,15 +270,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		return groups;
 	}
 
-	/** The driver of a bot kind, if the run started one (tests and benchmarks use it). */
-	driverOf(kind: 'browser' | 'lite'): BotDriver | undefined {
-		return this.#drivers.get(kind);
-	}
-
 	#onEvent(slot: Slot, event: ParticipantEvent): void {
 		if (event.type === 'join') this.#joinedPeers.add(slot.peerId);
 		if (event.type === 'fail') this.#failedPeers.add(slot.peerId);
 		if (event.type === 'leave') this.#leftPeers.add(slot.peerId);
+		this.emit('participant', slot, event);
 	}
 
 	#join(slot: Slot): void {
@@ -207,32 +298,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		await this.#driver(slot.group.bot).leave(slot);
 	}
 
-	/** The slots of this shard that should be in calls at t. */
-	#wanted(t: number): Set<number> {
-		const schedule = this.#scenario.schedule;
-		const wanted = new Set<number>();
-		if (schedule.executor === 'ramping-arrival-rate') {
-			const arrived = Math.min(arrivalsBy(schedule, t), this.#allSlots.length);
-			for (const slot of this.slots) {
-				if (slot.index >= arrived) break;
-				if (!this.#arrivedAt.has(slot.index)) this.#arrivedAt.set(slot.index, t);
-				const since = this.#arrivedAt.get(slot.index)!;
-				if (schedule.holdTime === undefined || t - since < schedule.holdTime) wanted.add(slot.index);
-			}
-			return wanted;
-		}
-		const target = Math.min(targetAt(schedule, t), this.#allSlots.length);
-		for (const slot of this.slots) {
-			if (slot.index >= target) break;
-			wanted.add(slot.index);
-		}
-		return wanted;
-	}
-
 	#progress(t: number, target: number): RunProgress {
 		let failed = 0;
 		for (const peer of this.#failedPeers) if (this.#myPeers.has(peer)) failed++;
 		const active = [...this.#joinedPeers].filter((p) => !this.#failedPeers.has(p) && !this.#leftPeers.has(p)).length;
+		const reading = this.#monitor?.latest;
 		return {
 			elapsedMs: t,
 			durationMs: this.durationMs,
@@ -241,6 +311,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			active,
 			failed,
 			...this.#latest,
+			generator: reading && { machineCpuPct: reading.machineCpuPct, maxLagMs: reading.maxLagMs, saturated: reading.saturated },
+			overloaded: this.#overload,
 		};
 	}
 
@@ -256,54 +328,42 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		}
 	}
 
-	#abortThresholds(): Partial<Record<MetricName, string[]>> | undefined {
-		const out: Partial<Record<MetricName, string[]>> = {};
-		let any = false;
-		for (const [metric, list] of Object.entries(this.#scenario.thresholds)) {
-			const due = (list ?? []).filter((t) => t.abortOnFail);
-			if (due.length) {
-				out[metric as MetricName] = due.map((t) => t.threshold);
-				any = true;
-			}
-		}
-		return any ? out : undefined;
+	/** abortOnFail thresholds that fail on data (not on a metric with no samples yet). */
+	async #abortingThreshold(): Promise<ThresholdResult | undefined> {
+		await this.#sender.flush(false);
+		const results = await this.#client.evaluate(this.runId, thresholdExpressions(this.#scenario.thresholds, 'abort')).catch(() => []);
+		return results.find(abortsRun);
 	}
 
 	async execute(): Promise<RunOutcome> {
 		await this.#startInfrastructure();
 		const startAt = this.options.startAt ?? Date.now();
+		this.#startAt = startAt;
 		await this.#client.registerRun(this.runId, {
 			scenario: this.#scenario.name,
 			status: 'running',
 			startedAt: startAt,
-			plannedParticipants: this.#allSlots.length,
+			plannedParticipants: this.#total,
 			config: this.#scenario as unknown as Record<string, unknown>,
 		});
 		const pendingChanges = [...this.#scenario.networkChanges].sort((a, b) => a.at - b.at);
-		const abortChecks = this.#abortThresholds();
-		const abortDelay = Math.min(
-			...Object.values(this.#scenario.thresholds).flatMap((list) => (list ?? []).filter((t) => t.abortOnFail).map((t) => t.delayAbortEval)),
-		);
+		const abortFrom = abortDelay(this.#scenario.thresholds);
 		let lastStatus = 0;
 		let lastAbortCheck = 0;
-		let abortReason: string | undefined;
+		let stop: StopReason = { kind: 'completed' };
 		const duration = this.durationMs;
 		for (;;) {
 			const t = Date.now() - startAt;
 			if (this.#stopRequested) {
-				abortReason = this.#stopRequested;
+				stop = this.#stopRequested;
 				break;
 			}
 			if (t >= duration) break;
 			while (pendingChanges.length && pendingChanges[0]!.at <= t) {
 				const change = pendingChanges.shift()!;
-				for (const group of change.groups ?? this.#scenario.participants.map((g) => g.name)) {
-					this.#network.set(group, change.network);
-					for (const driver of this.#drivers.values()) await driver.setNetwork(group, change.network);
-				}
-				this.#log(`network of ${change.groups?.join(', ') ?? 'every group'} is now ${JSON.stringify(change.network)}`);
+				await this.setNetwork(change.groups ?? this.#scenario.participants.map((g) => g.name), change.network);
 			}
-			const wanted = this.#wanted(t);
+			const wanted = this.#membership.wanted(t);
 			for (const slot of this.slots) {
 				if (wanted.has(slot.index)) this.#join(slot);
 				else if (this.#active.has(slot.index)) void this.#leave(slot);
@@ -313,55 +373,69 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 				if (t > 3000) void this.#refreshLatest();
 				this.emit('progress', this.#progress(t, wanted.size));
 			}
-			if (abortChecks && t >= abortDelay && Date.now() - lastAbortCheck >= 5000) {
+			if (abortFrom !== undefined && t >= abortFrom && Date.now() - lastAbortCheck >= abortCheckMs) {
 				lastAbortCheck = Date.now();
-				await this.#sender.flush(false);
-				const failing = (await this.#client.evaluate(this.runId, abortChecks).catch(() => [])).filter((r) => !r.ok);
-				if (failing.length) {
-					abortReason = `threshold ${failing[0]!.metric} ${failing[0]!.expression} failed (abortOnFail)`;
+				const failing = await this.#abortingThreshold();
+				if (failing) {
+					stop = { kind: 'threshold', metric: failing.metric, expression: failing.expression };
 					break;
 				}
 			}
 			await new Promise((r) => setTimeout(r, tickMs));
 		}
-		return this.#finish(startAt, abortReason);
+		return this.#finish(startAt, stop);
 	}
 
-	async #finish(startAt: number, abortReason: string | undefined): Promise<RunOutcome> {
-		this.#log(abortReason ? `stopping: ${abortReason}` : 'schedule done: participants leave');
+	async #finish(startAt: number, stop: StopReason): Promise<RunOutcome> {
+		this.#log(stop.kind === 'completed' ? 'schedule done: participants leave' : `stopping: ${describeStop(stop)}`);
 		await Promise.all([...this.#active.keys()].map((index) => this.#leave(this.slots.find((s) => s.index === index)!)));
 		for (const driver of this.#drivers.values()) await driver.close();
 		this.#sfuReporter?.stop();
+		this.#monitor?.stop();
 		await this.#sender.close();
 		await this.#infrastructure?.collector?.flush();
 		const endedAt = Date.now();
-		const thresholdMap: Partial<Record<MetricName, string[]>> = {};
-		for (const [metric, list] of Object.entries(this.#scenario.thresholds)) {
-			if (list?.length) thresholdMap[metric as MetricName] = list.map((t) => t.threshold);
-		}
-		const thresholds = Object.keys(thresholdMap).length ? await this.#client.evaluate(this.runId, thresholdMap) : [];
-		const status: RunOutcome['status'] =
-			abortReason && !abortReason.startsWith('threshold') ? 'aborted' : thresholds.every((t) => t.ok) ? 'passed' : 'failed';
+		const expressions = thresholdExpressions(this.#scenario.thresholds);
+		const thresholds = Object.keys(expressions).length ? await this.#client.evaluate(this.runId, expressions) : [];
+		const overload = this.#overload;
+		const status: RunOutcome['status'] = overload
+			? 'invalid'
+			: stop.kind === 'threshold'
+				? 'failed'
+				: stop.kind !== 'completed'
+					? 'aborted'
+					: thresholds.every((t) => t.ok)
+						? 'passed'
+						: 'failed';
+		const statusReason = overload
+			? `load generator overloaded at ${formatDuration(overload.elapsedMs)} (${overload.reason})`
+			: stop.kind === 'completed'
+				? ''
+				: describeStop(stop);
 		await this.#client.registerRun(this.runId, {
 			scenario: this.#scenario.name,
 			status,
+			statusReason,
 			startedAt: startAt,
 			endedAt,
-			plannedParticipants: this.#allSlots.length,
+			plannedParticipants: this.#total,
 			config: this.#scenario as unknown as Record<string, unknown>,
 			verdict: thresholds,
 		});
 		const summary = await this.#client.summary(this.runId, true);
+		const collectorUrl = this.#infrastructure!.collectorUrl;
 		return {
 			runId: this.runId,
 			status,
-			abortReason,
+			statusReason,
+			stop,
+			overloaded: overload,
 			thresholds,
 			summary,
 			startedAt: startAt,
 			endedAt,
-			collectorUrl: this.#infrastructure!.collectorUrl,
-			dashboardUrl: `${this.#infrastructure!.collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
+			collectorUrl,
+			dashboardUrl: `${collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
 		};
 	}
 
@@ -369,11 +443,20 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	async close(options: { keepCollector?: boolean } = {}): Promise<void> {
 		for (const driver of this.#drivers.values()) await driver.close().catch(() => undefined);
 		this.#sfuReporter?.stop();
+		this.#monitor?.stop();
 		await this.#infrastructure?.close(options);
 	}
+}
 
-	/** The in-process collector, if this run started one. */
-	get collector(): Collector | undefined {
-		return this.#infrastructure?.collector;
+export function describeStop(stop: StopReason): string {
+	switch (stop.kind) {
+		case 'completed':
+			return 'completed';
+		case 'threshold':
+			return `threshold ${stop.metric} ${stop.expression} failed (abortOnFail)`;
+		case 'interrupted':
+			return 'interrupted';
+		case 'requested':
+			return stop.reason;
 	}
 }

@@ -15,24 +15,22 @@ export function roomIds(scenario: Scenario): string[] {
 }
 
 /**
- * Every participant place in join order: rooms fill evenly (the first N joiners spread over the
- * rooms) and, inside a room, groups interleave in proportion (2 browsers among 40 lite bots join
- * early and midway, not last).
+ * Every participant place in join order. Inside a room, groups interleave in proportion (2
+ * browsers among 40 lite bots join early and midway, not last). Rooms fill one after the other
+ * ("pack": the first joiners are in a call together) or round-robin ("spread": the first N
+ * joiners each open a room).
  */
 export function buildSlots(scenario: Scenario): Slot[] {
 	const composition = scenario.participants
 		.flatMap((group) => Array.from({ length: group.count }, (_, k) => ({ group, at: (k + 0.5) / group.count })))
-		.sort((a, b) => a.at - b.at);
+		.sort((a, b) => a.at - b.at)
+		.map((c) => c.group);
 	const rooms = roomIds(scenario);
-	const slots: Slot[] = [];
-	composition.forEach(({ group }, position) => {
-		for (const roomId of rooms) {
-			const index = slots.length;
-			slots.push({ index, roomId, group, peerId: `${group.name}-${String(index).padStart(4, '0')}` });
-			void position;
-		}
-	});
-	return slots;
+	const order: Array<{ roomId: string; group: NamedParticipantGroup }> =
+		scenario.rooms.fill === 'spread'
+			? composition.flatMap((group) => rooms.map((roomId) => ({ roomId, group })))
+			: rooms.flatMap((roomId) => composition.map((group) => ({ roomId, group })));
+	return order.map(({ roomId, group }, index) => ({ index, roomId, group, peerId: `${group.name}-${String(index).padStart(4, '0')}` }));
 }
 
 export interface Shard {

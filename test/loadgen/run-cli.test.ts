@@ -95,8 +95,8 @@ describe('callswarm run', () => {
 		expect(stderr).toMatch(/in call 4/);
 		child.kill('SIGINT');
 		expect(await exited).toBe(130);
-		const result = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { runId: string; status: string; abortReason: string };
-		expect(result).toMatchObject({ status: 'aborted', abortReason: 'interrupted' });
+		const result = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { runId: string; status: string; stop: { kind: string } };
+		expect(result).toMatchObject({ status: 'aborted', statusReason: 'interrupted', stop: { kind: 'interrupted' } });
 		const store = await ClickHouseStore.open({ dataDir: path.join(dataDir, 'clickhouse') });
 		try {
 			const [leaves] = await store.query<{ n: number }>(`SELECT count() AS n FROM callswarm.events WHERE run_id = {run:String} AND type = 'leave'`, { run: result.runId });

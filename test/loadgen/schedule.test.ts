@@ -4,9 +4,13 @@ import { parseDuration } from '../../protocol/durations.ts';
 import { Executor, Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { parseThreshold } from '../../protocol/thresholds.ts';
 import { arrivalsBy, growthAt, scheduleDuration, targetAt } from '../../loadgen/schedule/executors.ts';
+import { Membership } from '../../loadgen/schedule/Membership.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
+import { abortsRun, holds, parseThreshold as parse } from '../../protocol/thresholds.ts';
 
 const executor = (value: unknown) => Executor.parse(value);
+const scenario = (input: Partial<ScenarioInput>) =>
+	Scenario.parse({ name: 't', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, ...input });
 
 describe('durations', () => {
 	it('parse k6 notation', () => {
@@ -68,13 +72,10 @@ describe('executors', () => {
 });
 
 describe('participant slots', () => {
-	const scenario = (input: Partial<ScenarioInput>) =>
-		Scenario.parse({ name: 't', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, ...input });
-
-	it('fill rooms evenly and interleave groups in proportion', () => {
+	it('spread: the first joiners open different rooms; groups interleave in proportion', () => {
 		const slots = buildSlots(
 			scenario({
-				rooms: { count: 2 },
+				rooms: { count: 2, fill: 'spread' },
 				participants: [
 					{ bot: 'browser', count: 2, publish: '360p30' },
 					{ bot: 'lite', count: 6, publish: 'audio-only' },
@@ -88,6 +89,22 @@ describe('participant slots', () => {
 		// The browsers are not both last: one in the first half of the room's join order.
 		expect(room1.slice(0, 4)).toContain('browser');
 		expect(new Set(slots.map((s) => s.peerId)).size).toBe(16);
+	});
+
+	it('pack (the default): a room fills to its size before the next opens, so the first two joiners are together', () => {
+		const slots = buildSlots(scenario({ rooms: { count: 4 }, participants: [{ count: 2 }] }));
+		expect(slots.map((s) => s.roomId)).toEqual(['room-1', 'room-1', 'room-2', 'room-2', 'room-3', 'room-3', 'room-4', 'room-4']);
+		const mixed = buildSlots(
+			scenario({
+				rooms: { count: 2 },
+				participants: [
+					{ bot: 'browser', count: 2, publish: '360p30' },
+					{ bot: 'lite', count: 6, publish: 'audio-only' },
+				],
+			}),
+		);
+		expect(mixed.slice(0, 8).every((s) => s.roomId === 'room-1')).toBe(true);
+		expect(mixed.slice(0, 4).map((s) => s.group.bot)).toContain('browser');
 	});
 
 	it('split deterministically into shards that cover every slot once', () => {
@@ -153,5 +170,44 @@ describe('ready scenarios', () => {
 			const scenario = await loadScenario(`scenarios/${file}`);
 			expect(scenario.name).toBe(file.replace(/\.ts$/, ''));
 		}
+	});
+});
+
+describe('membership: who the schedule wants in calls', () => {
+	it('wants the first target places of the whole run, of which a shard keeps its own', () => {
+		const s = scenario({ rooms: { count: 2 }, participants: [{ count: 3 }], schedule: { executor: 'ramping-vus', stages: [{ duration: '10s', target: 6 }] } });
+		const slots = buildSlots(s);
+		const all = new Membership(s.schedule, slots, slots.length);
+		expect([...all.wanted(5_000)]).toEqual([0, 1, 2]);
+		expect([...all.wanted(10_000)]).toEqual([0, 1, 2, 3, 4, 5]);
+		const shard = new Membership(s.schedule, slotsOfShard(slots, { index: 2, count: 2 }), slots.length);
+		expect([...shard.wanted(5_000)]).toEqual([1]);
+		expect([...shard.wanted(10_000)]).toEqual([1, 3, 5]);
+	});
+
+	it('lets arrivals stay for holdTime under ramping-arrival-rate, counted from each one\'s arrival', () => {
+		const s = scenario({
+			participants: [{ count: 10 }],
+			schedule: { executor: 'ramping-arrival-rate', startRate: 1, timeUnit: '1s', stages: [{ duration: '10s', target: 1 }], holdTime: '3s' },
+		});
+		const slots = buildSlots(s);
+		const membership = new Membership(s.schedule, slots, slots.length);
+		for (let t = 0; t <= 2_000; t += 250) membership.wanted(t);
+		expect([...membership.wanted(2_000)]).toEqual([0, 1]);
+		for (let t = 2_250; t <= 5_000; t += 250) membership.wanted(t);
+		// Arrived at 1 s, 2 s, ..., 5 s; the first ones have used up their 3 s.
+		expect([...membership.wanted(5_000)]).toEqual([2, 3, 4]);
+	});
+});
+
+describe('threshold verdicts', () => {
+	it('fail on no data (except count), and abort only on data', () => {
+		expect(holds(parse('p(95)<150')!, 120)).toBe(true);
+		expect(holds(parse('p(95)<150')!, null)).toBe(false);
+		expect(holds(parse('count<5')!, null)).toBe(true);
+		expect(holds(parse('count>0')!, null)).toBe(false);
+		expect(abortsRun({ ok: false, samples: 0 })).toBe(false);
+		expect(abortsRun({ ok: false, samples: 12 })).toBe(true);
+		expect(abortsRun({ ok: true, samples: 12 })).toBe(false);
 	});
 });

@@ -1,0 +1,23 @@
+import type { RunOutcome } from '../run/LoadRun.ts';
+
+/**
+ * What `callswarm run` exits with. 99 for a failed threshold is k6's convention; 3 says the run
+ * proves nothing either way because the load generator itself saturated (fix the machine, not
+ * the call).
+ */
+export const exitCodes = {
+	passed: 0,
+	error: 1,
+	badInput: 2,
+	invalid: 3,
+	thresholdsFailed: 99,
+	interrupted: 130,
+} as const;
+
+export function exitCodeOf(outcome: RunOutcome): number {
+	if (outcome.stop.kind === 'interrupted') return exitCodes.interrupted;
+	if (outcome.status === 'invalid') return exitCodes.invalid;
+	if (outcome.status === 'failed') return exitCodes.thresholdsFailed;
+	if (outcome.status === 'aborted') return exitCodes.error;
+	return exitCodes.passed;
+}
