@@ -164,6 +164,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		return this.#infrastructure?.collector;
 	}
 
+	/** Where the bots' telemetry goes (once the run has started). */
+	get telemetry(): TelemetrySender | undefined {
+		return this.#sender as TelemetrySender | undefined;
+	}
+
 	/** The driver of a bot kind, if the run started one (tests and benchmarks use it). */
 	driverOf(kind: 'browser' | 'lite'): BotDriver | undefined {
 		return this.#drivers.get(kind);

@@ -124,4 +124,14 @@ describe('callswarm run', () => {
 		expect(missing).toMatchObject({ code: 2 });
 		expect(missing.stderr).toContain('scenario scenarios/nope.ts: no such file');
 	});
+
+	it('refuses run ids that are only dots (they would name a parent folder)', async () => {
+		const run = await callswarm(['run', 'scenarios/smoke.ts', '--run-id', '..', '--data-dir', path.join(work, 'dots')]);
+		expect(run.code).toBe(2);
+		expect(run.stderr).toContain('run-id: must not be only dots');
+		expect(existsSync(path.join(work, 'dots'))).toBe(false);
+		const report = await callswarm(['report', '..', '--data-dir', path.join(work, 'dots')]);
+		expect(report.code).toBe(2);
+		expect(report.stderr).toContain('must not be only dots');
+	});
 });
