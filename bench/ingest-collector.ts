@@ -7,10 +7,12 @@ import { Normalizer } from '../collector/normalize/Normalizer.ts';
 import { TelemetryBatch, type TelemetryBatchInput } from '../protocol/telemetry.ts';
 
 const dataDir = process.argv[2]!;
+const journalSync = process.argv[3] !== 'no-sync';
 const collector = await startCollector({
 	port: 0,
 	logLevel: 'silent',
 	dataDir,
+	journalSync,
 	flushRows: 100_000,
 	flushIntervalMs: 250,
 	maxPendingRows: 2_000_000,

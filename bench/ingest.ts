@@ -25,6 +25,8 @@ const flags = parseInput(
 		seed: wholeNumberText.default(10_000_000),
 		iterations: wholeNumberText.default(30),
 		payload: z.enum(['known', 'full']).default('known'),
+		/** on: every 202 waits for the journal's fsync (the default collector); off: for the write only. */
+		'journal-sync': z.enum(['on', 'off']).default('on'),
 	}),
 	parseArgs({
 		options: {
@@ -34,6 +36,7 @@ const flags = parseInput(
 			seed: { type: 'string' },
 			iterations: { type: 'string' },
 			payload: { type: 'string' },
+			'journal-sync': { type: 'string' },
 		},
 	}).values,
 	'bench:ingest flags',
@@ -89,7 +92,7 @@ function pct(values: number[], p: number): number {
 }
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
-const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir], {
+const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync'], {
 	execArgv: ['--import', 'tsx'],
 	stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
@@ -131,11 +134,13 @@ try {
 	const started = performance.now();
 	let sent = 0;
 	let samples = 0;
+	const latencies: number[] = [];
 	const worker = async () => {
 		for (;;) {
 			const index = sent++;
 			if (index >= requests.length) return;
 			for (;;) {
+				const requestStarted = performance.now();
 				const response = await fetch(`${url}/v1/telemetry`, {
 					method: 'POST',
 					headers: { 'content-type': 'application/json' },
@@ -147,6 +152,7 @@ try {
 					continue;
 				}
 				if (response.status !== 202) throw new Error(`ingest answered ${response.status}`);
+				latencies.push(performance.now() - requestStarted);
 				samples += body.samples ?? 0;
 				break;
 			}
@@ -184,6 +190,9 @@ try {
 			'request MB': 0,
 		},
 	});
+	console.log(
+		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.bots} batches: p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
+	);
 	console.log(`ratio callswarm / raw: ${((ours / raw) * 100).toFixed(0)} % (target >= 50 %); per core: ${Math.round(samples / cpuS).toLocaleString()} samples per CPU-second (target >= 100 000)`);
 
 	if (flags.seed > 0) {

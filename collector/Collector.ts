@@ -47,7 +47,7 @@ export class Collector {
 		let writer: StoreWriter;
 		let recoveredIds: string[];
 		try {
-			const opened = await Journal.open(path.resolve(options.journalDir ?? path.join(options.dataDir, 'journal')));
+			const opened = await Journal.open(path.resolve(options.journalDir ?? path.join(options.dataDir, 'journal')), { sync: options.journalSync });
 			journal = opened.journal;
 			recoveredIds = opened.recovered.flatMap((s) => s.entries?.flatMap((e) => e.batchIds) ?? []);
 			writer = new StoreWriter(store, journal, options, opened.recovered);

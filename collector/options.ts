@@ -20,6 +20,12 @@ export const CollectorOptions = z.object({
 	maxJournalBytes: z.number().int().min(1).default(4 * 1024 * 1024 * 1024),
 	/** Where the collector keeps its data: the embedded ClickHouse in clickhouse/, the journal in journal/. */
 	dataDir: z.string().min(1).default('.callswarm'),
+	/**
+	 * fsync each journal write before answering 202 (group commit). Off, a killed collector still
+	 * loses nothing (the kernel keeps what was written), but a machine crash or power cut can
+	 * lose the last acknowledged writes.
+	 */
+	journalSync: z.boolean().default(true),
 	/** The write-ahead journal (default <dataDir>/journal): put it on a disk with room. */
 	journalDir: z.string().min(1).optional(),
 	/** Also a read token: GET requests from beyond loopback need it (or the run token). */

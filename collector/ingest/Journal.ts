@@ -72,11 +72,14 @@ export class Journal {
 	/** The last append failed for want of disk space (cleared by the next good one). */
 	diskFull = false;
 
-	private constructor(readonly dir: string) {}
+	private constructor(
+		readonly dir: string,
+		private readonly sync: boolean,
+	) {}
 
 	/** Opens the journal; segments left by an earlier process come back sealed, oldest first. */
-	static async open(dir: string): Promise<{ journal: Journal; recovered: SealedSegment[] }> {
-		const journal = new Journal(dir);
+	static async open(dir: string, options: { sync: boolean } = { sync: true }): Promise<{ journal: Journal; recovered: SealedSegment[] }> {
+		const journal = new Journal(dir, options.sync);
 		await mkdir(path.join(dir, 'quarantine'), { recursive: true });
 		const recovered: SealedSegment[] = [];
 		for (const name of (await readdir(dir)).filter((n) => segmentName.test(n)).sort()) {
@@ -182,7 +185,7 @@ export class Journal {
 					const { bytesWritten } = await segment.handle.write(data, written, data.length - written, before + written);
 					written += bytesWritten;
 				}
-				await segment.handle.datasync();
+				if (this.sync) await segment.handle.datasync();
 			} catch (error) {
 				// A partial record must not stay in front of the next one.
 				await segment.handle.truncate(before).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
-import { fakeParticipant, waitFor } from '../helpers/signaling.ts';
+import { fakeParticipant, RawSocket, waitFor } from '../helpers/signaling.ts';
 
 let sfu: Sfu;
 
@@ -15,11 +15,14 @@ afterAll(async () => {
 
 describe('room placement', () => {
 	it('spreads rooms created at the same moment over the workers (a room counts on its worker before its router exists)', async () => {
-		const joins = await Promise.all(['r1', 'r2', 'r3', 'r4'].map((room) => fakeParticipant(sfu.wsUrl, `burst-${room}`, `p-${room}`, { publish: false })));
+		// Connections first, then four joins of four new rooms in the same instant.
+		const sockets = await Promise.all([1, 2, 3, 4].map(() => RawSocket.open(sfu.wsUrl)));
+		const replies = await Promise.all(sockets.map((ws, i) => ws.request(1, 'join', { roomId: `burst-${i}`, peerId: `p-${i}` })));
+		expect(replies.every((r) => r.ok === true)).toBe(true);
 		const perWorker = new Map<number, number>();
 		for (const room of sfu.rooms.values()) perWorker.set(room.slot.index, (perWorker.get(room.slot.index) ?? 0) + 1);
 		expect([...perWorker.values()].sort()).toEqual([2, 2]);
-		await Promise.all(joins.map((j) => j.call.leave()));
+		for (const ws of sockets) ws.close();
 		await waitFor(() => sfu.rooms.size === 0, 'the rooms to close');
 		expect(sfu.pool.slots.map((s) => s.rooms)).toEqual([0, 0]);
 	});
