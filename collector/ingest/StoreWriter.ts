@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isPoisonError, type ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { migrations } from '../store/schema.ts';
-import type { TableName } from '../store/tables.ts';
+import { tableNames, type TableName } from '../store/tables.ts';
 import type { Journal, SealedSegment } from './Journal.ts';
 
 export interface StoreWriterOptions {
@@ -25,7 +25,7 @@ export interface StoreWriterEvents {
 }
 
 /** Rows of the run registry and batch ids go last: a stored batch id means its rows are stored. */
-const insertOrder: TableName[] = ['samples', 'events', 'sfu_samples', 'raw_reports', 'runs', 'batches'];
+const insertOrder: TableName[] = [...tableNames.filter((t) => t !== 'batches'), 'batches'];
 const schemaVersion = migrations.at(-1)!.version;
 
 /**

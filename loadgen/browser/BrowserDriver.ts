@@ -153,7 +153,7 @@ export class BrowserDriver implements BotDriver {
 		]);
 		const launched = await launchChromium({ media: { videoFile, audioFile } });
 		const count = [...this.#browsers.values()].reduce((n, list) => n + list.length, 0);
-		const process: BrowserProcess = { launched, label: `browser-${slot.group.name}-${count + 1}`, userAgent: await launched.browser.userAgent(), bots: new Set(), reserved: 0 };
+		const process: BrowserProcess = { launched, label: `chromium-${slot.group.name}-${count + 1}`, userAgent: await launched.browser.userAgent(), bots: new Set(), reserved: 0 };
 		launched.browser.on('disconnected', () => {
 			if (this.#closed) return;
 			for (const bot of process.bots) this.#fail(bot, 'browser process exited');

@@ -89,7 +89,7 @@ describe('dashboard', () => {
 		const { page, errors } = await open(`#/runs/${runIds[0]}`, 'run-view');
 		const points = await chartPoints(page);
 		expect(Object.keys(points).sort()).toEqual(
-			['chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
+			['chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
 		);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		const text = (await page.$eval('#app', (e) => e.textContent)) ?? '';
@@ -149,6 +149,23 @@ describe('dashboard', () => {
 		await page.close();
 	});
 
+	it('says a run is invalid, and why, when its load generator saturated', async () => {
+		await new CollectorClient(collector.url).registerRun('dash-invalid', {
+			scenario: 'too-big',
+			status: 'invalid',
+			statusReason: 'load generator overloaded at 0:42 (lite-1: event-loop lag p99 180 ms > 50 ms for 3 s)',
+			startedAt: Date.now() - 60_000,
+			endedAt: Date.now(),
+		});
+		const { page, errors } = await open('#/runs/dash-invalid', 'run-invalid');
+		const alert = await page.$eval('.alert', (e) => e.textContent ?? '');
+		expect(alert).toContain('No verdict on the call');
+		expect(alert).toContain('overloaded at 0:42');
+		expect(await page.$eval('.badge', (e) => e.textContent)).toBe('invalid');
+		expect(errors).toEqual([]);
+		await page.close();
+	});
+
 	it('writes a self-contained report that shows the same charts from disk with the network off', async () => {
 		const file = path.join(work, 'report.html');
 		await writeReport(new CollectorClient(collector.url), runIds[0]!, file);
@@ -170,7 +187,7 @@ describe('dashboard', () => {
 		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
 		await page.screenshot({ path: path.join(screenshots, 'report.png'), fullPage: true });
 		const points = await chartPoints(page);
-		expect(Object.keys(points)).toHaveLength(10);
+		expect(Object.keys(points)).toHaveLength(11);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		expect(requests).toEqual([]);
 		expect(errors).toEqual([]);

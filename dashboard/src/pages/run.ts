@@ -73,6 +73,18 @@ function summaryTable(view: RunView): string {
 	return `<table class="summary"><thead><tr><th>metric</th><th class="num">avg</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">samples</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function generatorTable(view: RunView): string {
+	const processes = view.generator.processes.filter((p) => p.role !== 'machine');
+	if (processes.length === 0) return '';
+	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th></tr></thead><tbody>${processes
+		.map(
+			(p) => `<tr><td>${escapeHtml(p.generatorId)}</td><td>${escapeHtml(p.processId)}</td><td>${escapeHtml(p.role)}</td>
+			<td class="num">${value(p.peakCpuPct, '%')}</td><td class="num">${value(p.peakLagMs, 'ms')}</td>
+			<td class="num">${p.saturatedSeconds ? `<span class="badge invalid">${p.saturatedSeconds} s</span>` : '–'}</td></tr>`,
+		)
+		.join('')}</tbody></table></section>`;
+}
+
 function peersTable(peers: PeerList): string {
 	if (peers.peers.length === 0) return '<p class="note">No participant data.</p>';
 	return `<table class="peers"><thead><tr><th>participant</th><th>room</th><th>bot</th><th class="num">RTT</th><th class="num">jitter</th><th class="num">loss</th><th class="num">MOS</th><th>state</th></tr></thead><tbody>${peers.peers
@@ -94,6 +106,13 @@ export function renderRun(root: HTMLElement, data: RunData, options: { live: boo
 	root.innerHTML = `
 		<header class="run-header">
 			<h2>${escapeHtml(run.runId)} ${statusBadge(run.status)}</h2>
+			${
+				run.status === 'invalid'
+					? `<p class="alert" role="alert"><strong>No verdict on the call:</strong> ${escapeHtml(run.statusReason)}. The load generator itself ran out of capacity, so the figures below describe that machine, not the system under test. Run fewer or lighter bots per machine (lite bots, <code>--shard</code>) and measure again.</p>`
+					: run.statusReason
+						? `<p class="note">${escapeHtml(run.statusReason)}</p>`
+						: ''
+			}
 			<p>${escapeHtml(run.scenario || 'no scenario name')} · started ${dateTime(run.startedAt)} · ${duration(run.durationMs)} ·
 			${p.joined} joined of ${p.attempted}${run.plannedParticipants ? ` (planned ${run.plannedParticipants})` : ''} · ${p.failed} failed to join · ${p.dropped} dropped · peak ${p.peakActive} in calls</p>
 			${options.live ? `<p class="actions"><a href="/v1/runs/${encodeURIComponent(run.runId)}/view" download="${escapeHtml(run.runId)}.json">view JSON</a></p>` : ''}
@@ -115,7 +134,9 @@ export function renderRun(root: HTMLElement, data: RunData, options: { live: boo
 			${card('chart-mos', 'MOS estimate', 'received audio, 1–4.5')}
 			${card('chart-quality', 'Quality bands', 'participants by their worst of loss, jitter, RTT and MOS')}
 			${card('chart-first-media', 'Time to first media', 'join request to first decoded frame or audio')}
-		</div>`
+			${card('chart-generator', 'Load generator health', 'CPU of its machine (all cores) and of its busiest process, in % of one core (left); worst event-loop lag (right). A saturated generator makes the run invalid')}
+		</div>
+		${generatorTable(view)}`
 				: message('empty', run.status === 'running' ? 'This run has no samples yet: bots are joining.' : 'This run has no samples.')
 		}
 		<section class="card drill">
@@ -203,6 +224,16 @@ function drawRunCharts(view: RunView): void {
 			{ label: 'good', points: bands.map((q) => ({ x: q.t - start, y: q.good })), color: palette.green, fill: 'origin', stack: 'bands' },
 			{ label: 'degraded', points: bands.map((q) => ({ x: q.t - start, y: q.degraded })), color: palette.amber, fill: '-1', stack: 'bands' },
 			{ label: 'bad', points: bands.map((q) => ({ x: q.t - start, y: q.bad })), color: palette.red, fill: '-1', stack: 'bands' },
+		],
+	});
+	const generator = view.generator.points;
+	lineChart(canvas('chart-generator'), {
+		unit: 'CPU %',
+		rightUnit: 'lag ms',
+		series: [
+			{ label: 'machine CPU', points: generator.map((q) => ({ x: q.t - start, y: q.machineCpuPct })), color: palette.grey, fill: 'origin' },
+			{ label: 'busiest process (a Chromium with its children)', points: generator.map((q) => ({ x: q.t - start, y: q.maxProcessCpuPct })), color: palette.orange },
+			{ label: 'worst event-loop lag', points: generator.map((q) => ({ x: q.t - start, y: q.maxLagMs })), color: palette.purple, right: true, dashed: true },
 		],
 	});
 	const histogram = view.firstMedia.histogram;

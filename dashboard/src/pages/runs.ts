@@ -27,7 +27,7 @@ export const runsPage: Page = {
 					<td>${escapeHtml(run.scenario || '–')}</td>
 					<td class="num">${run.participants}${run.plannedParticipants ? ` / ${run.plannedParticipants}` : ''}</td>
 					<td class="num">${duration(run.durationMs)}</td>
-					<td>${statusBadge(run.status)}</td>
+					<td title="${escapeHtml(run.statusReason)}">${statusBadge(run.status)}</td>
 					<td>${verdict}</td>
 				</tr>`;
 			})
