@@ -3,7 +3,9 @@
  * Chromium process tree over wall time) and memory (PSS) per bot, each bot sending one stream
  * and receiving one (rooms of two) through the bundled SFU; then the cost of getStats()
  * sampling at 1 s and 2 s against no sampling.
- *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0]
+ * With --split 1 it also measures send-only pages (each alone in its room), so a bot's cost
+ * splits into sending one stream and receiving one: the figures of loadgen/sizing/costs.ts.
+ *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1]
  */
 import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
@@ -28,6 +30,7 @@ const flags = parseInput(
 			.transform((s) => s.split(','))
 			.pipe(z.array(z.enum(['audio-only', '180p15', '360p30', '720p30']))),
 		sampling: z.enum(['0', '1']).default('1'),
+		split: z.enum(['0', '1']).default('0'),
 	}),
 	parseArgs({
 		options: {
@@ -37,6 +40,7 @@ const flags = parseInput(
 			codec: { type: 'string' },
 			profiles: { type: 'string' },
 			sampling: { type: 'string' },
+			split: { type: 'string' },
 		},
 	}).values,
 	'bench:bots flags',
@@ -50,8 +54,11 @@ interface Measurement {
 	browserPssMiB: number;
 }
 
-/** N bot pages of one profile in one browser, optionally sampling getStats every interval. */
-async function measure(profile: PublishProfile, label: string, samplingMs?: number): Promise<Measurement> {
+/**
+ * N bot pages of one profile in one browser, optionally sampling getStats every interval. In
+ * rooms of two (each page sends one stream and receives one), or with `sendOnly` each alone.
+ */
+async function measure(profile: PublishProfile, label: string, samplingMs?: number, sendOnly = false): Promise<Measurement> {
 	const p = publishProfiles[profile];
 	const launched = await launchChromium({
 		media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() },
@@ -64,11 +71,16 @@ async function measure(profile: PublishProfile, label: string, samplingMs?: numb
 		for (let i = 0; i < flags.bots; i++) {
 			const page = await launched.browser.newPage();
 			const video = p.video ? `${p.video.width}x${p.video.height}@${p.video.frameRate}` : '0';
-			await page.goto(`${sfu.botPageUrl}?room=${label}-${Math.floor(i / 2)}&peer=${label}-${i}&video=${video}&audio=1&subscribe=all&codec=${flags.codec}`);
+			const room = sendOnly ? `${label}-alone-${i}` : `${label}-${Math.floor(i / 2)}`;
+			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${label}-${i}&video=${video}&audio=1&subscribe=${sendOnly ? 'none' : 'all'}&codec=${flags.codec}`);
 			pages.push(page);
 		}
 		for (const page of pages) {
-			await page.waitForFunction(() => window.callswarm.state().consumers.length > 0, { polling: 250, timeout: 30_000 });
+			await page.waitForFunction(
+				(alone) => (alone ? window.callswarm.state().producers.length > 0 : window.callswarm.state().consumers.length > 0),
+				{ polling: 250, timeout: 30_000 },
+				sendOnly,
+			);
 			if (samplingMs) {
 				timers.push(
 					setInterval(() => {
@@ -158,6 +170,12 @@ try {
 			'browser PSS MiB': +m.browserPssMiB.toFixed(0),
 		};
 		status.done(`${profile}: ${m.coresPerBot.toFixed(3)} cores per bot`);
+		if (flags.split === '1') {
+			const send = await measure(profile, `${profile}-send`, undefined, true);
+			results[profile]['send-only cores'] = +send.coresPerBot.toFixed(3);
+			results[profile]['receive one stream, cores'] = +Math.max(0, m.coresPerBot - send.coresPerBot).toFixed(3);
+			status.done(`${profile}: ${send.coresPerBot.toFixed(3)} cores sending only`);
+		}
 	}
 	console.log(`\nBrowser bot cost (${flags.codec}, ${flags.bots} bots in one Chromium, rooms of 2: each sends one stream and receives one; ${flags.seconds} s)`);
 	console.table(results);

@@ -158,8 +158,8 @@ export const OverloadLimits = z.object({
 	maxProcessCpuPct: z.number().min(1).default(90),
 	/** The whole load-generator machine above this share of all cores, percent. */
 	maxMachineCpuPct: z.number().min(1).max(100).default(95),
-	/** ...held this long. */
-	sustain: Duration.default(3000),
+	/** ...held this long (a join storm or a browser starting is a few seconds; overload is not). */
+	sustain: Duration.default(5000),
 });
 
 /** Every group gets a unique name: its own, or "<bot>-<publish>" (numbered when repeated). */

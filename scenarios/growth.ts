@@ -1,16 +1,26 @@
 import { defineScenario } from '../protocol/scenario.ts';
 
-/** User growth: participants double every 15 s (exponential adoption), then a plateau. */
+/**
+ * User growth: participants double every 15 s (exponential adoption) up to 16, then a plateau.
+ * Rooms of 8 like a team call: a browser bot for full realism (it decodes what it receives),
+ * two lite bots with camera and five with only a microphone for volume. Sized for a 2-core
+ * machine (about 1.1 cores at the peak, see `callswarm run`'s preflight); scale the counts up
+ * with --shard over more machines.
+ */
 export default defineScenario({
 	name: 'growth',
-	description: 'Exponential growth from 1 to 12 audio+video participants in 3 rooms, then 1 min at the ceiling.',
-	rooms: { count: 3 },
-	participants: [{ bot: 'browser', count: 4, publish: '180p15' }],
+	description: 'Exponential growth from 1 to 16 participants in 2 rooms of 8 (1 browser + 7 lite bots each), then 1 min at the ceiling.',
+	rooms: { count: 2, fill: 'pack' },
+	participants: [
+		{ name: 'browser', bot: 'browser', count: 1, publish: '180p15' },
+		{ name: 'camera', bot: 'lite', count: 2, publish: '180p15', subscribe: 'audio' },
+		{ name: 'microphone', bot: 'lite', count: 5, publish: 'audio-only', subscribe: 'audio' },
+	],
 	schedule: {
 		executor: 'growth',
 		curve: 'exponential',
 		start: 1,
-		ceiling: 12,
+		ceiling: 16,
 		doublingTime: '15s',
 		duration: '1m',
 		plateau: '1m',

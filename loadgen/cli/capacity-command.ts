@@ -14,6 +14,7 @@ import { StatusLine } from './status.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import { LiteBench } from '../lite/LiteBench.ts';
+import { GeneratorMonitor } from '../health/GeneratorMonitor.ts';
 import { treeCpuSeconds } from '../proc.ts';
 import { parseCommandLine } from './args.ts';
 
@@ -29,7 +30,8 @@ const CapacityFlags = z.object({
 export const capacityHelp = `callswarm capacity [flags]: consumers one mediasoup worker core carries
 
 Lite bots join rooms of 2 senders and 6 receivers on a bundled SFU with one worker, step by step,
-until loss passes 0.5 %, the worker core saturates or this machine runs out of CPU.
+until loss passes 0.5 %, the worker core saturates or the load generator itself saturates (then it
+says so: the bots, not the SFU, were the limit).
 
   --step-rooms <n>     rooms added per step (default 2)
   --step-seconds <n>   measuring time per step (default 12)
@@ -38,6 +40,8 @@ until loss passes 0.5 %, the worker core saturates or this machine runs out of C
 `;
 
 interface Step {
+	/** The load generator saturated during this step: its loss and RTT describe the bots' machine. */
+	generatorSaturated: string | undefined;
 	rooms: number;
 	bots: number;
 	consumers: number;
@@ -48,12 +52,7 @@ interface Step {
 }
 
 export async function capacityCommand(argv: string[]): Promise<number> {
-	const flags = parseCommandLine(
-		argv,
-		{ 'step-rooms': { type: 'string' }, 'step-seconds': { type: 'string' }, 'max-rooms': { type: 'string' }, publish: { type: 'string' } },
-		CapacityFlags,
-		'capacity',
-	);
+	const flags = parseCommandLine(argv, CapacityFlags, 'capacity');
 
 	const status = new StatusLine();
 	const runId = `capacity-${Date.now()}`;
@@ -68,7 +67,16 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 		schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
 	}).participants;
 	const lite = bench.driver(runId, 40);
-	const cores = os.availableParallelism();
+	// The bots run on this machine: when they saturate it, loss and RTT stop describing the SFU.
+	const monitor = new GeneratorMonitor(() => lite.processes());
+	let saturatedNow: string | undefined;
+	monitor.on('reading', (reading) => {
+		if (reading.saturated && !saturatedNow) {
+			const worst = reading.stats.find((s) => s.saturated);
+			saturatedNow = worst ? `${worst.id}: ${worst.role === 'machine' ? `CPU ${worst.cpuPct.toFixed(0)} % of the machine` : `CPU ${worst.cpuPct.toFixed(0)} % of a core${worst.lagMs === undefined ? '' : `, event-loop lag ${worst.lagMs.toFixed(0)} ms`}`}` : 'saturated';
+		}
+	});
+	monitor.start();
 
 	const steps: Step[] = [];
 	let stopReason = `reached --max-rooms ${flags['max-rooms']}`;
@@ -87,6 +95,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			await new Promise((r) => setTimeout(r, 4000));
 			const [load0] = await sfu.workerLoad();
 			const bot0 = lite.pids.reduce((s, pid) => s + treeCpuSeconds(pid), 0);
+			saturatedNow = undefined;
 			const from = Date.now();
 			const t0 = performance.now();
 			await new Promise((r) => setTimeout(r, flags['step-seconds'] * 1000));
@@ -101,6 +110,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 				{ run: runId, from },
 			);
 			const step: Step = {
+				generatorSaturated: saturatedNow,
 				rooms,
 				bots: index,
 				consumers: sfu.totals().consumers,
@@ -113,6 +123,10 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			status.done(
 				`${rooms} rooms, ${step.bots} bots, ${step.consumers} consumers: worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms`,
 			);
+			if (step.generatorSaturated) {
+				stopReason = `the load generator saturated first (${step.generatorSaturated}), with the SFU worker at ${(step.workerCpu * 100).toFixed(0)} % of its core: this machine's bots are the limit, not the SFU. Measure further with bots on other machines`;
+				break;
+			}
 			if ((step.lossPct ?? 0) > 0.5) {
 				stopReason = `loss passed 0.5 % (${step.lossPct!.toFixed(2)} %)`;
 				break;
@@ -121,12 +135,9 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 				stopReason = 'the worker core saturated (> 90 %)';
 				break;
 			}
-			if (step.botCpu + step.workerCpu > cores * 0.85) {
-				stopReason = `the load generator used the machine (${(step.botCpu + step.workerCpu).toFixed(2)} of ${cores} cores with the worker)`;
-				break;
-			}
 		}
 	} finally {
+		monitor.stop();
 		await lite.close();
 		await bench.close();
 	}
@@ -142,6 +153,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			'loss %': s.lossPct === null ? '-' : +s.lossPct.toFixed(3),
 			'p95 RTT ms': s.rttP95Ms === null ? '-' : +s.rttP95Ms.toFixed(1),
 			'bot cores': +s.botCpu.toFixed(2),
+			generator: s.generatorSaturated ? 'SATURATED' : 'ok',
 		})),
 	);
 	// The curve, as people would rather see it than read it.
@@ -152,7 +164,8 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 		const lossBar = 'o'.repeat(Math.min(40, Math.round((s.lossPct ?? 0) * 10)));
 		console.log(`${String(s.consumers).padStart(6)} | ${rttBar.padEnd(40)} ${(s.rttP95Ms ?? 0).toFixed(1).padStart(7)} ms | ${lossBar} ${(s.lossPct ?? 0).toFixed(2)} %`);
 	}
-	const last = steps.at(-1);
+	// Figures measured while the generator was saturated are about the bots, not the SFU.
+	const last = steps.filter((s) => !s.generatorSaturated).at(-1);
 	if (last) {
 		const perCore = last.consumers / Math.max(last.workerCpu, 1e-6);
 		console.log(

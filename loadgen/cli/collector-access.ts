@@ -3,12 +3,6 @@ import { parseInput } from '../../protocol/issues.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import { startLocalCollector } from '../run/Infrastructure.ts';
 
-export const CollectorFlags = {
-	collector: { type: 'string' },
-	token: { type: 'string' },
-	'data-dir': { type: 'string' },
-} as const;
-
 export const collectorFlagSchema = {
 	collector: z.url({ protocol: /^https?$/ }).optional(),
 	token: z.string().optional(),

@@ -5,7 +5,7 @@ import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { writeReport } from '../output/report.ts';
 import { parseCommandLine } from './args.ts';
-import { collectorFlagSchema, CollectorFlags, collectorHelp, withCollector } from './collector-access.ts';
+import { collectorFlagSchema, collectorHelp, withCollector } from './collector-access.ts';
 
 export const reportHelp = `callswarm report <run id> [flags]: write the run's self-contained HTML report
 
@@ -15,7 +15,6 @@ ${collectorHelp}`;
 export async function reportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const flags = parseCommandLine(
 		argv,
-		{ ...CollectorFlags, out: { type: 'string' } },
 		z.object({ ...collectorFlagSchema, out: z.string().min(1).optional(), positionals: z.tuple([RunId]) }),
 		'report',
 	);
@@ -34,7 +33,6 @@ ${collectorHelp}`;
 export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const flags = parseCommandLine(
 		argv,
-		{ ...CollectorFlags, limit: { type: 'string' } },
 		z.object({
 			...collectorFlagSchema,
 			limit: z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().min(1).max(500)).default(20),
@@ -75,7 +73,7 @@ ${collectorHelp}`;
 const compared: MetricName[] = ['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'fps', 'mos', 'first_media_ms', 'join_failed'];
 
 export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-	const flags = parseCommandLine(argv, CollectorFlags, z.object({ ...collectorFlagSchema, positionals: z.tuple([RunId, RunId]) }), 'compare');
+	const flags = parseCommandLine(argv, z.object({ ...collectorFlagSchema, positionals: z.tuple([RunId, RunId]) }), 'compare');
 	const [idA, idB] = flags.positionals;
 	const [a, b] = await withCollector(flags, env, (client) => Promise.all([client.summary(idA, true), client.summary(idB, true)]));
 	const rows = [['metric', 'stat', 'A', 'B', 'B - A', '']];

@@ -10,6 +10,8 @@ import { exitCodeOf } from '../output/exitCodes.ts';
 import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';
 import { LoadRun, type RunOutcome } from '../run/LoadRun.ts';
 import { loadScenario } from '../scenario/load.ts';
+import { scaleTime } from '../scenario/timeScale.ts';
+import { estimate, renderSizing } from '../sizing/preflight.ts';
 import { parseCommandLine } from './args.ts';
 import { untilSignal } from './signals.ts';
 import { bar, StatusLine } from './status.ts';
@@ -31,6 +33,9 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
   --json <file>            also write the result as JSON here
   --junit <file>           also write thresholds as JUnit XML here
   --keep-alive             keep the collector and dashboard up after the run (Ctrl-C to stop)
+  --time-scale <factor>    every duration of the scenario times this (0.25: four times shorter), to try it out
+  --strict-capacity        refuse to start when the preflight sizing says this machine cannot carry the
+                           scenario's peak (default: warn and run)
 
 Exit code: 0 passed, 99 a threshold failed (k6's convention), 3 invalid (the load generator itself
 saturated: no verdict on the call), 2 bad input, 130 interrupted, 1 error.
@@ -67,6 +72,13 @@ const RunFlags = z.object({
 	json: z.string().min(1).optional(),
 	junit: z.string().min(1).optional(),
 	'keep-alive': z.boolean().optional(),
+	'time-scale': z
+		.string()
+		.regex(/^\d+(\.\d+)?$/, 'must be a number such as 0.25')
+		.transform(Number)
+		.pipe(z.number().positive('must be above 0').max(10))
+		.optional(),
+	'strict-capacity': z.boolean().optional(),
 	positionals: z.array(z.string()).length(1, 'give one scenario file'),
 });
 
@@ -78,30 +90,21 @@ const RunEnv = z.object({
 });
 
 export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-	const flags = parseCommandLine(
-		argv,
-		{
-			sfu: { type: 'string' },
-			collector: { type: 'string' },
-			token: { type: 'string' },
-			'run-id': { type: 'string' },
-			shard: { type: 'string' },
-			'start-at': { type: 'string' },
-			'stats-interval': { type: 'string' },
-			'data-dir': { type: 'string' },
-			out: { type: 'string' },
-			json: { type: 'string' },
-			junit: { type: 'string' },
-			'keep-alive': { type: 'boolean' },
-		},
-		RunFlags,
-		'run',
-	);
+	const flags = parseCommandLine(argv, RunFlags, 'run');
 	const e = parseInput(RunEnv, Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')), 'environment');
 	// Everything is checked before anything starts.
-	const scenario = await loadScenario(flags.positionals[0]!);
+	const loaded = await loadScenario(flags.positionals[0]!);
+	const scenario = flags['time-scale'] ? scaleTime(loaded, flags['time-scale']) : loaded;
 	if (flags['stats-interval'] !== undefined && flags['stats-interval'] < 500) {
 		throw new InputError('invalid flags for "callswarm run": stats-interval: must be at least 500ms');
+	}
+	const sfuUrl = flags.sfu ?? e.CALLSWARM_SFU_URL;
+	const collectorUrl = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
+	const sizing = estimate(scenario, { shard: flags.shard, bundledSfu: !sfuUrl && scenario.target === 'bundled', localCollector: !collectorUrl });
+	if (!sizing.fits) {
+		const message = `${renderSizing(sizing)}\n${flags['strict-capacity'] ? 'refused (--strict-capacity)' : 'warning'}: ${sizing.advice}`;
+		if (flags['strict-capacity']) throw new InputError(message);
+		console.warn(message);
 	}
 
 	const status = new StatusLine();
@@ -110,8 +113,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 		runId: flags['run-id'],
 		shard: flags.shard,
 		startAt: flags['start-at'],
-		sfuUrl: flags.sfu ?? e.CALLSWARM_SFU_URL,
-		collectorUrl: flags.collector ?? e.CALLSWARM_COLLECTOR_URL,
+		sfuUrl,
+		collectorUrl,
 		collectorToken: flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN,
 		dataDir: flags['data-dir'] ?? e.CALLSWARM_DATA_DIR,
 		statsIntervalMs: flags['stats-interval'],

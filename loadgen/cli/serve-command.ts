@@ -30,20 +30,7 @@ const ServeFlags = z.object({
 });
 
 export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): CollectorOptionsInput {
-	const flags = parseCommandLine(
-		argv,
-		{
-			listen: { type: 'string' },
-			port: { type: 'string' },
-			token: { type: 'string' },
-			'data-dir': { type: 'string' },
-			'clickhouse-url': { type: 'string' },
-			'keep-raw-reports': { type: 'boolean' },
-			'log-level': { type: 'string' },
-		},
-		ServeFlags,
-		'serve',
-	);
+	const flags = parseCommandLine(argv, ServeFlags, 'serve');
 	const fromEnv = collectorOptionsFromEnv(env);
 	const dataDir = flags['data-dir'];
 	const options: CollectorOptionsInput = {

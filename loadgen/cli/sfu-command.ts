@@ -37,24 +37,7 @@ const SfuFlags = z.object({
 });
 
 export function sfuOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SfuOptionsInput {
-	const flags = parseCommandLine(
-		argv,
-		{
-			listen: { type: 'string' },
-			port: { type: 'string' },
-			'rtc-listen': { type: 'string' },
-			'announced-address': { type: 'string' },
-			'rtc-ports': { type: 'string' },
-			workers: { type: 'string' },
-			'max-rooms': { type: 'string' },
-			'max-peers-per-room': { type: 'string' },
-			heartbeat: { type: 'string' },
-			'no-tcp': { type: 'boolean' },
-			'log-level': { type: 'string' },
-		},
-		SfuFlags,
-		'sfu',
-	);
+	const flags = parseCommandLine(argv, SfuFlags, 'sfu');
 	const [rtcMinPort, rtcMaxPort] = flags['rtc-ports']?.split('-').map(Number) ?? [];
 	const fromFlags: SfuOptionsInput = {
 		listenIp: flags.listen,

@@ -26,7 +26,7 @@ export interface HealthLimits {
 	sustainMs: number;
 }
 
-export const defaultHealthLimits: HealthLimits = { maxLagMs: 50, maxProcessCpuPct: 90, maxMachineCpuPct: 95, sustainMs: 3000 };
+export const defaultHealthLimits: HealthLimits = { maxLagMs: 50, maxProcessCpuPct: 90, maxMachineCpuPct: 95, sustainMs: 5000 };
 
 export interface Saturation {
 	/** Epoch ms the limit was first passed (the start of the sustained stretch). */

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
@@ -23,6 +24,8 @@ export interface LiteDriverOptions {
 	botsPerProcess: number;
 	/** Groups whose participants connect through impairment relays (they have network conditions now or later). */
 	impairedGroups: Set<string>;
+	/** Lite processes to spread bots over before any gets a second one (default: one per core). */
+	processesPerMachine?: number;
 }
 
 const tsxLoader = import.meta.resolve('tsx');
@@ -36,10 +39,14 @@ export class LiteDriver implements BotDriver {
 	readonly #where = new Map<number, LiteProcess>();
 	#closed = false;
 
+	private readonly options: Required<LiteDriverOptions>;
+
 	constructor(
 		private readonly context: DriverContext,
-		private readonly options: LiteDriverOptions,
-	) {}
+		options: LiteDriverOptions,
+	) {
+		this.options = { processesPerMachine: os.availableParallelism(), ...options };
+	}
 
 	/** Process ids, for tests and benchmarks. */
 	get pids(): number[] {
@@ -58,10 +65,11 @@ export class LiteDriver implements BotDriver {
 
 	async join(slot: Slot): Promise<void> {
 		const process = this.#processFor();
-		await process.ready;
+		// Counted at once, so joins arriving together spread over the processes.
 		process.bots.set(slot.index, slot);
 		process.byPeer.set(slot.peerId, slot);
 		this.#where.set(slot.index, process);
+		await process.ready;
 		const network = this.options.impairedGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
 		this.#send(process, {
 			op: 'join',
@@ -114,8 +122,14 @@ export class LiteDriver implements BotDriver {
 		);
 	}
 
+	/**
+	 * The least-busy lite process with room, after one process per core exists: bots spread over
+	 * every core instead of piling onto one event loop.
+	 */
 	#processFor(): LiteProcess {
-		const open = this.#processes.find((p) => !p.exited && p.bots.size < this.options.botsPerProcess);
+		const live = this.#processes.filter((p) => !p.exited);
+		if (live.length < this.options.processesPerMachine) return this.#spawn();
+		const open = live.filter((p) => p.bots.size < this.options.botsPerProcess).sort((a, b) => a.bots.size - b.bots.size)[0];
 		return open ?? this.#spawn();
 	}
 

@@ -1,0 +1,44 @@
+/**
+ * What one participant costs the load generator, by bot kind: the one table `callswarm run`'s
+ * preflight sizing reads. Every figure is measured by a benchmark on the 2-core reference
+ * machine (medians of two or more runs, 2026-11-28); rerun them on other hardware and adjust:
+ *   npm run bench:bots -- --split 1 --sampling 0     browser send / receive per profile (H264)
+ *   npm run bench:lite                                lite bot per sent / received stream
+ *   npm run bench:sfu-capacity, npm run bench:ingest  SFU and collector
+ */
+import type { PublishProfile } from '../../protocol/scenario.ts';
+
+type VideoProfile = Exclude<PublishProfile, 'audio-only' | 'none'>;
+
+export const botCosts = {
+	browser: {
+		/** Cores to capture, encode and send what the profile publishes (camera + microphone). */
+		sendCores: { none: 0.01, 'audio-only': 0.084, '180p15': 0.099, '360p30': 0.158, '720p30': 0.21 } satisfies Record<PublishProfile, number>,
+		/** Cores to receive, decode and play one remote audio stream. */
+		receiveAudioCores: 0.022,
+		/** Cores to receive and decode one remote video stream, by the sender's profile. */
+		receiveVideoCores: { '180p15': 0.035, '360p30': 0.047, '720p30': 0.09 } satisfies Record<VideoProfile, number>,
+		/** Encoding other codecs than H264 costs this much more (VP8 0.31–0.33 vs H264 0.22–0.24 core at 360p30). */
+		codecFactor: { H264: 1, VP8: 1.4, VP9: 1.45 },
+		/** Memory per page (PSS), and per Chromium process before its first page. */
+		pageMiB: { none: 45, 'audio-only': 50, '180p15': 62, '360p30': 64, '720p30': 82 } satisfies Record<PublishProfile, number>,
+		processMiB: 450,
+	},
+	lite: {
+		/** Cores per sent stream of each kind (pre-encoded media, RTP, SRTP, RTCP). */
+		sendAudioCores: 0.002,
+		sendVideoCores: { '180p15': 0.0036, '360p30': 0.0075, '720p30': 0.015 } satisfies Record<VideoProfile, number>,
+		/** Cores per received stream (nothing is decoded). */
+		receiveAudioCores: 0.0025,
+		receiveVideoCores: { '180p15': 0.006, '360p30': 0.012, '720p30': 0.024 } satisfies Record<VideoProfile, number>,
+		botMiB: 3,
+		processMiB: 90,
+	},
+	/** The bundled SFU: one mediasoup worker core carries about 1,800 consumers (bench:sfu-capacity). */
+	sfuCoresPerConsumer: 1 / 1800,
+	/** The in-process collector: about 30,000 samples per CPU-second (bench:ingest). */
+	collectorCoresPerSamplePerSecond: 1 / 30_000,
+	/** The runner itself (schedule, telemetry sender, CDP): a small fixed share. */
+	runnerCores: 0.05,
+	runnerMiB: 300,
+} as const;

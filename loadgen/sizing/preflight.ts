@@ -1,0 +1,149 @@
+/**
+ * Preflight sizing: before a run starts, what the load generator will need at the scenario's
+ * peak (CPU and memory, from the measured per-participant costs), against what this machine
+ * (or this shard's machine) has. A generator that cannot carry its bots measures itself, not
+ * the call, so the user hears about it before the run, not after.
+ */
+import os from 'node:os';
+import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../../protocol/scenario.ts';
+import { scheduleDuration } from '../schedule/executors.ts';
+import { Membership } from '../schedule/Membership.ts';
+import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
+import { botCosts } from './costs.ts';
+
+export interface Machine {
+	cores: number;
+	memoryBytes: number;
+}
+
+export function thisMachine(): Machine {
+	return { cores: os.availableParallelism(), memoryBytes: os.totalmem() };
+}
+
+/** The share of a machine a run may plan to use: the rest is headroom for estimates that are ±30 %. */
+export const usableShare = 0.7;
+
+export interface SizingLine {
+	what: string;
+	cores: number;
+	mib: number;
+}
+
+export interface Sizing {
+	/** Participants in calls at the peak, on this shard. */
+	peakParticipants: number;
+	cores: number;
+	mib: number;
+	lines: SizingLine[];
+	machine: Machine;
+	fits: boolean;
+	/** How many machines (shards) of this size the scenario needs. */
+	machinesNeeded: number;
+	/** What to tell the user when it does not fit. */
+	advice: string;
+}
+
+/** The moment the schedule wants the most participants, and who they are (every shard). */
+function peakSet(scenario: Scenario, slots: Slot[]): Set<number> {
+	const membership = new Membership(scenario.schedule, slots, slots.length);
+	const duration = scheduleDuration(scenario.schedule);
+	const step = Math.max(250, duration / 2000);
+	let best = new Set<number>();
+	for (let t = 0; t <= duration; t += step) {
+		const wanted = membership.wanted(t);
+		if (wanted.size > best.size) best = wanted;
+	}
+	return best;
+}
+
+const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => group.subscribe === 'all' || group.subscribe === kind;
+
+/** CPU and memory of this shard's participants at the scenario's peak, with the bundled SFU and collector when they run here. */
+export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSfu: boolean; localCollector: boolean; machine?: Machine }): Sizing {
+	const machine = options.machine ?? thisMachine();
+	const all = buildSlots(scenario);
+	const peak = peakSet(scenario, all);
+	const mine = new Set((options.shard ? slotsOfShard(all, options.shard) : all).map((s) => s.index));
+	const byRoom = new Map<string, Slot[]>();
+	for (const slot of all) {
+		if (!peak.has(slot.index)) continue;
+		let list = byRoom.get(slot.roomId);
+		if (!list) byRoom.set(slot.roomId, (list = []));
+		list.push(slot);
+	}
+	const perGroup = new Map<string, { group: NamedParticipantGroup; count: number; cores: number; mib: number }>();
+	let consumers = 0;
+	let streams = 0;
+	for (const room of byRoom.values()) {
+		for (const slot of room) {
+			const { group } = slot;
+			let cores = 0;
+			let received = 0;
+			for (const other of room) {
+				if (other === slot) continue;
+				const sent = publishProfiles[other.group.publish];
+				if (sent.audio && subscribes(group, 'audio')) {
+					received++;
+					cores += group.bot === 'browser' ? botCosts.browser.receiveAudioCores : botCosts.lite.receiveAudioCores;
+				}
+				if (sent.video && subscribes(group, 'video')) {
+					received++;
+					const profile = other.group.publish as keyof typeof botCosts.browser.receiveVideoCores;
+					cores += group.bot === 'browser' ? botCosts.browser.receiveVideoCores[profile] : botCosts.lite.receiveVideoCores[profile];
+				}
+			}
+			consumers += received;
+			if (!mine.has(slot.index)) continue;
+			const own = publishProfiles[group.publish];
+			streams += received + (own.audio ? 1 : 0) + (own.video ? 1 : 0) + 1;
+			if (group.bot === 'browser') {
+				cores += botCosts.browser.sendCores[group.publish] * (own.video ? botCosts.browser.codecFactor[group.codec] : 1);
+			} else {
+				if (own.audio) cores += botCosts.lite.sendAudioCores;
+				if (own.video) cores += botCosts.lite.sendVideoCores[group.publish as keyof typeof botCosts.lite.sendVideoCores];
+			}
+			const mib = group.bot === 'browser' ? botCosts.browser.pageMiB[group.publish] : botCosts.lite.botMiB;
+			const entry = perGroup.get(group.name) ?? { group, count: 0, cores: 0, mib: 0 };
+			entry.count++;
+			entry.cores += cores;
+			entry.mib += mib;
+			perGroup.set(group.name, entry);
+		}
+	}
+	const lines: SizingLine[] = [];
+	for (const { group, count, cores, mib } of perGroup.values()) {
+		const perProcess = group.bot === 'browser' ? scenario.pagesPerBrowser : scenario.liteBotsPerProcess;
+		const processes = Math.ceil(count / perProcess);
+		const processMiB = processes * (group.bot === 'browser' ? botCosts.browser.processMiB : botCosts.lite.processMiB);
+		lines.push({ what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`, cores, mib: mib + processMiB });
+	}
+	if (options.bundledSfu) lines.push({ what: `bundled SFU (${consumers} consumers)`, cores: consumers * botCosts.sfuCoresPerConsumer, mib: 150 });
+	if (options.localCollector) {
+		const samplesPerSecond = streams / (scenario.statsInterval / 1000);
+		lines.push({ what: `in-process collector (${Math.round(samplesPerSecond)} samples/s)`, cores: samplesPerSecond * botCosts.collectorCoresPerSamplePerSecond, mib: 400 });
+	}
+	lines.push({ what: 'the runner', cores: botCosts.runnerCores, mib: botCosts.runnerMiB });
+	const cores = lines.reduce((n, l) => n + l.cores, 0);
+	const mib = lines.reduce((n, l) => n + l.mib, 0);
+	const usableCores = machine.cores * usableShare;
+	const usableMiB = (machine.memoryBytes / 2 ** 20) * usableShare;
+	const machinesNeeded = Math.max(1, Math.ceil(Math.max(cores / usableCores, mib / usableMiB)));
+	const fits = cores <= usableCores && mib <= usableMiB;
+	const browsers = [...perGroup.values()].filter((g) => g.group.bot === 'browser').reduce((n, g) => n + g.count, 0);
+	const advice = fits
+		? ''
+		: [
+				`this needs about ${cores.toFixed(1)} cores and ${(mib / 1024).toFixed(1)} GiB at its peak; this machine has ${machine.cores} cores (${usableCores.toFixed(1)} usable) and ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB: the load generator would saturate and the run would be invalid.`,
+				`Try ${browsers > 0 ? 'lite bots for volume (bot: "lite", about a fiftieth of a browser bot), ' : ''}fewer participants, lighter media, or --shard i/${machinesNeeded} on ${machinesNeeded} machines.`,
+			].join(' ');
+	return { peakParticipants: [...peak].filter((i) => mine.has(i)).length, cores, mib, lines, machine, fits, machinesNeeded, advice };
+}
+
+/** The sizing as lines for the terminal. */
+export function renderSizing(sizing: Sizing): string {
+	const rows = sizing.lines.map((l) => `  ${l.what.padEnd(64)} ${l.cores.toFixed(2).padStart(6)} cores ${String(Math.round(l.mib)).padStart(6)} MiB`);
+	return [
+		`preflight: peak ${sizing.peakParticipants} participants here need about ${sizing.cores.toFixed(2)} cores and ${Math.round(sizing.mib)} MiB (this machine: ${sizing.machine.cores} cores, ${(sizing.machine.memoryBytes / 2 ** 30).toFixed(0)} GiB)`,
+		...rows,
+	].join('\n');
+}

@@ -1,0 +1,102 @@
+/**
+ * How a run's verdict reads when it is not about the call: an abortOnFail threshold on a metric
+ * that has no data yet, a load generator that saturates, a scenario too big for the machine.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { estimate } from '../../loadgen/sizing/preflight.ts';
+import { Scenario } from '../../protocol/scenario.ts';
+
+const exec = promisify(execFile);
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-verdicts-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function callswarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+	return exec(process.execPath, ['bin/callswarm.js', ...args], { timeout: 240_000, maxBuffer: 16 << 20 }).then(
+		(r) => ({ code: 0, ...r }),
+		(e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+	);
+}
+
+interface Summary {
+	status: string;
+	statusReason: string;
+	stop: { kind: string };
+	overloaded?: { process: string; reason: string };
+	thresholds: Array<{ metric: string; ok: boolean; value: number | null; samples: number }>;
+}
+
+const summaryOf = (out: string) => JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as Summary;
+
+describe('abortOnFail', () => {
+	it('does not abort on a metric with no data; the end-of-run verdict still fails it', async () => {
+		const out = path.join(work, 'no-data');
+		const { code, stdout } = await callswarm(['run', 'test/fixtures/scenarios/abort-no-data.ts', '--data-dir', path.join(work, 'data'), '--out', out]);
+		const summary = summaryOf(out);
+		expect(summary.stop.kind, stdout).toBe('completed');
+		expect(stdout).not.toContain('stopping:');
+		expect(summary.thresholds.find((t) => t.metric === 'fps')).toMatchObject({ ok: false, value: null, samples: 0 });
+		expect(summary.status).toBe('failed');
+		expect(code).toBe(99);
+	});
+});
+
+describe('a saturated load generator', () => {
+	it('marks the run invalid (exit 3) and names the runner, not the call', async () => {
+		const out = path.join(work, 'busy');
+		const { code, stdout } = await callswarm(['run', 'test/fixtures/scenarios/busy-runner.ts', '--data-dir', path.join(work, 'data'), '--out', out]);
+		expect(code, stdout).toBe(3);
+		expect(stdout).toContain('INVALID');
+		expect(stdout).toContain('the load generator itself saturated');
+		const summary = summaryOf(out);
+		expect(summary.status).toBe('invalid');
+		expect(summary.overloaded).toMatchObject({ process: 'runner', reason: expect.stringContaining('event-loop lag') });
+		expect(summary.statusReason).toMatch(/^load generator overloaded at \d/);
+		expect(readFileSync(path.join(out, 'junit.xml'), 'utf8')).toContain('name="load generator not saturated"');
+	});
+});
+
+describe('preflight sizing', () => {
+	const big = Scenario.parse({
+		name: 'thirty-browsers',
+		rooms: { count: 5 },
+		participants: [{ bot: 'browser', count: 6, publish: '360p30' }],
+		schedule: { executor: 'constant-vus', vus: 30, duration: '1m' },
+	});
+
+	it('says a 30-browser-bot scenario does not fit a 2-core machine, and what would', () => {
+		const sizing = estimate(big, { bundledSfu: true, localCollector: true, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } });
+		expect(sizing.peakParticipants).toBe(30);
+		expect(sizing.fits).toBe(false);
+		expect(sizing.cores).toBeGreaterThan(5);
+		expect(sizing.machinesNeeded).toBeGreaterThan(3);
+		expect(sizing.advice).toContain('lite bots');
+		expect(sizing.advice).toContain(`--shard i/${sizing.machinesNeeded}`);
+		// Cost grows with room size: the same 30 bots in rooms of 2 need less.
+		const pairs = estimate(Scenario.parse({ ...big, rooms: { count: 15 }, participants: [{ bot: 'browser', count: 2, publish: '360p30' }] }), {
+			bundledSfu: true,
+			localCollector: true,
+			machine: { cores: 2, memoryBytes: 24 * 2 ** 30 },
+		});
+		expect(pairs.cores).toBeLessThan(sizing.cores / 2);
+		// A shard carries its own part.
+		const shard = estimate(big, { shard: { index: 1, count: 4 }, bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } });
+		expect(shard.peakParticipants).toBe(8);
+	});
+
+	it('warns before the run, and with --strict-capacity refuses to start', async () => {
+		const file = path.join(work, 'thirty.json');
+		const { writeFileSync } = await import('node:fs');
+		writeFileSync(file, JSON.stringify({ name: 'thirty', rooms: { count: 5 }, participants: [{ bot: 'browser', count: 6, publish: '360p30' }], schedule: { executor: 'constant-vus', vus: 30, duration: '1m' } }));
+		const dataDir = path.join(work, 'strict-data');
+		const { code, stderr } = await callswarm(['run', file, '--strict-capacity', '--data-dir', dataDir]);
+		expect(code).toBe(2);
+		expect(stderr).toContain('preflight: peak 30 participants');
+		expect(stderr).toContain('refused (--strict-capacity)');
+		expect(existsSync(dataDir)).toBe(false);
+	});
+});

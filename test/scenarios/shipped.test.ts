@@ -1,0 +1,40 @@
+/**
+ * Every scenario in scenarios/ passes where it is shipped to run: a 2-core machine, thresholds
+ * as written. Run here four times shorter (--time-scale 0.25), so a scenario that stops passing
+ * (or stops fitting the machine) is caught.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
+
+describe('shipped scenarios', () => {
+	it('are all here', () => {
+		expect(scenarios).toEqual(expect.arrayContaining(['smoke.ts', 'ramp.ts', 'growth.ts', 'impaired-3g.ts', 'audio-large.ts', 'hybrid.ts']));
+	});
+
+	for (const file of scenarios) {
+		it(`${file} passes its thresholds on this machine (time scale 0.25)`, async () => {
+			const out = path.join(work, file);
+			const result = await exec(
+				process.execPath,
+				['bin/callswarm.js', 'run', `scenarios/${file}`, '--time-scale', '0.25', '--data-dir', path.join(work, 'data'), '--out', out],
+				{ timeout: 300_000, maxBuffer: 16 << 20 },
+			).then(
+				(r) => ({ code: 0, ...r }),
+				(e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+			);
+			expect(result.stderr, 'preflight sizing').not.toContain('warning: this needs about');
+			const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { status: string; statusReason: string };
+			expect({ code: result.code, status: summary.status, reason: summary.statusReason }, result.stdout).toEqual({ code: 0, status: 'passed', reason: '' });
+		});
+	}
+});
