@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import { z } from 'zod';
 import { launchChromium } from '../loadgen/browser/chromium.ts';
-import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { bar, StatusLine } from '../cli/status.ts';
 import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { publishProfiles, type PublishProfile } from '../protocol/scenario.ts';

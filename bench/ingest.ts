@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { bar, StatusLine } from '../cli/status.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { keepKnownStats, type StatsSnapshot, type TelemetryBatchInput } from '../protocol/telemetry.ts';
 

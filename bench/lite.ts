@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { bar, StatusLine } from '../loadgen/cli/status.ts';
+import { bar, StatusLine } from '../cli/status.ts';
 import { LiteBench } from '../loadgen/lite/LiteBench.ts';
 import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';

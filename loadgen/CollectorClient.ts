@@ -1,19 +1,8 @@
-import type { z } from 'zod';
-import {
-	EvaluateResponse,
-	PeerList,
-	RoomList,
-	RunInfo,
-	RunList,
-	RunSummary,
-	RunView,
-	Timeseries,
-	type RunUpsert,
-	type ThresholdResult,
-} from '../protocol/api.ts';
+import type { RunInfo, RunUpsert, ThresholdResult } from '../protocol/api.ts';
+import { collectorEndpoints, endpointPath, type CollectorEndpoint, type EndpointReply } from '../protocol/endpoints.ts';
 import { describeZodError } from '../protocol/issues.ts';
-import type { MetricName } from '../protocol/metrics.ts';
-import { TelemetryResponse, type TelemetryBatchInput } from '../protocol/telemetry.ts';
+import type { TelemetryBatchInput } from '../protocol/telemetry.ts';
+import type { ThresholdExpressions } from '../protocol/thresholds.ts';
 
 export class CollectorError extends Error {
 	override name = 'CollectorError';
@@ -26,14 +15,21 @@ export class CollectorError extends Error {
 	}
 }
 
-/** The collector's HTTP API as the load generator uses it; replies are validated. */
+/** The collector's HTTP API (protocol/endpoints.ts) as the load generator and the CLI use it; replies are validated. */
 export class CollectorClient {
 	constructor(
 		readonly baseUrl: string,
 		private readonly token?: string,
 	) {}
 
-	async #call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+	async #call<E extends CollectorEndpoint>(
+		endpoint: E,
+		params: Record<string, string> = {},
+		query: Record<string, string | number | undefined> = {},
+		body?: unknown,
+	): Promise<EndpointReply<E>> {
+		const { method, response: schema } = collectorEndpoints[endpoint];
+		const path = endpointPath(endpoint, params, query);
 		let response: Response;
 		try {
 			response = await fetch(`${this.baseUrl}${path}`, {
@@ -59,48 +55,46 @@ export class CollectorClient {
 		}
 		const parsed = schema.safeParse(text ? JSON.parse(text) : {});
 		if (!parsed.success) throw new CollectorError(`${method} ${path}: unexpected reply: ${describeZodError(parsed.error)}`, response.status);
-		return parsed.data;
+		return parsed.data as EndpointReply<E>;
 	}
 
 	registerRun(runId: string, run: RunUpsert): Promise<RunInfo> {
-		return this.#call('PUT', `/v1/runs/${encodeURIComponent(runId)}`, RunInfo, run);
+		return this.#call('registerRun', { runId }, {}, run);
 	}
 
-	postTelemetry(batches: TelemetryBatchInput[]): Promise<TelemetryResponse> {
-		return this.#call('POST', '/v1/telemetry', TelemetryResponse, { batches });
+	postTelemetry(batches: TelemetryBatchInput[]): Promise<EndpointReply<'telemetry'>> {
+		return this.#call('telemetry', {}, {}, { batches });
 	}
 
-	async evaluate(runId: string, thresholds: Partial<Record<MetricName, string[]>>): Promise<ThresholdResult[]> {
-		const reply = await this.#call('POST', `/v1/runs/${encodeURIComponent(runId)}/evaluate`, EvaluateResponse, { thresholds });
-		return reply.results;
+	async evaluate(runId: string, thresholds: ThresholdExpressions): Promise<ThresholdResult[]> {
+		return (await this.#call('evaluate', { runId }, {}, { thresholds })).results;
 	}
 
-	summary(runId: string, exact = false): Promise<RunSummary> {
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/summary${exact ? '?exact=1' : ''}`, RunSummary);
+	summary(runId: string, exact = false): Promise<EndpointReply<'summary'>> {
+		return this.#call('summary', { runId }, exact ? { exact: 1 } : {});
 	}
 
-	timeseries(runId: string, metrics: string[], bucket?: number): Promise<Timeseries> {
-		const query = new URLSearchParams({ metrics: metrics.join(','), ...(bucket ? { bucket: String(bucket) } : {}) });
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/timeseries?${query}`, Timeseries);
+	timeseries(runId: string, metrics: string[], bucket?: number): Promise<EndpointReply<'timeseries'>> {
+		return this.#call('timeseries', { runId }, { metrics: metrics.join(','), bucket });
 	}
 
-	view(runId: string): Promise<RunView> {
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/view`, RunView);
+	view(runId: string): Promise<EndpointReply<'view'>> {
+		return this.#call('view', { runId });
 	}
 
-	rooms(runId: string): Promise<RoomList> {
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/rooms`, RoomList);
+	rooms(runId: string): Promise<EndpointReply<'rooms'>> {
+		return this.#call('rooms', { runId });
 	}
 
-	peers(runId: string): Promise<PeerList> {
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}/peers`, PeerList);
+	peers(runId: string): Promise<EndpointReply<'peers'>> {
+		return this.#call('peers', { runId });
 	}
 
 	async runs(limit = 50): Promise<RunInfo[]> {
-		return (await this.#call('GET', `/v1/runs?limit=${limit}`, RunList)).runs;
+		return (await this.#call('runs', {}, { limit })).runs;
 	}
 
 	run(runId: string): Promise<RunInfo> {
-		return this.#call('GET', `/v1/runs/${encodeURIComponent(runId)}`, RunInfo);
+		return this.#call('run', { runId });
 	}
 }

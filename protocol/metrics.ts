@@ -6,6 +6,20 @@
  */
 import { z } from 'zod';
 
+export type SeriesStat = 'avg' | 'p50' | 'p95' | 'p99';
+
+/** How the run view draws a metric over time: on chart `chart`, shared by metrics with the same id. */
+export interface SeriesChart {
+	chart: string;
+	title: string;
+	note: string;
+	/** The statistics drawn, first one solid. */
+	stats: readonly SeriesStat[];
+	/** Legend prefix when several metrics share the chart. */
+	legend?: string;
+	range?: readonly [number, number];
+}
+
 export interface SampleMetric {
 	source: 'samples';
 	label: string;
@@ -28,7 +42,9 @@ export interface SampleMetric {
 	scale?: number;
 	higherIsBetter?: boolean;
 	/** Drawn over time in the run view (and its report). */
-	series?: true;
+	series?: SeriesChart;
+	/** Compared between runs (callswarm compare, the compare view). */
+	compare?: true;
 	description: string;
 }
 
@@ -38,6 +54,7 @@ export interface EventMetric {
 	unit: 'ms';
 	eventType: 'join' | 'first-media' | 'reconnect';
 	higherIsBetter?: boolean;
+	compare?: true;
 	description: string;
 }
 
@@ -45,6 +62,7 @@ export interface RateMetric {
 	source: 'rate';
 	label: string;
 	unit: 'ratio';
+	compare?: true;
 	description: string;
 }
 
@@ -55,7 +73,8 @@ export const metricCatalogue = {
 		unit: 'ms',
 		column: 'rtt_ms',
 		direction: 'candidate-pair',
-		series: true,
+		series: { chart: 'rtt', title: 'Round-trip time', note: 'candidate pair RTT, participant ↔ SFU', stats: ['p50', 'p95'] },
+		compare: true,
 		description: 'ICE candidate pair currentRoundTripTime of every connection (participant to SFU)',
 	},
 	media_rtt_ms: {
@@ -72,7 +91,8 @@ export const metricCatalogue = {
 		unit: 'ms',
 		column: 'jitter_ms',
 		direction: 'inbound',
-		series: true,
+		series: { chart: 'jitter', title: 'Jitter', note: 'received streams', stats: ['p50', 'p95'] },
+		compare: true,
 		description: 'inbound-rtp jitter of received streams',
 	},
 	loss_pct: {
@@ -81,7 +101,8 @@ export const metricCatalogue = {
 		unit: '%',
 		column: 'loss_pct',
 		direction: 'inbound',
-		series: true,
+		series: { chart: 'loss', title: 'Packet loss', note: 'received streams, per interval', stats: ['avg', 'p95'] },
+		compare: true,
 		description: 'lost / (received + lost) per interval, received streams',
 	},
 	bitrate_in_kbps: {
@@ -93,7 +114,8 @@ export const metricCatalogue = {
 		kind: 'video',
 		scale: 0.001,
 		higherIsBetter: true,
-		series: true,
+		series: { chart: 'bitrate', title: 'Video bitrate', note: 'per stream, median', stats: ['p50'], legend: 'received' },
+		compare: true,
 		description: 'bytesReceived per interval of each received video stream',
 	},
 	bitrate_out_kbps: {
@@ -105,7 +127,7 @@ export const metricCatalogue = {
 		kind: 'video',
 		scale: 0.001,
 		higherIsBetter: true,
-		series: true,
+		series: { chart: 'bitrate', title: 'Video bitrate', note: 'per stream, median', stats: ['p50'], legend: 'sent' },
 		description: 'bytesSent per interval of each sent video stream',
 	},
 	audio_bitrate_in_kbps: {
@@ -127,7 +149,8 @@ export const metricCatalogue = {
 		direction: 'inbound',
 		kind: 'video',
 		higherIsBetter: true,
-		series: true,
+		series: { chart: 'fps', title: 'Frames per second', note: 'received video', stats: ['p50', 'avg'] },
+		compare: true,
 		description: 'framesPerSecond of received video',
 	},
 	mos: {
@@ -138,7 +161,8 @@ export const metricCatalogue = {
 		direction: 'inbound',
 		kind: 'audio',
 		higherIsBetter: true,
-		series: true,
+		series: { chart: 'mos', title: 'MOS estimate', note: 'received audio, 1–4.5', stats: ['p50', 'avg'], range: [1, 4.5] },
+		compare: true,
 		description: 'E-model style estimate (1-4.5) from RTT, jitter and loss of received audio',
 	},
 	freeze_pct: {
@@ -148,7 +172,8 @@ export const metricCatalogue = {
 		column: 'freeze_pct',
 		direction: 'inbound',
 		kind: 'video',
-		series: true,
+		series: { chart: 'freeze', title: 'Video frozen', note: 'share of each interval received video was frozen', stats: ['avg', 'p95'] },
+		compare: true,
 		description: 'share of each interval received video was frozen (totalFreezesDuration)',
 	},
 	jitter_buffer_ms: {
@@ -157,6 +182,7 @@ export const metricCatalogue = {
 		unit: 'ms',
 		column: 'jitter_buffer_ms',
 		direction: 'inbound',
+		compare: true,
 		description: 'jitterBufferDelay per emitted sample or frame, per interval',
 	},
 	concealment_pct: {
@@ -166,6 +192,7 @@ export const metricCatalogue = {
 		column: 'concealment_pct',
 		direction: 'inbound',
 		kind: 'audio',
+		compare: true,
 		description: 'concealedSamples / totalSamplesReceived per interval',
 	},
 	available_outgoing_kbps: {
@@ -176,7 +203,7 @@ export const metricCatalogue = {
 		direction: 'candidate-pair',
 		scale: 0.001,
 		higherIsBetter: true,
-		series: true,
+		series: { chart: 'bandwidth', title: 'Available send bandwidth', note: 'the sender bandwidth estimate of each connection', stats: ['p50', 'p95'] },
 		description: 'candidate pair availableOutgoingBitrate (the sender bandwidth estimate)',
 	},
 	join_ms: {
@@ -184,6 +211,7 @@ export const metricCatalogue = {
 		label: 'Time to join',
 		unit: 'ms',
 		eventType: 'join',
+		compare: true,
 		description: 'join request to joined (signaling, device, transports)',
 	},
 	first_media_ms: {
@@ -191,6 +219,7 @@ export const metricCatalogue = {
 		label: 'Time to first media',
 		unit: 'ms',
 		eventType: 'first-media',
+		compare: true,
 		description: 'join request to the first decoded frame or received audio',
 	},
 	reconnect_ms: {
@@ -204,6 +233,7 @@ export const metricCatalogue = {
 		source: 'rate',
 		label: 'Failed joins',
 		unit: 'ratio',
+		compare: true,
 		description: 'participants that never joined / participants that tried',
 	},
 	dropped: {
@@ -225,6 +255,30 @@ export const sampleMetricNames = (Object.keys(metricCatalogue) as MetricName[]).
 export const SampleMetricName = z.enum(sampleMetricNames as [SampleMetricName, ...SampleMetricName[]]);
 /** The sample metrics the run view draws over time. */
 export const seriesMetricNames = sampleMetricNames.filter((m) => 'series' in metricCatalogue[m]);
+/** The metrics compared between two runs. */
+export const comparedMetricNames = (Object.keys(metricCatalogue) as MetricName[]).filter((m) => 'compare' in metricCatalogue[m]);
+
+/** The run view's charts of sample metrics, in catalogue order: each with the metrics drawn on it. */
+export interface RunViewChart {
+	chart: string;
+	title: string;
+	note: string;
+	unit: string;
+	range?: readonly [number, number];
+	metrics: Array<{ name: SampleMetricName; series: SeriesChart }>;
+}
+
+export function seriesCharts(): RunViewChart[] {
+	const charts = new Map<string, RunViewChart>();
+	for (const name of seriesMetricNames) {
+		const def: SampleMetric = metricCatalogue[name];
+		const series = def.series!;
+		const chart = charts.get(series.chart) ?? { chart: series.chart, title: series.title, note: series.note, unit: def.unit, range: series.range, metrics: [] };
+		chart.metrics.push({ name, series });
+		charts.set(series.chart, chart);
+	}
+	return [...charts.values()];
+}
 export const eventMetricNames = (Object.keys(metricCatalogue) as MetricName[]).filter(
 	(m): m is Extract<MetricName, { [K in MetricName]: (typeof metricCatalogue)[K] extends { source: 'events' } ? K : never }[MetricName]> =>
 		metricCatalogue[m].source === 'events',

@@ -97,6 +97,20 @@ export const TelemetryBatch = z.object({
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;
 
+/** A participant's source (its room and peer ids name it as a bot too), or a server-side one (roomId and peerId "-"). */
+export function participantSource(kind: SourceKind, roomId: string, peerId: string, userAgent?: string): TelemetrySource {
+	return { botId: peerId, roomId, peerId, kind, ...(userAgent ? { userAgent } : {}) };
+}
+
+export function serverSource(kind: 'sfu' | 'generator', id: string): TelemetrySource {
+	return { botId: id, roomId: '-', peerId: '-', kind };
+}
+
+/** A telemetry batch with a fresh id: the one way callswarm's own senders build them (browser or Node). */
+export function newBatch(runId: string, source: TelemetrySource, snapshots: StatsSnapshotInput[] = [], events: ParticipantEvent[] = []): TelemetryBatchInput {
+	return { batchId: globalThis.crypto.randomUUID(), runId, source, snapshots, events };
+}
+
 /** The request body: one batch, or many (e.g. every bot of a load generator) at once. */
 export const TelemetryRequest = z.object({
 	batches: z.array(TelemetryBatch).min(1).max(5000),

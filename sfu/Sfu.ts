@@ -5,9 +5,10 @@ import { parseInput } from '../protocol/issues.ts';
 import { loadMediasoup, type types } from './mediasoup.ts';
 import { SfuOptions, mediaCodecs, type SfuOptionsInput } from './options.ts';
 import { botPagePlugin } from './plugins/botpage.ts';
+import type { SfuTotals, WorkerLoad } from './types.ts';
 import { signalingPlugin } from './plugins/signaling.ts';
-import { statusPlugin } from './plugins/status.ts';
-import { Room } from './Room.ts';
+import { statusPlugin, type StatusSource } from './plugins/status.ts';
+import { Room, type RoomSnapshot } from './Room.ts';
 import type { SessionHost } from './SignalingSession.ts';
 import { SignalingError } from './SignalingError.ts';
 import { WorkerPool } from './WorkerPool.ts';
@@ -19,28 +20,8 @@ export interface SfuEvents {
 	roomclosed: [info: { roomId: string; reason: string }];
 }
 
-export interface WorkerLoad {
-	worker: number;
-	pid: number;
-	alive: boolean;
-	cpuSeconds: number;
-	maxRssBytes: number;
-	rooms: number;
-	peers: number;
-	producers: number;
-	consumers: number;
-}
-
-export interface SfuTotals {
-	rooms: number;
-	peers: number;
-	transports: number;
-	producers: number;
-	consumers: number;
-}
-
 /** The bundled SFU: mediasoup workers, rooms, signaling and status endpoints on one port. */
-export class Sfu extends EventEmitter<SfuEvents> implements SessionHost {
+export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusSource {
 	readonly rooms = new Map<string, Room>();
 	readonly #creating = new Map<string, Promise<Room>>();
 	#closed = false;
@@ -84,7 +65,7 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost {
 		const sfu = new Sfu(options, pool, app);
 		try {
 			await app.register(signalingPlugin, { host: sfu });
-			await app.register(statusPlugin, { sfu });
+			await app.register(statusPlugin, { source: sfu });
 			await app.register(botPagePlugin);
 			await app.listen({ host: options.listenIp, port: options.port });
 		} catch (error) {
@@ -139,6 +120,14 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost {
 		} finally {
 			this.#creating.delete(roomId);
 		}
+	}
+
+	liveWorkers(): number {
+		return this.pool.slots.filter((s) => !s.worker.closed).length;
+	}
+
+	roomSnapshots(): RoomSnapshot[] {
+		return [...this.rooms.values()].map((r) => r.snapshot());
 	}
 
 	totals(): SfuTotals {

@@ -1,6 +1,6 @@
-export { startSfu, Sfu, type SfuEvents, type SfuTotals, type WorkerLoad } from './Sfu.ts';
+export { CallClient, SignalingClient, SignalingRequestError, type CallClientOptions, type CallState, type WebSocketFactory } from './client/index.ts';
+export { startSfu, Sfu, type SfuEvents } from './Sfu.ts';
+export type { SfuTotals, WorkerLoad } from './types.ts';
 export { SfuOptions, sfuOptionsFromEnv, type SfuOptionsInput } from './options.ts';
 export type { Room, RoomSnapshot } from './Room.ts';
-export { SignalingClient, SignalingRequestError, type WebSocketFactory } from './client/SignalingClient.ts';
-export { CallClient, type CallClientOptions, type CallState } from './client/CallClient.ts';
 export type { BotPageApi, BotPageState, RawStatsSnapshot } from './botpage/api.ts';

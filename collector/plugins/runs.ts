@@ -1,18 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import {
-	BucketQuery,
-	EvaluateRequest,
-	type EvaluateResponse,
-	EventsQuery,
-	PeersQuery,
-	RunListQuery,
-	type RunList,
-	RunParams,
-	RunUpsert,
-	type RunView,
-	SummaryQuery,
-	TimeseriesQuery,
-} from '../../protocol/api.ts';
+import type { EvaluateResponse, RunList, RunView } from '../../protocol/api.ts';
+import { collectorEndpoints as e } from '../../protocol/endpoints.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import type { Queries } from '../queries/index.ts';
@@ -23,7 +11,7 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 	app,
 	{ ingest, queries, views },
 ) => {
-	const runIdOf = (params: unknown): string => parseRequest(RunParams, params, 'path').runId;
+	const runIdOf = (params: unknown): string => parseRequest(e.run.params, params, 'path').runId;
 	const found = <T>(runId: string, value: T | undefined): T => {
 		if (value === undefined) throw new HttpError(404, 'not_found', `no run ${runId}`);
 		return value;
@@ -46,9 +34,9 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 	const viewFinished = async (view: RunView | undefined) => view?.run.status !== 'running';
 	const noCache = (headers: Record<string, unknown>) => String(headers['cache-control'] ?? '').includes('no-cache');
 
-	app.put('/v1/runs/:runId', async (request, reply) => {
+	app.put(e.registerRun.path, async (request, reply) => {
 		const runId = runIdOf(request.params);
-		const run = parseRequest(RunUpsert, request.body, 'run');
+		const run = parseRequest(e.registerRun.body, request.body, 'run');
 		await ingest.registerRun(runId, run);
 		const info = await queries.registry.get(runId);
 		// A finished run's view is computed now, so the first dashboard visit is instant.
@@ -62,79 +50,79 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 		return reply.code(200).send(info);
 	});
 
-	app.get('/v1/runs', async (request) => {
-		const { limit } = parseRequest(RunListQuery, request.query, 'query');
+	app.get(e.runs.path, async (request) => {
+		const { limit } = parseRequest(e.runs.query, request.query, 'query');
 		const list: RunList = { runs: await queries.registry.list(limit) };
 		return list;
 	});
 
-	app.get('/v1/runs/:runId', async (request) => {
+	app.get(e.run.path, async (request) => {
 		const runId = runIdOf(request.params);
 		return found(runId, await queries.registry.get(runId));
 	});
 
-	app.get('/v1/runs/:runId/view', async (request) => {
+	app.get(e.view.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const { bucket } = parseRequest(e.view.query, request.query, 'query');
 		return found(runId, await cached(runId, `view:${bucket ?? ''}`, noCache(request.headers), () => queries.view(runId, bucket), viewFinished));
 	});
 
-	app.post('/v1/runs/:runId/evaluate', async (request) => {
+	app.post(e.evaluate.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { thresholds } = parseRequest(EvaluateRequest, request.body, 'thresholds');
+		const { thresholds } = parseRequest(e.evaluate.body, request.body, 'thresholds');
 		const response: EvaluateResponse = { results: await queries.thresholds.evaluate(runId, thresholds) };
 		return response;
 	});
 
-	app.get('/v1/runs/:runId/summary', async (request) => {
+	app.get(e.summary.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { exact } = parseRequest(SummaryQuery, request.query, 'query');
+		const { exact } = parseRequest(e.summary.query, request.query, 'query');
 		return cached(runId, `summary:${exact}`, noCache(request.headers), async () => {
 			const { participants } = await queries.series.people(runId, await queries.resolutions.of(runId));
 			return queries.summaries.summary(runId, exact === '1', participants);
 		});
 	});
 
-	app.get('/v1/runs/:runId/timeseries', async (request) => {
+	app.get(e.timeseries.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const query = parseRequest(TimeseriesQuery, request.query, 'query');
+		const query = parseRequest(e.timeseries.query, request.query, 'query');
 		return queries.series.timeseries(runId, query, await queries.resolutions.of(runId, query.bucket));
 	});
 
-	app.get('/v1/runs/:runId/participants', async (request) => {
+	app.get(e.participants.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const { bucket } = parseRequest(e.view.query, request.query, 'query');
 		return (await queries.series.people(runId, await queries.resolutions.of(runId, bucket))).participants;
 	});
 
-	app.get('/v1/runs/:runId/quality', async (request) => {
+	app.get(e.quality.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const { bucket } = parseRequest(e.view.query, request.query, 'query');
 		return (await queries.series.people(runId, await queries.resolutions.of(runId, bucket))).quality;
 	});
 
-	app.get('/v1/runs/:runId/sfu', async (request) => {
+	app.get(e.sfu.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const { bucket } = parseRequest(e.view.query, request.query, 'query');
 		return queries.series.sfuLoad(runId, (await queries.resolutions.of(runId, bucket)).bucket);
 	});
 
-	app.get('/v1/runs/:runId/generator', async (request) => {
+	app.get(e.generator.path, async (request) => {
 		const runId = runIdOf(request.params);
-		const { bucket } = parseRequest(BucketQuery, request.query, 'query');
+		const { bucket } = parseRequest(e.view.query, request.query, 'query');
 		return queries.series.generatorHealth(runId, (await queries.resolutions.of(runId, bucket)).bucket);
 	});
 
-	app.get('/v1/runs/:runId/first-media', async (request) => queries.summaries.firstMedia(runIdOf(request.params)));
+	app.get(e.firstMedia.path, async (request) => queries.summaries.firstMedia(runIdOf(request.params)));
 
-	app.get('/v1/runs/:runId/rooms', async (request) => queries.drill.rooms(runIdOf(request.params)));
+	app.get(e.rooms.path, async (request) => queries.drill.rooms(runIdOf(request.params)));
 
-	app.get('/v1/runs/:runId/peers', async (request) => {
-		const { room } = parseRequest(PeersQuery, request.query, 'query');
+	app.get(e.peers.path, async (request) => {
+		const { room } = parseRequest(e.peers.query, request.query, 'query');
 		return queries.drill.peers(runIdOf(request.params), room);
 	});
 
-	app.get('/v1/runs/:runId/events', async (request) => {
-		return queries.drill.events(runIdOf(request.params), parseRequest(EventsQuery, request.query, 'query'));
+	app.get(e.events.path, async (request) => {
+		return queries.drill.events(runIdOf(request.params), parseRequest(e.events.query, request.query, 'query'));
 	});
 };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { TelemetryBatch, TelemetryRequest, type TelemetryResponse } from '../../protocol/telemetry.ts';
+import { collectorEndpoints } from '../../protocol/endpoints.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import { isDiskFull } from '../ingest/Journal.ts';
@@ -11,7 +12,7 @@ import { isDiskFull } from '../ingest/Journal.ts';
  * Retry-After while the disk is full (nothing of that request was kept: send it again).
  */
 export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest }> = async (app, { ingest }) => {
-	app.post('/v1/telemetry', async (request, reply) => {
+	app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
 		if (!ingest.writer.hasRoom()) {
 			throw new HttpError(429, 'busy', 'the store is behind, retry later', undefined, { 'retry-after': '1' });
 		}

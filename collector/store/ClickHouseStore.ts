@@ -7,7 +7,7 @@ import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhous
 import { parseInput } from '../../protocol/issues.ts';
 import { columnsStructure } from './columns.ts';
 import { StoreOptions, type StoreOptionsInput } from './options.ts';
-import { migrations, migrationsTableStatement, type SchemaOptions } from './schema.ts';
+import { catchUpStatements, migrations, migrationsTableStatement, type SchemaOptions } from './schema.ts';
 import { tables, type TableName } from './tables.ts';
 
 type ChdbClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -94,6 +94,11 @@ export class ClickHouseStore {
 			});
 			done.push(migration.version);
 		}
+		const columns = await this.query<{ table: string; name: string }>(`SELECT table, name FROM system.columns WHERE database = {db:String}`, {
+			db: schema.database,
+		});
+		const existing = (table: string) => new Set(columns.filter((c) => c.table === table).map((c) => c.name));
+		for (const statement of catchUpStatements(schema, existing)) await this.client.command({ query: statement });
 		return done;
 	}
 

@@ -3,8 +3,9 @@
  * engine (chDB) and on a server; with a cluster name they create Replicated tables on every
  * node plus Distributed tables over them.
  */
+import { metricCatalogue, sampleMetricNames, type SampleMetric } from '../../protocol/metrics.ts';
 import { columnsDdl, type Column } from './columns.ts';
-import { batchColumns, eventColumns, generatorSampleColumns, rawReportColumns, runColumns, sampleColumns, sfuSampleColumns, tableNames } from './tables.ts';
+import { batchColumns, eventColumns, generatorSampleColumns, rawReportColumns, runColumns, sampleColumns, sfuSampleColumns, tableNames, tables } from './tables.ts';
 
 export interface SchemaOptions {
 	database: string;
@@ -22,20 +23,9 @@ export interface Migration {
 	statements: (o: SchemaOptions) => string[];
 }
 
-/** Metrics the rollups keep quantile-sketch and average states of. */
-export const rollupMetrics = [
-	'rtt_ms',
-	'jitter_ms',
-	'loss_pct',
-	'bitrate_bps',
-	'fps',
-	'mos',
-	'freeze_pct',
-	'jitter_buffer_ms',
-	'concealment_pct',
-	'available_outgoing_bps',
-] as const;
-export type RollupMetric = (typeof rollupMetrics)[number];
+/** Metrics the rollups keep quantile-sketch and average states of: every samples column a metric reads. */
+export const rollupMetrics: ReadonlyArray<SampleMetric['column']> = [...new Set(sampleMetricNames.map((m) => metricCatalogue[m].column))];
+export type RollupMetric = SampleMetric['column'];
 export const rollupQuantiles = [0.5, 0.95, 0.99] as const;
 /** DDSketch with 1 % relative accuracy: mergeable, small states (about 1 KB), cheap merges. */
 export const sketchAccuracy = 0.01;
@@ -100,14 +90,42 @@ export type RollupLevel = (typeof rollupLevels)[number];
 
 const dimensions = ['run_id', 'bucket', 'source_kind', 'kind', 'direction'] as const;
 
-/** Per run and stream kind/direction: quantile sketch and average states of every rollup metric. */
-function runRollupStatements(o: SchemaOptions): string[] {
+/** The state columns of one rollup metric. */
+const rollupStateColumns = (m: string): string[] => [
+	`\`${m}_q\` AggregateFunction(${quantilesFn}, Nullable(Float32))`,
+	`\`${m}_avg\` AggregateFunction(avg, Nullable(Float32))`,
+];
+
+/** The materialized view filling rollup level `i`: from samples (level 0) or from the level before. */
+function runRollupView(o: SchemaOptions, i: number): string {
 	const db = `\`${o.database}\``;
 	const local = (n: string) => (o.cluster ? `${n}_local` : n);
-	const states = rollupMetrics.flatMap((m) => [
-		`\`${m}_q\` AggregateFunction(${quantilesFn}, Nullable(Float32))`,
-		`\`${m}_avg\` AggregateFunction(avg, Nullable(Float32))`,
-	]);
+	const level = rollupLevels[i]!;
+	const name = `rollup_${level}s`;
+	const source = i === 0 ? 'samples' : `rollup_${rollupLevels[i - 1]}s`;
+	const time = i === 0 ? 'ts' : 'bucket';
+	const fromSamples = [
+		'countState() AS samples',
+		'sumState(packets_delta) AS packets_delta',
+		'sumState(lost_delta) AS lost_delta',
+		...rollupMetrics.flatMap((m) => [`${sketch('State')}(\`${m}\`) AS \`${m}_q\``, `avgState(\`${m}\`) AS \`${m}_avg\``]),
+	];
+	const fromLevel = [
+		'countMergeState(samples) AS samples',
+		'sumMergeState(packets_delta) AS packets_delta',
+		'sumMergeState(lost_delta) AS lost_delta',
+		...rollupMetrics.flatMap((m) => [`${sketch('MergeState')}(\`${m}_q\`) AS \`${m}_q\``, `avgMergeState(\`${m}_avg\`) AS \`${m}_avg\``]),
+	];
+	return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
+SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
+  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
+FROM ${db}.\`${local(source)}\`
+GROUP BY ${dimensions.join(', ')}`;
+}
+
+/** Per run and stream kind/direction: quantile sketch and average states of every rollup metric. */
+function runRollupStatements(o: SchemaOptions): string[] {
+	const states = rollupMetrics.flatMap(rollupStateColumns);
 	const body = [
 		'`run_id` LowCardinality(String)',
 		'`bucket` DateTime',
@@ -119,28 +137,8 @@ function runRollupStatements(o: SchemaOptions): string[] {
 		'`lost_delta` AggregateFunction(sum, Nullable(Int64))',
 		...states,
 	].join(',\n  ');
-	const fromSamples = [
-		'countState() AS samples',
-		'sumState(packets_delta) AS packets_delta',
-		'sumState(lost_delta) AS lost_delta',
-		...rollupMetrics.flatMap((m) => [
-			`${sketch('State')}(\`${m}\`) AS \`${m}_q\``,
-			`avgState(\`${m}\`) AS \`${m}_avg\``,
-		]),
-	];
-	const fromLevel = [
-		'countMergeState(samples) AS samples',
-		'sumMergeState(packets_delta) AS packets_delta',
-		'sumMergeState(lost_delta) AS lost_delta',
-		...rollupMetrics.flatMap((m) => [
-			`${sketch('MergeState')}(\`${m}_q\`) AS \`${m}_q\``,
-			`avgMergeState(\`${m}_avg\`) AS \`${m}_avg\``,
-		]),
-	];
 	return rollupLevels.flatMap((level, i) => {
 		const name = `rollup_${level}s`;
-		const source = i === 0 ? 'samples' : `rollup_${rollupLevels[i - 1]}s`;
-		const time = i === 0 ? 'ts' : 'bucket';
 		return [
 			...table(
 				o,
@@ -151,11 +149,7 @@ function runRollupStatements(o: SchemaOptions): string[] {
 				'',
 				'cityHash64(run_id)',
 			),
-			`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
-SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
-  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
-FROM ${db}.\`${local(source)}\`
-GROUP BY ${dimensions.join(', ')}`,
+			runRollupView(o, i),
 		];
 	});
 }
@@ -269,6 +263,34 @@ export const migrations: Migration[] = [
 		],
 	},
 ];
+
+/**
+ * Columns the code declares that the database lacks, typically a metric added since the tables
+ * were made: ADD COLUMN for each table, the rollup state columns, and the rollup views remade so
+ * they fill them. Run after the versioned migrations, so adding a metric needs no migration.
+ * `existing` gives a table's columns as the database has them.
+ */
+export function catchUpStatements(o: SchemaOptions, existing: (table: string) => Set<string>): string[] {
+	const local = (n: string) => (o.cluster ? `${n}_local` : n);
+	const statements: string[] = [];
+	for (const [name, columns] of Object.entries(tables)) {
+		const have = existing(local(name));
+		if (have.size === 0) continue;
+		for (const column of columns as readonly Column[]) {
+			if (!have.has(column.name)) statements.push(...alter(o, name, `ADD COLUMN IF NOT EXISTS ${columnsDdl([column])}`));
+		}
+	}
+	const rollupHas = existing(local(`rollup_${rollupLevels[0]}s`));
+	const missing = rollupMetrics.filter((m) => rollupHas.size > 0 && !rollupHas.has(`${m}_q`));
+	if (missing.length > 0) {
+		rollupLevels.forEach((level, i) => {
+			const name = `rollup_${level}s`;
+			for (const m of missing) for (const column of rollupStateColumns(m)) statements.push(...alter(o, name, `ADD COLUMN IF NOT EXISTS ${column}`));
+			statements.push(`DROP VIEW IF EXISTS \`${o.database}\`.\`${name}_mv\`${onCluster(o)}`, runRollupView(o, i));
+		});
+	}
+	return statements;
+}
 
 export function migrationsTableStatement(o: SchemaOptions): string[] {
 	return [

@@ -1,39 +1,48 @@
-/** The collector API from the browser: every reply is checked against protocol/api.ts. */
-import type { z } from 'zod';
-import { EventList, PeerList, RoomList, RunList, RunView, Timeseries } from '../../protocol/api.ts';
+/** The collector API from the browser (protocol/endpoints.ts): every reply is checked against its schema. */
+import { collectorEndpoints, endpointPath, type CollectorEndpoint, type EndpointReply } from '../../protocol/endpoints.ts';
 import { describeZodError } from '../../protocol/issues.ts';
 
 export class ApiUnavailable extends Error {}
 
-async function get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+/** Beyond loopback the collector wants a read token; the dashboard asks once and keeps it here. */
+const tokenKey = 'callswarm.readToken';
+
+async function get<E extends CollectorEndpoint>(
+	endpoint: E,
+	params: Record<string, string> = {},
+	query: Record<string, string | number | undefined> = {},
+): Promise<EndpointReply<E>> {
+	const path = endpointPath(endpoint, params, query);
+	const token = localStorage.getItem(tokenKey);
 	let response: Response;
 	try {
-		response = await fetch(path, { headers: { accept: 'application/json' } });
+		response = await fetch(path, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
 	} catch (error) {
 		throw new ApiUnavailable(`the collector does not answer (${(error as Error).message})`);
+	}
+	if (response.status === 401) {
+		const given = prompt('This collector needs a read token (callswarm serve --read-token). Token:');
+		if (given) {
+			localStorage.setItem(tokenKey, given.trim());
+			return get(endpoint, params, query);
+		}
 	}
 	const body: unknown = await response.json().catch(() => ({}));
 	if (!response.ok) {
 		const message = (body as { message?: string }).message ?? response.statusText;
 		throw new Error(`${response.status}: ${message}`);
 	}
-	const parsed = schema.safeParse(body);
+	const parsed = collectorEndpoints[endpoint].response.safeParse(body);
 	if (!parsed.success) throw new Error(`unexpected reply from ${path}: ${describeZodError(parsed.error)}`);
-	return parsed.data;
+	return parsed.data as EndpointReply<E>;
 }
 
-const run = (id: string) => `/v1/runs/${encodeURIComponent(id)}`;
-
 export const api = {
-	runs: async () => (await get('/v1/runs?limit=200', RunList)).runs,
-	view: (id: string) => get(`${run(id)}/view`, RunView),
-	rooms: (id: string) => get(`${run(id)}/rooms`, RoomList),
-	peers: (id: string, room?: string) => get(`${run(id)}/peers${room ? `?room=${encodeURIComponent(room)}` : ''}`, PeerList),
-	events: (id: string, peer: string) => get(`${run(id)}/events?peer=${encodeURIComponent(peer)}&limit=500`, EventList),
-	timeseries: (id: string, metrics: string[], filter: { room?: string; peer?: string }) => {
-		const query = new URLSearchParams({ metrics: metrics.join(',') });
-		if (filter.room) query.set('room', filter.room);
-		if (filter.peer) query.set('peer', filter.peer);
-		return get(`${run(id)}/timeseries?${query}`, Timeseries);
-	},
+	runs: async () => (await get('runs', {}, { limit: 200 })).runs,
+	view: (runId: string) => get('view', { runId }),
+	rooms: (runId: string) => get('rooms', { runId }),
+	peers: (runId: string, room?: string) => get('peers', { runId }, { room }),
+	events: (runId: string, peer: string) => get('events', { runId }, { peer, limit: 500 }),
+	timeseries: (runId: string, metrics: string[], filter: { room?: string; peer?: string }) =>
+		get('timeseries', { runId }, { metrics: metrics.join(','), room: filter.room, peer: filter.peer }),
 };

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { CDPSession, Page } from 'puppeteer-core';
 import { publishProfiles, type NetworkConditions } from '../../protocol/scenario.ts';
-import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
+import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshot } from '../../protocol/telemetry.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { fakeAudio, fakeVideo } from '../media/fakeMedia.ts';
@@ -229,19 +228,7 @@ export class BrowserDriver implements BotDriver {
 	#send(bot: BrowserBot, snapshots: StatsSnapshot[], events: ParticipantEvent[]): void {
 		for (const event of events) this.context.onEvent(bot.slot, event);
 		if (snapshots.length === 0 && events.length === 0) return;
-		this.context.sender.push({
-			batchId: randomUUID(),
-			runId: this.context.runId,
-			source: {
-				botId: bot.slot.peerId,
-				roomId: bot.slot.roomId,
-				peerId: bot.slot.peerId,
-				kind: 'browser',
-				userAgent: bot.browser.userAgent,
-			},
-			snapshots,
-			events,
-		});
+		this.context.sender.push(newBatch(this.context.runId, participantSource('browser', bot.slot.roomId, bot.slot.peerId, bot.browser.userAgent), snapshots, events));
 	}
 
 	/** A crashed page or browser: a fail event for the participant; the run goes on. */

@@ -5,7 +5,7 @@ import type { Collector } from '../../collector/index.ts';
 import { networkPresets } from '../../protocol/scenario.ts';
 import type { Sfu, SfuOptionsInput } from '../../sfu/index.ts';
 import { CollectorClient } from '../CollectorClient.ts';
-import { Infrastructure } from '../run/Infrastructure.ts';
+import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { LiteDriver } from './LiteDriver.ts';
 

@@ -3,12 +3,10 @@ import { MediaStreamTrack } from 'werift';
 import { WebSocket } from 'ws';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import { keepKnownStats, type ParticipantEvent, type StatsSnapshot } from '../../protocol/telemetry.ts';
-import { CallClient } from '../../sfu/client/CallClient.ts';
-import { recordParticipantEvents } from '../../sfu/client/participantEvents.ts';
-import { SignalingClient, type WebSocketLike } from '../../sfu/client/SignalingClient.ts';
 import { ImpairmentRelay } from './ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
+import { CallClient, recordParticipantEvents, SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';
 
 /**
  * One browserless participant: mediasoup-client's Chrome111 handler over werift's WebRTC

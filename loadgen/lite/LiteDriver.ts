@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
+import { newBatch, participantSource } from '../../protocol/telemetry.ts';
 import { LiteReply, type LiteCommand } from './ipc.ts';
 
 interface LiteProcess {
@@ -170,13 +170,7 @@ export class LiteDriver implements BotDriver {
 			for (const slot of process.bots.values()) {
 				const event = { type: 'fail' as const, ts: Date.now(), reason };
 				this.context.onEvent(slot, event);
-				this.context.sender.push({
-					batchId: randomUUID(),
-					runId: this.context.runId,
-					source: { botId: slot.peerId, roomId: slot.roomId, peerId: slot.peerId, kind: 'lite' },
-					snapshots: [],
-					events: [event],
-				});
+				this.context.sender.push(newBatch(this.context.runId, participantSource('lite', slot.roomId, slot.peerId), [], [event]));
 			}
 			process.bots.clear();
 			process.byPeer.clear();

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import type { LiteReply, ParsedLiteCommand } from './ipc.ts';
 import { LiteBot } from './LiteBot.ts';
+import { newBatch, participantSource } from '../../protocol/telemetry.ts';
 import { MediaPump } from './MediaPump.ts';
 
 /**
@@ -80,13 +80,12 @@ export class LiteHost {
 		if (snapshots.length === 0 && events.length === 0) return;
 		this.send({
 			op: 'batch',
-			batch: {
-				batchId: randomUUID(),
-				runId: this.#config!.runId,
-				source: { botId: bot.slot.peerId, roomId: bot.slot.roomId, peerId: bot.slot.peerId, kind: 'lite', userAgent: `callswarm-lite werift (pid ${process.pid})` },
+			batch: newBatch(
+				this.#config!.runId,
+				participantSource('lite', bot.slot.roomId, bot.slot.peerId, `callswarm-lite werift (pid ${process.pid})`),
 				snapshots,
 				events,
-			},
+			),
 		});
 	}
 }

@@ -1,12 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Collector } from '../../collector/index.ts';
 import type { RunStatus, RunSummary, ThresholdResult } from '../../protocol/api.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
-import type { ParticipantEvent } from '../../protocol/telemetry.ts';
-import { abortDelay, abortsRun, thresholdExpressions } from '../../protocol/thresholds.ts';
+import { newBatch, serverSource, type ParticipantEvent } from '../../protocol/telemetry.ts';
+import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions } from '../../protocol/thresholds.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
@@ -16,8 +16,8 @@ import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
-import { Infrastructure } from './Infrastructure.ts';
-import { SfuReporter } from './SfuReporter.ts';
+import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
+import { SfuReporter } from '../../infrastructure/SfuReporter.ts';
 
 export interface RunOptions {
 	scenario: Scenario;
@@ -115,6 +115,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #myPeers: Set<string>;
 	readonly #scenario: Scenario;
 	readonly #membership: Membership;
+	/** The scenario's threshold expressions, all and the abortOnFail ones, built once. */
+	readonly #thresholds: { all: ThresholdExpressions; abort: ThresholdExpressions };
 	#infrastructure: Infrastructure | undefined;
 	#client!: CollectorClient;
 	#sender!: TelemetrySender;
@@ -140,6 +142,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.slots = options.shard ? slotsOfShard(all, options.shard) : all;
 		this.#myPeers = new Set(this.slots.map((s) => s.peerId));
 		this.#membership = new Membership(options.scenario.schedule, this.slots, this.#total);
+		this.#thresholds = { all: thresholdExpressions(options.scenario.thresholds), abort: thresholdExpressions(options.scenario.thresholds, 'abort') };
 		for (const group of options.scenario.participants) {
 			this.#network.set(group.name, group.network ?? options.scenario.network ?? { ...networkPresets.perfect });
 		}
@@ -210,7 +213,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#sender.on('rejected', (r) => this.#log(`telemetry: collector rejected a snapshot at ${r.path}: ${r.message}`));
 		this.#sender.start();
 		if (this.#infrastructure.sfu) {
-			this.#sfuReporter = new SfuReporter(this.#infrastructure.sfu, this.#sender, this.runId, this.#statsInterval);
+			this.#sfuReporter = new SfuReporter(this.#infrastructure.sfu, (batch) => this.#sender.push(batch), this.runId, this.#statsInterval);
 			this.#sfuReporter.start();
 		}
 		this.#startMonitor();
@@ -227,13 +230,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		const shard = this.options.shard;
 		const generatorId = `generator:${os.hostname()}:${shard ? `${shard.index}of${shard.count}` : '1of1'}`;
 		monitor.on('reading', (reading: GeneratorReading) => {
-			this.#sender.push({
-				batchId: randomUUID(),
-				runId: this.runId,
-				source: { botId: generatorId, roomId: '-', peerId: '-', kind: 'generator' },
-				snapshots: [{ ts: reading.ts, pc: '', stats: reading.stats }],
-				events: [],
-			});
+			this.#sender.push(newBatch(this.runId, serverSource('generator', generatorId), [{ ts: reading.ts, pc: '', stats: reading.stats }]));
 		});
 		monitor.on('saturated', (saturation) => {
 			// Saturation while the bots are still starting up (before the schedule) counts from 0:00.
@@ -336,7 +333,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	/** abortOnFail thresholds that fail on data (not on a metric with no samples yet). */
 	async #abortingThreshold(): Promise<ThresholdResult | undefined> {
 		await this.#sender.flush(false);
-		const results = await this.#client.evaluate(this.runId, thresholdExpressions(this.#scenario.thresholds, 'abort')).catch(() => []);
+		const results = await this.#client.evaluate(this.runId, this.#thresholds.abort).catch(() => []);
 		return results.find(abortsRun);
 	}
 
@@ -400,8 +397,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		await this.#sender.close();
 		await this.#infrastructure?.collector?.flush();
 		const endedAt = Date.now();
-		const expressions = thresholdExpressions(this.#scenario.thresholds);
-		const thresholds = Object.keys(expressions).length ? await this.#client.evaluate(this.runId, expressions) : [];
+		const thresholds = Object.keys(this.#thresholds.all).length ? await this.#client.evaluate(this.runId, this.#thresholds.all) : [];
 		const overload = this.#overload;
 		const status: RunOutcome['status'] = overload
 			? 'invalid'

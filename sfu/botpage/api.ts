@@ -1,5 +1,5 @@
+import type { CallState } from '../client/index.ts';
 import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
-import type { CallState } from '../client/CallClient.ts';
 
 /** One getStats() of one RTCPeerConnection ("send" or "recv"): `[...report.values()]`. */
 export type RawStatsSnapshot = StatsSnapshot;

@@ -2,11 +2,9 @@
 import { Device } from 'mediasoup-client';
 import { describeZodError } from '../../protocol/issues.ts';
 import { keepKnownStats, type ParticipantEvent } from '../../protocol/telemetry.ts';
-import { CallClient } from '../client/CallClient.ts';
-import { recordParticipantEvents } from '../client/participantEvents.ts';
-import { SignalingClient } from '../client/SignalingClient.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
 import { BotPageParams, parseVideo } from './params.ts';
+import { CallClient, recordParticipantEvents, SignalingClient } from '../client/index.ts';
 
 declare global {
 	interface Window {

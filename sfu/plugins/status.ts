@@ -1,9 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Sfu } from '../Sfu.ts';
+import type { RoomSnapshot } from '../Room.ts';
+import type { SfuTotals, WorkerLoad } from '../types.ts';
+
+/** What the status endpoints read from the SFU. */
+export interface StatusSource {
+	totals(): SfuTotals;
+	workerLoad(): Promise<WorkerLoad[]>;
+	liveWorkers(): number;
+	roomSnapshots(): RoomSnapshot[];
+	on(event: 'workerreplaced', listener: () => void): unknown;
+}
 
 /** /healthz, /metrics (Prometheus text) and /v1/rooms (JSON snapshot). */
-export const statusPlugin: FastifyPluginAsync<{ sfu: Sfu }> = async (app, { sfu }) => {
+export const statusPlugin: FastifyPluginAsync<{ source: StatusSource }> = async (app, { source: sfu }) => {
 	const registry = new Registry();
 	collectDefaultMetrics({ register: registry, prefix: 'callswarm_sfu_process_' });
 	const totals = new Gauge({
@@ -40,11 +50,11 @@ export const statusPlugin: FastifyPluginAsync<{ sfu: Sfu }> = async (app, { sfu 
 		help: 'mediasoup workers that died and were replaced',
 		registers: [registry],
 	});
-	sfu.pool.on('workerreplaced', () => restarts.inc());
+	sfu.on('workerreplaced', () => restarts.inc());
 
 	app.get('/healthz', async (_request, reply) => {
-		const live = sfu.pool.slots.filter((s) => !s.worker.closed).length;
-		return reply.code(live > 0 ? 200 : 503).send({ ok: live > 0, workers: live, rooms: sfu.rooms.size });
+		const live = sfu.liveWorkers();
+		return reply.code(live > 0 ? 200 : 503).send({ ok: live > 0, workers: live, rooms: sfu.totals().rooms });
 	});
 
 	app.get('/metrics', async (_request, reply) => {
@@ -62,5 +72,5 @@ export const statusPlugin: FastifyPluginAsync<{ sfu: Sfu }> = async (app, { sfu 
 		return reply.type(registry.contentType).send(await registry.metrics());
 	});
 
-	app.get('/v1/rooms', async () => ({ rooms: [...sfu.rooms.values()].map((r) => r.snapshot()) }));
+	app.get('/v1/rooms', async () => ({ rooms: sfu.roomSnapshots() }));
 };

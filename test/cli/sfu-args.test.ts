@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sfuOptionsFromArgs } from '../../loadgen/cli/sfu-command.ts';
+import { sfuOptionsFromArgs } from '../../cli/commands/sfu.ts';
 import { InputError } from '../../protocol/issues.ts';
 import { SfuOptions } from '../../sfu/options.ts';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { estimateMos } from '../../collector/normalize/mos.ts';
 import { chooseResolution } from '../../collector/queries/Resolution.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
-import { migrations, type SchemaOptions } from '../../collector/store/schema.ts';
+import { catchUpStatements, migrations, rollupMetrics, type SchemaOptions } from '../../collector/store/schema.ts';
+import { sampleColumns } from '../../collector/store/tables.ts';
 
 describe('MOS estimate', () => {
 	it('follows the E-model formula of the architecture page', () => {
@@ -71,6 +72,26 @@ describe('schema', () => {
 		expect(sql).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/callswarm/runs_local', '{replica}', updated_at)");
 		expect(sql).toContain('TO `callswarm`.`rollup_5s_local`');
 		expect(sql).toContain('FROM `callswarm`.`samples_local`');
+	});
+});
+
+describe('schema catch-up (a metric added since the tables were made)', () => {
+	const base: SchemaOptions = { database: 'callswarm', sampleTtlDays: 30, rawReportTtlDays: 7 };
+	it('adds the missing samples column and rollup states, and remakes the rollup views', () => {
+		const full = new Set([...sampleColumns.map((c) => c.name)]);
+		const rollup = new Set(rollupMetrics.flatMap((m) => [`${m}_q`, `${m}_avg`]));
+		const existing = (table: string) => {
+			if (table === 'samples') return new Set([...full].filter((c) => c !== 'mos'));
+			if (table.startsWith('rollup_')) return new Set([...rollup].filter((c) => !c.startsWith('mos_')));
+			return new Set<string>();
+		};
+		const sql = catchUpStatements(base, existing);
+		expect(sql).toContain('ALTER TABLE `callswarm`.`samples` ADD COLUMN IF NOT EXISTS `mos` Nullable(Float32)');
+		expect(sql.filter((s) => s.includes('ADD COLUMN IF NOT EXISTS `mos_q`'))).toHaveLength(4);
+		expect(sql).toContain('DROP VIEW IF EXISTS `callswarm`.`rollup_5s_mv`');
+		expect(sql.some((s) => s.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS `callswarm`.`rollup_5s_mv`') && s.includes('AS `mos_q`'))).toBe(true);
+		// Nothing to do for an up-to-date database.
+		expect(catchUpStatements(base, (t) => (t === 'samples' ? full : t.startsWith('rollup_') ? rollup : new Set()))).toEqual([]);
 	});
 });
 

@@ -7,8 +7,8 @@ import { startCollector, type Collector } from '../../collector/index.ts';
 import { dashboardDir } from '../../dashboard/bundle.ts';
 import { launchChromium, type LaunchedBrowser } from '../../loadgen/browser/chromium.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
-import { writeReport } from '../../loadgen/output/report.ts';
-import { main } from '../../loadgen/cli/main.ts';
+import { writeReport } from '../../cli/output/report.ts';
+import { main } from '../../cli/main.ts';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 
@@ -89,7 +89,7 @@ describe('dashboard', () => {
 		const { page, errors } = await open(`#/runs/${runIds[0]}`, 'run-view');
 		const points = await chartPoints(page);
 		expect(Object.keys(points).sort()).toEqual(
-			['chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
+			['chart-bandwidth', 'chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-freeze', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
 		);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		const text = (await page.$eval('#app', (e) => e.textContent)) ?? '';
@@ -187,7 +187,7 @@ describe('dashboard', () => {
 		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
 		await page.screenshot({ path: path.join(screenshots, 'report.png'), fullPage: true });
 		const points = await chartPoints(page);
-		expect(Object.keys(points)).toHaveLength(11);
+		expect(Object.keys(points)).toHaveLength(13);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		expect(requests).toEqual([]);
 		expect(errors).toEqual([]);

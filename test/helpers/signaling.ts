@@ -1,8 +1,7 @@
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import { FakeHandler, Device, testFakeParameters } from 'mediasoup-client';
 import { WebSocket } from 'ws';
-import { CallClient } from '../../sfu/client/CallClient.ts';
-import { SignalingClient } from '../../sfu/client/SignalingClient.ts';
+import { CallClient, SignalingClient } from '../../sfu/client/index.ts';
 
 /** A raw WebSocket that records every message, for poking the server with bad input. */
 export class RawSocket {

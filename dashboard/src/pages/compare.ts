@@ -1,25 +1,11 @@
 import type { MetricSummary, RunView, SeriesPoint } from '../../../protocol/api.ts';
-import { metricCatalogue, metricChange, type MetricName } from '../../../protocol/metrics.ts';
+import { comparedMetricNames, metricCatalogue, metricChange, seriesCharts, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { destroyCharts, lineChart, palette } from '../charts.ts';
 import { canvas, card, statusBadge } from '../dom.ts';
 import { duration, escapeHtml, value } from '../format.ts';
 import type { Page } from './page.ts';
 
-const compared: MetricName[] = [
-	'rtt_ms',
-	'jitter_ms',
-	'loss_pct',
-	'bitrate_in_kbps',
-	'fps',
-	'mos',
-	'freeze_pct',
-	'jitter_buffer_ms',
-	'concealment_pct',
-	'join_ms',
-	'first_media_ms',
-	'join_failed',
-];
 
 /** Change from A to B, red when it is a regression for this metric. */
 function delta(metric: MetricName, a: number | null, b: number | null): { text: string; cls: string } {
@@ -39,12 +25,18 @@ const overlay = (a: RunView, b: RunView, metric: string, stat: keyof SeriesPoint
 	{ label: `B ${stat}`, points: (b.timeseries.series[metric] ?? []).map((p) => ({ x: p.t - b.run.startedAt, y: p[stat] as number | null })), color: palette.orange, dashed: true },
 ];
 
+/** One overlay per run-view chart: its first metric's headline (first) statistic. */
+const overlays = seriesCharts().map((c) => {
+	const { name, series } = c.metrics[0]!;
+	return { chart: c.chart, title: c.title, unit: c.unit, range: c.range, metric: name, stat: series.stats[0]! };
+});
+
 /** Two runs side by side: summary deltas (regressions in red) and overlaid charts. */
 export function comparePage(idA: string, idB: string): Page {
 	return {
 		async render(root) {
 			const [a, b] = await Promise.all([api.view(idA), api.view(idB)]);
-			const rows = compared
+			const rows = comparedMetricNames
 				.map((metric) => {
 					const def = metricCatalogue[metric];
 					const ma = a.summary.metrics[metric];
@@ -74,11 +66,7 @@ export function comparePage(idA: string, idB: string): Page {
 					<p class="note">Red: B is worse than A by more than 5 %; green: better.</p></section>
 				<div class="grid">
 					${card('cmp-participants', 'Participants in call')}
-					${card('cmp-rtt', 'Round-trip time p95')}
-					${card('cmp-jitter', 'Jitter p95')}
-					${card('cmp-loss', 'Packet loss (average)')}
-					${card('cmp-mos', 'MOS p50')}
-					${card('cmp-bitrate', 'Received video bitrate p50')}
+					${overlays.map((o) => card(`cmp-${o.chart}`, `${o.title} ${o.stat}`)).join('')}
 				</div>`;
 			lineChart(canvas('cmp-participants'), {
 				unit: 'participants',
@@ -87,11 +75,9 @@ export function comparePage(idA: string, idB: string): Page {
 					{ label: 'B', points: b.participants.points.map((p) => ({ x: p.t - b.run.startedAt, y: p.active })), color: palette.orange, dashed: true },
 				],
 			});
-			lineChart(canvas('cmp-rtt'), { unit: 'ms', series: overlay(a, b, 'rtt_ms', 'p95') });
-			lineChart(canvas('cmp-jitter'), { unit: 'ms', series: overlay(a, b, 'jitter_ms', 'p95') });
-			lineChart(canvas('cmp-loss'), { unit: '%', series: overlay(a, b, 'loss_pct', 'avg') });
-			lineChart(canvas('cmp-mos'), { unit: 'MOS', min: 1, max: 4.5, series: overlay(a, b, 'mos', 'p50') });
-			lineChart(canvas('cmp-bitrate'), { unit: 'kbps', series: overlay(a, b, 'bitrate_in_kbps', 'p50') });
+			for (const o of overlays) {
+				lineChart(canvas(`cmp-${o.chart}`), { unit: o.unit, series: overlay(a, b, o.metric, o.stat), ...(o.range ? { min: o.range[0], max: o.range[1] } : {}) });
+			}
 		},
 	};
 }

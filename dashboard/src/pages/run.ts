@@ -1,5 +1,5 @@
 import type { PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
-import { metricCatalogue, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, seriesCharts, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge } from '../dom.ts';
@@ -13,26 +13,9 @@ export interface RunData {
 	peers: PeerList;
 }
 
-const summaryMetrics: MetricName[] = [
-	'rtt_ms',
-	'media_rtt_ms',
-	'jitter_ms',
-	'loss_pct',
-	'bitrate_in_kbps',
-	'bitrate_out_kbps',
-	'audio_bitrate_in_kbps',
-	'fps',
-	'mos',
-	'freeze_pct',
-	'jitter_buffer_ms',
-	'concealment_pct',
-	'available_outgoing_kbps',
-	'join_ms',
-	'first_media_ms',
-	'reconnect_ms',
-	'join_failed',
-	'dropped',
-];
+/** Every metric, in the catalogue's order. */
+const summaryMetrics = Object.keys(metricCatalogue) as MetricName[];
+const seriesColors = [palette.blue, palette.orange, palette.green, palette.purple, palette.red, palette.amber];
 
 const points = (series: SeriesPoint[] | undefined, start: number, pick: (p: SeriesPoint) => number | null) =>
 	(series ?? []).map((p) => ({ x: p.t - start, y: pick(p) }));
@@ -126,12 +109,9 @@ export function renderRun(root: HTMLElement, data: RunData, options: { live: boo
 				? `<div class="grid">
 			${card('chart-participants', 'Participants over time (user growth)', 'joined and failed are cumulative; in call = participants reporting stats')}
 			${card('chart-sfu', 'SFU load', 'CPU of each mediasoup worker (left) and consumers (right)')}
-			${card('chart-rtt', 'Round-trip time', 'candidate pair RTT, participant ↔ SFU')}
-			${card('chart-jitter', 'Jitter', 'received streams')}
-			${card('chart-loss', 'Packet loss', 'received streams, per interval')}
-			${card('chart-bitrate', 'Video bitrate', 'per stream, median')}
-			${card('chart-fps', 'Frames per second', 'received video')}
-			${card('chart-mos', 'MOS estimate', 'received audio, 1–4.5')}
+			${seriesCharts()
+				.map((c) => card(`chart-${c.chart}`, c.title, c.note))
+				.join('')}
 			${card('chart-quality', 'Quality bands', 'participants by their worst of loss, jitter, RTT and MOS')}
 			${card('chart-first-media', 'Time to first media', 'join request to first decoded frame or audio')}
 			${card('chart-generator', 'Load generator health', 'CPU of its machine (all cores) and of its busiest process, in % of one core (left); worst event-loop lag (right). A saturated generator makes the run invalid')}
@@ -184,38 +164,19 @@ function drawRunCharts(view: RunView): void {
 			{ label: 'consumers', points: [...consumers].map(([t, n]) => ({ x: t - start, y: n })), color: palette.blue, right: true, dashed: true },
 		],
 	});
-	lineChart(canvas('chart-rtt'), { unit: 'ms', series: percentileSeries(ts, 'rtt_ms', start, palette.blue, palette.lightBlue) });
-	lineChart(canvas('chart-jitter'), { unit: 'ms', series: percentileSeries(ts, 'jitter_ms', start, palette.purple, '#c4b5fd') });
-	lineChart(canvas('chart-loss'), {
-		unit: '%',
-		series: [
-			{ label: 'average', points: points(ts.series.loss_pct, start, (q) => q.avg), color: palette.red },
-			{ label: 'p95', points: points(ts.series.loss_pct, start, (q) => q.p95), color: '#fca5a5', dashed: true },
-		],
-	});
-	lineChart(canvas('chart-bitrate'), {
-		unit: 'kbps',
-		series: [
-			{ label: 'received (p50)', points: points(ts.series.bitrate_in_kbps, start, (q) => q.p50), color: palette.blue },
-			{ label: 'sent (p50)', points: points(ts.series.bitrate_out_kbps, start, (q) => q.p50), color: palette.orange },
-		],
-	});
-	lineChart(canvas('chart-fps'), {
-		unit: 'fps',
-		series: [
-			{ label: 'p50', points: points(ts.series.fps, start, (q) => q.p50), color: palette.green },
-			{ label: 'average', points: points(ts.series.fps, start, (q) => q.avg), color: '#86efac', dashed: true },
-		],
-	});
-	lineChart(canvas('chart-mos'), {
-		unit: 'MOS',
-		min: 1,
-		max: 4.5,
-		series: [
-			{ label: 'p50', points: points(ts.series.mos, start, (q) => q.p50), color: palette.green },
-			{ label: 'average', points: points(ts.series.mos, start, (q) => q.avg), color: '#86efac', dashed: true },
-		],
-	});
+	for (const chart of seriesCharts()) {
+		let color = 0;
+		const series = chart.metrics.flatMap(({ name, series: def }) => {
+			const base = seriesColors[color++ % seriesColors.length]!;
+			return def.stats.map((stat, i) => ({
+				label: chart.metrics.length > 1 ? `${def.legend ?? name} (${stat})` : stat === 'avg' ? 'average' : stat,
+				points: points(ts.series[name], start, (q) => q[stat]),
+				color: base,
+				dashed: i > 0,
+			}));
+		});
+		lineChart(canvas(`chart-${chart.chart}`), { unit: chart.unit, series, ...(chart.range ? { min: chart.range[0], max: chart.range[1] } : {}) });
+	}
 	const bands = view.quality.points;
 	lineChart(canvas('chart-quality'), {
 		unit: 'participants',

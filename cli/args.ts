@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
-import { InputError, parseInput } from '../../protocol/issues.ts';
+import { InputError, parseInput } from '../protocol/issues.ts';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

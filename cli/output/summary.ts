@@ -1,7 +1,7 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
 import { metricCatalogue, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
-import type { RunOutcome } from '../run/LoadRun.ts';
+import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
 const color = (code: number) => (text: string) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
 const green = color(32);

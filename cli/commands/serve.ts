@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { collectorOptionsFromEnv, startCollector, type CollectorOptionsInput } from '../../collector/index.ts';
 import { dashboardDir } from '../../dashboard/bundle.ts';
 import { wholeNumberText } from '../../protocol/issues.ts';
-import { parseCommandLine } from './args.ts';
-import { untilSignal } from './signals.ts';
+import { parseCommandLine } from '../args.ts';
+import { untilSignal } from '../signals.ts';
 
 
 export const serveHelp = `callswarm serve [flags]: run the collector (telemetry ingest, query API, dashboard)

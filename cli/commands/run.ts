@@ -4,17 +4,17 @@ import { z } from 'zod';
 import { InputError, parseInput } from '../../protocol/issues.ts';
 import { DurationText, formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
-import { CollectorClient } from '../CollectorClient.ts';
+import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { writeReport } from '../output/report.ts';
 import { exitCodeOf } from '../output/exitCodes.ts';
 import { renderJson, renderJunit, renderSummary } from '../output/summary.ts';
-import { LoadRun, type RunOutcome } from '../run/LoadRun.ts';
-import { loadScenario } from '../scenario/load.ts';
-import { scaleTime } from '../scenario/timeScale.ts';
-import { estimate, renderSizing } from '../sizing/preflight.ts';
-import { parseCommandLine } from './args.ts';
-import { untilSignal } from './signals.ts';
-import { bar, StatusLine } from './status.ts';
+import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
+import { loadScenario } from '../../loadgen/scenario/load.ts';
+import { scaleTime } from '../../loadgen/scenario/timeScale.ts';
+import { estimate, renderSizing } from '../../loadgen/sizing/preflight.ts';
+import { parseCommandLine } from '../args.ts';
+import { untilSignal } from '../signals.ts';
+import { bar, StatusLine } from '../status.ts';
 
 export const runHelp = `callswarm run <scenario> [flags]: run a scenario and check its thresholds
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { sfuOptionsFromEnv, startSfu, type SfuOptionsInput } from '../../sfu/index.ts';
 import { wholeNumberText } from '../../protocol/issues.ts';
-import { parseCommandLine } from './args.ts';
-import { untilSignal } from './signals.ts';
+import { parseCommandLine } from '../args.ts';
+import { untilSignal } from '../signals.ts';
 
 export const sfuHelp = `callswarm sfu [flags]: run the bundled mediasoup SFU
 

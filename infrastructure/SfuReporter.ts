@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Sfu } from '../../sfu/index.ts';
-import type { TelemetrySender } from '../telemetry/TelemetrySender.ts';
+import type { Sfu } from '../sfu/index.ts';
+import { newBatch, serverSource, type TelemetryBatchInput } from '../protocol/telemetry.ts';
 
 /** Server-side load of the in-process SFU as telemetry (source kind "sfu"), every interval. */
 export class SfuReporter {
@@ -10,7 +9,7 @@ export class SfuReporter {
 
 	constructor(
 		private readonly sfu: Sfu,
-		private readonly sender: TelemetrySender,
+		private readonly send: (batch: TelemetryBatchInput) => void,
 		private readonly runId: string,
 		private readonly intervalMs: number,
 	) {}
@@ -23,11 +22,8 @@ export class SfuReporter {
 	async report(): Promise<void> {
 		const ts = Date.now();
 		const workers = await this.sfu.workerLoad();
-		this.sender.push({
-			batchId: randomUUID(),
-			runId: this.runId,
-			source: { botId: this.#id, roomId: '-', peerId: '-', kind: 'sfu' },
-			snapshots: [
+		this.send(
+			newBatch(this.runId, serverSource('sfu', this.#id), [
 				{
 					ts,
 					pc: '',
@@ -47,9 +43,8 @@ export class SfuReporter {
 							consumers: w.consumers,
 						})),
 				},
-			],
-			events: [],
-		});
+			]),
+		);
 	}
 
 	stop(): void {

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { metricCatalogue, metricChange, type MetricName } from '../../protocol/metrics.ts';
+import { comparedMetricNames, metricCatalogue, metricChange } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { writeReport } from '../output/report.ts';
-import { parseCommandLine } from './args.ts';
-import { collectorFlagSchema, collectorHelp, withCollector } from './collector-access.ts';
+import { parseCommandLine } from '../args.ts';
+import { collectorFlagSchema, collectorHelp, withCollector } from '../collector-access.ts';
 
 export const reportHelp = `callswarm report <run id> [flags]: write the run's self-contained HTML report
 
@@ -70,15 +70,13 @@ export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against
 Exit code 1 when B is worse than A by more than 5 % on a compared percentile (a regression gate).
 ${collectorHelp}`;
 
-const compared: MetricName[] = ['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'fps', 'mos', 'first_media_ms', 'join_failed'];
-
 export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const flags = parseCommandLine(argv, z.object({ ...collectorFlagSchema, positionals: z.tuple([RunId, RunId]) }), 'compare');
 	const [idA, idB] = flags.positionals;
 	const [a, b] = await withCollector(flags, env, (client) => Promise.all([client.summary(idA, true), client.summary(idB, true)]));
 	const rows = [['metric', 'stat', 'A', 'B', 'B - A', '']];
 	let regressions = 0;
-	for (const metric of compared) {
+	for (const metric of comparedMetricNames) {
 		const def = metricCatalogue[metric];
 		for (const stat of def.source === 'rate' ? (['rate'] as const) : (['p50', 'p95'] as const)) {
 			const va = a.metrics[metric]?.[stat] ?? null;

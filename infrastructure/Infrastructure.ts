@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { startCollector, type Collector, type CollectorOptionsInput } from '../../collector/index.ts';
-import { dashboardDir } from '../../dashboard/bundle.ts';
-import { startSfu, type Sfu, type SfuOptionsInput } from '../../sfu/index.ts';
+import { startCollector, type Collector, type CollectorOptionsInput } from '../collector/index.ts';
+import { dashboardDir } from '../dashboard/bundle.ts';
+import { startSfu, type Sfu, type SfuOptionsInput } from '../sfu/index.ts';
 
 export interface InfrastructureOptions {
 	/** A running SFU (http://host:port); the bundled one is started when absent. */

@@ -1,9 +1,9 @@
-import { InputError } from '../../protocol/issues.ts';
-import { capacityCommand, capacityHelp } from './capacity-command.ts';
-import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './report-commands.ts';
-import { runCommand, runHelp } from './run-command.ts';
-import { serveCommand, serveHelp } from './serve-command.ts';
-import { sfuCommand, sfuHelp } from './sfu-command.ts';
+import { InputError } from '../protocol/issues.ts';
+import { capacityCommand, capacityHelp } from './commands/capacity.ts';
+import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './commands/reports.ts';
+import { runCommand, runHelp } from './commands/run.ts';
+import { serveCommand, serveHelp } from './commands/serve.ts';
+import { sfuCommand, sfuHelp } from './commands/sfu.ts';
 
 type Command = { summary: string; help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> };
 

@@ -10,13 +10,13 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { StatusLine } from './status.ts';
-import type { Slot } from '../schedule/slots.ts';
+import { StatusLine } from '../status.ts';
+import type { Slot } from '../../loadgen/schedule/slots.ts';
 import { Scenario } from '../../protocol/scenario.ts';
-import { LiteBench } from '../lite/LiteBench.ts';
-import { GeneratorMonitor } from '../health/GeneratorMonitor.ts';
-import { treeCpuSeconds } from '../proc.ts';
-import { parseCommandLine } from './args.ts';
+import { LiteBench } from '../../loadgen/lite/LiteBench.ts';
+import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
+import { treeCpuSeconds } from '../../loadgen/proc.ts';
+import { parseCommandLine } from '../args.ts';
 
 const whole = z.string().regex(/^\d+$/).transform(Number);
 const CapacityFlags = z.object({

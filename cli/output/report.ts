@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildReport } from '../../dashboard/report.ts';
-import type { CollectorClient } from '../CollectorClient.ts';
+import type { CollectorClient } from '../../loadgen/CollectorClient.ts';
 
 /** Writes the self-contained HTML report of a run (data from the collector) to `file`. */
 export async function writeReport(client: CollectorClient, runId: string, file: string): Promise<string> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseInput } from '../../protocol/issues.ts';
-import { CollectorClient } from '../CollectorClient.ts';
-import { startLocalCollector } from '../run/Infrastructure.ts';
+import { parseInput } from '../protocol/issues.ts';
+import { CollectorClient } from '../loadgen/CollectorClient.ts';
+import { startLocalCollector } from '../infrastructure/Infrastructure.ts';
 
 export const collectorFlagSchema = {
 	collector: z.url({ protocol: /^https?$/ }).optional(),

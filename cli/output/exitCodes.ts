@@ -1,4 +1,4 @@
-import type { RunOutcome } from '../run/LoadRun.ts';
+import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
 /**
  * What `callswarm run` exits with. 99 for a failed threshold is k6's convention; 3 says the run

@@ -1,0 +1,83 @@
+/**
+ * The collector's HTTP API as one table: method, path, the schemas of what goes in and of the
+ * reply. The collector's plugins register these routes, and the load generator's client and
+ * the dashboard call them, from this table.
+ */
+import type { z } from 'zod';
+import {
+	BucketQuery,
+	EvaluateRequest,
+	EvaluateResponse,
+	EventList,
+	EventsQuery,
+	FirstMediaDistribution,
+	GeneratorHealth,
+	ParticipantsSeries,
+	PeerList,
+	PeersQuery,
+	QualityBands,
+	RoomList,
+	RunInfo,
+	RunList,
+	RunListQuery,
+	RunParams,
+	RunSummary,
+	RunUpsert,
+	RunView,
+	SfuLoad,
+	SummaryQuery,
+	Timeseries,
+	TimeseriesQuery,
+} from './api.ts';
+import { TelemetryResponse } from './telemetry.ts';
+
+export interface Endpoint {
+	method: 'GET' | 'POST' | 'PUT';
+	/** Fastify notation: `:runId` is a path parameter. */
+	path: string;
+	params?: z.ZodType;
+	query?: z.ZodType;
+	body?: z.ZodType;
+	response: z.ZodType;
+}
+
+export const collectorEndpoints = {
+	telemetry: { method: 'POST', path: '/v1/telemetry', response: TelemetryResponse },
+	registerRun: { method: 'PUT', path: '/v1/runs/:runId', params: RunParams, body: RunUpsert, response: RunInfo },
+	runs: { method: 'GET', path: '/v1/runs', query: RunListQuery, response: RunList },
+	run: { method: 'GET', path: '/v1/runs/:runId', params: RunParams, response: RunInfo },
+	view: { method: 'GET', path: '/v1/runs/:runId/view', params: RunParams, query: BucketQuery, response: RunView },
+	evaluate: { method: 'POST', path: '/v1/runs/:runId/evaluate', params: RunParams, body: EvaluateRequest, response: EvaluateResponse },
+	summary: { method: 'GET', path: '/v1/runs/:runId/summary', params: RunParams, query: SummaryQuery, response: RunSummary },
+	timeseries: { method: 'GET', path: '/v1/runs/:runId/timeseries', params: RunParams, query: TimeseriesQuery, response: Timeseries },
+	participants: { method: 'GET', path: '/v1/runs/:runId/participants', params: RunParams, query: BucketQuery, response: ParticipantsSeries },
+	quality: { method: 'GET', path: '/v1/runs/:runId/quality', params: RunParams, query: BucketQuery, response: QualityBands },
+	sfu: { method: 'GET', path: '/v1/runs/:runId/sfu', params: RunParams, query: BucketQuery, response: SfuLoad },
+	generator: { method: 'GET', path: '/v1/runs/:runId/generator', params: RunParams, query: BucketQuery, response: GeneratorHealth },
+	firstMedia: { method: 'GET', path: '/v1/runs/:runId/first-media', params: RunParams, response: FirstMediaDistribution },
+	rooms: { method: 'GET', path: '/v1/runs/:runId/rooms', params: RunParams, response: RoomList },
+	peers: { method: 'GET', path: '/v1/runs/:runId/peers', params: RunParams, query: PeersQuery, response: PeerList },
+	events: { method: 'GET', path: '/v1/runs/:runId/events', params: RunParams, query: EventsQuery, response: EventList },
+} as const satisfies Record<string, Endpoint>;
+
+export type CollectorEndpoint = keyof typeof collectorEndpoints;
+export type EndpointReply<E extends CollectorEndpoint> = z.output<(typeof collectorEndpoints)[E]['response']>;
+
+/** The URL path of an endpoint: parameters filled in (encoded), the query string appended. */
+export function endpointPath(
+	endpoint: CollectorEndpoint,
+	params: Record<string, string> = {},
+	query: Record<string, string | number | undefined> = {},
+): string {
+	const path = collectorEndpoints[endpoint].path.replace(/:(\w+)/g, (_, name: string) => {
+		const value = params[name];
+		if (value === undefined) throw new Error(`${endpoint}: no value for :${name}`);
+		return encodeURIComponent(value);
+	});
+	const search = new URLSearchParams(
+		Object.entries(query)
+			.filter((e): e is [string, string | number] => e[1] !== undefined)
+			.map(([k, v]) => [k, String(v)]),
+	).toString();
+	return search ? `${path}?${search}` : path;
+}

@@ -1,0 +1,98 @@
+/** The normaliser's own logic on hand-made stats: deltas, counter resets, probation streams, commits. */
+import { describe, expect, it } from 'vitest';
+import { Normalizer } from '../../collector/normalize/Normalizer.ts';
+import { TelemetryBatch } from '../../protocol/telemetry.ts';
+
+const t0 = Date.UTC(2026, 10, 28, 10, 0, 0);
+
+function inbound(ts: number, counters: { packetsReceived: number; packetsLost: number; bytesReceived: number }, extra: Record<string, unknown> = {}) {
+	return { type: 'inbound-rtp', id: 'IT01V', timestamp: ts, ssrc: 42, kind: 'video', jitter: 0.004, ...counters, ...extra };
+}
+
+function batch(snapshots: Array<{ ts: number; stats: Array<Record<string, unknown>> }>, peerId = 'p0') {
+	return TelemetryBatch.parse({
+		batchId: `batch-${Math.random().toString(36).slice(2)}`,
+		runId: 'unit',
+		source: { botId: peerId, roomId: 'r', peerId, kind: 'browser' },
+		snapshots: snapshots.map((s) => ({ ...s, pc: 'recv' })),
+	});
+}
+
+describe('normaliser', () => {
+	it('turns cumulative counters into per-interval deltas, bitrate and loss', () => {
+		const n = new Normalizer();
+		const out = n.normalize(
+			batch([
+				{ ts: t0, stats: [inbound(t0, { packetsReceived: 100, packetsLost: 0, bytesReceived: 100_000 })] },
+				{ ts: t0 + 2000, stats: [inbound(t0 + 2000, { packetsReceived: 290, packetsLost: 10, bytesReceived: 350_000 })] },
+			]),
+		);
+		expect(out.samples[0]).toMatchObject({ packets_delta: null, bitrate_bps: null, loss_pct: null, interval_ms: null });
+		expect(out.samples[1]).toMatchObject({ packets_delta: 190, lost_delta: 10, bytes_delta: 250_000, interval_ms: 2000, bitrate_bps: 1_000_000, loss_pct: 5 });
+		expect(out.samples[1]!.jitter_ms).toBeCloseTo(4, 6);
+	});
+
+	it('starts a stream over when a counter goes backwards (a restarted bot), never a negative delta', () => {
+		const n = new Normalizer();
+		const first = n.normalize(batch([{ ts: t0, stats: [inbound(t0, { packetsReceived: 5000, packetsLost: 20, bytesReceived: 5_000_000 })] }]));
+		first.commit();
+		const after = n.normalize(
+			batch([
+				{ ts: t0 + 2000, stats: [inbound(t0 + 2000, { packetsReceived: 30, packetsLost: 0, bytesReceived: 20_000 })] },
+				{ ts: t0 + 4000, stats: [inbound(t0 + 4000, { packetsReceived: 130, packetsLost: 2, bytesReceived: 120_000 })] },
+			]),
+		);
+		expect(after.samples[0]).toMatchObject({ packets_delta: null, lost_delta: null, loss_pct: null });
+		expect(after.samples[1]).toMatchObject({ packets_delta: 100, lost_delta: 2 });
+		after.commit();
+		// Lost counters may drop (duplicates, RFC 3550): the delta is clamped, not negative.
+		const dup = n.normalize(batch([{ ts: t0 + 6000, stats: [inbound(t0 + 6000, { packetsReceived: 230, packetsLost: 1, bytesReceived: 220_000 })] }]));
+		expect(dup.samples[0]!.lost_delta).toBe(0);
+	});
+
+	it('keeps an uncommitted batch from becoming the baseline of its own retry', () => {
+		const n = new Normalizer();
+		n.normalize(batch([{ ts: t0, stats: [inbound(t0, { packetsReceived: 100, packetsLost: 0, bytesReceived: 100_000 })] }])).commit();
+		const retried = batch([{ ts: t0 + 2000, stats: [inbound(t0 + 2000, { packetsReceived: 300, packetsLost: 0, bytesReceived: 300_000 })] }]);
+		// The first attempt could not be stored (no commit); the resend still gets its deltas.
+		n.normalize(retried);
+		const again = n.normalize(retried);
+		expect(again.samples[0]).toMatchObject({ packets_delta: 200, bytes_delta: 200_000 });
+	});
+
+	it('ignores mediasoup bandwidth probation (mid "probator", or SSRC 1234 without a mid)', () => {
+		const n = new Normalizer();
+		const out = n.normalize(
+			batch([
+				{
+					ts: t0,
+					stats: [
+						inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'probe-a', mid: 'probator' }),
+						inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'probe-b', ssrc: 1234 }),
+						inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'audio-1234', ssrc: 1234, kind: 'audio' }),
+					],
+				},
+			]),
+		);
+		expect(out.samples.map((s) => s.stream_id)).toEqual(['audio-1234']);
+	});
+
+	it('takes RTT from the selected candidate pair and gives received audio a MOS', () => {
+		const n = new Normalizer();
+		const stats = (ts: number, received: number) => [
+			{ type: 'transport', id: 'T1', timestamp: ts, selectedCandidatePairId: 'CP2' },
+			{ type: 'candidate-pair', id: 'CP1', timestamp: ts, state: 'succeeded', nominated: true, currentRoundTripTime: 0.5 },
+			{ type: 'candidate-pair', id: 'CP2', timestamp: ts, state: 'succeeded', currentRoundTripTime: 0.02, availableOutgoingBitrate: 900_000 },
+			{ type: 'inbound-rtp', id: 'IA', timestamp: ts, ssrc: 7, kind: 'audio', jitter: 0.005, packetsReceived: received, packetsLost: 0, bytesReceived: received * 80 },
+		];
+		const out = n.normalize(batch([{ ts: t0, stats: stats(t0, 100) }, { ts: t0 + 1000, stats: stats(t0 + 1000, 150) }]));
+		const pairs = out.samples.filter((s) => s.direction === 'candidate-pair');
+		expect(pairs.map((p) => [p.stream_id, p.rtt_ms])).toEqual([
+			['CP2', 20],
+			['CP2', 20],
+		]);
+		const audio = out.samples.filter((s) => s.kind === 'audio');
+		expect(audio[0]!.mos).toBeNull();
+		expect(audio[1]!.mos).toBeGreaterThan(4.3);
+	});
+});
