@@ -11,7 +11,6 @@ import { LiteBench } from '../loadgen/lite/LiteBench.ts';
 import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';
 import { parseInput } from '../protocol/issues.ts';
-import { Scenario } from '../protocol/scenario.ts';
 import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 
 const flags = parseInput(
@@ -27,14 +26,7 @@ const flags = parseInput(
 
 const status = new StatusLine();
 const bench = await LiteBench.start({ sfu: {}, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
-const groups = Scenario.parse({
-	name: 'bench-lite',
-	participants: [
-		{ name: 'sender', bot: 'lite', count: 1, publish: flags.publish, subscribe: 'none' },
-		{ name: 'receiver', bot: 'lite', count: 1, publish: 'none', subscribe: 'all' },
-	],
-	schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
-}).participants;
+const groups = LiteBench.groups(flags.publish, 1, 1);
 
 const driver = (runId: string): LiteDriver => bench.driver(runId, flags.perProcess);
 

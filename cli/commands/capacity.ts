@@ -12,7 +12,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { StatusLine } from '../status.ts';
 import type { Slot } from '../../loadgen/schedule/slots.ts';
-import { Scenario } from '../../protocol/scenario.ts';
 import { LiteBench } from '../../loadgen/lite/LiteBench.ts';
 import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
 import { treeCpuSeconds } from '../../loadgen/proc.ts';
@@ -58,14 +57,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 	const runId = `capacity-${Date.now()}`;
 	const bench = await LiteBench.start({ sfu: { workers: 1, maxPeersPerRoom: 100 }, flushIntervalMs: 1000, log: (m) => status.done(`  ${m}`) });
 	const { sfu, collector, sender } = bench;
-	const groups = Scenario.parse({
-		name: 'capacity',
-		participants: [
-			{ name: 'sender', bot: 'lite', count: 2, publish: flags.publish, subscribe: 'none' },
-			{ name: 'receiver', bot: 'lite', count: 6, publish: 'none', subscribe: 'all' },
-		],
-		schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
-	}).participants;
+	const groups = LiteBench.groups(flags.publish, 2, 6);
 	const lite = bench.driver(runId, 40);
 	// The bots run on this machine: when they saturate it, loss and RTT stop describing the SFU.
 	const monitor = new GeneratorMonitor(() => lite.processes());

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Collector } from '../../collector/index.ts';
-import { networkPresets } from '../../protocol/scenario.ts';
+import { networkPresets, Scenario, type NamedParticipantGroup, type PublishProfile } from '../../protocol/scenario.ts';
 import type { Sfu, SfuOptionsInput } from '../../sfu/index.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
@@ -21,6 +21,19 @@ export class LiteBench {
 		private readonly work: string,
 		private readonly log: (message: string) => void,
 	) {}
+
+	/** A "sender" group publishing `publish` and receiving nothing, and a "receiver" group receiving everything. */
+	static groups(publish: PublishProfile, senders: number, receivers: number): [sender: NamedParticipantGroup, receiver: NamedParticipantGroup] {
+		const [sender, receiver] = Scenario.parse({
+			name: 'lite-bench',
+			participants: [
+				{ name: 'sender', bot: 'lite', count: senders, publish, subscribe: 'none' },
+				{ name: 'receiver', bot: 'lite', count: receivers, publish: 'none', subscribe: 'all' },
+			],
+			schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
+		}).participants;
+		return [sender!, receiver!];
+	}
 
 	static async start(options: { sfu: SfuOptionsInput; flushIntervalMs: number; log: (message: string) => void }): Promise<LiteBench> {
 		const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-bench-'));
