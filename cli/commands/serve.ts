@@ -11,6 +11,8 @@ export const serveHelp = `callswarm serve [flags]: run the collector (telemetry 
   --listen <ip>          address (default 127.0.0.1; env CALLSWARM_COLLECTOR_LISTEN_IP)
   --port <n>             port (default 4100; env CALLSWARM_COLLECTOR_PORT)
   --token <secret>       run token required for writes; mandatory beyond loopback (env CALLSWARM_COLLECTOR_TOKEN)
+  --read-token <secret>  token for reads from beyond loopback (the run token works too; env
+                         CALLSWARM_COLLECTOR_READ_TOKEN)
   --data-dir <dir>       embedded ClickHouse data and spool (default .callswarm; env CALLSWARM_DATA_DIR)
   --clickhouse-url <u>   use a ClickHouse server instead of the embedded engine (env CLICKHOUSE_URL,
                          with CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_CLUSTER)
@@ -22,6 +24,7 @@ const ServeFlags = z.object({
 	listen: z.string().optional(),
 	port: wholeNumberText.pipe(z.number().max(65535)).optional(),
 	token: z.string().optional(),
+	'read-token': z.string().optional(),
 	'data-dir': z.string().min(1).optional(),
 	'clickhouse-url': z.string().optional(),
 	'keep-raw-reports': z.boolean().optional(),
@@ -42,6 +45,7 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 	if (flags.listen) options.listenIp = flags.listen;
 	if (flags.port !== undefined) options.port = flags.port;
 	if (flags.token) options.token = flags.token;
+	if (flags['read-token']) options.readToken = flags['read-token'];
 	if (dataDir) options.dataDir = dataDir;
 	if (flags['keep-raw-reports']) options.keepRawReports = true;
 	if (flags['log-level']) options.logLevel = flags['log-level'];
