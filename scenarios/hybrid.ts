@@ -8,7 +8,7 @@ import { defineScenario } from '../protocol/scenario.ts';
  */
 export default defineScenario({
 	name: 'hybrid',
-	description: 'One room of 2 browser bots + 8 lite bots (2 with camera), ramped up in 20 s, held for 1 min.',
+	description: 'One room of 2 browser bots + 8 lite bots (2 with camera), ramped up in 40 s, held for 1 min.',
 	rooms: { count: 1 },
 	participants: [
 		{ bot: 'browser', count: 2, publish: '180p15' },
@@ -19,7 +19,7 @@ export default defineScenario({
 	schedule: {
 		executor: 'ramping-vus',
 		stages: [
-			{ duration: '20s', target: 10 },
+			{ duration: '40s', target: 10 },
 			{ duration: '1m', target: 10 },
 		],
 	},
