@@ -1,20 +1,32 @@
-import type { NetworkConditions } from '../protocol/scenario.ts';
-import type { WatchedProcess } from './health/GeneratorMonitor.ts';
+import type { AppTarget, NetworkConditions } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
+import type { WatchedProcess } from './health/GeneratorMonitor.ts';
 import type { Slot } from './schedule/slots.ts';
 import type { TelemetrySender } from './telemetry/TelemetrySender.ts';
+
+/** Where participants go: a callswarm SFU (its bot page and signaling), or any app's own pages. */
+export type DriverTarget =
+	| {
+			kind: 'callswarm';
+			/** ws://host:port/ws of the SFU. */
+			signalingUrl: string;
+			/** http://host:port/bot/ of the SFU. */
+			botPageUrl: string;
+	  }
+	| { kind: 'app'; app: AppTarget };
 
 /** What every bot driver gets from the run. */
 export interface DriverContext {
 	runId: string;
-	/** ws://host:port/ws of the SFU. */
-	signalingUrl: string;
-	/** http://host:port/bot/ of the SFU. */
-	botPageUrl: string;
+	target: DriverTarget;
 	statsIntervalMs: number;
 	sender: TelemetrySender;
 	/** Network conditions of a participant group right now. */
 	networkOf(group: string): NetworkConditions;
+	/** Groups whose participants go through their own impairment relay: conditions now or later, or `relay: 'always'`. */
+	relayGroups: ReadonlySet<string>;
+	/** Where a browser bots' TURN server listens, and the address its relayed candidates carry. */
+	turn: { listenIp: string; relayIp: string };
 	/** Every participant event (also sent as telemetry), for the live status. */
 	onEvent(slot: Slot, event: ParticipantEvent): void;
 	/** Problems worth a line in the output. */
@@ -25,10 +37,16 @@ export interface DriverContext {
 export interface BotDriver {
 	join(slot: Slot): Promise<void>;
 	leave(slot: Slot): Promise<void>;
-	/** Applies new network conditions to every participant of a group. */
+	/** Applies new network conditions to every participant of a group, live (no reconnect). */
 	setNetwork(group: string, conditions: NetworkConditions): Promise<void>;
 	/** The driver's processes now, for the generator's own health. */
 	processes(): WatchedProcess[];
 	/** Every participant leaves; the driver's processes stop. */
 	close(): Promise<void>;
+}
+
+/** The SFU's signaling URL, for drivers that speak callswarm signaling themselves (lite bots). */
+export function signalingUrlOf(target: DriverTarget): string {
+	if (target.kind !== 'callswarm') throw new Error('lite bots need a callswarm SFU: an app target takes browser bots');
+	return target.signalingUrl;
 }

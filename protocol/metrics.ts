@@ -220,7 +220,7 @@ export const metricCatalogue = {
 		unit: 'ms',
 		eventType: 'first-media',
 		compare: true,
-		description: 'join request to the first decoded frame or received audio',
+		description: 'join (or, when the participant was alone, the first remote stream offered) to the first decoded frame or received audio',
 	},
 	reconnect_ms: {
 		source: 'events',

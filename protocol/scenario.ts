@@ -77,6 +77,45 @@ export const publishProfiles = {
 	none: { audio: false, video: undefined },
 } as const satisfies Record<PublishProfile, { audio: boolean; video: { width: number; height: number; frameRate: number } | undefined }>;
 
+// ---- app targets: any WebRTC app, joined by URL and steps ----
+
+/**
+ * One step of joining or leaving an app, as a person would: open a page, click, type, wait for
+ * something on the page. Text may hold placeholders: {room}, {peer}, {name}, {group}, {index}.
+ */
+export const AppStep = z.union([
+	z.object({ goto: z.string().min(1) }).strict(),
+	z.object({ click: z.string().min(1) }).strict(),
+	z.object({ fill: z.string().min(1), value: z.string() }).strict(),
+	z.object({ press: z.string().min(1), selector: z.string().optional() }).strict(),
+	/** Waits for a CSS selector to match a visible element. */
+	z.object({ waitFor: z.string().min(1), timeout: Duration.optional() }).strict(),
+	/** Waits until a JavaScript expression is true in the page, e.g. "window.inCall === true". */
+	z.object({ waitForFunction: z.string().min(1), timeout: Duration.optional() }).strict(),
+	/** A pause (prefer waiting for something). */
+	z.object({ wait: Duration }).strict(),
+]);
+export type AppStep = z.output<typeof AppStep>;
+
+/**
+ * How to join or leave: declarative steps, or a module exporting `join(page, ctx)` /
+ * `leave(page, ctx)` (a path relative to the scenario file) for what steps cannot say.
+ */
+export const AppScript = z.union([z.array(AppStep).max(100), z.object({ module: z.string().min(1) }).strict()]);
+export type AppScript = z.output<typeof AppScript>;
+
+export const AppTarget = z.object({
+	/** The page a participant opens, with placeholders: https://app.test/call/{room}?name={name} */
+	url: z.string().min(1),
+	/** Steps after the page loaded (default: none, the page joins by itself). */
+	join: AppScript.default([]),
+	/** Steps before the page is closed (default: none). */
+	leave: AppScript.default([]),
+	/** A participant that has not joined by then (steps done and a connection up) fails, with the reason. */
+	joinTimeout: Duration.default(30_000),
+});
+export type AppTarget = z.output<typeof AppTarget>;
+
 export const ParticipantGroup = z.object({
 	/** A name for the group (summary, network changes); default "<bot>-<publish>". */
 	name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -').optional(),
@@ -91,6 +130,13 @@ export const ParticipantGroup = z.object({
 	 */
 	codec: z.enum(['H264', 'VP8', 'VP9']).default('H264'),
 	network: Network.optional(),
+	/**
+	 * Browser bots' media through their own impairing TURN relay: "auto" (when the group has
+	 * network conditions, now or in a later change) or "always" (also to measure the relay path).
+	 */
+	relay: z.enum(['auto', 'always']).optional(),
+	/** For an app target: this group's own URL, join or leave steps. */
+	app: AppTarget.partial().optional(),
 });
 export type ParticipantGroup = z.output<typeof ParticipantGroup>;
 
@@ -179,8 +225,13 @@ export const Scenario = z
 	.object({
 		name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -'),
 		description: z.string().optional(),
-		/** "bundled" starts the SFU in-process; otherwise the SFU's base URL (http://host:port). */
-		target: z.union([z.literal('bundled'), z.url({ protocol: /^https?$/ })]).default('bundled'),
+		/**
+		 * "bundled" starts the SFU in-process; the base URL (http://host:port) of a callswarm SFU;
+		 * or `{ app: { url, join, leave } }`: any WebRTC app, joined by its own pages.
+		 */
+		target: z.union([z.literal('bundled'), z.url({ protocol: /^https?$/ }), z.object({ app: AppTarget }).strict()]).default('bundled'),
+		/** Default of the groups' `relay`. */
+		relay: z.enum(['auto', 'always']).default('auto'),
 		rooms: Rooms.default({ count: 1, prefix: 'room', fill: 'pack' }),
 		participants: z.array(ParticipantGroup).min(1),
 		schedule: Executor,
@@ -206,6 +257,14 @@ export const Scenario = z
 				}
 			}
 		}
+		s.participants.forEach((group, i) => {
+			if (group.app && (typeof s.target !== 'object' || !('app' in s.target))) {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'app'], message: 'only for an app target (target: { app: ... })' });
+			}
+			if (group.bot === 'lite' && typeof s.target === 'object') {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'bot'], message: 'lite bots speak callswarm signaling; an app target needs browser bots' });
+			}
+		});
 		if (s.statsInterval < 500) {
 			ctx.addIssue({ code: 'custom', path: ['statsInterval'], message: 'must be at least 500ms' });
 		}

@@ -1,5 +1,6 @@
+import { bundleCapture, captureDir } from '../capture/bundle.ts';
 import { bundleDashboard, dashboardDir } from '../dashboard/bundle.ts';
 import { bundleBotPage, botPageDir } from '../sfu/botpage/bundle.ts';
 
-await Promise.all([bundleBotPage(), bundleDashboard()]);
-console.log(`[setup] bot page bundled into ${botPageDir}, dashboard into ${dashboardDir}`);
+await Promise.all([bundleBotPage(), bundleDashboard(), bundleCapture()]);
+console.log(`[setup] bot page bundled into ${botPageDir}, dashboard into ${dashboardDir}, page capture into ${captureDir}`);

@@ -33,6 +33,8 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
   --json <file>            also write the result as JSON here
   --junit <file>           also write thresholds as JUnit XML here
   --keep-alive             keep the collector and dashboard up after the run (Ctrl-C to stop)
+  --target-url <url>       for an app target: open this URL instead of the scenario's (placeholders
+                           {room}, {peer}, {name} work here too)
   --time-scale <factor>    every duration of the scenario times this (0.25: four times shorter), to try it out
   --strict-capacity        refuse to start when the preflight sizing says this machine cannot carry the
                            scenario's peak (default: warn and run)
@@ -79,6 +81,7 @@ const RunFlags = z.object({
 		.pipe(z.number().positive('must be above 0').max(10))
 		.optional(),
 	'strict-capacity': z.boolean().optional(),
+	'target-url': z.string().min(1).optional(),
 	positionals: z.array(z.string()).length(1, 'give one scenario file'),
 });
 
@@ -98,6 +101,9 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	if (flags['stats-interval'] !== undefined && flags['stats-interval'] < 500) {
 		throw new InputError('invalid flags for "callswarm run": stats-interval: must be at least 500ms');
 	}
+	if (flags['target-url'] && typeof scenario.target !== 'object') {
+		throw new InputError('invalid flags for "callswarm run": target-url: the scenario\'s target is not an app (target: { app: { url, join } })');
+	}
 	const sfuUrl = flags.sfu ?? e.CALLSWARM_SFU_URL;
 	const collectorUrl = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
 	const sizing = estimate(scenario, { shard: flags.shard, bundledSfu: !sfuUrl && scenario.target === 'bundled', localCollector: !collectorUrl });
@@ -114,6 +120,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 		shard: flags.shard,
 		startAt: flags['start-at'],
 		sfuUrl,
+		targetUrl: flags['target-url'],
 		collectorUrl,
 		collectorToken: flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN,
 		dataDir: flags['data-dir'] ?? e.CALLSWARM_DATA_DIR,

@@ -1,11 +1,22 @@
-import type { CDPSession, Page } from 'puppeteer-core';
-import { publishProfiles, type NetworkConditions } from '../../protocol/scenario.ts';
-import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshot } from '../../protocol/telemetry.ts';
+import type { Page } from 'puppeteer-core';
+import { captureScript } from '../../capture/bundle.ts';
+import type { CaptureApi, CaptureConfigInput } from '../../protocol/capture.ts';
+import { publishProfiles, type AppTarget, type NetworkConditions } from '../../protocol/scenario.ts';
+import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshotInput } from '../../protocol/telemetry.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { fakeAudio, fakeVideo } from '../media/fakeMedia.ts';
+import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
+import { TurnServer } from '../network/TurnServer.ts';
 import type { Slot } from '../schedule/slots.ts';
+import { fillPlaceholders, runAppScript, type AppContext } from './appScript.ts';
 import { launchChromium, type LaunchedBrowser } from './chromium.ts';
+
+declare global {
+	interface Window {
+		__callswarmCapture?: CaptureApi;
+	}
+}
 
 interface BrowserProcess {
 	launched: LaunchedBrowser;
@@ -20,22 +31,32 @@ interface BrowserBot {
 	slot: Slot;
 	browser: BrowserProcess;
 	page?: Page;
-	cdp?: CDPSession;
+	/** This participant's own network: a relay in front of the run's TURN server. */
+	relay?: ImpairmentRelay;
+	app?: { target: AppTarget; ctx: AppContext };
 	timer?: NodeJS.Timeout;
 	sampling?: Promise<void>;
 	ended: boolean;
 }
 
+/** Chromium's generated screen for getDisplayMedia: slides at 1080p, 5 frames per second. */
+const screen = { width: 1920, height: 1080, frameRate: 5 };
+
 /**
- * Browser bots: bot pages in headless Chromium, several per browser process (far cheaper in
- * memory than a browser each). Each participant group has its own browsers, because the fake
- * camera file is per process and network emulation is applied per group. Each bot's page is
- * sampled every stats interval; its snapshots and events go to the telemetry sender.
+ * Browser bots: pages in headless Chromium, several per browser process (far cheaper in memory
+ * than a browser each), each group in its own browsers (the fake camera file is per process).
+ * Before any page script runs, callswarm's capture is injected: it wraps RTCPeerConnection, so
+ * the bot page and any app are sampled and their participant events derived the same way. A
+ * participant whose group has network conditions gets its own impairment relay in front of the
+ * run's TURN server, and all its connections are forced through it: every app's media takes
+ * that participant's delay, jitter, loss and rate cap, and a change applies at once.
  */
 export class BrowserDriver implements BotDriver {
 	readonly #browsers = new Map<string, BrowserProcess[]>();
 	readonly #launching = new Map<string, Promise<BrowserProcess>>();
 	readonly #bots = new Map<number, BrowserBot>();
+	#turn: Promise<TurnServer> | undefined;
+	#launched = 0;
 	#closed = false;
 
 	constructor(
@@ -48,18 +69,38 @@ export class BrowserDriver implements BotDriver {
 		const bot: BrowserBot = { slot, browser, ended: false };
 		this.#bots.set(slot.index, bot);
 		browser.bots.add(bot);
+		const target = this.context.target;
+		const app = target.kind === 'app' ? { ...target.app, ...slot.group.app } : undefined;
+		const joinTimeout = app?.joinTimeout ?? 30_000;
+		const deadline = Date.now() + joinTimeout;
 		try {
 			const page = await browser.launched.browser.newPage();
 			bot.page = page;
 			page.on('error', (error) => this.#fail(bot, `page crashed: ${error.message}`));
-			page.on('pageerror', (error) => this.context.log(`${slot.peerId}: page error: ${String(error)}`));
-			bot.cdp = await page.createCDPSession();
-			await bot.cdp.send('Network.enable');
-			await this.#emulate(bot.cdp, this.context.networkOf(slot.group.name));
-			await page.goto(this.#pageUrl(slot), { waitUntil: 'load', timeout: 30_000 });
-			this.#startSampling(bot);
+			page.on('pageerror', (error) => this.context.log(`${slot.peerId}: page error: ${String(error).split('\n')[0]}`));
+			const capture: CaptureConfigInput = { statsIntervalMs: this.context.statsIntervalMs, stats: 'known', joinTimeoutMs: joinTimeout, screen };
+			if (this.context.relayGroups.has(slot.group.name)) {
+				const turn = await this.#turnServer();
+				bot.relay = await ImpairmentRelay.open(turn.address, this.context.networkOf(slot.group.name), this.context.turn.listenIp);
+				capture.iceServers = [turn.iceServer(bot.relay.address)];
+				capture.forceRelay = true;
+			}
+			await page.evaluateOnNewDocument(`window.__callswarmCaptureConfig = ${JSON.stringify(capture)};`);
+			await page.evaluateOnNewDocument(await captureScript());
+			if (app) {
+				const name = `${slot.group.name} ${slot.index}`;
+				const base = { room: slot.roomId, peer: slot.peerId, name, group: slot.group.name, index: slot.index, publish: slot.group.publish, subscribe: slot.group.subscribe };
+				bot.app = { target: app, ctx: { ...base, url: fillPlaceholders(app.url, base, true) } };
+				await page.goto(bot.app.ctx.url, { waitUntil: 'load', timeout: Math.max(1, deadline - Date.now()) });
+				await page.evaluate(() => window.__callswarmCapture?.markJoinStart());
+				this.#startSampling(bot);
+				await runAppScript(page, app.join, bot.app.ctx, 'join', deadline);
+			} else {
+				await page.goto(this.#botPageUrl(slot), { waitUntil: 'load', timeout: 30_000 });
+				this.#startSampling(bot);
+			}
 		} catch (error) {
-			this.#fail(bot, `could not open the bot page: ${(error as Error).message}`);
+			this.#fail(bot, `could not join: ${(error as Error).message.split('\n')[0]}`);
 		} finally {
 			browser.reserved--;
 		}
@@ -74,33 +115,26 @@ export class BrowserDriver implements BotDriver {
 			clearInterval(bot.timer);
 			await bot.sampling;
 			try {
-				await bot.page?.evaluate(() => window.callswarm.leave());
-				await this.#sample(bot, true);
-			} catch {
+				if (bot.app) await runAppScript(bot.page!, bot.app.target.leave, bot.app.ctx, 'leave', Date.now() + 10_000);
+				else await bot.page?.evaluate(() => window.callswarm.leave());
+				await this.#sample(bot, true, [{ type: 'leave', ts: Date.now(), reason: 'left' }]);
+			} catch (error) {
 				// A page that is gone has left anyway.
+				this.#send(bot, [], [{ type: 'leave', ts: Date.now(), reason: `left (${(error as Error).message.split('\n')[0]})` }]);
 			}
 		}
 		bot.browser.bots.delete(bot);
 		await bot.page?.close().catch(() => undefined);
+		bot.relay?.close();
 	}
 
-	/**
-	 * Chromium applies DevTools network emulation to peer connections opened after it is set
-	 * (measured), so a change reconnects the bot, as a network handover would.
-	 */
+	/** Through the relays: the next packet of each participant of the group takes the new conditions. */
 	async setNetwork(group: string, conditions: NetworkConditions): Promise<void> {
-		await Promise.all(
-			[...this.#bots.values()]
-				.filter((bot) => bot.slot.group.name === group && bot.cdp && bot.page && !bot.ended)
-				.map(async (bot) => {
-					try {
-						await this.#emulate(bot.cdp!, conditions);
-						await bot.page!.evaluate(() => window.callswarm.reconnect('network change'));
-					} catch (error) {
-						this.context.log(`${bot.slot.peerId}: network change failed: ${(error as Error).message}`);
-					}
-				}),
-		);
+		for (const bot of this.#bots.values()) {
+			if (bot.slot.group.name !== group) continue;
+			if (bot.relay) bot.relay.setConditions(conditions);
+			else this.context.log(`${bot.slot.peerId}: connects without a relay, its network cannot change (give its group network conditions or relay: 'always')`);
+		}
 	}
 
 	processes(): WatchedProcess[] {
@@ -110,12 +144,23 @@ export class BrowserDriver implements BotDriver {
 			.map((b) => ({ role: 'browser', id: b.label, pid: b.launched.pid!, tree: true }));
 	}
 
+	/** The relays of the participants now in calls (benchmarks and tests read their counters). */
+	relays(): ImpairmentRelay[] {
+		return [...this.#bots.values()].flatMap((b) => (b.relay ? [b.relay] : []));
+	}
+
 	async close(): Promise<void> {
 		this.#closed = true;
 		await Promise.all([...this.#bots.values()].map((bot) => this.leave(bot.slot)));
 		const browsers = [...this.#browsers.values()].flat();
 		this.#browsers.clear();
 		await Promise.all(browsers.map((b) => b.launched.close()));
+		await (await this.#turn?.catch(() => undefined))?.stop();
+	}
+
+	#turnServer(): Promise<TurnServer> {
+		this.#turn ??= TurnServer.start(this.context.turn);
+		return this.#turn;
 	}
 
 	/** The group's browser with room for one more page, launching one when all are full. */
@@ -146,13 +191,19 @@ export class BrowserDriver implements BotDriver {
 
 	async #launch(slot: Slot): Promise<BrowserProcess> {
 		const profile = publishProfiles[slot.group.publish];
-		const [videoFile, audioFile] = await Promise.all([
-			profile.video ? fakeVideo(profile.video) : Promise.resolve(undefined),
-			fakeAudio(),
-		]);
-		const launched = await launchChromium({ media: { videoFile, audioFile } });
-		const count = [...this.#browsers.values()].reduce((n, list) => n + list.length, 0);
-		const process: BrowserProcess = { launched, label: `chromium-${slot.group.name}-${count + 1}`, userAgent: await launched.browser.userAgent(), bots: new Set(), reserved: 0 };
+		const [videoFile, audioFile] = await Promise.all([profile.video ? fakeVideo(profile.video) : Promise.resolve(undefined), fakeAudio()]);
+		const target = this.context.target;
+		// An app served over plain http from another host is not a secure context: getUserMedia would be missing.
+		const origin = target.kind === 'app' ? new URL(fillPlaceholders(target.app.url, { room: 'r', peer: 'p', name: 'n', group: 'g', index: 0 })).origin : undefined;
+		const insecure = origin?.startsWith('http://') && !/^http:\/\/(localhost|127\.[\d.]+)(:\d+)?$/.test(origin) ? [`--unsafely-treat-insecure-origin-as-secure=${origin}`] : [];
+		const launched = await launchChromium({ media: { videoFile, audioFile }, args: insecure });
+		const process: BrowserProcess = {
+			launched,
+			label: `chromium-${slot.group.name}-${++this.#launched}`,
+			userAgent: await launched.browser.userAgent(),
+			bots: new Set(),
+			reserved: 0,
+		};
 		launched.browser.on('disconnected', () => {
 			if (this.#closed) return;
 			for (const bot of process.bots) this.#fail(bot, 'browser process exited');
@@ -160,44 +211,29 @@ export class BrowserDriver implements BotDriver {
 		return process;
 	}
 
-	#pageUrl(slot: Slot): string {
+	#botPageUrl(slot: Slot): string {
+		const target = this.context.target;
+		if (target.kind !== 'callswarm') throw new Error('no bot page for an app target');
 		const profile = publishProfiles[slot.group.publish];
 		const video = profile.video ? `${profile.video.width}x${profile.video.height}@${profile.video.frameRate}` : '0';
 		const params = new URLSearchParams({
 			room: slot.roomId,
 			peer: slot.peerId,
 			name: `${slot.group.name} ${slot.index}`,
-			ws: this.context.signalingUrl,
+			ws: target.signalingUrl,
 			audio: profile.audio ? '1' : '0',
 			video,
 			subscribe: slot.group.subscribe,
 			codec: slot.group.codec,
 			rejoin: '1',
 		});
-		return `${this.context.botPageUrl}?${params}`;
-	}
-
-	/**
-	 * Chromium's DevTools network emulation; it applies to WebRTC's UDP traffic (measured: RTT
-	 * and packet loss in getStats move as set). One-way delay per direction, loss, rate cap.
-	 */
-	async #emulate(cdp: CDPSession, network: NetworkConditions): Promise<void> {
-		const bytesPerSecond = network.rateKbps > 0 ? (network.rateKbps * 1000) / 8 : -1;
-		await cdp.send('Network.emulateNetworkConditions', {
-			offline: false,
-			latency: network.delayMs,
-			downloadThroughput: bytesPerSecond,
-			uploadThroughput: bytesPerSecond,
-			packetLoss: network.lossPct,
-			packetQueueLength: 0,
-			packetReordering: false,
-		});
+		return `${target.botPageUrl}?${params}`;
 	}
 
 	#startSampling(bot: BrowserBot): void {
 		const interval = this.context.statsIntervalMs;
-		// Spread the bots' sampling over the interval instead of all at once.
-		const first = setTimeout(() => {
+		// Spread the bots' draining over the interval instead of all at once.
+		bot.timer = setTimeout(() => {
 			if (bot.ended) return;
 			bot.timer = setInterval(() => {
 				bot.sampling ??= this.#sample(bot, false).finally(() => {
@@ -205,33 +241,29 @@ export class BrowserDriver implements BotDriver {
 				});
 			}, interval);
 		}, Math.random() * interval);
-		bot.timer = first;
 	}
 
-	async #sample(bot: BrowserBot, final: boolean): Promise<void> {
+	/** What the page's capture gathered since the last time: snapshots and participant events. */
+	async #sample(bot: BrowserBot, final: boolean, extra: ParticipantEvent[] = []): Promise<void> {
 		const page = bot.page;
 		if (!page || page.isClosed() || (bot.ended && !final)) return;
-		let snapshots: StatsSnapshot[] = [];
-		let events: ParticipantEvent[] = [];
+		let drained: { snapshots: StatsSnapshotInput[]; events: ParticipantEvent[] } = { snapshots: [], events: [] };
 		try {
-			({ snapshots, events } = await page.evaluate(async () => ({
-				snapshots: await window.callswarm.getStats({ known: true }),
-				events: window.callswarm.drainEvents(),
-			})));
+			drained = (await page.evaluate(() => window.__callswarmCapture?.drain())) ?? drained;
 		} catch (error) {
-			if (!bot.ended) this.#fail(bot, `bot page stopped answering: ${(error as Error).message}`);
+			if (!bot.ended) this.#fail(bot, `page stopped answering: ${(error as Error).message.split('\n')[0]}`);
 			return;
 		}
-		this.#send(bot, snapshots, events);
+		this.#send(bot, drained.snapshots, [...drained.events, ...extra]);
 	}
 
-	#send(bot: BrowserBot, snapshots: StatsSnapshot[], events: ParticipantEvent[]): void {
+	#send(bot: BrowserBot, snapshots: StatsSnapshotInput[], events: ParticipantEvent[]): void {
 		for (const event of events) this.context.onEvent(bot.slot, event);
 		if (snapshots.length === 0 && events.length === 0) return;
 		this.context.sender.push(newBatch(this.context.runId, participantSource('browser', bot.slot.roomId, bot.slot.peerId, bot.browser.userAgent), snapshots, events));
 	}
 
-	/** A crashed page or browser: a fail event for the participant; the run goes on. */
+	/** A crashed page or browser, or a join that never happened: a fail event for the participant; the run goes on. */
 	#fail(bot: BrowserBot, reason: string): void {
 		if (bot.ended) return;
 		bot.ended = true;

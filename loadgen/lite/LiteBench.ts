@@ -57,15 +57,16 @@ export class LiteBench {
 		return new LiteDriver(
 			{
 				runId,
-				signalingUrl: this.sfu.wsUrl,
-				botPageUrl: this.sfu.botPageUrl,
+				target: { kind: 'callswarm', signalingUrl: this.sfu.wsUrl, botPageUrl: this.sfu.botPageUrl },
+				relayGroups: new Set(),
+				turn: { listenIp: '127.0.0.1', relayIp: '127.0.0.1' },
 				statsIntervalMs: 2000,
 				sender: this.sender,
 				networkOf: () => ({ ...networkPresets.perfect }),
 				onEvent: () => undefined,
 				log: this.log,
 			},
-			{ botsPerProcess, impairedGroups: new Set() },
+			{ botsPerProcess },
 		);
 	}
 

@@ -3,7 +3,7 @@ import { MediaStreamTrack } from 'werift';
 import { WebSocket } from 'ws';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
 import { keepKnownStats, type ParticipantEvent, type StatsSnapshot } from '../../protocol/telemetry.ts';
-import { ImpairmentRelay } from './ImpairmentRelay.ts';
+import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
 import { CallClient, recordParticipantEvents, SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';

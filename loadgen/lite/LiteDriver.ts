@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
-import type { BotDriver, DriverContext } from '../drivers.ts';
+import { signalingUrlOf, type BotDriver, type DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { newBatch, participantSource } from '../../protocol/telemetry.ts';
@@ -22,8 +22,6 @@ interface LiteProcess {
 export interface LiteDriverOptions {
 	/** Bots per process: a process is one event loop (the probe found ~75 pairs per process at most). */
 	botsPerProcess: number;
-	/** Groups whose participants connect through impairment relays (they have network conditions now or later). */
-	impairedGroups: Set<string>;
 	/** Lite processes to spread bots over before any gets a second one (default: one per core). */
 	processesPerMachine?: number;
 }
@@ -70,7 +68,7 @@ export class LiteDriver implements BotDriver {
 		process.byPeer.set(slot.peerId, slot);
 		this.#where.set(slot.index, process);
 		await process.ready;
-		const network = this.options.impairedGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
+		const network = this.context.relayGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
 		this.#send(process, {
 			op: 'join',
 			slot: { index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe },
@@ -96,7 +94,7 @@ export class LiteDriver implements BotDriver {
 	}
 
 	async setNetwork(group: string, conditions: NetworkConditions): Promise<void> {
-		if (!this.options.impairedGroups.has(group)) return;
+		if (!this.context.relayGroups.has(group)) return;
 		for (const process of this.#processes) if (!process.exited) this.#send(process, { op: 'network', group, network: conditions });
 	}
 
@@ -176,7 +174,7 @@ export class LiteDriver implements BotDriver {
 			process.byPeer.clear();
 		});
 		this.#processes.push(process);
-		this.#send(process, { op: 'start', runId: this.context.runId, signalingUrl: this.context.signalingUrl, statsIntervalMs: this.context.statsIntervalMs });
+		this.#send(process, { op: 'start', runId: this.context.runId, signalingUrl: signalingUrlOf(this.context.target), statsIntervalMs: this.context.statsIntervalMs });
 		return process;
 	}
 

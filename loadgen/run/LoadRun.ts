@@ -9,9 +9,10 @@ import { newBatch, serverSource, type ParticipantEvent } from '../../protocol/te
 import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions } from '../../protocol/thresholds.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
-import type { BotDriver, DriverContext } from '../drivers.ts';
+import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { LiteDriver } from '../lite/LiteDriver.ts';
+import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
@@ -28,6 +29,8 @@ export interface RunOptions {
 	startAt?: number;
 	/** SFU base URL (http://host:port); the bundled SFU is started when absent and the scenario says "bundled". */
 	sfuUrl?: string;
+	/** For an app target: its URL instead of the scenario's (--target-url). */
+	targetUrl?: string;
 	/** Collector base URL; one is started in-process (embedded ClickHouse) when absent. */
 	collectorUrl?: string;
 	collectorToken?: string;
@@ -118,6 +121,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	/** The scenario's threshold expressions, all and the abortOnFail ones, built once. */
 	readonly #thresholds: { all: ThresholdExpressions; abort: ThresholdExpressions };
 	#infrastructure: Infrastructure | undefined;
+	#target!: DriverTarget;
+	#turn = { listenIp: '127.0.0.1', relayIp: '127.0.0.1' };
 	#client!: CollectorClient;
 	#sender!: TelemetrySender;
 	#sfuReporter: SfuReporter | undefined;
@@ -197,11 +202,20 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	async #startInfrastructure(): Promise<void> {
 		const { scenario } = this.options;
+		const app = typeof scenario.target === 'object' ? { ...scenario.target.app, ...(this.options.targetUrl ? { url: this.options.targetUrl } : {}) } : undefined;
 		this.#infrastructure = await Infrastructure.start({
-			sfuUrl: this.options.sfuUrl ?? (scenario.target !== 'bundled' ? scenario.target : undefined),
+			sfuUrl: this.options.sfuUrl ?? (typeof scenario.target === 'string' && scenario.target !== 'bundled' ? scenario.target : undefined),
+			withoutSfu: app !== undefined,
 			collectorUrl: this.options.collectorUrl,
 			dataDir: this.options.dataDir,
 		});
+		const infrastructure = this.#infrastructure;
+		this.#target = app
+			? { kind: 'app', app }
+			: { kind: 'callswarm', signalingUrl: infrastructure.signalingUrl, botPageUrl: infrastructure.botPageUrl };
+		// Relayed candidates must carry an address the SFU or the app's peers can reach.
+		const far = new URL(app ? app.url.replace(/\{\w+\}/g, 'x') : infrastructure.sfuUrl!).hostname;
+		this.#turn = { listenIp: '127.0.0.1', relayIp: await localAddressToward(far).catch(() => '127.0.0.1') };
 		this.#client = new CollectorClient(this.#infrastructure.collectorUrl, this.options.collectorToken);
 		this.#sender = new TelemetrySender(this.#client, {
 			flushIntervalMs: Math.min(2000, this.#statsInterval),
@@ -247,8 +261,9 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		if (driver) return driver;
 		const context: DriverContext = {
 			runId: this.runId,
-			signalingUrl: this.#infrastructure!.signalingUrl,
-			botPageUrl: this.#infrastructure!.botPageUrl,
+			target: this.#target,
+			relayGroups: this.#relayGroups(),
+			turn: this.#turn,
 			statsIntervalMs: this.#statsInterval,
 			sender: this.#sender,
 			networkOf: (group) => this.#network.get(group) ?? { ...networkPresets.perfect },
@@ -257,17 +272,17 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		};
 		driver =
 			kind === 'lite'
-				? new LiteDriver(context, { botsPerProcess: this.#scenario.liteBotsPerProcess, impairedGroups: this.#impairedGroups() })
+				? new LiteDriver(context, { botsPerProcess: this.#scenario.liteBotsPerProcess })
 				: new BrowserDriver(context, this.#scenario.pagesPerBrowser);
 		this.#drivers.set(kind, driver);
 		return driver;
 	}
 
-	/** Groups that have network conditions now or will get them (lite bots then use relays). */
-	#impairedGroups(): Set<string> {
+	/** Groups whose participants get their own impairment relay: conditions now or later, or relay "always". */
+	#relayGroups(): Set<string> {
 		const s = this.#scenario;
 		const groups = new Set<string>();
-		for (const group of s.participants) if (group.network || s.network) groups.add(group.name);
+		for (const group of s.participants) if (group.network || s.network || (group.relay ?? s.relay) === 'always') groups.add(group.name);
 		for (const change of s.networkChanges) for (const name of change.groups ?? s.participants.map((g) => g.name)) groups.add(name);
 		return groups;
 	}

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError, parseInput } from '../../protocol/issues.ts';
-import { Scenario } from '../../protocol/scenario.ts';
+import { Scenario, type AppScript } from '../../protocol/scenario.ts';
 
 /**
  * Reads and validates a scenario file (.ts/.mts/.js/.mjs exporting it as default, or .json).
@@ -27,5 +28,33 @@ export async function loadScenario(file: string): Promise<Scenario> {
 		if (code === 'ENOENT' || code === 'ERR_MODULE_NOT_FOUND') throw new InputError(`scenario ${file}: no such file`);
 		throw new InputError(`scenario ${file}: ${(error as Error).message}`);
 	}
-	return parseInput(Scenario, value, `scenario ${file}`);
+	const scenario = parseInput(Scenario, value, `scenario ${file}`);
+	return resolveAppModules(scenario, path.dirname(absolute), file);
+}
+
+/** Join and leave modules are paths relative to the scenario file: made absolute, and checked now. */
+function resolveAppModules(scenario: Scenario, dir: string, file: string): Scenario {
+	const resolve = (script: AppScript | undefined, where: string): AppScript | undefined => {
+		if (!script || Array.isArray(script)) return script;
+		const module = path.resolve(dir, script.module);
+		if (!existsSync(module)) throw new InputError(`invalid scenario ${file}: ${where}.module: no such file ${module}`);
+		return { module };
+	};
+	const target = scenario.target;
+	return {
+		...scenario,
+		target: typeof target === 'object' ? { app: { ...target.app, join: resolve(target.app.join, 'target.app.join')!, leave: resolve(target.app.leave, 'target.app.leave')! } } : target,
+		participants: scenario.participants.map((group, i) =>
+			group.app
+				? {
+						...group,
+						app: {
+							...group.app,
+							...(group.app.join ? { join: resolve(group.app.join, `participants[${i}].app.join`) } : {}),
+							...(group.app.leave ? { leave: resolve(group.app.leave, `participants[${i}].app.leave`) } : {}),
+						},
+					}
+				: group,
+		),
+	};
 }

@@ -53,8 +53,9 @@ beforeAll(async () => {
 	sender.start();
 	const context: DriverContext = {
 		runId,
-		signalingUrl: sfu.wsUrl,
-		botPageUrl: sfu.botPageUrl,
+		target: { kind: 'callswarm', signalingUrl: sfu.wsUrl, botPageUrl: sfu.botPageUrl },
+		relayGroups: new Set(['lite-slow']),
+		turn: { listenIp: '127.0.0.1', relayIp: '127.0.0.1' },
 		statsIntervalMs: 1000,
 		sender,
 		networkOf: (group) => (group === 'lite-slow' ? slow : { ...networkPresets.perfect }),
@@ -62,7 +63,7 @@ beforeAll(async () => {
 		log: () => undefined,
 	};
 	// One bot per process, so one can be killed alone.
-	lite = new LiteDriver(context, { botsPerProcess: 1, impairedGroups: new Set(['lite-slow']) });
+	lite = new LiteDriver(context, { botsPerProcess: 1, processesPerMachine: 1 });
 	chromium = await launchChromium();
 	page = await chromium.browser.newPage();
 	await page.goto(`${sfu.botPageUrl}?room=hybrid&peer=browser-0&video=320x180@15&codec=H264`);

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ImpairmentRelay } from '../../loadgen/lite/ImpairmentRelay.ts';
+import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 
 const sockets: dgram.Socket[] = [];

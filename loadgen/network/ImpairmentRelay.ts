@@ -6,19 +6,27 @@ interface Direction {
 	busyUntil: number;
 }
 
+interface Client {
+	address: string;
+	port: number;
+	/** This client's socket toward the target: the target sees one address per client (a NAT). */
+	back: dgram.Socket;
+}
+
 /** Packets queued beyond this much sending time are dropped (a router's tail drop). */
 const maxQueueMs = 300;
 
 /**
- * A UDP relay between one lite bot transport and the SFU that impairs both directions: delay
- * with jitter, random loss and a rate cap with a bounded queue (what netem does, in user space:
- * the kernels this project runs on have no netem qdisc). The bot is given the relay's address
- * instead of the SFU's ICE candidate; the SFU sees the relay as the bot.
+ * One participant's network link, in user space (the kernels this project runs on have no netem
+ * qdisc): a UDP relay in front of a target (the SFU for lite bots, the TURN server for browser
+ * bots) that applies delay with jitter, random loss and a rate cap with a bounded queue, in both
+ * directions. Every client address (each connection of the participant) gets its own socket
+ * toward the target; the rate cap is shared, as one access link is. Changes apply to the next
+ * packet: no reconnect.
  */
 export class ImpairmentRelay {
 	readonly #front = dgram.createSocket('udp4');
-	readonly #back = dgram.createSocket('udp4');
-	#client: { address: string; port: number } | undefined;
+	readonly #clients = new Map<string, Client>();
 	#conditions: NetworkConditions;
 	readonly #up: Direction = { busyUntil: 0 };
 	readonly #down: Direction = { busyUntil: 0 };
@@ -30,26 +38,19 @@ export class ImpairmentRelay {
 	private constructor(
 		private readonly target: { address: string; port: number },
 		conditions: NetworkConditions,
+		private readonly bindAddress: string,
 	) {
 		this.#conditions = conditions;
 		this.#front.on('message', (packet, from) => {
-			this.#client = { address: from.address, port: from.port };
-			this.#forward(packet, this.#up, (p) => this.#back.send(p, this.target.port, this.target.address));
-		});
-		this.#back.on('message', (packet) => {
-			const client = this.#client;
-			if (client) this.#forward(packet, this.#down, (p) => this.#front.send(p, client.port, client.address));
+			const client = this.#client(from.address, from.port);
+			this.#forward(packet, this.#up, (p) => client.back.send(p, this.target.port, this.target.address));
 		});
 		this.#front.on('error', () => undefined);
-		this.#back.on('error', () => undefined);
 	}
 
 	static async open(target: { address: string; port: number }, conditions: NetworkConditions, bindAddress = '127.0.0.1'): Promise<ImpairmentRelay> {
-		const relay = new ImpairmentRelay(target, conditions);
-		await Promise.all([
-			new Promise<void>((resolve) => relay.#front.bind(0, bindAddress, resolve)),
-			new Promise<void>((resolve) => relay.#back.bind(0, bindAddress, resolve)),
-		]);
+		const relay = new ImpairmentRelay(target, conditions, bindAddress);
+		await new Promise<void>((resolve) => relay.#front.bind(0, bindAddress, resolve));
 		return relay;
 	}
 
@@ -58,8 +59,27 @@ export class ImpairmentRelay {
 		return { address: a.address, port: a.port };
 	}
 
+	get conditions(): NetworkConditions {
+		return this.#conditions;
+	}
+
 	setConditions(conditions: NetworkConditions): void {
 		this.#conditions = conditions;
+	}
+
+	#client(address: string, port: number): Client {
+		const key = `${address}:${port}`;
+		let client = this.#clients.get(key);
+		if (!client) {
+			const back = dgram.createSocket('udp4');
+			back.on('error', () => undefined);
+			back.bind(0, this.bindAddress);
+			client = { address, port, back };
+			const c = client;
+			back.on('message', (packet) => this.#forward(packet, this.#down, (p) => this.#front.send(p, c.port, c.address)));
+			this.#clients.set(key, client);
+		}
+		return client;
 	}
 
 	#forward(packet: Buffer, direction: Direction, send: (p: Buffer) => void): void {
@@ -100,6 +120,7 @@ export class ImpairmentRelay {
 		for (const timer of this.timers) clearTimeout(timer);
 		this.timers.clear();
 		this.#front.close();
-		this.#back.close();
+		for (const client of this.#clients.values()) client.back.close();
+		this.#clients.clear();
 	}
 }

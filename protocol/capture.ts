@@ -1,0 +1,45 @@
+/**
+ * The in-page capture: what a page is told when callswarm's capture script is injected into it
+ * (by a browser bot, before any page script), and what the capture hands back.
+ */
+import { z } from 'zod';
+import type { ParticipantEvent, StatsSnapshotInput } from './telemetry.ts';
+
+export const IceServer = z.object({
+	urls: z.union([z.string().max(500), z.array(z.string().max(500)).max(10)]),
+	username: z.string().max(200).optional(),
+	credential: z.string().max(200).optional(),
+});
+
+export const CaptureConfig = z.object({
+	/** getStats() of every connection this often. */
+	statsIntervalMs: z.number().int().min(100).max(600_000).default(2000),
+	/** "known": only the stats types and fields the collector reads (about a quarter of the bytes); "full": whole reports. */
+	stats: z.enum(['known', 'full']).default('known'),
+	/** Replaces every connection's ICE servers (a participant's own impairing TURN relay). */
+	iceServers: z.array(IceServer).max(10).optional(),
+	/** Every connection relays (iceTransportPolicy "relay"), so all of its media takes the relay's path. */
+	forceRelay: z.boolean().default(false),
+	/** No connection up this long after the join started: a fail event. */
+	joinTimeoutMs: z.number().int().positive().max(3_600_000).default(30_000),
+	/** getDisplayMedia answers with a generated screen (slides-like, this size and rate). */
+	screen: z.object({ width: z.number().int().min(16).max(3840), height: z.number().int().min(16).max(2160), frameRate: z.number().min(1).max(60) }).optional(),
+});
+export type CaptureConfig = z.output<typeof CaptureConfig>;
+export type CaptureConfigInput = z.input<typeof CaptureConfig>;
+
+/** One registered RTCPeerConnection as the capture sees it. */
+export interface CapturedConnection {
+	label: string;
+	connectionState: string;
+	everConnected: boolean;
+}
+
+/** What `window.__callswarmCapture` offers the load generator. */
+export interface CaptureApi {
+	/** Snapshots and events since the previous call. */
+	drain(): { snapshots: StatsSnapshotInput[]; events: ParticipantEvent[] };
+	/** The join starts now (before the join steps): join and first-media times count from here. */
+	markJoinStart(): void;
+	connections(): CapturedConnection[];
+}
