@@ -58,19 +58,53 @@ export async function runAppScript(page: Page, script: AppScript, ctx: AppContex
 	}
 }
 
+/**
+ * Waits for a visible element by polling with a timer: bot pages share a browser and most are in
+ * the background, where animation frames (which puppeteer's locators wait on) do not run.
+ */
+async function visible(page: Page, selector: string, timeout: number): Promise<void> {
+	await page.waitForFunction(
+		(sel: string) => {
+			const element = document.querySelector(sel) as HTMLElement | null;
+			if (!element) return false;
+			const style = getComputedStyle(element);
+			return element.getClientRects().length > 0 && style.visibility !== 'hidden' && !element.closest('[hidden]');
+		},
+		{ polling: 100, timeout },
+		selector,
+	);
+}
+
 async function runStep(page: Page, step: AppStep, ctx: AppContext, remaining: () => number): Promise<void> {
-	const fill = (text: string) => fillPlaceholders(text, ctx);
 	if ('goto' in step) {
 		await page.goto(fillPlaceholders(step.goto, ctx, true), { waitUntil: 'load', timeout: remaining() });
 	} else if ('click' in step) {
-		await page.locator(step.click).setTimeout(remaining()).click();
+		await visible(page, step.click, remaining());
+		await page.$eval(step.click, (element) => (element as HTMLElement).click());
 	} else if ('fill' in step) {
-		await page.locator(step.fill).setTimeout(remaining()).fill(fill(step.value));
+		await visible(page, step.fill, remaining());
+		// The native value setter, then input and change events: what frameworks (React and others) listen to.
+		await page.$eval(
+			step.fill,
+			(element, value) => {
+				const input = element as HTMLInputElement;
+				input.focus();
+				const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(input) as object, 'value')?.set;
+				if (setter) setter.call(input, value);
+				else input.value = value;
+				input.dispatchEvent(new Event('input', { bubbles: true }));
+				input.dispatchEvent(new Event('change', { bubbles: true }));
+			},
+			fillPlaceholders(step.value, ctx),
+		);
 	} else if ('press' in step) {
-		if (step.selector) await page.locator(step.selector).setTimeout(remaining()).click();
+		if (step.selector) {
+			await visible(page, step.selector, remaining());
+			await page.$eval(step.selector, (element) => (element as HTMLElement).focus());
+		}
 		await page.keyboard.press(step.press as Parameters<Page['keyboard']['press']>[0]);
 	} else if ('waitFor' in step) {
-		await page.waitForSelector(step.waitFor, { visible: true, timeout: Math.min(step.timeout ?? Infinity, remaining()) });
+		await visible(page, step.waitFor, Math.min(step.timeout ?? Infinity, remaining()));
 	} else if ('waitForFunction' in step) {
 		await page.waitForFunction(step.waitForFunction, { polling: 100, timeout: Math.min(step.timeout ?? Infinity, remaining()) });
 	} else if ('wait' in step) {

@@ -1,0 +1,159 @@
+/**
+ * App targets: browser bots join WebRTC apps written without callswarm (no bot page, no
+ * window.callswarm) through their own pages, and everything is measured by the injected capture.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadRun } from '../../loadgen/run/LoadRun.ts';
+import { loadScenario } from '../../loadgen/scenario/load.ts';
+import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
+import { startSfu, type Sfu } from '../../sfu/index.ts';
+import { startMeshServer, type MeshServer } from '../fixtures/apps/mesh/server.ts';
+import { startSfuApp } from '../fixtures/apps/sfu/server.ts';
+import { waitFor } from '../helpers/signaling.ts';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-apps-test-'));
+let mesh: MeshServer;
+let sfu: Sfu;
+let sfuApp: { url: string; close(): Promise<void> };
+
+beforeAll(async () => {
+	mesh = await startMeshServer();
+	sfu = await startSfu({ port: 0, logLevel: 'none' });
+	sfuApp = await startSfuApp();
+});
+
+afterAll(async () => {
+	await mesh?.close();
+	await sfuApp?.close();
+	await sfu?.close();
+	rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs an app scenario until every working bot has decoded media for a while, then stops it. */
+async function runUntilDecoded(scenario: Scenario, working: number, expectFailures = 0) {
+	const run = new LoadRun({ scenario, dataDir: path.join(work, 'data') });
+	const firstMedia = new Set<string>();
+	const failures: string[] = [];
+	run.on('participant', (slot, event) => {
+		if (event.type === 'first-media') firstMedia.add(slot.peerId);
+		if (event.type === 'fail') failures.push(`${slot.peerId}: ${event.reason}`);
+	});
+	const outcome = run.execute();
+	try {
+		await waitFor(() => firstMedia.size === working, 'first media of every participant', 180_000);
+		await waitFor(() => failures.length >= expectFailures, 'the failing join', 60_000);
+		// A few seconds of decoding, counted from the bots' own first media.
+		const since = Date.now();
+		await waitFor(async () => {
+			await run.collector!.flush();
+			const [row] = await run.collector!.store.query<{ n: number }>(
+				`SELECT uniqExact(peer_id) AS n FROM callswarm.samples WHERE run_id = {run:String} AND direction = 'inbound' AND kind = 'video'
+				AND frames_delta > 0 AND ts > fromUnixTimestamp64Milli(toInt64({since:Int64}))`,
+				{ run: run.runId, since },
+			);
+			return Number(row?.n ?? 0) === working;
+		}, 'decoded video after first media', 60_000);
+		run.stop('measured');
+		return { run, result: await outcome, failures };
+	} catch (error) {
+		run.stop('failed');
+		await outcome.catch(() => undefined);
+		await run.close();
+		throw error;
+	}
+}
+
+/** Per participant: the inbound video streams (connection and stream) that decoded frames. */
+async function decodedStreams(run: LoadRun): Promise<Map<string, Set<string>>> {
+	const rows = await run.collector!.store.query<{ peer: string; stream: string }>(
+		`SELECT DISTINCT peer_id AS peer, concat(pc, '/', toString(ssrc)) AS stream FROM callswarm.samples
+		WHERE run_id = {run:String} AND direction = 'inbound' AND kind = 'video' AND frames_delta > 0`,
+		{ run: run.runId },
+	);
+	const out = new Map<string, Set<string>>();
+	for (const r of rows) out.set(r.peer, (out.get(r.peer) ?? new Set()).add(r.stream));
+	return out;
+}
+
+async function eventCounts(run: LoadRun): Promise<Record<string, number>> {
+	const rows = await run.collector!.store.query<{ type: string; n: number }>(
+		`SELECT type, count() AS n FROM callswarm.events WHERE run_id = {run:String} GROUP BY type`,
+		{ run: run.runId },
+	);
+	return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
+}
+
+describe('a peer-to-peer mesh app with its own signaling, joined by steps', () => {
+	it('every bot decodes every other one over its own connection; a join that never completes is a fail event', async () => {
+		const scenario = Scenario.parse({
+			name: 'mesh-app',
+			target: {
+				app: {
+					url: `${mesh.url}/?room={room}`,
+					join: [{ fill: '#name', value: '{peer}' }, { click: '#join' }, { waitFor: '#in-call' }],
+					leave: [{ click: '#leave' }, { waitFor: '#left' }],
+				},
+			},
+			participants: [
+				{ name: 'mesh', bot: 'browser', count: 3, publish: '180p15' },
+				// Its app never shows what the join waits for.
+				{ name: 'stuck', bot: 'browser', count: 1, publish: 'audio-only', app: { join: [{ waitFor: '#never-there' }], joinTimeout: '4s' } },
+			],
+			schedule: { executor: 'constant-vus', vus: 4, duration: '5m' },
+			statsInterval: '1s',
+		} satisfies ScenarioInput);
+		const { run, result, failures } = await runUntilDecoded(scenario, 3, 1);
+		try {
+			expect(failures).toEqual([expect.stringMatching(/^stuck-\d+: could not join: join step 1 \(waitFor "#never-there"\) failed/)]);
+			const decoded = await decodedStreams(run);
+			for (const slot of run.slots.filter((s) => s.group.name === 'mesh')) {
+				// One connection per remote participant ("p2p-1", "p2p-2"), each decoding its video.
+				const connections = new Set([...(decoded.get(slot.peerId) ?? [])].map((s) => s.split('/')[0]));
+				expect([...connections].sort(), slot.peerId).toEqual(['p2p-1', 'p2p-2']);
+			}
+			expect(await eventCounts(run)).toMatchObject({ join: 3, 'first-media': 3, fail: 1, leave: 3 });
+			expect(result.summary.participants).toMatchObject({ attempted: 4, joined: 3, failed: 1 });
+		} finally {
+			await run.close();
+		}
+	}, 300_000);
+});
+
+describe('an SFU app using mediasoup-client its own way, joined by a module', () => {
+	it('every bot decodes every other bot\'s video through the SFU, and join, first-media and leave are stored', async () => {
+		const file = path.join(work, 'team-call.json');
+		const { writeFileSync } = await import('node:fs');
+		writeFileSync(
+			file,
+			JSON.stringify({
+				name: 'sfu-app',
+				target: {
+					app: {
+						url: `${sfuApp.url}/?room={room}&ws=${encodeURIComponent(sfu.wsUrl)}`,
+						join: { module: path.resolve('test/fixtures/apps/sfu/join.ts') },
+						leave: { module: path.resolve('test/fixtures/apps/sfu/join.ts') },
+					},
+				},
+				participants: [{ name: 'team', bot: 'browser', count: 3, publish: '180p15' }],
+				schedule: { executor: 'constant-vus', vus: 3, duration: '5m' },
+				statsInterval: '1s',
+			}),
+		);
+		const scenario = await loadScenario(file);
+		const { run } = await runUntilDecoded(scenario, 3);
+		try {
+			const decoded = await decodedStreams(run);
+			for (const slot of run.slots) {
+				// Two remote videos on the receiving connection.
+				const streams = [...(decoded.get(slot.peerId) ?? [])];
+				expect(streams.filter((s) => s.startsWith('recv/')).length, slot.peerId).toBe(2);
+			}
+			expect(await eventCounts(run)).toMatchObject({ join: 3, 'first-media': 3, leave: 3 });
+		} finally {
+			await run.close();
+		}
+	}, 300_000);
+});
