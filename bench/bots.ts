@@ -5,16 +5,22 @@
  * sampling at 1 s and 2 s against no sampling.
  * With --split 1 it also measures send-only pages (each alone in its room), so a bot's cost
  * splits into sending one stream and receiving one: the figures of loadgen/sizing/costs.ts.
- *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1]
+ * With --relay 1 it measures 360p30 bots whose connections go through their own impairment
+ * relay and the TURN server (coturn), against the same bots connecting directly: the CPU of
+ * the relays (this process) and of coturn per relayed participant.
+ *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1]
  */
 import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import { z } from 'zod';
+import { captureScript } from '../capture/bundle.ts';
 import { launchChromium } from '../loadgen/browser/chromium.ts';
+import { ImpairmentRelay } from '../loadgen/network/ImpairmentRelay.ts';
+import { TurnServer } from '../loadgen/network/TurnServer.ts';
 import { bar, StatusLine } from '../cli/status.ts';
 import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
-import { publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
+import { networkPresets, publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
 import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 
@@ -31,6 +37,7 @@ const flags = parseInput(
 			.pipe(z.array(z.enum(['audio-only', '180p15', '360p30', '720p30']))),
 		sampling: z.enum(['0', '1']).default('1'),
 		split: z.enum(['0', '1']).default('0'),
+		relay: z.enum(['0', '1']).default('0'),
 	}),
 	parseArgs({
 		options: {
@@ -41,6 +48,7 @@ const flags = parseInput(
 			profiles: { type: 'string' },
 			sampling: { type: 'string' },
 			split: { type: 'string' },
+			relay: { type: 'string' },
 		},
 	}).values,
 	'bench:bots flags',
@@ -52,13 +60,26 @@ interface Measurement {
 	coresPerBot: number;
 	pssMiBPerBot: number;
 	browserPssMiB: number;
+	/** Cores of this process per bot (the relays run here), and of coturn when relayed. */
+	ownCoresPerBot: number;
+	turnCoresPerBot?: number;
+}
+
+/** The injected capture (as browser bots get it), optionally forcing every connection through its own relay and TURN. */
+async function inject(page: Page, turn?: TurnServer): Promise<ImpairmentRelay | undefined> {
+	// A 4G link (40 ms ± 10 ms, 0.5 % loss, 8 Mbit/s): the relay's delay queue and rate cap at work.
+	const relay = turn ? await ImpairmentRelay.open(turn.address, { ...networkPresets['4g'] }) : undefined;
+	const config = { statsIntervalMs: 2000, sample: false, ...(turn && relay ? { iceServers: [turn.iceServer(relay.address)], forceRelay: true } : {}) };
+	await page.evaluateOnNewDocument(`window.__callswarmCaptureConfig = ${JSON.stringify(config)};`);
+	await page.evaluateOnNewDocument(await captureScript());
+	return relay;
 }
 
 /**
  * N bot pages of one profile in one browser, optionally sampling getStats every interval. In
  * rooms of two (each page sends one stream and receives one), or with `sendOnly` each alone.
  */
-async function measure(profile: PublishProfile, label: string, samplingMs?: number, sendOnly = false): Promise<Measurement> {
+async function measure(profile: PublishProfile, label: string, samplingMs?: number, sendOnly = false, turn?: TurnServer): Promise<Measurement> {
 	const p = publishProfiles[profile];
 	const launched = await launchChromium({
 		media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() },
@@ -67,9 +88,12 @@ async function measure(profile: PublishProfile, label: string, samplingMs?: numb
 	const pssEmpty = treePssBytes(pid);
 	const pages = [];
 	const timers: NodeJS.Timeout[] = [];
+	const relays: ImpairmentRelay[] = [];
 	try {
 		for (let i = 0; i < flags.bots; i++) {
 			const page = await launched.browser.newPage();
+			const relay = await inject(page, turn);
+			if (relay) relays.push(relay);
 			const video = p.video ? `${p.video.width}x${p.video.height}@${p.video.frameRate}` : '0';
 			const room = sendOnly ? `${label}-alone-${i}` : `${label}-${Math.floor(i / 2)}`;
 			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${label}-${i}&video=${video}&audio=1&subscribe=${sendOnly ? 'none' : 'all'}&codec=${flags.codec}`);
@@ -94,17 +118,28 @@ async function measure(profile: PublishProfile, label: string, samplingMs?: numb
 			await new Promise((r) => setTimeout(r, 1000));
 		}
 		const cpu0 = treeCpuSeconds(pid);
+		const own0 = process.cpuUsage();
+		const turn0 = turn ? treeCpuSeconds(turn.process.pid!) : 0;
 		const t0 = performance.now();
 		for (let s = 0; s < flags.seconds; s++) {
 			status.update(`${label}: measuring ${bar(s / flags.seconds)}`);
 			await new Promise((r) => setTimeout(r, 1000));
 		}
-		const cores = (treeCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+		const seconds = (performance.now() - t0) / 1000;
+		const cores = (treeCpuSeconds(pid) - cpu0) / seconds;
+		const own = process.cpuUsage(own0);
 		const pss = treePssBytes(pid);
-		return { coresPerBot: cores / flags.bots, pssMiBPerBot: (pss - pssEmpty) / flags.bots / 2 ** 20, browserPssMiB: pss / 2 ** 20 };
+		return {
+			coresPerBot: cores / flags.bots,
+			pssMiBPerBot: (pss - pssEmpty) / flags.bots / 2 ** 20,
+			browserPssMiB: pss / 2 ** 20,
+			ownCoresPerBot: (own.user + own.system) / 1e6 / seconds / flags.bots,
+			...(turn ? { turnCoresPerBot: (treeCpuSeconds(turn.process.pid!) - turn0) / seconds / flags.bots } : {}),
+		};
 	} finally {
 		for (const t of timers) clearInterval(t);
 		await launched.close();
+		for (const relay of relays) relay.close();
 	}
 }
 
@@ -180,6 +215,32 @@ try {
 	console.log(`\nBrowser bot cost (${flags.codec}, ${flags.bots} bots in one Chromium, rooms of 2: each sends one stream and receives one; ${flags.seconds} s)`);
 	console.table(results);
 	if (results['360p30']) console.log(`target: 360p30 send-and-receive bot <= 0.25 core: ${results['360p30']['cores per bot']! <= 0.25 ? 'met' : 'NOT met'}`);
+	if (flags.relay === '1') {
+		// The same bots connecting directly, then each through its own relay and the TURN server.
+		const turn = await TurnServer.start();
+		try {
+			const direct = await measure('360p30', 'direct');
+			const relayed = await measure('360p30', 'relayed', undefined, false, turn);
+			console.log(`\nPer-participant network through TURN (360p30, ${flags.bots} bots, rooms of 2)`);
+			// This process carries the SFU's JavaScript and the page sampling in both runs: the relays are the difference.
+			const relayCores = Math.max(0, relayed.ownCoresPerBot - direct.ownCoresPerBot);
+			console.table({
+				direct: { 'browser cores per bot': +direct.coresPerBot.toFixed(3), 'relay cores per bot': 0, 'coturn cores per bot': 0 },
+				'relay + TURN': {
+					'browser cores per bot': +relayed.coresPerBot.toFixed(3),
+					'relay cores per bot': +relayCores.toFixed(4),
+					'coturn cores per bot': +relayed.turnCoresPerBot!.toFixed(4),
+				},
+			});
+			const pathCost = relayCores + relayed.turnCoresPerBot!;
+			console.log(
+				`per impaired participant: relay ${(relayCores * 100).toFixed(2)} % of a core (target <= 2 %: ${relayCores <= 0.02 ? 'met' : 'NOT met'}), ` +
+					`with coturn ${(pathCost * 100).toFixed(2)} %`,
+			);
+		} finally {
+			await turn.stop();
+		}
+	}
 	if (flags.sampling === '0') process.exit(0);
 
 	// Sampling cost: the same pages, alternating no sampling with fast sampling (every 250 ms,

@@ -65,7 +65,7 @@ export class PeerConnectionCapture {
 		}
 		scope.RTCPeerConnection = CapturedPeerConnection;
 		if (scope.webkitRTCPeerConnection) scope.webkitRTCPeerConnection = CapturedPeerConnection;
-		this.#timer = setInterval(() => void this.sample(), this.config.statsIntervalMs);
+		if (this.config.sample) this.#timer = setInterval(() => void this.sample(), this.config.statsIntervalMs);
 		this.markJoinStart();
 	}
 
@@ -91,22 +91,30 @@ export class PeerConnectionCapture {
 		return this.#entries.map((e) => ({ label: this.#labelOf(e), connectionState: e.pc.connectionState, everConnected: e.everConnected }));
 	}
 
-	/** getStats() of every open connection that has been up, as one snapshot each. */
-	async sample(): Promise<void> {
+	/** getStats() of every open connection that has been up, one snapshot each. */
+	async snapshot(options: { stats?: 'known' | 'full' } = {}): Promise<StatsSnapshotInput[]> {
 		const ts = Date.now();
-		await Promise.all(
+		const known = (options.stats ?? this.config.stats) === 'known';
+		const snapshots = await Promise.all(
 			this.#entries
 				.filter((e) => !e.closed && e.everConnected)
-				.map(async (entry) => {
+				.map(async (entry): Promise<StatsSnapshotInput | undefined> => {
 					try {
 						const report = await entry.pc.getStats();
 						const stats = [...(report.values() as IterableIterator<Record<string, unknown>>)];
-						this.#snapshots.push({ ts, pc: this.#labelOf(entry), stats: this.config.stats === 'known' ? keepKnownStats(stats) : stats });
+						return { ts, pc: this.#labelOf(entry), stats: known ? keepKnownStats(stats) : stats };
 					} catch {
 						// A connection closing while sampled has nothing more to say.
+						return undefined;
 					}
 				}),
 		);
+		return snapshots.filter((s): s is StatsSnapshotInput => s !== undefined);
+	}
+
+	/** Samples into the buffer `drain()` empties. */
+	async sample(): Promise<void> {
+		this.#snapshots.push(...(await this.snapshot()));
 		if (this.#snapshots.length > maxBuffered) this.#snapshots.splice(0, this.#snapshots.length - maxBuffered);
 	}
 

@@ -12,8 +12,10 @@ export const IceServer = z.object({
 });
 
 export const CaptureConfig = z.object({
-	/** getStats() of every connection this often. */
+	/** getStats() of every connection this often, into the buffer `drain()` empties. */
 	statsIntervalMs: z.number().int().min(100).max(600_000).default(2000),
+	/** Off: no periodic sampling (whoever uses the capture asks for snapshots itself). */
+	sample: z.boolean().default(true),
 	/** "known": only the stats types and fields the collector reads (about a quarter of the bytes); "full": whole reports. */
 	stats: z.enum(['known', 'full']).default('known'),
 	/** Replaces every connection's ICE servers (a participant's own impairing TURN relay). */
@@ -39,7 +41,17 @@ export interface CapturedConnection {
 export interface CaptureApi {
 	/** Snapshots and events since the previous call. */
 	drain(): { snapshots: StatsSnapshotInput[]; events: ParticipantEvent[] };
+	/** getStats() of every open connection now, one snapshot each. */
+	snapshot(options?: { stats?: 'known' | 'full' }): Promise<StatsSnapshotInput[]>;
 	/** The join starts now (before the join steps): join and first-media times count from here. */
 	markJoinStart(): void;
 	connections(): CapturedConnection[];
+}
+
+declare global {
+	interface Window {
+		/** Set by a browser bot before the capture script runs. */
+		__callswarmCaptureConfig?: unknown;
+		__callswarmCapture?: CaptureApi;
+	}
 }

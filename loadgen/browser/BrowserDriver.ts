@@ -1,6 +1,6 @@
 import type { Page } from 'puppeteer-core';
 import { captureScript } from '../../capture/bundle.ts';
-import type { CaptureApi, CaptureConfigInput } from '../../protocol/capture.ts';
+import type { CaptureConfigInput } from '../../protocol/capture.ts';
 import { publishProfiles, type AppTarget, type NetworkConditions } from '../../protocol/scenario.ts';
 import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshotInput } from '../../protocol/telemetry.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
@@ -11,12 +11,6 @@ import { TurnServer } from '../network/TurnServer.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { fillPlaceholders, runAppScript, type AppContext } from './appScript.ts';
 import { launchChromium, type LaunchedBrowser } from './chromium.ts';
-
-declare global {
-	interface Window {
-		__callswarmCapture?: CaptureApi;
-	}
-}
 
 interface BrowserProcess {
 	launched: LaunchedBrowser;

@@ -9,12 +9,24 @@ interface Direction {
 interface Client {
 	address: string;
 	port: number;
-	/** This client's socket toward the target: the target sees one address per client (a NAT). */
+	/** This client's socket toward the target (connected to it): the target sees one address per client, as behind a NAT. */
 	back: dgram.Socket;
+	/** Packets waiting for the socket to connect (a connected socket sends without an address lookup). */
+	pending: Buffer[] | undefined;
+}
+
+/** A packet waiting for its departure time (ms since the relay started). */
+interface Delayed {
+	at: number;
+	packet: Buffer;
+	client: Client;
+	up: boolean;
 }
 
 /** Packets queued beyond this much sending time are dropped (a router's tail drop). */
 const maxQueueMs = 300;
+/** Delayed packets leave in ticks of this many ms: one wakeup serves every packet due in it. */
+const tickMs = 2;
 
 /**
  * One participant's network link, in user space (the kernels this project runs on have no netem
@@ -32,7 +44,10 @@ export class ImpairmentRelay {
 	readonly #down: Direction = { busyUntil: 0 };
 	readonly #start = performance.now();
 	#closed = false;
-	readonly timers = new Set<NodeJS.Timeout>();
+	/** Delayed packets, earliest first (a binary heap): one timer for all of them, not one per packet. */
+	readonly #queue: Delayed[] = [];
+	#timer: NodeJS.Timeout | undefined;
+	#timerAt = Infinity;
 	stats = { forwarded: 0, dropped: 0 };
 
 	private constructor(
@@ -41,10 +56,7 @@ export class ImpairmentRelay {
 		private readonly bindAddress: string,
 	) {
 		this.#conditions = conditions;
-		this.#front.on('message', (packet, from) => {
-			const client = this.#client(from.address, from.port);
-			this.#forward(packet, this.#up, (p) => client.back.send(p, this.target.port, this.target.address));
-		});
+		this.#front.on('message', (packet, from) => this.#forward(packet, this.#client(from.address, from.port), true));
 		this.#front.on('error', () => undefined);
 	}
 
@@ -73,16 +85,28 @@ export class ImpairmentRelay {
 		if (!client) {
 			const back = dgram.createSocket('udp4');
 			back.on('error', () => undefined);
-			back.bind(0, this.bindAddress);
-			client = { address, port, back };
-			const c = client;
-			back.on('message', (packet) => this.#forward(packet, this.#down, (p) => this.#front.send(p, c.port, c.address)));
+			const c: Client = { address, port, back, pending: [] };
+			client = c;
+			back.bind(0, this.bindAddress, () =>
+				back.connect(this.target.port, this.target.address, () => {
+					const waiting = c.pending ?? [];
+					c.pending = undefined;
+					for (const packet of waiting) back.send(packet);
+				}),
+			);
+			back.on('message', (packet) => this.#forward(packet, c, false));
 			this.#clients.set(key, client);
 		}
 		return client;
 	}
 
-	#forward(packet: Buffer, direction: Direction, send: (p: Buffer) => void): void {
+	#send(packet: Buffer, client: Client, up: boolean): void {
+		if (!up) this.#front.send(packet, client.port, client.address);
+		else if (client.pending) client.pending.push(packet);
+		else client.back.send(packet);
+	}
+
+	#forward(packet: Buffer, client: Client, up: boolean): void {
 		if (this.#closed) return;
 		const { delayMs, jitterMs, lossPct, rateKbps } = this.#conditions;
 		if (lossPct > 0 && Math.random() * 100 < lossPct) {
@@ -92,6 +116,7 @@ export class ImpairmentRelay {
 		const now = performance.now() - this.#start;
 		let departure = now;
 		if (rateKbps > 0) {
+			const direction = up ? this.#up : this.#down;
 			const start = Math.max(now, direction.busyUntil);
 			if (start - now > maxQueueMs) {
 				this.stats.dropped++;
@@ -101,24 +126,70 @@ export class ImpairmentRelay {
 			departure = direction.busyUntil;
 		}
 		const jitter = jitterMs > 0 ? (Math.random() * 2 - 1) * jitterMs : 0;
-		const wait = Math.max(0, departure - now + delayMs + jitter);
+		const at = departure + Math.max(0, delayMs + jitter);
 		this.stats.forwarded++;
-		if (wait < 1) {
-			send(packet);
+		if (at - now < 1) {
+			this.#send(packet, client, up);
 			return;
 		}
-		const timer = setTimeout(() => {
-			this.timers.delete(timer);
-			if (!this.#closed) send(packet);
-		}, wait);
-		this.timers.add(timer);
+		this.#push({ at, packet, client, up });
+		this.#arm();
+	}
+
+	/** One timer, for the earliest waiting packet; it sends every packet due within the tick. */
+	#arm(): void {
+		const next = this.#queue[0];
+		if (!next || next.at >= this.#timerAt - tickMs) return;
+		clearTimeout(this.#timer);
+		this.#timerAt = next.at;
+		this.#timer = setTimeout(() => {
+			this.#timerAt = Infinity;
+			const now = performance.now() - this.#start + tickMs / 2;
+			while (this.#queue.length && this.#queue[0]!.at <= now) {
+				const due = this.#pop()!;
+				if (!this.#closed) this.#send(due.packet, due.client, due.up);
+			}
+			this.#arm();
+		}, Math.max(0, next.at - (performance.now() - this.#start)));
+	}
+
+	#push(item: Delayed): void {
+		const q = this.#queue;
+		q.push(item);
+		let i = q.length - 1;
+		while (i > 0) {
+			const parent = (i - 1) >> 1;
+			if (q[parent]!.at <= item.at) break;
+			q[i] = q[parent]!;
+			i = parent;
+		}
+		q[i] = item;
+	}
+
+	#pop(): Delayed | undefined {
+		const q = this.#queue;
+		const top = q[0];
+		const last = q.pop();
+		if (!top || !last || q.length === 0) return top;
+		let i = 0;
+		for (;;) {
+			const left = 2 * i + 1;
+			if (left >= q.length) break;
+			const right = left + 1;
+			const child = right < q.length && q[right]!.at < q[left]!.at ? right : left;
+			if (q[child]!.at >= last.at) break;
+			q[i] = q[child]!;
+			i = child;
+		}
+		q[i] = last;
+		return top;
 	}
 
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
-		for (const timer of this.timers) clearTimeout(timer);
-		this.timers.clear();
+		clearTimeout(this.#timer);
+		this.#queue.length = 0;
 		this.#front.close();
 		for (const client of this.#clients.values()) client.back.close();
 		this.#clients.clear();

@@ -1,7 +1,8 @@
 /** The bot page: joins a room from its URL parameters and exposes window.callswarm. */
 import { Device } from 'mediasoup-client';
 import { describeZodError } from '../../protocol/issues.ts';
-import { keepKnownStats, type ParticipantEvent } from '../../protocol/telemetry.ts';
+import type { ParticipantEvent } from '../../protocol/telemetry.ts';
+import { installCapture } from '../../capture/install.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
 import { BotPageParams, parseVideo } from './params.ts';
 import { CallClient, recordParticipantEvents, SignalingClient } from '../client/index.ts';
@@ -11,6 +12,10 @@ declare global {
 		callswarm: BotPageApi;
 	}
 }
+
+// One stats capture for every page: a browser bot injects it before this script runs; opened by
+// hand, the page installs its own (sampling on demand only).
+const capture = installCapture({ sample: false });
 
 const stateElement = document.getElementById('state');
 const show = (text: string): void => {
@@ -97,12 +102,7 @@ async function leave(): Promise<void> {
 }
 
 async function getStats(options: { known?: boolean } = {}): Promise<RawStatsSnapshot[]> {
-	const reports = await call.getStats();
-	const ts = Date.now();
-	return reports.map(({ direction, report }) => {
-		const stats = [...(report.values() as IterableIterator<Record<string, unknown>>)];
-		return { ts, pc: direction, stats: options.known ? keepKnownStats(stats) : stats };
-	});
+	return (await capture.snapshot({ stats: options.known ? 'known' : 'full' })) as RawStatsSnapshot[];
 }
 
 async function reconnect(reason: string): Promise<void> {
