@@ -92,8 +92,8 @@ describe('network impairment of browser bots through TURN', () => {
 				ORDER BY ts`,
 				{},
 			);
-			const before = change.filter((r) => r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt);
-			expect(Math.max(...before)).toBeLessThan(30);
+			const before = change.filter((r) => r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt).sort((a, b) => a - b);
+			expect(before[Math.floor(before.length / 2)]).toBeLessThan(30);
 			const firstSlow = change.find((r) => r.t >= changedAt && r.rtt > 200);
 			expect(firstSlow, 'an RTT above 200 ms after the change').toBeDefined();
 			expect(firstSlow!.t - changedAt).toBeLessThanOrEqual(3000);
