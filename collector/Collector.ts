@@ -56,7 +56,8 @@ export class Collector {
 			throw error;
 		}
 		const views = new ViewCache();
-		const ingest = new Ingest(journal, writer, new Normalizer(), new RecentIds(500_000), options.keepRawReports);
+		const normalizer = new Normalizer({ retentionDays: options.store.sampleTtlDays, rawRetentionDays: options.store.rawReportTtlDays });
+		const ingest = new Ingest(journal, writer, normalizer, new RecentIds(500_000), options.keepRawReports);
 		ingest.on('runchanged', (runId) => views.invalidate(runId));
 		const queries = new Queries(store);
 		const app = Fastify({

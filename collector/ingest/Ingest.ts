@@ -169,5 +169,7 @@ function runRow(runId: string, run: RunUpsert, updatedAt: number): RunRow {
 		config: JSON.stringify(run.config ?? {}),
 		verdict: JSON.stringify(run.verdict ?? []),
 		updated_at: updatedAt,
+		kind: 'run',
+		app_id: '',
 	};
 }

@@ -12,8 +12,21 @@ import {
 	type TelemetryBatch,
 } from '../../protocol/telemetry.ts';
 import type { EventRow, GeneratorSampleRow, RawReportRow, SampleRow, SfuSampleRow } from '../store/tables.ts';
+import { redactStats } from '../../protocol/redaction.ts';
 import { estimateMos } from './mos.ts';
 import { validStats } from './statsCheck.ts';
+
+/** Who the rows belong to and how long they are kept. */
+export interface NormalizeOptions {
+	/** Also keep the whole getStats() reports (redacted). */
+	keepRawReports?: boolean;
+	/** Days sample and event rows are kept (the tables' TTL reads it). */
+	retentionDays?: number;
+	rawRetentionDays?: number;
+	/** Production telemetry: the app, and the participant's user id as stored (already an HMAC). */
+	appId?: string;
+	userId?: string;
+}
 
 export interface NormalizedBatch {
 	samples: SampleRow[];
@@ -64,18 +77,29 @@ const ratioPct = (part: number | null, whole: number | null): number | null =>
  */
 export class Normalizer {
 	readonly #previous = new Map<string, Previous>();
+	/** Owner columns of the batch being normalised. */
+	#owner = { app_id: '', user_id: '', retention_days: 30 };
 	/** Counters of the batch being normalised, applied by its commit(). */
 	#staged = new Map<string, Previous>();
 
-	constructor(private readonly maxStreams = 1_000_000) {}
+	constructor(
+		private readonly defaults: { retentionDays: number; rawRetentionDays: number } = { retentionDays: 30, rawRetentionDays: 7 },
+		private readonly maxStreams = 1_000_000,
+	) {}
 
 	get trackedStreams(): number {
 		return this.#previous.size;
 	}
 
-	normalize(batch: TelemetryBatch, options: { keepRawReports?: boolean } = {}): NormalizedBatch {
+	normalize(batch: TelemetryBatch, options: NormalizeOptions = {}): NormalizedBatch {
 		const staged = new Map<string, Previous>();
 		this.#staged = staged;
+		const owner = {
+			app_id: options.appId ?? '',
+			user_id: options.userId ?? '',
+			retention_days: options.retentionDays ?? this.defaults.retentionDays,
+		};
+		this.#owner = owner;
 		const out: NormalizedBatch = {
 			samples: [],
 			sfu: [],
@@ -119,7 +143,10 @@ export class Normalizer {
 					room_id: source.roomId,
 					peer_id: source.peerId,
 					pc: snapshot.pc,
-					report: JSON.stringify(snapshot.stats),
+					// Whatever a client sent, only the allow-listed fields are kept (no addresses, no usernames).
+					report: JSON.stringify(redactStats(snapshot.stats, 'full')),
+					...owner,
+					retention_days: options.rawRetentionDays ?? this.defaults.rawRetentionDays,
 				});
 			}
 		});
@@ -136,6 +163,7 @@ export class Normalizer {
 				reason: event.reason ?? '',
 				media_kind: event.mediaKind ?? '',
 				attempt: event.attempt ?? 1,
+				...owner,
 			});
 		}
 		return out;
@@ -230,6 +258,7 @@ export class Normalizer {
 			quality_limitation: '',
 			available_outgoing_bps: null,
 			mos: null,
+			...this.#owner,
 		};
 	}
 

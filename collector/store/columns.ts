@@ -8,6 +8,7 @@ export type ColumnType =
 	| 'LowCardinality(String)'
 	| 'DateTime64(3)'
 	| 'UInt8'
+	| 'UInt16'
 	| 'UInt32'
 	| 'Int64'
 	| 'Float32'
@@ -22,6 +23,8 @@ export interface Column {
 	readonly type: ColumnType;
 	/** Compression codec, e.g. 'Delta, ZSTD(1)'. */
 	readonly codec?: string;
+	/** SQL default for rows that existed before the column (a column added to a live database). */
+	readonly default?: string;
 }
 
 type TsType<T extends ColumnType> = T extends 'String' | 'LowCardinality(String)'
@@ -34,7 +37,7 @@ type TsType<T extends ColumnType> = T extends 'String' | 'LowCardinality(String)
 export type RowOf<C extends readonly Column[]> = { [K in C[number] as K['name']]: TsType<K['type']> };
 
 export function columnsDdl(columns: readonly Column[]): string {
-	return columns.map((c) => `\`${c.name}\` ${c.type}${c.codec ? ` CODEC(${c.codec})` : ''}`).join(',\n  ');
+	return columns.map((c) => `\`${c.name}\` ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}${c.codec ? ` CODEC(${c.codec})` : ''}`).join(',\n  ');
 }
 
 /** "name Type, ..." as the structure argument of the file() table function. */
@@ -170,6 +173,11 @@ function valueWriter(type: ColumnType): ValueWriter {
 		case 'UInt8':
 			return (w, v) => {
 				w.buffer[w.offset++] = typeof v === 'number' ? v & 0xff : 0;
+			};
+		case 'UInt16':
+			return (w, v) => {
+				w.buffer.writeUInt16LE(typeof v === 'number' && v >= 0 && v <= 0xffff ? v & 0xffff : 0, w.offset);
+				w.offset += 2;
 			};
 		case 'UInt32':
 			return (w, v) => {

@@ -5,7 +5,21 @@
  */
 import { metricCatalogue, sampleMetricNames, type SampleMetric } from '../../protocol/metrics.ts';
 import { columnsDdl, type Column } from './columns.ts';
-import { batchColumns, eventColumns, generatorSampleColumns, rawReportColumns, runColumns, sampleColumns, sfuSampleColumns, tableNames, tables } from './tables.ts';
+import {
+	alertEventColumns,
+	alertRuleColumns,
+	appColumns,
+	appKeyColumns,
+	batchColumns,
+	callParticipantColumns,
+	eventColumns,
+	generatorSampleColumns,
+	rawReportColumns,
+	runColumns,
+	sampleColumns,
+	sfuSampleColumns,
+	tables,
+} from './tables.ts';
 
 export interface SchemaOptions {
 	database: string;
@@ -88,7 +102,24 @@ function alter(o: SchemaOptions, name: string, clause: string): string[] {
 export const rollupLevels = [5, 15, 60, 300] as const;
 export type RollupLevel = (typeof rollupLevels)[number];
 
-const dimensions = ['run_id', 'bucket', 'source_kind', 'kind', 'direction'] as const;
+/**
+ * A family of cascading rollups: per run (the run view) and per app (the app view over time
+ * ranges). Each level is filled from the one before; the first from samples.
+ */
+export interface RollupFamily {
+	prefix: string;
+	/** The column the family is kept per. */
+	key: 'run_id' | 'app_id';
+	levels: readonly number[];
+	/** Which samples the first level takes. */
+	where?: string;
+}
+
+export const runRollups: RollupFamily = { prefix: 'rollup', key: 'run_id', levels: rollupLevels };
+/** App views cover an hour to weeks: minutes, quarter hours and hours. */
+export const appRollupLevels = [60, 900, 3600] as const;
+export const appRollups: RollupFamily = { prefix: 'app_rollup', key: 'app_id', levels: appRollupLevels, where: "app_id != ''" };
+export const rollupFamilies = [runRollups, appRollups] as const;
 
 /** The state columns of one rollup metric. */
 const rollupStateColumns = (m: string): string[] => [
@@ -96,13 +127,13 @@ const rollupStateColumns = (m: string): string[] => [
 	`\`${m}_avg\` AggregateFunction(avg, Nullable(Float32))`,
 ];
 
-/** The materialized view filling rollup level `i`: from samples (level 0) or from the level before. */
-function runRollupView(o: SchemaOptions, i: number): string {
+/** The materialized view filling level `i` of a rollup family. */
+function rollupView(o: SchemaOptions, family: RollupFamily, i: number): string {
 	const db = `\`${o.database}\``;
 	const local = (n: string) => (o.cluster ? `${n}_local` : n);
-	const level = rollupLevels[i]!;
-	const name = `rollup_${level}s`;
-	const source = i === 0 ? 'samples' : `rollup_${rollupLevels[i - 1]}s`;
+	const level = family.levels[i]!;
+	const name = `${family.prefix}_${level}s`;
+	const source = i === 0 ? 'samples' : `${family.prefix}_${family.levels[i - 1]}s`;
 	const time = i === 0 ? 'ts' : 'bucket';
 	const fromSamples = [
 		'countState() AS samples',
@@ -116,18 +147,19 @@ function runRollupView(o: SchemaOptions, i: number): string {
 		'sumMergeState(lost_delta) AS lost_delta',
 		...rollupMetrics.flatMap((m) => [`${sketch('MergeState')}(\`${m}_q\`) AS \`${m}_q\``, `avgMergeState(\`${m}_avg\`) AS \`${m}_avg\``]),
 	];
+	const dimensions = [family.key, 'bucket', 'source_kind', 'kind', 'direction'];
 	return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
-SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
+SELECT ${family.key}, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
   ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
-FROM ${db}.\`${local(source)}\`
+FROM ${db}.\`${local(source)}\`${i === 0 && family.where ? `\nWHERE ${family.where}` : ''}
 GROUP BY ${dimensions.join(', ')}`;
 }
 
-/** Per run and stream kind/direction: quantile sketch and average states of every rollup metric. */
-function runRollupStatements(o: SchemaOptions): string[] {
+/** Per key and stream kind/direction: quantile sketch and average states of every rollup metric. */
+function rollupStatements(o: SchemaOptions, family: RollupFamily): string[] {
 	const states = rollupMetrics.flatMap(rollupStateColumns);
 	const body = [
-		'`run_id` LowCardinality(String)',
+		`\`${family.key}\` LowCardinality(String)`,
 		'`bucket` DateTime',
 		'`source_kind` LowCardinality(String)',
 		'`kind` LowCardinality(String)',
@@ -137,21 +169,18 @@ function runRollupStatements(o: SchemaOptions): string[] {
 		'`lost_delta` AggregateFunction(sum, Nullable(Int64))',
 		...states,
 	].join(',\n  ');
-	return rollupLevels.flatMap((level, i) => {
-		const name = `rollup_${level}s`;
-		return [
-			...table(
-				o,
-				name,
-				body,
-				`PARTITION BY toYYYYMM(bucket)\nORDER BY (run_id, direction, kind, source_kind, bucket)\nSETTINGS index_granularity = 256`,
-				'AggregatingMergeTree',
-				'',
-				'cityHash64(run_id)',
-			),
-			runRollupView(o, i),
-		];
-	});
+	return family.levels.flatMap((level, i) => [
+		...table(
+			o,
+			`${family.prefix}_${level}s`,
+			body,
+			`PARTITION BY toYYYYMM(bucket)\nORDER BY (${family.key}, direction, kind, source_kind, bucket)\nTTL bucket + INTERVAL ${o.sampleTtlDays} DAY\nSETTINGS index_granularity = 256`,
+			'AggregatingMergeTree',
+			'',
+			`cityHash64(${family.key})`,
+		),
+		rollupView(o, family, i),
+	]);
 }
 
 /** Per peer: averages of the quality-band metrics (active participants, bands and the peer drill-down read these). */
@@ -186,7 +215,7 @@ function peerRollupStatements(o: SchemaOptions): string[] {
 				o,
 				name,
 				body,
-				`PARTITION BY toYYYYMM(bucket)\nORDER BY (run_id, room_id, peer_id, source_kind, bucket)`,
+				`PARTITION BY toYYYYMM(bucket)\nORDER BY (run_id, room_id, peer_id, source_kind, bucket)\nTTL bucket + INTERVAL ${o.sampleTtlDays} DAY`,
 				'AggregatingMergeTree',
 				'',
 				'cityHash64(run_id, peer_id)',
@@ -239,7 +268,7 @@ export const migrations: Migration[] = [
 				`PARTITION BY toYYYYMMDD(ts)\nORDER BY (run_id, room_id, peer_id, ts)\nTTL toDateTime(ts) + INTERVAL ${o.rawReportTtlDays} DAY`,
 			),
 			...table(o, 'runs', cols(runColumns), 'ORDER BY run_id', 'ReplacingMergeTree', 'updated_at', 'cityHash64(run_id)'),
-			...runRollupStatements(o),
+			...rollupStatements(o, runRollups),
 			...peerRollupStatements(o),
 		],
 	},
@@ -257,12 +286,51 @@ export const migrations: Migration[] = [
 			// Replicated tables deduplicate inserts by default; plain MergeTree needs a window.
 			...(o.cluster
 				? []
-				: [...tableNames, ...rollupLevels.flatMap((l) => [`rollup_${l}s`, `peer_rollup_${l}s`])].map(
+				: [...v2Tables, ...rollupLevels.flatMap((l) => [`rollup_${l}s`, `peer_rollup_${l}s`])].map(
 						(name) => `ALTER TABLE \`${o.database}\`.\`${name}\` MODIFY SETTING non_replicated_deduplication_window = ${deduplicationWindow}`,
 					)),
 		],
 	},
+	{
+		version: 3,
+		name: 'privacy and production apps: retention per row, hashed user ids, apps, ingest keys, call participants, alerts, app rollups',
+		statements: (o) => {
+			const db = `\`${o.database}\``;
+			const dedup = (names: string[]) =>
+				o.cluster ? [] : names.map((name) => `ALTER TABLE ${db}.\`${name}\` MODIFY SETTING non_replicated_deduplication_window = ${deduplicationWindow}`);
+			const addColumns = (name: string, columns: readonly Column[], only: string[]) =>
+				columns.filter((c) => only.includes(c.name)).flatMap((c) => alter(o, name, `ADD COLUMN IF NOT EXISTS ${columnsDdl([c])}`));
+			const privacy = ['app_id', 'user_id', 'retention_days'];
+			return [
+				// Rows carry their own retention: the TTL reads it (per app, per run).
+				...addColumns('samples', sampleColumns, privacy),
+				...addColumns('events', eventColumns, privacy),
+				...addColumns('raw_reports', rawReportColumns, privacy),
+				...addColumns('runs', runColumns, ['kind', 'app_id']),
+				...['samples', 'events', 'raw_reports'].flatMap((name) => alter(o, name, 'MODIFY TTL toDateTime(ts) + toIntervalDay(retention_days)')),
+				...rollupLevels.flatMap((l) => [`rollup_${l}s`, `peer_rollup_${l}s`]).flatMap((name) => alter(o, name, `MODIFY TTL bucket + INTERVAL ${o.sampleTtlDays} DAY`)),
+				...table(
+					o,
+					'call_participants',
+					cols(callParticipantColumns),
+					'ORDER BY (app_id, run_id, peer_id)\nTTL toDateTime(last_seen) + toIntervalDay(retention_days)',
+					'ReplacingMergeTree',
+					'last_seen',
+					'cityHash64(app_id, run_id)',
+				),
+				...table(o, 'apps', cols(appColumns), 'ORDER BY app_id', 'ReplacingMergeTree', 'updated_at', 'cityHash64(app_id)'),
+				...table(o, 'app_keys', cols(appKeyColumns), 'ORDER BY (app_id, key_id)', 'ReplacingMergeTree', 'updated_at', 'cityHash64(app_id)'),
+				...table(o, 'alert_rules', cols(alertRuleColumns), 'ORDER BY (app_id, rule_id)', 'ReplacingMergeTree', 'updated_at', 'cityHash64(app_id)'),
+				...table(o, 'alert_events', cols(alertEventColumns), `ORDER BY (app_id, rule_id, ts)\nTTL toDateTime(ts) + INTERVAL 90 DAY`, 'MergeTree', '', 'cityHash64(app_id)'),
+				...rollupStatements(o, appRollups),
+				...dedup(['call_participants', ...appRollupLevels.map((l) => `app_rollup_${l}s`)]),
+			];
+		},
+	},
 ];
+
+/** The tables migration 2 knew (its statements must not change with later tables). */
+const v2Tables = ['samples', 'events', 'sfu_samples', 'batches', 'raw_reports', 'runs', 'generator_samples'];
 
 /**
  * Columns the code declares that the database lacks, typically a metric added since the tables
@@ -280,13 +348,14 @@ export function catchUpStatements(o: SchemaOptions, existing: (table: string) =>
 			if (!have.has(column.name)) statements.push(...alter(o, name, `ADD COLUMN IF NOT EXISTS ${columnsDdl([column])}`));
 		}
 	}
-	const rollupHas = existing(local(`rollup_${rollupLevels[0]}s`));
-	const missing = rollupMetrics.filter((m) => rollupHas.size > 0 && !rollupHas.has(`${m}_q`));
-	if (missing.length > 0) {
-		rollupLevels.forEach((level, i) => {
-			const name = `rollup_${level}s`;
+	for (const family of rollupFamilies) {
+		const have = existing(local(`${family.prefix}_${family.levels[0]}s`));
+		const missing = rollupMetrics.filter((m) => have.size > 0 && !have.has(`${m}_q`));
+		if (missing.length === 0) continue;
+		family.levels.forEach((level, i) => {
+			const name = `${family.prefix}_${level}s`;
 			for (const m of missing) for (const column of rollupStateColumns(m)) statements.push(...alter(o, name, `ADD COLUMN IF NOT EXISTS ${column}`));
-			statements.push(`DROP VIEW IF EXISTS \`${o.database}\`.\`${name}_mv\`${onCluster(o)}`, runRollupView(o, i));
+			statements.push(`DROP VIEW IF EXISTS \`${o.database}\`.\`${name}_mv\`${onCluster(o)}`, rollupView(o, family, i));
 		});
 	}
 	return statements;

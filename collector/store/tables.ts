@@ -3,6 +3,14 @@ import type { Column, RowOf } from './columns.ts';
 const ts = { name: 'ts', type: 'DateTime64(3)', codec: 'Delta, ZSTD(1)' } as const;
 const lc = <N extends string>(name: N) => ({ name, type: 'LowCardinality(String)' }) as const;
 const f32 = <N extends string>(name: N) => ({ name, type: 'Nullable(Float32)' }) as const;
+
+/**
+ * The app a row belongs to (empty for load runs), the participant's user id as stored (an HMAC
+ * with the app's secret salt, never the raw id; empty for bots), and how many days the row is
+ * kept (the tables' TTL reads it: retention per app and per run).
+ */
+const privacyColumns = <D extends string>(defaultDays: D) =>
+	[lc('app_id'), { name: 'user_id', type: 'String' }, { name: 'retention_days', type: 'UInt16', default: defaultDays }] as const;
 const i64 = <N extends string>(name: N) => ({ name, type: 'Nullable(Int64)' }) as const;
 
 /** One normalised RTP stream or candidate pair of one participant at one instant. */
@@ -47,6 +55,7 @@ export const sampleColumns = [
 	lc('quality_limitation'),
 	f32('available_outgoing_bps'),
 	f32('mos'),
+	...privacyColumns('30'),
 ] as const satisfies readonly Column[];
 export type SampleRow = RowOf<typeof sampleColumns>;
 
@@ -62,6 +71,7 @@ export const eventColumns = [
 	{ name: 'reason', type: 'String' },
 	lc('media_kind'),
 	{ name: 'attempt', type: 'UInt32' },
+	...privacyColumns('30'),
 ] as const satisfies readonly Column[];
 export type EventRow = RowOf<typeof eventColumns>;
 
@@ -122,6 +132,7 @@ export const rawReportColumns = [
 	lc('peer_id'),
 	lc('pc'),
 	{ name: 'report', type: 'String', codec: 'ZSTD(3)' },
+	...privacyColumns('7'),
 ] as const satisfies readonly Column[];
 export type RawReportRow = RowOf<typeof rawReportColumns>;
 
@@ -137,8 +148,30 @@ export const runColumns = [
 	{ name: 'config', type: 'String' },
 	{ name: 'verdict', type: 'String' },
 	{ name: 'updated_at', type: 'DateTime64(3)' },
+	/** "run" (a load test) or "call" (a production call of an app). */
+	{ name: 'kind', type: 'LowCardinality(String)', default: "'run'" },
+	lc('app_id'),
 ] as const satisfies readonly Column[];
 export type RunRow = RowOf<typeof runColumns>;
+
+/**
+ * Who took part in a production call, as the monitoring SDK reports it: hashed user id, coarse
+ * user agent, app version, region and free labels (breakdowns of the app view); newest row wins.
+ */
+export const callParticipantColumns = [
+	lc('app_id'),
+	lc('run_id'),
+	lc('peer_id'),
+	{ name: 'user_id', type: 'String' },
+	{ name: 'first_seen', type: 'DateTime64(3)' },
+	{ name: 'last_seen', type: 'DateTime64(3)' },
+	lc('user_agent'),
+	lc('app_version'),
+	lc('region'),
+	{ name: 'labels', type: 'String' },
+	{ name: 'retention_days', type: 'UInt16', default: '30' },
+] as const satisfies readonly Column[];
+export type CallParticipantRow = RowOf<typeof callParticipantColumns>;
 
 export const tables = {
 	samples: sampleColumns,
@@ -148,8 +181,70 @@ export const tables = {
 	raw_reports: rawReportColumns,
 	runs: runColumns,
 	generator_samples: generatorSampleColumns,
+	call_participants: callParticipantColumns,
 } as const;
 export type TableName = keyof typeof tables;
 /** Every table rows are written to, in a fixed order: journal records refer to tables by position (append only). */
-export const tableNames: readonly TableName[] = ['samples', 'events', 'sfu_samples', 'batches', 'raw_reports', 'runs', 'generator_samples'];
+export const tableNames: readonly TableName[] = ['samples', 'events', 'sfu_samples', 'batches', 'raw_reports', 'runs', 'generator_samples', 'call_participants'];
+
+// ---- registries written by the API, not the journal ----
+
+/** Apps monitored in production. The salt keys the HMAC of user ids (secret, never shown). */
+export const appColumns = [
+	{ name: 'app_id', type: 'String' },
+	{ name: 'name', type: 'String' },
+	{ name: 'salt', type: 'String' },
+	/** JSON array of the origins allowed to post (CORS). */
+	{ name: 'origins', type: 'String' },
+	{ name: 'retention_days', type: 'UInt16' },
+	{ name: 'raw_retention_days', type: 'UInt16' },
+	/** Share of calls the SDK monitors (0..1). */
+	{ name: 'sample_share', type: 'Float32' },
+	/** A call with no data for this long has ended. */
+	{ name: 'call_idle_minutes', type: 'UInt16' },
+	{ name: 'created_at', type: 'DateTime64(3)' },
+	{ name: 'updated_at', type: 'DateTime64(3)' },
+	{ name: 'deleted', type: 'UInt8' },
+] as const satisfies readonly Column[];
+export type AppRow = RowOf<typeof appColumns>;
+
+/** Ingest keys: only their SHA-256 is kept; a key can only post telemetry for its app. */
+export const appKeyColumns = [
+	{ name: 'app_id', type: 'String' },
+	{ name: 'key_id', type: 'String' },
+	{ name: 'key_hash', type: 'String' },
+	{ name: 'created_at', type: 'DateTime64(3)' },
+	{ name: 'revoked_at', type: 'Nullable(DateTime64(3))' },
+	{ name: 'updated_at', type: 'DateTime64(3)' },
+] as const satisfies readonly Column[];
+export type AppKeyRow = RowOf<typeof appKeyColumns>;
+
+export const alertRuleColumns = [
+	{ name: 'app_id', type: 'String' },
+	{ name: 'rule_id', type: 'String' },
+	{ name: 'name', type: 'String' },
+	{ name: 'metric', type: 'LowCardinality(String)' },
+	{ name: 'threshold', type: 'String' },
+	{ name: 'window_ms', type: 'UInt32' },
+	{ name: 'webhook', type: 'String' },
+	{ name: 'format', type: 'LowCardinality(String)' },
+	{ name: 'created_at', type: 'DateTime64(3)' },
+	{ name: 'updated_at', type: 'DateTime64(3)' },
+	{ name: 'deleted', type: 'UInt8' },
+] as const satisfies readonly Column[];
+export type AlertRuleRow = RowOf<typeof alertRuleColumns>;
+
+export const alertEventColumns = [
+	{ name: 'app_id', type: 'LowCardinality(String)' },
+	{ name: 'rule_id', type: 'String' },
+	{ name: 'ts', type: 'DateTime64(3)' },
+	/** firing | resolved */
+	{ name: 'state', type: 'LowCardinality(String)' },
+	{ name: 'value', type: 'Nullable(Float64)' },
+	{ name: 'samples', type: 'UInt32' },
+	{ name: 'message', type: 'String' },
+	/** The webhook answered 2xx. */
+	{ name: 'delivered', type: 'UInt8' },
+] as const satisfies readonly Column[];
+export type AlertEventRow = RowOf<typeof alertEventColumns>;
 export type RowOfTable<T extends TableName> = RowOf<(typeof tables)[T]>;
