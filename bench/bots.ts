@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import { z } from 'zod';
-import { captureScript } from '../capture/bundle.ts';
+import { captureConfigScript, captureScript } from '../capture/bundle.ts';
 import { launchChromium } from '../loadgen/browser/chromium.ts';
 import { ImpairmentRelay } from '../loadgen/network/ImpairmentRelay.ts';
 import { TurnServer } from '../loadgen/network/TurnServer.ts';
@@ -70,7 +70,7 @@ async function inject(page: Page, turn?: TurnServer): Promise<ImpairmentRelay | 
 	// A 4G link (40 ms ± 10 ms, 0.5 % loss, 8 Mbit/s): the relay's delay queue and rate cap at work.
 	const relay = turn ? await ImpairmentRelay.open(turn.address, { ...networkPresets['4g'] }) : undefined;
 	const config = { statsIntervalMs: 2000, sample: false, ...(turn && relay ? { iceServers: [turn.iceServer(relay.address)], forceRelay: true } : {}) };
-	await page.evaluateOnNewDocument(`window.__callswarmCaptureConfig = ${JSON.stringify(config)};`);
+	await page.evaluateOnNewDocument(captureConfigScript(config));
 	await page.evaluateOnNewDocument(await captureScript());
 	return relay;
 }

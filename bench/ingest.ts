@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
-import { keepKnownStats, type StatsSnapshot, type TelemetryBatchInput } from '../protocol/telemetry.ts';
+import { keepKnownStats } from '../protocol/redaction.ts';
+import type { StatsSnapshot, TelemetryBatchInput } from '../protocol/telemetry.ts';
 
 const flags = parseInput(
 	z.object({

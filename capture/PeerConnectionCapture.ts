@@ -11,7 +11,8 @@
  * sender) the monitoring SDK that real apps load.
  */
 import type { CaptureConfig, CapturedConnection } from '../protocol/capture.ts';
-import { keepKnownStats, type ParticipantEvent, type StatsSnapshotInput } from '../protocol/telemetry.ts';
+import { redactStats } from '../protocol/redaction.ts';
+import type { ParticipantEvent, StatsSnapshotInput } from '../protocol/telemetry.ts';
 
 interface Entry {
 	pc: RTCPeerConnection;
@@ -91,10 +92,13 @@ export class PeerConnectionCapture {
 		return this.#entries.map((e) => ({ label: this.#labelOf(e), connectionState: e.pc.connectionState, everConnected: e.everConnected }));
 	}
 
-	/** getStats() of every open connection that has been up, one snapshot each. */
+	/**
+	 * getStats() of every open connection that has been up, one snapshot each, redacted before
+	 * it leaves this function: no addresses, ICE usernames, fingerprints or device names.
+	 */
 	async snapshot(options: { stats?: 'known' | 'full' } = {}): Promise<StatsSnapshotInput[]> {
 		const ts = Date.now();
-		const known = (options.stats ?? this.config.stats) === 'known';
+		const mode = options.stats ?? this.config.stats;
 		const snapshots = await Promise.all(
 			this.#entries
 				.filter((e) => !e.closed && e.everConnected)
@@ -102,7 +106,7 @@ export class PeerConnectionCapture {
 					try {
 						const report = await entry.pc.getStats();
 						const stats = [...(report.values() as IterableIterator<Record<string, unknown>>)];
-						return { ts, pc: this.#labelOf(entry), stats: known ? keepKnownStats(stats) : stats };
+						return { ts, pc: this.#labelOf(entry), stats: redactStats(stats, mode) };
 					} catch {
 						// A connection closing while sampled has nothing more to say.
 						return undefined;
@@ -114,7 +118,9 @@ export class PeerConnectionCapture {
 
 	/** Samples into the buffer `drain()` empties. */
 	async sample(): Promise<void> {
-		this.#snapshots.push(...(await this.snapshot()));
+		// The buffer is read after the await: a drain() meanwhile replaced it (pushing into the old one would lose these).
+		const snapshots = await this.snapshot();
+		this.#snapshots.push(...snapshots);
 		if (this.#snapshots.length > maxBuffered) this.#snapshots.splice(0, this.#snapshots.length - maxBuffered);
 	}
 

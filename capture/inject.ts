@@ -3,6 +3,7 @@
  * `window.__callswarmCaptureConfig` (set by the bot just before), drained by the load generator
  * every stats interval through `window.__callswarmCapture`.
  */
+import type { CaptureConfig } from '../protocol/capture.ts';
 import { installCapture } from './install.ts';
 
-installCapture((window.__callswarmCaptureConfig ?? {}) as Parameters<typeof installCapture>[0]);
+installCapture(window.__callswarmCaptureConfig as CaptureConfig);

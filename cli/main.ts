@@ -1,4 +1,5 @@
 import { InputError } from '../protocol/issues.ts';
+import { alertsCommand, alertsHelp, appsCommand, appsHelp, deleteCommand, deleteHelp } from './commands/apps.ts';
 import { capacityCommand, capacityHelp } from './commands/capacity.ts';
 import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './commands/reports.ts';
 import { runCommand, runHelp } from './commands/run.ts';
@@ -15,6 +16,9 @@ const commands: Record<string, Command> = {
 	capacity: { summary: 'measure how many consumers one SFU worker core carries', help: capacityHelp, run: (argv) => capacityCommand(argv) },
 	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },
+	apps: { summary: 'production apps monitored with the SDK: create, ingest keys, revoke, view', help: appsHelp, run: appsCommand },
+	alerts: { summary: "a production app's alert rules: list, create, delete, test", help: alertsHelp, run: alertsCommand },
+	delete: { summary: "erase a user's or a call's data from every table and rollup", help: deleteHelp, run: deleteCommand },
 };
 
 function usage(): string {

@@ -1,11 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import compress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { sdkScript } from '../capture/bundle.ts';
 import { InputError, parseInput } from '../protocol/issues.ts';
+import { AlertEngine } from './alerts/AlertEngine.ts';
+import { AppIngest } from './apps/AppIngest.ts';
+import { AppRegistry } from './apps/AppRegistry.ts';
+import { CallTracker } from './apps/CallTracker.ts';
 import { HttpError, installErrorHandler } from './http.ts';
 import { Ingest } from './ingest/Ingest.ts';
 import { Journal } from './ingest/Journal.ts';
@@ -13,14 +18,32 @@ import { RecentIds } from './ingest/RecentIds.ts';
 import { StoreWriter } from './ingest/StoreWriter.ts';
 import { Normalizer } from './normalize/Normalizer.ts';
 import { CollectorOptions, isLoopback, type CollectorOptionsInput } from './options.ts';
+import { appTelemetryPlugin, isAppTelemetry } from './plugins/appTelemetry.ts';
+import { appsPlugin } from './plugins/apps.ts';
 import { runsPlugin } from './plugins/runs.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
+import { Deletion } from './privacy/Deletion.ts';
+import { AppViews } from './queries/AppViews.ts';
 import { Queries } from './queries/index.ts';
+import { Sql } from './queries/sql.ts';
 import { ViewCache } from './queries/ViewCache.ts';
 import { ClickHouseStore } from './store/ClickHouseStore.ts';
 
-/** The telemetry collector: ingest, the run registry and query API, and the dashboard. */
+/** Production monitoring: apps, their calls, their views and alerts. */
+export interface Production {
+	registry: AppRegistry;
+	calls: CallTracker;
+	ingest: AppIngest;
+	views: AppViews;
+	alerts: AlertEngine;
+	deletion: Deletion;
+}
+
+/** The telemetry collector: ingest, the run registry and query API, production apps, and the dashboard. */
 export class Collector {
+	#sweepTimer: NodeJS.Timeout | undefined;
+	production!: Production;
+
 	private constructor(
 		readonly options: CollectorOptions,
 		readonly app: FastifyInstance,
@@ -39,6 +62,12 @@ export class Collector {
 				`the collector listens on ${options.listenIp}, beyond loopback: set a token (--token or CALLSWARM_COLLECTOR_TOKEN)`,
 			);
 		}
+		if (!isLoopback(options.listenIp) && !options.tls && !options.allowPlainHttp) {
+			throw new InputError(
+				`the collector listens on ${options.listenIp}, beyond loopback, over plain HTTP: serve HTTPS (--tls-cert and --tls-key), or, behind a TLS-terminating proxy, pass --allow-plain-http`,
+			);
+		}
+		const https = options.tls ? { cert: readTlsFile(options.tls.cert, 'certificate'), key: readTlsFile(options.tls.key, 'key') } : undefined;
 		const store = await ClickHouseStore.open({
 			...options.store,
 			dataDir: options.store.dataDir ?? path.join(options.dataDir, 'clickhouse'),
@@ -61,6 +90,7 @@ export class Collector {
 		ingest.on('runchanged', (runId) => views.invalidate(runId));
 		const queries = new Queries(store);
 		const app = Fastify({
+			...(https ? { https } : {}),
 			logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
 			bodyLimit: options.bodyLimitBytes,
 			// Such keys are dropped from bodies, not refused: the rest of a request (other bots' batches) is kept.
@@ -77,6 +107,7 @@ export class Collector {
 		try {
 			ingest.rememberBatches(recoveredIds);
 			await collector.#loadState();
+			await collector.#startProduction();
 			await collector.#routes();
 			await app.listen({ host: options.listenIp, port: options.port });
 		} catch (error) {
@@ -89,7 +120,41 @@ export class Collector {
 	get url(): string {
 		const address = this.app.server.address() as AddressInfo;
 		const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-		return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+		return `${this.options.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+	}
+
+	/** Apps and their keys from the store, calls running when the collector stopped, alert rules. */
+	async #startProduction(): Promise<void> {
+		const registry = await AppRegistry.load(this.store);
+		const calls = new CallTracker((appId) => (registry.get(appId)?.call_idle_minutes ?? 5) * 60_000);
+		const db = `\`${this.store.database}\``;
+		const running = await this.store.query<{ run_id: string; app_id: string; started: number; last: number; peers: number }>(
+			`SELECT r.run_id AS run_id, r.app_id AS app_id, toUnixTimestamp64Milli(r.started_at) AS started,
+				toUnixTimestamp64Milli(ifNull(p.last, r.started_at)) AS last, ifNull(p.peers, 0) AS peers
+			FROM (SELECT run_id, app_id, started_at FROM ${db}.runs FINAL WHERE kind = 'call' AND status = 'running') AS r
+			LEFT JOIN (SELECT run_id, max(last_seen) AS last, uniqExact(peer_id) AS peers FROM ${db}.call_participants GROUP BY run_id) AS p ON p.run_id = r.run_id
+			SETTINGS join_use_nulls = 1`,
+		);
+		for (const call of running) calls.restore(call.app_id, call.run_id, Number(call.started), Number(call.last), Number(call.peers));
+		const sql = new Sql(this.store);
+		const views = new AppViews(sql);
+		const alerts = await AlertEngine.start(this.store, sql, this.queries.thresholds, { intervalMs: this.options.alertIntervalMs });
+		alerts.on('notified', (event) => this.app.log.info({ app: event.app_id, rule: event.rule_id, state: event.state }, 'alert'));
+		const deletion = new Deletion(this.store, this.ingest, registry, calls, {
+			invalidate: (appId, callKeys) => {
+				views.invalidate(appId);
+				for (const key of callKeys) this.views.invalidate(key);
+			},
+		});
+		calls.on('ended', (call) => {
+			const app = registry.get(call.appId);
+			void this.ingest
+				.registerRun(call.callKey, { scenario: app?.name || call.appId, status: 'finished', startedAt: call.startedAt, endedAt: call.endedAt }, { kind: 'call', appId: call.appId })
+				.catch((error: unknown) => this.app.log.warn({ err: error, call: call.callKey }, 'could not record the end of a call'));
+		});
+		this.#sweepTimer = setInterval(() => calls.sweep(), this.options.callSweepIntervalMs);
+		this.#sweepTimer.unref();
+		this.production = { registry, calls, ingest: new AppIngest(this.ingest, registry, calls), views, alerts, deletion };
 	}
 
 	/** Stores everything accepted so far (or, with the store down, leaves it safe in the journal). */
@@ -115,6 +180,8 @@ export class Collector {
 	#authorize(request: FastifyRequest): void {
 		const { token, readToken } = this.options;
 		if (!token) return;
+		// Pages post their app's telemetry with its ingest key (checked by the route), never the run token.
+		if (isAppTelemetry(request)) return;
 		const write = request.method !== 'GET' && request.method !== 'HEAD';
 		if (!write && (isLoopback(request.socket.remoteAddress) || !request.url.startsWith('/v1/'))) return;
 		const given = request.headers.authorization ?? '';
@@ -147,6 +214,15 @@ export class Collector {
 		});
 		await app.register(telemetryPlugin, { ingest: this.ingest });
 		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries, views: this.views });
+		const production = this.production;
+		await app.register(appTelemetryPlugin, { ingest: this.ingest, apps: production.ingest, registry: production.registry });
+		await app.register(appsPlugin, production);
+		// The monitoring SDK, for pages of any origin (a module script cross-origin needs CORS).
+		app.get('/sdk/callswarm.js', async (_request, reply) =>
+			reply
+				.headers({ 'content-type': 'text/javascript; charset=utf-8', 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' })
+				.send(await sdkScript()),
+		);
 		if (options.dashboardDir && existsSync(options.dashboardDir)) {
 			await app.register(fastifyStatic, { root: path.resolve(options.dashboardDir), prefix: '/' });
 		}
@@ -154,9 +230,19 @@ export class Collector {
 
 	/** Stops taking requests, stores what it can; the rest stays in the journal for the next start. */
 	async close(): Promise<void> {
+		clearInterval(this.#sweepTimer);
+		await this.production?.alerts.close();
 		await this.app.close();
 		await this.writer.close();
 		await this.store.close();
+	}
+}
+
+function readTlsFile(file: string, what: string): Buffer {
+	try {
+		return readFileSync(file);
+	} catch (error) {
+		throw new InputError(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`);
 	}
 }
 

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { ApiError } from '../protocol/api.ts';
 import { formatIssuePath } from '../protocol/issues.ts';
+import { DomainError } from './errors.ts';
 import { isDiskFull } from './ingest/Journal.ts';
 
 /** An error with an HTTP status and an ApiError body. */
@@ -41,6 +42,10 @@ export function installErrorHandler(app: FastifyInstance): void {
 		if (error instanceof HttpError) {
 			const body: ApiError = { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) };
 			return reply.code(error.statusCode).headers(error.headers).send(body);
+		}
+		if (error instanceof DomainError) {
+			const status = { not_found: 404, conflict: 409, forbidden: 403 }[error.kind];
+			return reply.code(status).send({ error: error.kind, message: error.message } satisfies ApiError);
 		}
 		if (isDiskFull(error) || (error instanceof ClickHouseError && error.type === 'NOT_ENOUGH_SPACE')) {
 			request.log.error({ err: error }, 'no disk space');

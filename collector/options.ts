@@ -35,6 +35,17 @@ export const CollectorOptions = z.object({
 	/** Serve the dashboard pages from here when the directory exists. */
 	dashboardDir: z.string().optional(),
 	logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('warn'),
+	/** Serve HTTPS with this certificate and key (PEM files). */
+	tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+	/**
+	 * Listen beyond loopback over plain HTTP anyway: only behind a TLS-terminating reverse proxy
+	 * (telemetry and tokens would otherwise cross the network readable).
+	 */
+	allowPlainHttp: z.boolean().default(false),
+	/** How often production apps' alert rules are evaluated over their windows. */
+	alertIntervalMs: z.number().int().min(100).max(600_000).default(15_000),
+	/** How often production calls are checked for their end (no data for the app's idle time). */
+	callSweepIntervalMs: z.number().int().min(100).max(600_000).default(15_000),
 	/** ClickHouse: a server by URL, or the embedded engine (in <dataDir>/clickhouse unless store.dataDir says otherwise). */
 	store: StoreOptions.prefault({}),
 });
@@ -47,6 +58,8 @@ const CollectorEnv = z.object({
 	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
 	CALLSWARM_COLLECTOR_READ_TOKEN: z.string().optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
+	CALLSWARM_TLS_CERT: z.string().optional(),
+	CALLSWARM_TLS_KEY: z.string().optional(),
 });
 
 export function collectorOptionsFromEnv(env: NodeJS.ProcessEnv): CollectorOptionsInput {
@@ -58,6 +71,7 @@ export function collectorOptionsFromEnv(env: NodeJS.ProcessEnv): CollectorOption
 		token: e.CALLSWARM_COLLECTOR_TOKEN || undefined,
 		readToken: e.CALLSWARM_COLLECTOR_READ_TOKEN || undefined,
 		dataDir: e.CALLSWARM_DATA_DIR || undefined,
+		tls: e.CALLSWARM_TLS_CERT && e.CALLSWARM_TLS_KEY ? { cert: e.CALLSWARM_TLS_CERT, key: e.CALLSWARM_TLS_KEY } : undefined,
 		store,
 	};
 	return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));

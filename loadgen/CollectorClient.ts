@@ -1,4 +1,5 @@
 import type { RunInfo, RunUpsert, ThresholdResult } from '../protocol/api.ts';
+import type { AlertRuleCreate, AppCreate, AppInfo, AppKeyInfo, AppUpdate, DeletionReport, DeletionRequest } from '../protocol/apps.ts';
 import { collectorEndpoints, endpointPath, type CollectorEndpoint, type EndpointReply } from '../protocol/endpoints.ts';
 import { describeZodError } from '../protocol/issues.ts';
 import type { TelemetryBatchInput } from '../protocol/telemetry.ts';
@@ -96,5 +97,55 @@ export class CollectorClient {
 
 	run(runId: string): Promise<RunInfo> {
 		return this.#call('run', { runId });
+	}
+
+	// ---- production apps ----
+
+	async apps(): Promise<AppInfo[]> {
+		return (await this.#call('apps')).apps;
+	}
+
+	createApp(app: AppCreate): Promise<AppInfo> {
+		return this.#call('createApp', {}, {}, app);
+	}
+
+	updateApp(appId: string, patch: AppUpdate): Promise<AppInfo> {
+		return this.#call('updateApp', { appId }, {}, patch);
+	}
+
+	async keys(appId: string): Promise<AppKeyInfo[]> {
+		return (await this.#call('keys', { appId })).keys;
+	}
+
+	createKey(appId: string): Promise<AppKeyInfo> {
+		return this.#call('createKey', { appId });
+	}
+
+	revokeKey(appId: string, keyId: string): Promise<AppKeyInfo> {
+		return this.#call('revokeKey', { appId, keyId });
+	}
+
+	appView(appId: string, range: '1h' | '1d' | '7d' = '1h'): Promise<EndpointReply<'appView'>> {
+		return this.#call('appView', { appId }, { range });
+	}
+
+	alerts(appId: string): Promise<EndpointReply<'alerts'>> {
+		return this.#call('alerts', { appId });
+	}
+
+	createAlert(appId: string, rule: AlertRuleCreate): Promise<EndpointReply<'createAlert'>> {
+		return this.#call('createAlert', { appId }, {}, rule);
+	}
+
+	deleteAlert(appId: string, ruleId: string): Promise<EndpointReply<'deleteAlert'>> {
+		return this.#call('deleteAlert', { appId, ruleId });
+	}
+
+	testAlert(appId: string, ruleId: string): Promise<EndpointReply<'testAlert'>> {
+		return this.#call('testAlert', { appId, ruleId });
+	}
+
+	deleteData(appId: string, request: DeletionRequest): Promise<DeletionReport> {
+		return this.#call('deleteData', { appId }, {}, request);
 	}
 }

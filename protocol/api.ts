@@ -47,6 +47,9 @@ export const RunParams = z.object({ runId: RunId });
 
 export const RunListQuery = z.object({
 	limit: wholeNumberText.pipe(z.number().int().min(1).max(500)).default(50),
+	/** Load tests (default), or an app's production calls. */
+	kind: z.enum(['run', 'call']).default('run'),
+	app: z.string().max(32).optional(),
 });
 
 export const RunInfo = z.object({
@@ -61,6 +64,9 @@ export const RunInfo = z.object({
 	participants: z.number(),
 	verdict: z.array(ThresholdResult),
 	config: z.record(z.string(), z.unknown()),
+	/** "run": a load test; "call": a production call of an app (it ends by itself after its app's idle time). */
+	kind: z.enum(['run', 'call']),
+	appId: z.string(),
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 

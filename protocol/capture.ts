@@ -16,7 +16,7 @@ export const CaptureConfig = z.object({
 	statsIntervalMs: z.number().int().min(100).max(600_000).default(2000),
 	/** Off: no periodic sampling (whoever uses the capture asks for snapshots itself). */
 	sample: z.boolean().default(true),
-	/** "known": only the stats types and fields the collector reads (about a quarter of the bytes); "full": whole reports. */
+	/** "known": only the stats types and fields the collector reads (strict, about a quarter of the bytes); "full": every allow-listed field (protocol/redaction.ts). Either way nothing personal. */
 	stats: z.enum(['known', 'full']).default('known'),
 	/** Replaces every connection's ICE servers (a participant's own impairing TURN relay). */
 	iceServers: z.array(IceServer).max(10).optional(),

@@ -29,10 +29,31 @@ import {
 	Timeseries,
 	TimeseriesQuery,
 } from './api.ts';
+import {
+	AlertList,
+	AlertRule,
+	AlertRuleCreate,
+	AppCreate,
+	AppInfo,
+	AppKeyInfo,
+	AppKeyList,
+	AppList,
+	AppParams,
+	AppTelemetryResponse,
+	AppUpdate,
+	AppView,
+	AppViewQuery,
+	AlertParams,
+	DeletionReport,
+	DeletionRequest,
+	KeyParams,
+	AlertTestReport,
+} from './apps.ts';
+import { appTelemetryPath } from './sdk.ts';
 import { TelemetryResponse } from './telemetry.ts';
 
 export interface Endpoint {
-	method: 'GET' | 'POST' | 'PUT';
+	method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 	/** Fastify notation: `:runId` is a path parameter. */
 	path: string;
 	params?: z.ZodType;
@@ -58,6 +79,22 @@ export const collectorEndpoints = {
 	rooms: { method: 'GET', path: '/v1/runs/:runId/rooms', params: RunParams, response: RoomList },
 	peers: { method: 'GET', path: '/v1/runs/:runId/peers', params: RunParams, query: PeersQuery, response: PeerList },
 	events: { method: 'GET', path: '/v1/runs/:runId/events', params: RunParams, query: EventsQuery, response: EventList },
+	// Production monitoring: apps, their ingest keys, telemetry from their pages, the app view, alerts, deletion.
+	createApp: { method: 'POST', path: '/v1/apps', body: AppCreate, response: AppInfo },
+	apps: { method: 'GET', path: '/v1/apps', response: AppList },
+	app: { method: 'GET', path: '/v1/apps/:appId', params: AppParams, response: AppInfo },
+	updateApp: { method: 'PATCH', path: '/v1/apps/:appId', params: AppParams, body: AppUpdate, response: AppInfo },
+	createKey: { method: 'POST', path: '/v1/apps/:appId/keys', params: AppParams, response: AppKeyInfo },
+	keys: { method: 'GET', path: '/v1/apps/:appId/keys', params: AppParams, response: AppKeyList },
+	revokeKey: { method: 'DELETE', path: '/v1/apps/:appId/keys/:keyId', params: KeyParams, response: AppKeyInfo },
+	/** An ingest key (header `x-callswarm-key` or `?key=`), not the run token; CORS for the app's origins. */
+	appTelemetry: { method: 'POST', path: appTelemetryPath, params: AppParams, response: AppTelemetryResponse },
+	appView: { method: 'GET', path: '/v1/apps/:appId/view', params: AppParams, query: AppViewQuery, response: AppView },
+	createAlert: { method: 'POST', path: '/v1/apps/:appId/alerts', params: AppParams, body: AlertRuleCreate, response: AlertRule },
+	alerts: { method: 'GET', path: '/v1/apps/:appId/alerts', params: AppParams, response: AlertList },
+	deleteAlert: { method: 'DELETE', path: '/v1/apps/:appId/alerts/:ruleId', params: AlertParams, response: AlertRule },
+	testAlert: { method: 'POST', path: '/v1/apps/:appId/alerts/:ruleId/test', params: AlertParams, response: AlertTestReport },
+	deleteData: { method: 'POST', path: '/v1/apps/:appId/deletions', params: AppParams, body: DeletionRequest, response: DeletionReport },
 } as const satisfies Record<string, Endpoint>;
 
 export type CollectorEndpoint = keyof typeof collectorEndpoints;

@@ -40,7 +40,7 @@ const statsId = z.string().max(256);
 const shortText = z.string().max(64);
 
 
-export const SourceKind = z.enum(['browser', 'lite', 'sfu', 'generator']);
+export const SourceKind = z.enum(['browser', 'lite', 'sfu', 'generator', 'app']);
 export type SourceKind = z.infer<typeof SourceKind>;
 
 export const TelemetrySource = z.object({
@@ -283,24 +283,3 @@ export function knownStatsType(type: unknown): KnownStatsType | undefined {
 	return typeof type === 'string' && Object.hasOwn(knownStatsTypes, type) ? (type as KnownStatsType) : undefined;
 }
 
-const knownFields = Object.fromEntries(
-	Object.entries(knownStatsTypes).map(([type, schema]) => [type, Object.keys(schema.shape)]),
-) as Record<KnownStatsType, string[]>;
-
-/**
- * A stats report cut down to what the collector reads: the known types with their known
- * fields. Senders that do not ask for raw-report drill-down use it to send (and have the
- * collector parse) about a quarter of the bytes. Cheap enough to run in the bot page.
- */
-export function keepKnownStats(stats: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
-	const out: Array<Record<string, unknown>> = [];
-	for (const stat of stats) {
-		const type = knownStatsType(stat.type);
-		if (!type) continue;
-		const fields = knownFields[type];
-		const kept: Record<string, unknown> = {};
-		for (const field of fields) if (stat[field] !== undefined) kept[field] = stat[field];
-		out.push(kept);
-	}
-	return out;
-}

@@ -4,6 +4,7 @@ import { comparedMetricNames, metricCatalogue, metricChange } from '../../protoc
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { writeReport } from '../output/report.ts';
+import { table } from '../output/table.ts';
 import { parseCommandLine } from '../args.ts';
 import { collectorFlagSchema, collectorHelp, withCollector } from '../collector-access.ts';
 
@@ -60,8 +61,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 			];
 		}),
 	];
-	const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-	for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+	console.log(table(rows));
 	return 0;
 }
 
@@ -95,9 +95,8 @@ export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
 			]);
 		}
 	}
-	const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
 	console.log(`A = ${idA}\nB = ${idB}\n`);
-	for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+	console.log(table(rows));
 	console.log(`\n${regressions ? `${regressions} regression(s)` : 'no regression'}`);
 	return regressions ? 1 : 0;
 }

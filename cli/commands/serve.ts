@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { collectorOptionsFromEnv, startCollector, type CollectorOptionsInput } from '../../collector/index.ts';
 import { dashboardDir } from '../../dashboard/bundle.ts';
-import { wholeNumberText } from '../../protocol/issues.ts';
+import { InputError, wholeNumberText } from '../../protocol/issues.ts';
 import { parseCommandLine } from '../args.ts';
 import { untilSignal } from '../signals.ts';
 
@@ -16,7 +16,10 @@ export const serveHelp = `callswarm serve [flags]: run the collector (telemetry 
   --data-dir <dir>       embedded ClickHouse data and spool (default .callswarm; env CALLSWARM_DATA_DIR)
   --clickhouse-url <u>   use a ClickHouse server instead of the embedded engine (env CLICKHOUSE_URL,
                          with CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_CLUSTER)
-  --keep-raw-reports     also store whole getStats() reports (7-day TTL) for drill-down
+  --keep-raw-reports     also store whole getStats() reports (redacted, 7-day TTL) for drill-down
+  --tls-cert <file>      serve HTTPS with this PEM certificate (env CALLSWARM_TLS_CERT) ...
+  --tls-key <file>       ... and this PEM key (env CALLSWARM_TLS_KEY)
+  --allow-plain-http     listen beyond loopback over plain HTTP (only behind a TLS-terminating proxy)
   --log-level <level>    debug | info | warn | error | silent (default warn)
 `;
 
@@ -28,6 +31,9 @@ const ServeFlags = z.object({
 	'data-dir': z.string().min(1).optional(),
 	'clickhouse-url': z.string().optional(),
 	'keep-raw-reports': z.boolean().optional(),
+	'tls-cert': z.string().min(1).optional(),
+	'tls-key': z.string().min(1).optional(),
+	'allow-plain-http': z.boolean().optional(),
 	'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
 	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
 });
@@ -49,6 +55,11 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 	if (dataDir) options.dataDir = dataDir;
 	if (flags['keep-raw-reports']) options.keepRawReports = true;
 	if (flags['log-level']) options.logLevel = flags['log-level'];
+	if (flags['tls-cert'] || flags['tls-key']) {
+		if (!flags['tls-cert'] || !flags['tls-key']) throw new InputError('callswarm serve: --tls-cert and --tls-key go together');
+		options.tls = { cert: flags['tls-cert'], key: flags['tls-key'] };
+	}
+	if (flags['allow-plain-http']) options.allowPlainHttp = true;
 	return options;
 }
 
@@ -57,6 +68,7 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
 	const where = collector.store.kind === 'embedded' ? `embedded ClickHouse in ${collector.options.dataDir}/clickhouse` : collector.options.store.url;
 	console.log(`callswarm collector on ${collector.url}  (${where})`);
 	console.log(`  ingest     POST ${collector.url}/v1/telemetry`);
+	console.log(`  apps       ${collector.url}/v1/apps   (monitoring SDK: ${collector.url}/sdk/callswarm.js)`);
 	console.log(`  runs       ${collector.url}/v1/runs`);
 	console.log(`  dashboard  ${collector.url}/`);
 	await untilSignal();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RunUpsert } from '../../protocol/api.ts';
 import type { TelemetryBatch, TelemetryResponse } from '../../protocol/telemetry.ts';
-import type { NormalizedBatch, Normalizer } from '../normalize/Normalizer.ts';
+import type { NormalizedBatch, NormalizeOptions, Normalizer } from '../normalize/Normalizer.ts';
 import { RowBinaryWriter } from '../store/columns.ts';
 import { tables, type RowOfTable, type RunRow, type TableName } from '../store/tables.ts';
 import type { Journal, JournalEntry } from './Journal.ts';
@@ -15,7 +15,20 @@ export interface IngestEvents {
 	batchfailed: [info: { batchId: string; error: Error }];
 }
 
-type Rows = { [T in TableName]?: Array<RowOfTable<T>> };
+export type Rows = { [T in TableName]?: Array<RowOfTable<T>> };
+
+/**
+ * A batch with who owns its rows: a load-test batch as sent, or a production call's batch
+ * translated by the app ingest (its call as the run, its rows' app, hashed user and retention).
+ */
+export interface OwnedBatch {
+	batch: TelemetryBatch;
+	options?: NormalizeOptions;
+	/** A run registry row to store with the batch (without one, a new run gets a placeholder load-test row). */
+	run?: RunRow;
+	/** More rows stored with the batch, atomically (a call's participant record). */
+	rows?: Rows;
+}
 
 /**
  * Accepts validated batches: drops repeats of a batch id, normalises and encodes the rest, and
@@ -44,11 +57,21 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		for (const id of runIds) this.#knownRuns.add(id);
 	}
 
+	/** A run whose rows were deleted: if data comes again, it is a new run. */
+	forgetRun(runId: string): void {
+		this.#knownRuns.delete(runId);
+	}
+
 	rememberBatches(batchIds: Iterable<string>): void {
 		for (const id of batchIds) this.seen.add(id);
 	}
 
-	async accept(batches: TelemetryBatch[]): Promise<TelemetryResponse> {
+	accept(batches: TelemetryBatch[]): Promise<TelemetryResponse> {
+		return this.acceptOwned(batches.map((batch) => ({ batch })));
+	}
+
+	async acceptOwned(owned: OwnedBatch[]): Promise<TelemetryResponse> {
+		const batches = owned.map((o) => o.batch);
 		const response: TelemetryResponse = { accepted: 0, duplicates: 0, samples: 0, events: 0, rejected: [] };
 		// A resend racing its first attempt waits for it, then counts as a duplicate if that was kept.
 		const racing = batches.map((b) => this.#inFlight.get(b.batchId)).filter((p) => p !== undefined);
@@ -59,14 +82,14 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		const rows: Rows = {};
 		const newRuns = new Set<string>();
 		const ids = new Set<string>();
-		for (const batch of batches) {
+		for (const { batch, options, run, rows: extra } of owned) {
 			if (this.seen.has(batch.batchId) || ids.has(batch.batchId)) {
 				response.duplicates++;
 				continue;
 			}
 			let result: NormalizedBatch;
 			try {
-				result = this.normalizer.normalize(batch, { keepRawReports: this.keepRawReports });
+				result = this.normalizer.normalize(batch, { keepRawReports: this.keepRawReports, ...options });
 			} catch (error) {
 				this.#refuse(response, batch, error);
 				continue;
@@ -89,7 +112,11 @@ export class Ingest extends EventEmitter<IngestEvents> {
 					events: result.events.length,
 				},
 			]);
-			if (!this.#knownRuns.has(batch.runId) && !newRuns.has(batch.runId)) {
+			for (const [table, list] of Object.entries(extra ?? {}) as Array<[TableName, never[]]>) push(rows, table, list);
+			if (run) {
+				push(rows, 'runs', [run]);
+				newRuns.add(batch.runId);
+			} else if (!this.#knownRuns.has(batch.runId) && !newRuns.has(batch.runId)) {
 				newRuns.add(batch.runId);
 				const firstTs = Math.min(...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts), Date.now());
 				// updated_at 0: an explicit registration, whenever it lands, replaces this row.
@@ -116,9 +143,9 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	}
 
 	/** Stores a run registration; resolves once it is in the store (or safe on disk while the store is down). */
-	async registerRun(runId: string, run: RunUpsert): Promise<void> {
+	async registerRun(runId: string, run: RunUpsert, owner?: RunOwner): Promise<void> {
 		const rows: Rows = {};
-		push(rows, 'runs', [runRow(runId, run, Date.now())]);
+		push(rows, 'runs', [runRow(runId, run, Date.now(), owner)]);
 		await this.#write({ batchIds: [], tables: this.#encode(rows) });
 		this.#knownRuns.add(runId);
 		await this.writer.flush();
@@ -157,7 +184,13 @@ function push<T extends TableName>(rows: Rows, table: T, list: Array<RowOfTable<
 	for (const row of list) target.push(row);
 }
 
-function runRow(runId: string, run: RunUpsert, updatedAt: number): RunRow {
+/** Whose run: a load test, or a production call of an app. */
+export interface RunOwner {
+	kind: 'run' | 'call';
+	appId: string;
+}
+
+export function runRow(runId: string, run: RunUpsert, updatedAt: number, owner: RunOwner = { kind: 'run', appId: '' }): RunRow {
 	return {
 		run_id: runId,
 		scenario: run.scenario ?? '',
@@ -169,7 +202,7 @@ function runRow(runId: string, run: RunUpsert, updatedAt: number): RunRow {
 		config: JSON.stringify(run.config ?? {}),
 		verdict: JSON.stringify(run.verdict ?? []),
 		updated_at: updatedAt,
-		kind: 'run',
-		app_id: '',
+		kind: owner.kind,
+		app_id: owner.appId,
 	};
 }

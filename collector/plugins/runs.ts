@@ -51,8 +51,8 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 	});
 
 	app.get(e.runs.path, async (request) => {
-		const { limit } = parseRequest(e.runs.query, request.query, 'query');
-		const list: RunList = { runs: await queries.registry.list(limit) };
+		const { limit, kind, app: appId } = parseRequest(e.runs.query, request.query, 'query');
+		const list: RunList = { runs: await queries.registry.list(limit, undefined, { kind, app: appId }) };
 		return list;
 	});
 

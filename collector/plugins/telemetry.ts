@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { TelemetryBatch, TelemetryRequest, type TelemetryResponse } from '../../protocol/telemetry.ts';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
 import { collectorEndpoints } from '../../protocol/endpoints.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
@@ -13,28 +14,36 @@ import { isDiskFull } from '../ingest/Journal.ts';
  */
 export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest }> = async (app, { ingest }) => {
 	app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
-		if (!ingest.writer.hasRoom()) {
-			throw new HttpError(429, 'busy', 'the store is behind, retry later', undefined, { 'retry-after': '1' });
-		}
-		const body = request.body;
-		const batches =
-			body && typeof body === 'object' && 'batches' in body
-				? parseRequest(TelemetryRequest, body, 'telemetry').batches
-				: [parseRequest(TelemetryBatch, body, 'telemetry batch')];
-		let response: TelemetryResponse;
-		try {
-			response = await ingest.accept(batches);
-		} catch (error) {
-			if (isDiskFull(error)) {
-				throw new HttpError(507, 'disk_full', 'the collector has no disk space for new telemetry; nothing of this request was kept, retry later', undefined, {
-					'retry-after': '5',
-				});
-			}
-			request.log.error({ err: error }, 'telemetry could not be written to the journal');
-			throw new HttpError(503, 'unavailable', 'the collector could not write this telemetry; nothing of it was kept, retry later', undefined, {
-				'retry-after': '2',
-			});
-		}
+		const response = await storeTelemetry(request, ingest, () => ingest.accept(parseBatches(request.body, TelemetryBatch, TelemetryRequest)));
 		return reply.code(202).send(response);
 	});
 };
+
+/** A request body of one batch, or `{ batches: [...] }`: 400 naming the field when it is neither. */
+export function parseBatches<B extends z.ZodType, R extends z.ZodType<{ batches: Array<z.output<B>> }>>(body: unknown, batch: B, request: R): Array<z.output<B>> {
+	return body && typeof body === 'object' && 'batches' in body ? parseRequest(request, body, 'telemetry').batches : [parseRequest(batch, body, 'telemetry batch')];
+}
+
+/**
+ * Runs an accept with the answers every telemetry route gives: 429 while the store is behind,
+ * 507 when the disk is full, 503 when the journal could not be written (nothing kept: resend).
+ */
+export async function storeTelemetry<T>(request: FastifyRequest, ingest: Ingest, accept: () => Promise<T>): Promise<T> {
+	if (!ingest.writer.hasRoom()) {
+		throw new HttpError(429, 'busy', 'the store is behind, retry later', undefined, { 'retry-after': '1' });
+	}
+	try {
+		return await accept();
+	} catch (error) {
+		if (error instanceof HttpError) throw error;
+		if (isDiskFull(error)) {
+			throw new HttpError(507, 'disk_full', 'the collector has no disk space for new telemetry; nothing of this request was kept, retry later', undefined, {
+				'retry-after': '5',
+			});
+		}
+		request.log.error({ err: error }, 'telemetry could not be written to the journal');
+		throw new HttpError(503, 'unavailable', 'the collector could not write this telemetry; nothing of it was kept, retry later', undefined, {
+			'retry-after': '2',
+		});
+	}
+}

@@ -14,22 +14,34 @@ interface RunRowResult {
 	participants: number;
 	first_ms: number | null;
 	last_ms: number | null;
+	kind: string;
+	app_id: string;
+}
+
+export interface RunListFilter {
+	kind?: 'run' | 'call';
+	app?: string;
 }
 
 /** Which runs exist, and each run's record: scenario, status, times, participants, verdict. */
 export class RunRegistry {
 	constructor(private readonly sql: Sql) {}
 
-	async list(limit: number, runId?: string): Promise<RunInfo[]> {
+	async list(limit: number, runId?: string, filter: RunListFilter = {}): Promise<RunInfo[]> {
 		const db = this.sql.db;
+		const where = [
+			...(runId ? ['run_id = {run:String}'] : []),
+			...(filter.kind ? ['kind = {kind:String}'] : []),
+			...(filter.app ? ['app_id = {app:String}'] : []),
+		];
 		const rows = await this.sql.rows<RunRowResult>(
 			`SELECT r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
 				toUnixTimestamp64Milli(r.started_at) AS started_at,
 				if(isNull(r.ended_at), NULL, toUnixTimestamp64Milli(assumeNotNull(r.ended_at))) AS ended_at,
 				r.planned_participants AS planned_participants, r.config AS config, r.verdict AS verdict,
 				toUInt32(ifNull(p.participants, 0)) AS participants,
-				p.first_ms AS first_ms, p.last_ms AS last_ms
-			FROM (SELECT * FROM ${db}.runs FINAL ${runId ? 'WHERE run_id = {run:String}' : ''}) AS r
+				p.first_ms AS first_ms, p.last_ms AS last_ms, r.kind AS kind, r.app_id AS app_id
+			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
 					toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms
@@ -37,7 +49,7 @@ export class RunRegistry {
 			) AS p ON p.run_id = r.run_id
 			ORDER BY r.started_at DESC
 			LIMIT {limit:UInt32}`,
-			{ limit, ...(runId ? { run: runId } : {}) },
+			{ limit, ...(runId ? { run: runId } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.app ? { app: filter.app } : {}) },
 		);
 		return rows.map((r) => {
 			const startedAt = Number(r.started_at) || r.first_ms || 0;
@@ -55,6 +67,8 @@ export class RunRegistry {
 				participants: r.participants,
 				verdict: parseJson(r.verdict, []),
 				config: parseJson(r.config, {}),
+				kind: r.kind === 'call' ? 'call' : 'run',
+				appId: r.app_id,
 			};
 		});
 	}

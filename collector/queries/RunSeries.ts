@@ -1,10 +1,9 @@
-import type { GeneratorHealth, ParticipantsSeries, QualityBands, SeriesPoint, SfuLoad, Timeseries, TimeseriesQuery } from '../../protocol/api.ts';
-import { metricCatalogue } from '../../protocol/metrics.ts';
+import type { GeneratorHealth, ParticipantsSeries, QualityBands, SfuLoad, Timeseries, TimeseriesQuery } from '../../protocol/api.ts';
 import { qualityBandLimits } from '../normalize/mos.ts';
 import type { QueryParams } from '../store/ClickHouseStore.ts';
-import { sketch } from '../store/schema.ts';
 import { peerResolution, type Resolution } from './Resolution.ts';
-import { equalities, finiteOrNull, metricFilter, scaled, type Sql } from './sql.ts';
+import { metricSeries } from './metricSeries.ts';
+import { equalities, finiteOrNull, type Sql } from './sql.ts';
 
 /** The run over time: metric percentiles, participants and their quality bands, SFU and generator load. */
 export class RunSeries {
@@ -14,46 +13,14 @@ export class RunSeries {
 	async timeseries(runId: string, query: TimeseriesQuery, resolution: Resolution): Promise<Timeseries> {
 		const filtered = Boolean(query.room || query.peer);
 		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap).
-		const level = filtered ? 'raw' : resolution.level;
-		const params: QueryParams = { run: runId, bucket: resolution.bucket };
+		const params: QueryParams = { run: runId };
 		const filters = ['run_id = {run:String}', ...equalities(params, { room_id: query.room, peer_id: query.peer, kind: query.kind })];
-		const selects = query.metrics.map((name, i) => {
-			const m = metricCatalogue[name];
-			const cond = metricFilter(m);
-			return level !== 'raw'
-				? `countMergeIf(samples, ${cond}) AS n${i}, avgMergeIf(${m.column}_avg, ${cond}) AS a${i},
-					${sketch('MergeIf')}(${m.column}_q, ${cond}) AS q${i}`
-				: `countIf(${m.column} IS NOT NULL AND ${cond}) AS n${i}, avgIf(${m.column}, ${cond}) AS a${i},
-					${sketch('If')}(${m.column}, ${cond}) AS q${i}`;
-		});
-		// Only the directions the asked metrics come from: the sort key skips the rest.
-		const directions = [...new Set(query.metrics.map((name) => metricCatalogue[name].direction))];
-		filters.push(`direction IN (${directions.map((d) => `'${d}'`).join(', ')})`);
-		const rows = await this.sql.rows<Record<string, unknown>>(
-			`SELECT toUnixTimestamp(toStartOfInterval(${level === 'raw' ? 'ts' : 'bucket'}, INTERVAL {bucket:UInt32} SECOND)) * 1000 AS t,
-				${selects.join(',\n')}
-			FROM ${this.sql.db}.${level === 'raw' ? 'samples' : `rollup_${level}s`}
-			WHERE ${filters.join(' AND ')}
-			GROUP BY t ORDER BY t`,
+		const series = await metricSeries(this.sql, {
+			table: filtered ? 'samples' : `rollup_${resolution.level}s`,
+			filters,
 			params,
-		);
-		const series: Record<string, SeriesPoint[]> = {};
-		query.metrics.forEach((name, i) => {
-			const m = metricCatalogue[name];
-			const scale = 'scale' in m ? m.scale : undefined;
-			series[name] = rows
-				.filter((r) => Number(r[`n${i}`]) > 0)
-				.map((r) => {
-					const q = (r[`q${i}`] as number[]) ?? [];
-					return {
-						t: Number(r.t),
-						n: Number(r[`n${i}`]),
-						avg: scaled(r[`a${i}`], scale),
-						p50: scaled(q[0], scale),
-						p95: scaled(q[1], scale),
-						p99: scaled(q[2], scale),
-					};
-				});
+			bucket: resolution.bucket,
+			metrics: query.metrics,
 		});
 		return { bucketSeconds: resolution.bucket, series };
 	}

@@ -1,7 +1,7 @@
 import type { FirstMediaDistribution, MetricSummary, ParticipantsSeries, RunSummary } from '../../protocol/api.ts';
 import { eventMetricNames, metricCatalogue, sampleMetricNames, type MetricName } from '../../protocol/metrics.ts';
 import { rollupLevels, rollupQuantiles, sketch } from '../store/schema.ts';
-import { finiteOrNull, metricFilter, scaled, type Sql } from './sql.ts';
+import { finiteOrNull, metricFilter, runScope, scaled, type Scope, type Sql } from './sql.ts';
 
 const niceBuckets = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
@@ -79,17 +79,22 @@ export class RunSummaries {
 
 	/** Participants that tried, joined, never joined, and failed after joining. */
 	async participation(runId: string): Promise<Participation> {
+		return this.participationIn(runScope(runId));
+	}
+
+	/** Who tried to join, joined, never joined, and dropped after joining, among the events a scope selects. */
+	async participationIn(scope: Scope): Promise<Participation> {
 		const [row] = await this.sql.rows<{ attempted: number; joined: number; never_joined: number; dropped: number }>(
 			`SELECT count() AS attempted, countIf(first_join IS NOT NULL) AS joined,
 				countIf(first_join IS NULL AND first_fail IS NOT NULL) AS never_joined,
 				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped
 			FROM (
-				SELECT peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
+				SELECT run_id, peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
 					maxIf(ts, type = 'fail') AS last_fail
-				FROM ${this.sql.db}.events WHERE run_id = {run:String} AND type IN ('join', 'fail')
-				GROUP BY peer_id
+				FROM ${this.sql.db}.events WHERE ${scope.where} AND type IN ('join', 'fail')
+				GROUP BY run_id, peer_id
 			) SETTINGS aggregate_functions_null_for_empty = 1`,
-			{ run: runId },
+			scope.params,
 		);
 		return {
 			attempted: Number(row?.attempted ?? 0),

@@ -2,7 +2,7 @@ import type { ThresholdResult } from '../../protocol/api.ts';
 import { metricCatalogue, type MetricName } from '../../protocol/metrics.ts';
 import { holds, parseThreshold, type ThresholdExpression, type ThresholdExpressions } from '../../protocol/thresholds.ts';
 import type { RunSummaries } from './RunSummaries.ts';
-import { finiteOrNull, metricFilter, scaled, type Sql } from './sql.ts';
+import { finiteOrNull, metricFilter, runScope, scaled, type Scope, type Sql } from './sql.ts';
 
 /** The SQL aggregate a threshold compares, over the rows `cond` selects. */
 function aggregate(column: string, cond: string, t: ThresholdExpression): string {
@@ -35,7 +35,12 @@ export class ThresholdQueries {
 		private readonly summaries: RunSummaries,
 	) {}
 
-	async evaluate(runId: string, thresholds: ThresholdExpressions): Promise<ThresholdResult[]> {
+	evaluate(runId: string, thresholds: ThresholdExpressions): Promise<ThresholdResult[]> {
+		return this.evaluateIn(runScope(runId), thresholds);
+	}
+
+	/** The same over any scope: an app's alert rules evaluate their sliding window with it. */
+	async evaluateIn(scope: Scope, thresholds: ThresholdExpressions): Promise<ThresholdResult[]> {
 		const checks = Object.entries(thresholds).flatMap(([metric, list]) =>
 			(list ?? []).map((expression) => ({ metric: metric as MetricName, expression, parsed: parseThreshold(expression)! })),
 		);
@@ -52,12 +57,12 @@ export class ThresholdQueries {
 			}
 		});
 		const [sampleRow] = sampleSelects.length
-			? await this.sql.rows<Record<string, unknown>>(`SELECT ${sampleSelects.join(', ')} FROM ${this.sql.db}.samples WHERE run_id = {run:String}`, { run: runId })
+			? await this.sql.rows<Record<string, unknown>>(`SELECT ${sampleSelects.join(', ')} FROM ${this.sql.db}.samples WHERE ${scope.where}`, scope.params)
 			: [];
 		const [eventRow] = eventSelects.length
-			? await this.sql.rows<Record<string, unknown>>(`SELECT ${eventSelects.join(', ')} FROM ${this.sql.db}.events WHERE run_id = {run:String}`, { run: runId })
+			? await this.sql.rows<Record<string, unknown>>(`SELECT ${eventSelects.join(', ')} FROM ${this.sql.db}.events WHERE ${scope.where}`, scope.params)
 			: [];
-		const people = checks.some((c) => metricCatalogue[c.metric].source === 'rate') ? await this.summaries.participation(runId) : undefined;
+		const people = checks.some((c) => metricCatalogue[c.metric].source === 'rate') ? await this.summaries.participationIn(scope) : undefined;
 
 		return checks.map(({ metric, expression, parsed }, i) => {
 			const def = metricCatalogue[metric];

@@ -49,3 +49,18 @@ export class Sql {
 		return this.store.query<R>(sql, params);
 	}
 }
+
+/** Which rows of samples and events a question is about: a run, or an app's calls in a time window. */
+export interface Scope {
+	/** Conditions on samples and events (both have run_id, app_id and ts). */
+	where: string;
+	params: QueryParams;
+}
+
+export const runScope = (runId: string): Scope => ({ where: 'run_id = {run:String}', params: { run: runId } });
+
+/** An app's rows from `fromMs` on (the partition key keeps the scan to the days in the window). */
+export const appWindowScope = (appId: string, fromMs: number, toMs: number): Scope => ({
+	where: 'app_id = {app:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})',
+	params: { app: appId, from: Math.floor(fromMs), to: Math.ceil(toMs) },
+});

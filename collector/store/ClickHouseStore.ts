@@ -3,9 +3,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { parseInput } from '../../protocol/issues.ts';
-import { columnsStructure } from './columns.ts';
+import { columnsStructure, RowBinaryWriter, type Column, type RowOf } from './columns.ts';
 import { StoreOptions, type StoreOptionsInput } from './options.ts';
 import { catchUpStatements, migrations, migrationsTableStatement, type SchemaOptions } from './schema.ts';
 import { tables, type TableName } from './tables.ts';
@@ -65,7 +65,7 @@ export class ClickHouseStore {
 		return this.options.database;
 	}
 
-	#schema(): SchemaOptions {
+	get schema(): SchemaOptions {
 		return {
 			database: this.options.database,
 			cluster: this.options.cluster,
@@ -76,7 +76,7 @@ export class ClickHouseStore {
 
 	/** Applies the migrations this database has not seen, in order. */
 	async migrate(): Promise<number[]> {
-		const schema = this.#schema();
+		const schema = this.schema;
 		for (const statement of migrationsTableStatement(schema)) await this.client.command({ query: statement });
 		const applied = new Set(
 			(await this.query<{ version: number }>(`SELECT version FROM \`${schema.database}\`.schema_migrations`)).map(
@@ -108,13 +108,16 @@ export class ClickHouseStore {
 	 * a deduplication window), so a replayed journal segment never doubles rows.
 	 */
 	async insertRowBinary(table: TableName, data: Buffer, deduplicationToken?: string): Promise<void> {
-		if (data.length === 0) return;
-		const columns = tables[table];
-		const target = `\`${this.database}\`.\`${table}\``;
-		const columnList = columns.map((c) => `\`${c.name}\``).join(', ');
 		const settings = deduplicationToken
 			? ({ insert_deduplication_token: deduplicationToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } as const)
 			: {};
+		await this.#insert(table, tables[table], data, settings);
+	}
+
+	async #insert(table: string, columns: readonly Column[], data: Buffer, settings: ClickHouseSettings): Promise<void> {
+		if (data.length === 0) return;
+		const target = `\`${this.database}\`.\`${table}\``;
+		const columnList = columns.map((c) => `\`${c.name}\``).join(', ');
 		if (this.kind === 'server') {
 			const result = await this.client.exec({
 				query: `INSERT INTO ${target} (${columnList}) FORMAT RowBinary`,
@@ -131,11 +134,18 @@ export class ClickHouseStore {
 			await this.client.command({
 				query: `INSERT INTO ${target} (${columnList}) SELECT * FROM file({file:String}, 'RowBinary', {structure:String})`,
 				query_params: { file, structure: columnsStructure(columns) },
-				clickhouse_settings: { ...settings, ...(deduplicationToken ? { insert_select_deduplicate: 1 as const } : {}) },
+				clickhouse_settings: { ...settings, ...(settings.insert_deduplication_token ? { insert_select_deduplicate: 1 as const } : {}) },
 			});
 		} finally {
 			await rm(file, { force: true });
 		}
+	}
+
+	/** Rows of a table outside the journal (registries written by the API), encoded as RowBinary. */
+	async insertRows<C extends readonly Column[]>(table: string, columns: C, rows: ReadonlyArray<RowOf<C>>): Promise<void> {
+		const writer = new RowBinaryWriter(64 * 1024);
+		writer.writeRows(columns, rows);
+		await this.#insert(table, columns, Buffer.from(writer.bytes()), {});
 	}
 
 	async query<R>(query: string, params: QueryParams = {}): Promise<R[]> {
@@ -143,8 +153,8 @@ export class ClickHouseStore {
 		return result.json<R>();
 	}
 
-	async command(query: string, params: QueryParams = {}): Promise<void> {
-		await this.client.command({ query, query_params: params });
+	async command(query: string, params: QueryParams = {}, settings: ClickHouseSettings = {}): Promise<void> {
+		await this.client.command({ query, query_params: params, clickhouse_settings: settings });
 	}
 
 	async ping(): Promise<boolean> {

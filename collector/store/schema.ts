@@ -127,13 +127,9 @@ const rollupStateColumns = (m: string): string[] => [
 	`\`${m}_avg\` AggregateFunction(avg, Nullable(Float32))`,
 ];
 
-/** The materialized view filling level `i` of a rollup family. */
-function rollupView(o: SchemaOptions, family: RollupFamily, i: number): string {
-	const db = `\`${o.database}\``;
-	const local = (n: string) => (o.cluster ? `${n}_local` : n);
+/** The SELECT filling level `i` of a rollup family from `source` (the level before, or samples). */
+function rollupSelect(o: SchemaOptions, family: RollupFamily, i: number, source: string, where?: string): string {
 	const level = family.levels[i]!;
-	const name = `${family.prefix}_${level}s`;
-	const source = i === 0 ? 'samples' : `${family.prefix}_${family.levels[i - 1]}s`;
 	const time = i === 0 ? 'ts' : 'bucket';
 	const fromSamples = [
 		'countState() AS samples',
@@ -147,12 +143,20 @@ function rollupView(o: SchemaOptions, family: RollupFamily, i: number): string {
 		'sumMergeState(lost_delta) AS lost_delta',
 		...rollupMetrics.flatMap((m) => [`${sketch('MergeState')}(\`${m}_q\`) AS \`${m}_q\``, `avgMergeState(\`${m}_avg\`) AS \`${m}_avg\``]),
 	];
-	const dimensions = [family.key, 'bucket', 'source_kind', 'kind', 'direction'];
-	return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
-SELECT ${family.key}, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
+	const conditions = [...(i === 0 && family.where ? [family.where] : []), ...(where ? [where] : [])];
+	return `SELECT ${family.key}, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, source_kind, kind, direction,
   ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
-FROM ${db}.\`${local(source)}\`${i === 0 && family.where ? `\nWHERE ${family.where}` : ''}
-GROUP BY ${dimensions.join(', ')}`;
+FROM \`${o.database}\`.\`${source}\`${conditions.length ? `\nWHERE ${conditions.join(' AND ')}` : ''}
+GROUP BY ${family.key}, bucket, source_kind, kind, direction`;
+}
+
+/** The materialized view filling level `i` of a rollup family. */
+function rollupView(o: SchemaOptions, family: RollupFamily, i: number): string {
+	const local = (n: string) => (o.cluster ? `${n}_local` : n);
+	const name = `${family.prefix}_${family.levels[i]}s`;
+	const source = i === 0 ? 'samples' : `${family.prefix}_${family.levels[i - 1]}s`;
+	return `CREATE MATERIALIZED VIEW IF NOT EXISTS \`${o.database}\`.\`${name}_mv\`${onCluster(o)} TO \`${o.database}\`.\`${local(name)}\` AS
+${rollupSelect(o, family, i, local(source))}`;
 }
 
 /** Per key and stream kind/direction: quantile sketch and average states of every rollup metric. */
@@ -183,21 +187,12 @@ function rollupStatements(o: SchemaOptions, family: RollupFamily): string[] {
 	]);
 }
 
-/** Per peer: averages of the quality-band metrics (active participants, bands and the peer drill-down read these). */
-function peerRollupStatements(o: SchemaOptions): string[] {
-	const db = `\`${o.database}\``;
-	const local = (n: string) => (o.cluster ? `${n}_local` : n);
-	const avgState = 'AggregateFunction(avg, Float32)';
-	const metrics = ['loss_pct', 'jitter_ms', 'rtt_ms', 'mos'] as const;
-	const body = [
-		'`run_id` LowCardinality(String)',
-		'`bucket` DateTime',
-		'`room_id` LowCardinality(String)',
-		'`peer_id` LowCardinality(String)',
-		'`source_kind` LowCardinality(String)',
-		'`samples` AggregateFunction(count)',
-		...metrics.map((m) => `\`${m}\` ${avgState}`),
-	].join(',\n  ');
+const peerMetrics = ['loss_pct', 'jitter_ms', 'rtt_ms', 'mos'] as const;
+
+/** The SELECT filling level `i` of the per-peer rollup from `source`. */
+function peerRollupSelect(o: SchemaOptions, i: number, source: string, where?: string): string {
+	const level = rollupLevels[i]!;
+	const time = i === 0 ? 'ts' : 'bucket';
 	const fromSamples = [
 		'countState() AS samples',
 		"avgStateIf(loss_pct, direction = 'inbound') AS loss_pct",
@@ -205,11 +200,29 @@ function peerRollupStatements(o: SchemaOptions): string[] {
 		"avgStateIf(rtt_ms, direction = 'candidate-pair') AS rtt_ms",
 		"avgStateIf(mos, direction = 'inbound' AND kind = 'audio') AS mos",
 	];
-	const fromLevel = ['countMergeState(samples) AS samples', ...metrics.map((m) => `avgMergeState(\`${m}\`) AS \`${m}\``)];
+	const fromLevel = ['countMergeState(samples) AS samples', ...peerMetrics.map((m) => `avgMergeState(\`${m}\`) AS \`${m}\``)];
+	return `SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, room_id, peer_id, source_kind,
+  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
+FROM \`${o.database}\`.\`${source}\`${where ? `\nWHERE ${where}` : ''}
+GROUP BY run_id, bucket, room_id, peer_id, source_kind`;
+}
+
+/** Per peer: averages of the quality-band metrics (active participants, bands and the peer drill-down read these). */
+function peerRollupStatements(o: SchemaOptions): string[] {
+	const local = (n: string) => (o.cluster ? `${n}_local` : n);
+	const avgState = 'AggregateFunction(avg, Float32)';
+	const body = [
+		'`run_id` LowCardinality(String)',
+		'`bucket` DateTime',
+		'`room_id` LowCardinality(String)',
+		'`peer_id` LowCardinality(String)',
+		'`source_kind` LowCardinality(String)',
+		'`samples` AggregateFunction(count)',
+		...peerMetrics.map((m) => `\`${m}\` ${avgState}`),
+	].join(',\n  ');
 	return rollupLevels.flatMap((level, i) => {
 		const name = `peer_rollup_${level}s`;
 		const source = i === 0 ? 'samples' : `peer_rollup_${rollupLevels[i - 1]}s`;
-		const time = i === 0 ? 'ts' : 'bucket';
 		return [
 			...table(
 				o,
@@ -220,13 +233,24 @@ function peerRollupStatements(o: SchemaOptions): string[] {
 				'',
 				'cityHash64(run_id, peer_id)',
 			),
-			`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.\`${name}_mv\`${onCluster(o)} TO ${db}.\`${local(name)}\` AS
-SELECT run_id, toStartOfInterval(${time}, INTERVAL ${level} SECOND) AS bucket, room_id, peer_id, source_kind,
-  ${(i === 0 ? fromSamples : fromLevel).join(',\n  ')}
-FROM ${db}.\`${local(source)}\`
-GROUP BY run_id, bucket, room_id, peer_id, source_kind`,
+			`CREATE MATERIALIZED VIEW IF NOT EXISTS \`${o.database}\`.\`${name}_mv\`${onCluster(o)} TO \`${o.database}\`.\`${local(name)}\` AS
+${peerRollupSelect(o, i, local(source))}`,
 		];
 	});
+}
+
+/**
+ * After rows were deleted from samples: the rollup rows they fed are deleted (`rollupWhere`, on
+ * every level of the family) and the first level is filled again from the samples left
+ * (`sampleWhere`); the views cascade it to the coarser levels. Both conditions must cover whole
+ * buckets of the coarsest level, or rows outside them would be counted twice.
+ */
+export function rollupRebuild(o: SchemaOptions, family: RollupFamily | 'peer', rollupWhere: string, sampleWhere: string): { deletes: string[]; insert: string } {
+	const local = (n: string) => (o.cluster ? `${n}_local` : n);
+	const [prefix, levels] = family === 'peer' ? ['peer_rollup', rollupLevels] : [family.prefix, family.levels];
+	const deletes = levels.map((level) => `ALTER TABLE \`${o.database}\`.\`${local(`${prefix}_${level}s`)}\`${onCluster(o)} DELETE WHERE ${rollupWhere}`);
+	const select = family === 'peer' ? peerRollupSelect(o, 0, 'samples', sampleWhere) : rollupSelect(o, family, 0, 'samples', sampleWhere);
+	return { deletes, insert: `INSERT INTO \`${o.database}\`.\`${prefix}_${levels[0]}s\`\n${select}` };
 }
 
 export const migrations: Migration[] = [

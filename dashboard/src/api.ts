@@ -38,6 +38,9 @@ async function get<E extends CollectorEndpoint>(
 }
 
 export const api = {
+	apps: async () => (await get('apps')).apps,
+	appView: (appId: string, range: '1h' | '1d' | '7d') => get('appView', { appId }, { range }),
+	calls: async (appId: string) => (await get('runs', {}, { limit: 100, kind: 'call', app: appId })).runs,
 	runs: async () => (await get('runs', {}, { limit: 200 })).runs,
 	view: (runId: string) => get('view', { runId }),
 	rooms: (runId: string) => get('rooms', { runId }),

@@ -13,7 +13,7 @@ import {
 	Tooltip,
 	type ChartDataset,
 } from 'chart.js';
-import { elapsed } from './format.ts';
+import { clockLabel, elapsed } from './format.ts';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Filler, Legend, Tooltip);
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", sans-serif';
@@ -66,12 +66,23 @@ export function destroyCharts(): void {
  */
 export function lineChart(
 	canvas: HTMLCanvasElement,
-	options: { series: Series[]; unit: string; rightUnit?: string; stacked?: boolean; min?: number; max?: number },
+	options: {
+		series: Series[];
+		unit: string;
+		rightUnit?: string;
+		stacked?: boolean;
+		min?: number;
+		max?: number;
+		/** x is a wall-clock time (epoch ms) rather than time since the run started. */
+		clock?: { spanMs: number };
+	},
 ): Chart {
+	const clock = options.clock;
+	const xLabel = (x: number) => (clock ? clockLabel(x, clock.spanMs) : elapsed(x));
 	const datasets: Array<ChartDataset<'line', Array<{ x: number; y: number | null }>>> = options.series.map((s) => ({
 		label: s.label,
 		// A time bucket that began just before the run started is drawn at the start.
-		data: s.points.map((p) => ({ x: Math.max(0, p.x), y: p.y })),
+		data: s.points.map((p) => ({ x: clock ? p.x : Math.max(0, p.x), y: p.y })),
 		borderColor: s.color,
 		backgroundColor: s.fill ? `${s.color}55` : s.color,
 		borderDash: s.dashed ? [5, 4] : undefined,
@@ -94,7 +105,7 @@ export function lineChart(
 				legend: { position: 'bottom', labels: { boxWidth: 14 } },
 				tooltip: {
 					callbacks: {
-						title: (items) => (items[0] ? elapsed(items[0].parsed.x ?? 0) : ''),
+						title: (items) => (items[0] ? xLabel(items[0].parsed.x ?? 0) : ''),
 						label: (item) => {
 							const unit = item.dataset.yAxisID === 'y1' ? options.rightUnit : options.unit;
 							return `${item.dataset.label}: ${item.parsed.y?.toFixed(2)} ${unit ?? ''}`;
@@ -103,12 +114,14 @@ export function lineChart(
 				},
 			},
 			scales: {
-				x: {
-					type: 'linear',
-					min: 0,
-					title: { display: true, text: 'time since start (m:ss)' },
-					ticks: { callback: (v) => elapsed(Number(v)), stepSize: xStep(options.series) },
-				},
+				x: clock
+					? { type: 'linear', title: { display: true, text: 'time' }, ticks: { callback: (v) => xLabel(Number(v)), maxTicksLimit: 10 } }
+					: {
+							type: 'linear',
+							min: 0,
+							title: { display: true, text: 'time since start (m:ss)' },
+							ticks: { callback: (v) => elapsed(Number(v)), stepSize: xStep(options.series) },
+						},
 				y: {
 					stacked: options.stacked,
 					min: options.min,
@@ -127,10 +140,13 @@ export function lineChart(
 	return chart;
 }
 
-export function barChart(canvas: HTMLCanvasElement, options: { labels: string[]; values: number[]; label: string; unit: string; xTitle: string }): Chart {
+export function barChart(
+	canvas: HTMLCanvasElement,
+	options: { labels: string[]; values: number[]; label: string; unit: string; xTitle: string; colors?: string[] },
+): Chart {
 	const chart = new Chart(canvas, {
 		type: 'bar',
-		data: { labels: options.labels, datasets: [{ label: options.label, data: options.values, backgroundColor: palette.blue }] },
+		data: { labels: options.labels, datasets: [{ label: options.label, data: options.values, backgroundColor: options.colors ?? palette.blue }] },
 		options: {
 			plugins: { legend: { display: false } },
 			scales: {

@@ -30,3 +30,10 @@ export function value(v: number | null | undefined, unit: string): string {
 export function dateTime(epochMs: number): string {
 	return new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** A wall-clock tick: hh:mm within a day, day and hh:mm beyond. */
+export function clockLabel(epochMs: number, spanMs: number): string {
+	const d = new Date(epochMs);
+	const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+	return spanMs > 86_400_000 ? `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}` : time;
+}

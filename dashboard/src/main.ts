@@ -3,6 +3,7 @@ import { ApiUnavailable } from './api.ts';
 import { destroyCharts } from './charts.ts';
 import { message } from './dom.ts';
 import { escapeHtml } from './format.ts';
+import { appPage, appsPage } from './pages/apps.ts';
 import { comparePage } from './pages/compare.ts';
 import type { Page } from './pages/page.ts';
 import { renderRun, runPage, type RunData } from './pages/run.ts';
@@ -23,6 +24,8 @@ function route(): Page {
 	const [, section, a, b] = location.hash.replace(/^#\/?/, '/').split('/');
 	if (section === 'runs' && a) return runPage(decodeURIComponent(a));
 	if (section === 'compare' && a && b) return comparePage(decodeURIComponent(a), decodeURIComponent(b));
+	if (section === 'apps' && a) return appPage(decodeURIComponent(a), b === '1d' || b === '7d' ? b : '1h');
+	if (section === 'apps') return appsPage;
 	return runsPage;
 }
 

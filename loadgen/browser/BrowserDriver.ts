@@ -1,5 +1,5 @@
 import type { Page } from 'puppeteer-core';
-import { captureScript } from '../../capture/bundle.ts';
+import { captureConfigScript, captureScript } from '../../capture/bundle.ts';
 import type { CaptureConfigInput } from '../../protocol/capture.ts';
 import { publishProfiles, type AppTarget, type NetworkConditions } from '../../protocol/scenario.ts';
 import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshotInput } from '../../protocol/telemetry.ts';
@@ -79,7 +79,7 @@ export class BrowserDriver implements BotDriver {
 				capture.iceServers = [turn.iceServer(bot.relay.address)];
 				capture.forceRelay = true;
 			}
-			await page.evaluateOnNewDocument(`window.__callswarmCaptureConfig = ${JSON.stringify(capture)};`);
+			await page.evaluateOnNewDocument(captureConfigScript(capture));
 			await page.evaluateOnNewDocument(await captureScript());
 			if (app) {
 				const name = `${slot.group.name} ${slot.index}`;

@@ -3,6 +3,7 @@ import { Device } from 'mediasoup-client';
 import { describeZodError } from '../../protocol/issues.ts';
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { installCapture } from '../../capture/install.ts';
+import { CaptureConfig } from '../../protocol/capture.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
 import { BotPageParams, parseVideo } from './params.ts';
 import { CallClient, recordParticipantEvents, SignalingClient } from '../client/index.ts';
@@ -15,7 +16,7 @@ declare global {
 
 // One stats capture for every page: a browser bot injects it before this script runs; opened by
 // hand, the page installs its own (sampling on demand only).
-const capture = installCapture({ sample: false });
+const capture = installCapture(CaptureConfig.parse({ sample: false }));
 
 const stateElement = document.getElementById('state');
 const show = (text: string): void => {

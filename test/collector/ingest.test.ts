@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { estimateMos } from '../../collector/normalize/mos.ts';
+import { selfSignedCertificate } from '../helpers/tls.ts';
 import { createHosts, fetchFrom, netnsUnavailable, removeHosts } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post, statOf } from '../helpers/telemetry.ts';
@@ -233,28 +234,37 @@ describe('backpressure and access', () => {
 		expect((await fetch(`${collector.url}/v1/runs`)).status).toBe(200);
 	});
 
-	it.skipIf(netnsUnavailable() !== undefined)('needs the read token (or the run token) for reads from beyond loopback; health checks stay open', async () => {
+	it('refuses plain HTTP beyond loopback unless told it sits behind a TLS proxy', async () => {
+		await expect(start({ listenIp: '0.0.0.0', token: 'a-long-enough-run-token' })).rejects.toThrow(/plain HTTP: serve HTTPS \(--tls-cert and --tls-key\)/);
+		await expect(start({ listenIp: '127.0.0.1', tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } })).rejects.toThrow(/cannot read the TLS certificate/);
+	});
+
+	it.skipIf(netnsUnavailable() !== undefined)('serves HTTPS beyond loopback, and needs the read token (or the run token) for reads there; health checks stay open', async () => {
 		const [client] = await createHosts(1);
 		const runToken = 'a-long-enough-run-token';
 		const readToken = 'a-long-enough-read-token';
+		const tls = selfSignedCertificate(client!.gateway);
 		await collector.close();
-		collector = await start({ listenIp: client!.gateway, token: runToken, readToken });
+		collector = await start({ listenIp: client!.gateway, token: runToken, readToken, tls: { cert: tls.cert, key: tls.key } });
 		try {
+			expect(collector.url).toMatch(/^https:/);
+			const from = (url: string, init: Parameters<typeof fetchFrom>[2] = {}) => fetchFrom(client!, url, init, tls.cert);
 			const runs = `${collector.url}/v1/runs`;
-			expect((await fetchFrom(client!, runs)).status).toBe(401);
-			expect((await fetchFrom(client!, runs, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
-			expect((await fetchFrom(client!, runs, { headers: { authorization: `Bearer ${readToken}` } })).status).toBe(200);
-			expect((await fetchFrom(client!, runs, { headers: { authorization: `Bearer ${runToken}` } })).status).toBe(200);
+			expect((await from(runs)).status).toBe(401);
+			expect((await from(runs, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+			expect((await from(runs, { headers: { authorization: `Bearer ${readToken}` } })).status).toBe(200);
+			expect((await from(runs, { headers: { authorization: `Bearer ${runToken}` } })).status).toBe(200);
 			// The read token does not write; health checks and the dashboard's files need nothing.
-			const write = await fetchFrom(client!, `${collector.url}/v1/telemetry`, {
+			const write = await from(`${collector.url}/v1/telemetry`, {
 				method: 'POST',
 				headers: { authorization: `Bearer ${readToken}`, 'content-type': 'application/json' },
 				body: JSON.stringify(batch('run-read', 'p0', [])),
 			});
 			expect(write.status).toBe(401);
-			expect((await fetchFrom(client!, `${collector.url}/healthz`)).status).toBe(200);
+			expect((await from(`${collector.url}/healthz`)).status).toBe(200);
 		} finally {
 			await removeHosts([client!]);
+			rmSync(tls.dir, { recursive: true, force: true });
 		}
 	});
 });

@@ -16,7 +16,7 @@ export interface Host {
 	/** The root namespace's address on the host's link (a server here listens on it). */
 	gateway: string;
 	/** Runs a command inside the host's namespace. */
-	exec(command: string, args: string[], options?: { timeout?: number }): Promise<{ stdout: string; stderr: string }>;
+	exec(command: string, args: string[], options?: { timeout?: number; env?: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string }>;
 }
 
 let probed: string | undefined | null = null;
@@ -59,7 +59,8 @@ export async function createHosts(count: number, subnet = 100 + Math.floor(Math.
 			name,
 			address,
 			gateway,
-			exec: (command, args, options = {}) => run('ip', ['netns', 'exec', name, command, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 16 << 20 }),
+			exec: (command, args, options = {}) =>
+				run('ip', ['netns', 'exec', name, command, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 16 << 20, env: { ...process.env, ...options.env } }),
 		});
 	}
 	return hosts;
@@ -70,9 +71,14 @@ export async function removeHosts(hosts: Host[]): Promise<void> {
 	for (const host of hosts) await run('ip', ['netns', 'delete', host.name]).catch(() => undefined);
 }
 
-/** An HTTP request made from inside a host, by Node's fetch: status and body text. */
-export async function fetchFrom(host: Host, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+/** An HTTP request made from inside a host, by Node's fetch: status and body text. `caFile` trusts a test certificate. */
+export async function fetchFrom(
+	host: Host,
+	url: string,
+	init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+	caFile?: string,
+): Promise<{ status: number; body: string }> {
 	const script = `const r = await fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
-	const { stdout } = await host.exec(process.execPath, ['--input-type=module', '-e', script]);
+	const { stdout } = await host.exec(process.execPath, ['--input-type=module', '-e', script], caFile ? { env: { NODE_EXTRA_CA_CERTS: caFile } } : {});
 	return JSON.parse(stdout) as { status: number; body: string };
 }
