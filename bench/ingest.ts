@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
+import { BaselineKeeper } from '../protocol/baseline.ts';
 import { keepKnownStats } from '../protocol/redaction.ts';
 import type { StatsSnapshot, TelemetryBatchInput } from '../protocol/telemetry.ts';
 
@@ -28,6 +29,8 @@ const flags = parseInput(
 		payload: z.enum(['known', 'full']).default('known'),
 		/** on: every 202 waits for the journal's fsync (the default collector); off: for the write only. */
 		'journal-sync': z.enum(['on', 'off']).default('on'),
+		/** Write a V8 CPU profile of the collector process into this directory (where the time goes). */
+		profile: z.string().min(1).optional(),
 	}),
 	parseArgs({
 		options: {
@@ -38,6 +41,7 @@ const flags = parseInput(
 			iterations: { type: 'string' },
 			payload: { type: 'string' },
 			'journal-sync': { type: 'string' },
+			profile: { type: 'string' },
 		},
 	}).values,
 	'bench:ingest flags',
@@ -94,7 +98,7 @@ function pct(values: number[], p: number): number {
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
 const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync'], {
-	execArgv: ['--import', 'tsx'],
+	execArgv: ['--import', 'tsx', ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : [])],
 	stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const replies: Array<(m: Record<string, unknown>) => void> = [];
@@ -115,15 +119,19 @@ try {
 	const perRequest = 10;
 	const requests: string[] = [];
 	const batches: TelemetryBatchInput[] = [];
+	// As callswarm's sender does: each batch carries its baseline (any collector can take it).
+	const baselines = new BaselineKeeper();
 	for (let i = 0; i < botSnapshots.length; i += perRequest) {
 		const group: TelemetryBatchInput[] = [];
 		for (let b = 0; b < flags.bots; b++) {
+			const snapshots = botSnapshots.slice(i, i + perRequest);
 			group.push({
 				batchId: randomUUID(),
 				runId,
 				source: { botId: `bot-${b}`, roomId: `room-${b % 20}`, peerId: `peer-${b}`, kind: 'browser' },
-				snapshots: botSnapshots.slice(i, i + perRequest),
+				snapshots,
 				events: [],
+				baseline: baselines.take(`bot-${b}`, snapshots),
 			});
 		}
 		batches.push(...group);

@@ -12,6 +12,7 @@
  */
 import type { CaptureConfig, CapturedConnection } from '../protocol/capture.ts';
 import { redactStats } from '../protocol/redaction.ts';
+import { E2eReceiver } from './e2e.ts';
 import type { ParticipantEvent, StatsSnapshotInput } from '../protocol/telemetry.ts';
 
 interface Entry {
@@ -45,8 +46,12 @@ export class PeerConnectionCapture {
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#joinTimer: ReturnType<typeof setTimeout> | undefined;
 	readonly #labels = new Map<string, number>();
+	/** Reads delay marks off received video (browser bots with end-to-end delay on). */
+	readonly #e2e: E2eReceiver | undefined;
 
-	constructor(private readonly config: CaptureConfig) {}
+	constructor(private readonly config: CaptureConfig) {
+		this.#e2e = config.e2e ? new E2eReceiver(config.e2e) : undefined;
+	}
 
 	/** Wraps the scope's RTCPeerConnection and starts sampling. Idempotent per scope. */
 	install(scope: Scope): void {
@@ -113,7 +118,10 @@ export class PeerConnectionCapture {
 					}
 				}),
 		);
-		return snapshots.filter((s): s is StatsSnapshotInput => s !== undefined);
+		const out = snapshots.filter((s): s is StatsSnapshotInput => s !== undefined);
+		const e2e = this.#e2e?.stats(ts) ?? [];
+		if (e2e.length) out.push({ ts, pc: 'e2e', stats: e2e });
+		return out;
 	}
 
 	/** Samples into the buffer `drain()` empties. */
@@ -143,8 +151,9 @@ export class PeerConnectionCapture {
 		pc.addEventListener('connectionstatechange', onChange);
 		// Browsers without connectionState still report the ICE state.
 		pc.addEventListener('iceconnectionstatechange', onChange);
-		pc.addEventListener('track', () => {
+		pc.addEventListener('track', (event) => {
 			this.#firstTrackAt ??= Date.now();
+			this.#e2e?.watch(event.track);
 		});
 	}
 

@@ -1,5 +1,6 @@
 import type { CaptureApi, CaptureConfig } from '../protocol/capture.ts';
 import { PeerConnectionCapture } from './PeerConnectionCapture.ts';
+import { markedTrack } from './e2e.ts';
 import { generatedScreen } from './screen.ts';
 
 /**
@@ -13,6 +14,16 @@ export function installCapture(config: CaptureConfig): CaptureApi {
 	capture.install(window);
 	const screen = config.screen;
 	if (screen && navigator.mediaDevices) navigator.mediaDevices.getDisplayMedia = async () => generatedScreen(screen);
+	const e2e = config.e2e;
+	if (e2e && navigator.mediaDevices) {
+		// The camera the page gets carries delay marks; everything else about getUserMedia is the browser's.
+		const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+		navigator.mediaDevices.getUserMedia = async (constraints) => {
+			const stream = await getUserMedia(constraints);
+			if (stream.getVideoTracks().length === 0) return stream;
+			return new MediaStream([...stream.getAudioTracks(), ...stream.getVideoTracks().map((t) => markedTrack(t, e2e))]);
+		};
+	}
 	window.__callswarmCapture = {
 		drain: () => capture.drain(),
 		snapshot: (options) => capture.snapshot(options),

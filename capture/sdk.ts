@@ -14,6 +14,7 @@
  */
 import * as z from 'zod/mini';
 import { appIdPattern, appTelemetryPath, callSampledIn, edgeHashInput, edgeHashPrefix, ingestKeyHeader, ingestKeyPattern } from '../protocol/sdk.ts';
+import { BaselineKeeper } from '../protocol/baseline.ts';
 import { PeerConnectionCapture } from './PeerConnectionCapture.ts';
 
 /** zod's small build: the SDK checks its options without weighing on the page. */
@@ -114,6 +115,8 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 		counters.sampleMs += performance.now() - started;
 	};
 	const queue: string[] = [];
+	// Each batch carries the counters it is measured against: any collector can take it.
+	const baselines = new BaselineKeeper();
 	let minute = Math.floor(Date.now() / 60_000);
 	let minuteBytes = 0;
 	let held: ReturnType<PeerConnectionCapture['drain']>['snapshots'] = [];
@@ -141,11 +144,13 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 		held.push(...drained.snapshots);
 		const base = { batchId: globalThis.crypto.randomUUID(), callId, userId, sessionId, labels: options.labels, userAgent: navigator.userAgent, events: drained.events };
 		let snapshots = held;
-		let body = JSON.stringify({ ...base, snapshots });
+		const encode = () => JSON.stringify({ ...base, snapshots, baseline: baselines.peek('page', snapshots) });
+		let body = encode();
 		while (snapshots.length > 0 && minuteBytes + body.length > options.budgetBytesPerMinute) {
 			snapshots = snapshots.slice(0, Math.floor(snapshots.length / 2));
-			body = JSON.stringify({ ...base, snapshots });
+			body = encode();
 		}
+		baselines.take('page', snapshots);
 		held = held.slice(snapshots.length);
 		// Over budget, a snapshot waits; too many waiting, the oldest go (their counters are cumulative: nothing is lost but resolution).
 		counters.snapshotsDeferred += held.length;

@@ -3,7 +3,9 @@ import { alertsCommand, alertsHelp, appsCommand, appsHelp, deleteCommand, delete
 import { capacityCommand, capacityHelp } from './commands/capacity.ts';
 import { compareCommand, compareHelp, reportCommand, reportHelp, runsCommand, runsHelp } from './commands/reports.ts';
 import { runCommand, runHelp } from './commands/run.ts';
+import { k8sCommand, k8sHelp } from './commands/k8s.ts';
 import { serveCommand, serveHelp } from './commands/serve.ts';
+import { waitCommand, waitHelp } from './commands/wait.ts';
 import { sfuCommand, sfuHelp } from './commands/sfu.ts';
 
 type Command = { summary: string; help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> };
@@ -13,6 +15,8 @@ const commands: Record<string, Command> = {
 	runs: { summary: 'list the runs the collector knows', help: runsHelp, run: runsCommand },
 	report: { summary: "write a run's self-contained HTML report", help: reportHelp, run: reportCommand },
 	compare: { summary: 'compare two runs: summary deltas, regressions flagged', help: compareHelp, run: compareCommand },
+	k8s: { summary: 'Kubernetes manifests for a run on n pods (an Indexed Job), collector and SFU included', help: k8sHelp, run: (argv) => k8sCommand(argv) },
+	wait: { summary: "wait for a run's verdict (every shard of a multi-machine run), exit as run does", help: waitHelp, run: waitCommand },
 	capacity: { summary: 'measure how many consumers one SFU worker core carries', help: capacityHelp, run: (argv) => capacityCommand(argv) },
 	serve: { summary: 'run the collector: telemetry ingest, query API, dashboard', help: serveHelp, run: serveCommand },
 	sfu: { summary: 'run the bundled mediasoup SFU', help: sfuHelp, run: sfuCommand },

@@ -20,11 +20,12 @@ import { Normalizer } from './normalize/Normalizer.ts';
 import { CollectorOptions, isLoopback, type CollectorOptionsInput } from './options.ts';
 import { appTelemetryPlugin, isAppTelemetry } from './plugins/appTelemetry.ts';
 import { appsPlugin } from './plugins/apps.ts';
-import { runsPlugin } from './plugins/runs.ts';
+import { runsPlugin, shardsPlugin } from './plugins/runs.ts';
 import { telemetryPlugin } from './plugins/telemetry.ts';
 import { Deletion } from './privacy/Deletion.ts';
 import { AppViews } from './queries/AppViews.ts';
 import { Queries } from './queries/index.ts';
+import { RunCoordinator } from './runs/RunCoordinator.ts';
 import { Sql } from './queries/sql.ts';
 import { ViewCache } from './queries/ViewCache.ts';
 import { ClickHouseStore } from './store/ClickHouseStore.ts';
@@ -43,6 +44,7 @@ export interface Production {
 export class Collector {
 	#sweepTimer: NodeJS.Timeout | undefined;
 	production!: Production;
+	coordinator!: RunCoordinator;
 
 	private constructor(
 		readonly options: CollectorOptions,
@@ -108,6 +110,7 @@ export class Collector {
 			ingest.rememberBatches(recoveredIds);
 			await collector.#loadState();
 			await collector.#startProduction();
+			collector.coordinator = await RunCoordinator.start(store, ingest, queries.thresholds);
 			await collector.#routes();
 			await app.listen({ host: options.listenIp, port: options.port });
 		} catch (error) {
@@ -214,6 +217,7 @@ export class Collector {
 		});
 		await app.register(telemetryPlugin, { ingest: this.ingest });
 		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries, views: this.views });
+		await app.register(shardsPlugin, { coordinator: this.coordinator });
 		const production = this.production;
 		await app.register(appTelemetryPlugin, { ingest: this.ingest, apps: production.ingest, registry: production.registry });
 		await app.register(appsPlugin, production);
@@ -231,6 +235,7 @@ export class Collector {
 	/** Stops taking requests, stores what it can; the rest stays in the journal for the next start. */
 	async close(): Promise<void> {
 		clearInterval(this.#sweepTimer);
+		this.coordinator?.close();
 		await this.production?.alerts.close();
 		await this.app.close();
 		await this.writer.close();

@@ -2,6 +2,7 @@ import type { RunInfo, RunUpsert, ThresholdResult } from '../protocol/api.ts';
 import type { AlertRuleCreate, AppCreate, AppInfo, AppKeyInfo, AppUpdate, DeletionReport, DeletionRequest } from '../protocol/apps.ts';
 import { collectorEndpoints, endpointPath, type CollectorEndpoint, type EndpointReply } from '../protocol/endpoints.ts';
 import { describeZodError } from '../protocol/issues.ts';
+import type { AbortRequest, RunCoordination, ShardReport } from '../protocol/shards.ts';
 import type { TelemetryBatchInput } from '../protocol/telemetry.ts';
 import type { ThresholdExpressions } from '../protocol/thresholds.ts';
 
@@ -59,6 +60,19 @@ export class CollectorClient {
 		return parsed.data as EndpointReply<E>;
 	}
 
+	/** This machine's clock minus the collector's, from the quickest of a few round trips (NTP's way). */
+	async clockOffset(samples = 5): Promise<{ offsetMs: number; roundTripMs: number }> {
+		let best: { offsetMs: number; roundTripMs: number } | undefined;
+		for (let i = 0; i < samples; i++) {
+			const sent = Date.now();
+			const { now } = await this.#call('time');
+			const received = Date.now();
+			const sample = { offsetMs: (sent + received) / 2 - now, roundTripMs: received - sent };
+			if (!best || sample.roundTripMs < best.roundTripMs) best = sample;
+		}
+		return best!;
+	}
+
 	registerRun(runId: string, run: RunUpsert): Promise<RunInfo> {
 		return this.#call('registerRun', { runId }, {}, run);
 	}
@@ -91,12 +105,30 @@ export class CollectorClient {
 		return this.#call('peers', { runId });
 	}
 
+	delayMatrix(runId: string, room?: string): Promise<EndpointReply<'delayMatrix'>> {
+		return this.#call('delayMatrix', { runId }, { room });
+	}
+
 	async runs(limit = 50): Promise<RunInfo[]> {
 		return (await this.#call('runs', {}, { limit })).runs;
 	}
 
 	run(runId: string): Promise<RunInfo> {
 		return this.#call('run', { runId });
+	}
+
+	// ---- multi-machine runs ----
+
+	reportShard(runId: string, index: number, report: ShardReport): Promise<RunCoordination> {
+		return this.#call('reportShard', { runId, index: String(index) }, {}, report);
+	}
+
+	abortRun(runId: string, request: AbortRequest): Promise<RunCoordination> {
+		return this.#call('abortRun', { runId }, {}, request);
+	}
+
+	coordination(runId: string): Promise<RunCoordination> {
+		return this.#call('coordination', { runId });
 	}
 
 	// ---- production apps ----

@@ -31,6 +31,11 @@ export interface DriverContext {
 	onEvent(slot: Slot, event: ParticipantEvent): void;
 	/** Problems worth a line in the output. */
 	log(message: string): void;
+	/**
+	 * End-to-end delay marks (browser bots): this machine's clock minus the collector's, and
+	 * the participant whose 16-bit mark id a receiver read. Absent: no marks.
+	 */
+	e2e?: { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
 }
 
 /** A kind of bot (browser, lite): joins and leaves participants, follows network changes. */

@@ -67,6 +67,8 @@ export const RunInfo = z.object({
 	/** "run": a load test; "call": a production call of an app (it ends by itself after its app's idle time). */
 	kind: z.enum(['run', 'call']),
 	appId: z.string(),
+	/** Load-generator machines (shards) of a multi-machine run; 1 for a run from one machine. */
+	shards: z.number(),
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 
@@ -211,6 +213,23 @@ export const RoomList = z.object({
 export type RoomList = z.infer<typeof RoomList>;
 
 export const PeersQuery = z.object({ room: RoomId.optional() });
+
+/** End-to-end delay per sender → receiver pair (the room drill-down's matrix). */
+export const DelayMatrix = z.object({
+	cells: z.array(
+		z.object({
+			receiver: z.string(),
+			sender: z.string(),
+			kind: z.string(),
+			p50: z.number().nullable(),
+			p95: z.number().nullable(),
+			samples: z.number(),
+			/** Share of decoded frames the sender's mark was read on. */
+			marksPct: z.number().nullable(),
+		}),
+	),
+});
+export type DelayMatrix = z.infer<typeof DelayMatrix>;
 export const PeerList = z.object({
 	peers: z.array(
 		z.object({

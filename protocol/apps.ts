@@ -81,6 +81,8 @@ export const AppTelemetryBatch = z.object({
 	userAgent: z.string().max(512).optional(),
 	snapshots: z.array(StatsSnapshot).max(500).default([]),
 	events: z.array(ParticipantEvent).max(500).default([]),
+	/** The page's previous snapshot of each connection, its counters only (see TelemetryBatch.baseline). */
+	baseline: z.array(StatsSnapshot).max(100).default([]),
 });
 export type AppTelemetryBatch = z.infer<typeof AppTelemetryBatch>;
 export type AppTelemetryBatchInput = z.input<typeof AppTelemetryBatch>;

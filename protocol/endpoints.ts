@@ -3,9 +3,10 @@
  * reply. The collector's plugins register these routes, and the load generator's client and
  * the dashboard call them, from this table.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
 	BucketQuery,
+	DelayMatrix,
 	EvaluateRequest,
 	EvaluateResponse,
 	EventList,
@@ -50,6 +51,7 @@ import {
 	AlertTestReport,
 } from './apps.ts';
 import { appTelemetryPath } from './sdk.ts';
+import { AbortRequest, RunCoordination, ShardParams, ShardReport } from './shards.ts';
 import { TelemetryResponse } from './telemetry.ts';
 
 export interface Endpoint {
@@ -64,6 +66,8 @@ export interface Endpoint {
 
 export const collectorEndpoints = {
 	telemetry: { method: 'POST', path: '/v1/telemetry', response: TelemetryResponse },
+	/** The collector's clock: senders on other machines measure their offset to it (end-to-end delay across shards). */
+	time: { method: 'GET', path: '/v1/time', response: z.object({ now: z.number() }) },
 	registerRun: { method: 'PUT', path: '/v1/runs/:runId', params: RunParams, body: RunUpsert, response: RunInfo },
 	runs: { method: 'GET', path: '/v1/runs', query: RunListQuery, response: RunList },
 	run: { method: 'GET', path: '/v1/runs/:runId', params: RunParams, response: RunInfo },
@@ -78,7 +82,12 @@ export const collectorEndpoints = {
 	firstMedia: { method: 'GET', path: '/v1/runs/:runId/first-media', params: RunParams, response: FirstMediaDistribution },
 	rooms: { method: 'GET', path: '/v1/runs/:runId/rooms', params: RunParams, response: RoomList },
 	peers: { method: 'GET', path: '/v1/runs/:runId/peers', params: RunParams, query: PeersQuery, response: PeerList },
+	delayMatrix: { method: 'GET', path: '/v1/runs/:runId/e2e', params: RunParams, query: PeersQuery, response: DelayMatrix },
 	events: { method: 'GET', path: '/v1/runs/:runId/events', params: RunParams, query: EventsQuery, response: EventList },
+	// Multi-machine runs: shards report, abort together, and get one verdict.
+	reportShard: { method: 'PUT', path: '/v1/runs/:runId/shards/:index', params: ShardParams, body: ShardReport, response: RunCoordination },
+	abortRun: { method: 'POST', path: '/v1/runs/:runId/abort', params: RunParams, body: AbortRequest, response: RunCoordination },
+	coordination: { method: 'GET', path: '/v1/runs/:runId/coordination', params: RunParams, response: RunCoordination },
 	// Production monitoring: apps, their ingest keys, telemetry from their pages, the app view, alerts, deletion.
 	createApp: { method: 'POST', path: '/v1/apps', body: AppCreate, response: AppInfo },
 	apps: { method: 'GET', path: '/v1/apps', response: AppList },

@@ -35,8 +35,10 @@ export interface SampleMetric {
 		| 'freeze_pct'
 		| 'jitter_buffer_ms'
 		| 'concealment_pct'
-		| 'available_outgoing_bps';
-	direction: 'inbound' | 'outbound' | 'remote-inbound' | 'candidate-pair';
+		| 'available_outgoing_bps'
+		| 'e2e_ms'
+		| 'e2e_marks_pct';
+	direction: 'inbound' | 'outbound' | 'remote-inbound' | 'candidate-pair' | 'e2e';
 	kind?: 'audio' | 'video';
 	/** Values are multiplied by this (bps -> kbps). */
 	scale?: number;
@@ -152,6 +154,38 @@ export const metricCatalogue = {
 		series: { chart: 'fps', title: 'Frames per second', note: 'received video', stats: ['p50', 'avg'] },
 		compare: true,
 		description: 'framesPerSecond of received video',
+	},
+	e2e_video_ms: {
+		source: 'samples',
+		label: 'End-to-end video delay',
+		unit: 'ms',
+		column: 'e2e_ms',
+		direction: 'e2e',
+		kind: 'video',
+		series: { chart: 'e2e', title: 'End-to-end delay', note: 'capture to decode, per sender → receiver (marks in the frames)', stats: ['p50', 'p95'], legend: 'video' },
+		compare: true,
+		description: "camera capture to decoded frame at the receiver, from marks drawn into the sender's frames (browser bots), per sender and receiver",
+	},
+	e2e_audio_ms: {
+		source: 'samples',
+		label: 'End-to-end audio delay',
+		unit: 'ms',
+		column: 'e2e_ms',
+		direction: 'e2e',
+		kind: 'audio',
+		series: { chart: 'e2e', title: 'End-to-end delay', note: 'capture to decode, per sender → receiver (marks in the frames)', stats: ['p50'], legend: 'audio' },
+		compare: true,
+		description: 'microphone capture to playout at the receiver, per sender and receiver (see README: how it is measured)',
+	},
+	e2e_marks_pct: {
+		source: 'samples',
+		label: 'Frames with delay marks read',
+		unit: '%',
+		column: 'e2e_marks_pct',
+		direction: 'e2e',
+		kind: 'video',
+		higherIsBetter: true,
+		description: 'share of decoded frames from a marking sender whose mark was read',
 	},
 	mos: {
 		source: 'samples',

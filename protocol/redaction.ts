@@ -62,6 +62,7 @@ export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 	// callswarm's own server-side types carry no personal data.
 	'sfu-worker': [...common, 'worker', 'pid', 'cpuSeconds', 'maxRssBytes', 'rooms', 'peers', 'producers', 'consumers'],
 	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated'],
+	'callswarm-e2e': [...common, 'kind', 'senderMark', 'sender', 'framesSeen', 'marksRead', 'delaySumMs', 'freezeCount', 'frozenMs'],
 };
 
 export type AddressFamily = 'ipv4' | 'ipv6' | 'mdns' | 'unknown';

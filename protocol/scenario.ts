@@ -239,6 +239,11 @@ export const Scenario = z
 		network: Network.optional(),
 		networkChanges: z.array(NetworkChange).default([]),
 		statsInterval: Duration.default(2000),
+		/**
+		 * End-to-end delay: browser bots draw their capture time into their camera frames and
+		 * read the marks off the video they receive (e2e_video_ms per sender and receiver).
+		 */
+		e2e: z.boolean().default(true),
 		/** Most browser pages per Chromium process. */
 		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
 		/** Most lite bots per lite-bot process (one event loop each). */

@@ -93,6 +93,12 @@ export const TelemetryBatch = z.object({
 	source: TelemetrySource,
 	snapshots: z.array(StatsSnapshot).max(2000).default([]),
 	events: z.array(ParticipantEvent).max(2000).default([]),
+	/**
+	 * The sender's latest snapshot of each connection before this batch, cut to its counters:
+	 * deltas are then computed from the batch alone, so any collector (or worker) can take any
+	 * batch. Without it the collector remembers the previous snapshot itself (one collector).
+	 */
+	baseline: z.array(StatsSnapshot).max(100).default([]),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;
@@ -231,6 +237,27 @@ export const TransportStats = z.object({
 });
 export type TransportStats = z.infer<typeof TransportStats>;
 
+/**
+ * End-to-end delay as callswarm's capture measures it on a received video track: marks drawn
+ * into the sender's frames, read off every decoded frame (capture/e2e.ts). Counters are
+ * cumulative since the track started; `sender` is the sending participant (the load generator
+ * names it from `senderMark`, the 16-bit id drawn into the frames).
+ */
+export const E2eStats = z.object({
+	...base,
+	type: z.literal('callswarm-e2e'),
+	kind: MediaKindField,
+	senderMark: z.number().int().min(0).max(0xffff),
+	sender: statsId.optional(),
+	framesSeen: counter,
+	marksRead: counter,
+	/** Sum of capture-to-decode delays of the marks read, ms (negative only with skewed clocks). */
+	delaySumMs: signedCounter,
+	freezeCount: counter,
+	frozenMs: counter,
+});
+export type E2eStats = z.infer<typeof E2eStats>;
+
 /** Server-side load, posted by callswarm's SFU reporter with source kind "sfu". */
 export const SfuWorkerStats = z.object({
 	...base,
@@ -274,6 +301,7 @@ export const knownStatsTypes = {
 	transport: TransportStats,
 	'sfu-worker': SfuWorkerStats,
 	'generator-process': GeneratorProcessStats,
+	'callswarm-e2e': E2eStats,
 } as const;
 export type KnownStatsType = keyof typeof knownStatsTypes;
 export type KnownStats = z.infer<(typeof knownStatsTypes)[KnownStatsType]>;

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, parseInput } from '../../protocol/issues.ts';
+import { InputError, parseInput, wholeNumberText } from '../../protocol/issues.ts';
 import { DurationText, formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
@@ -25,8 +25,11 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
                            embedded ClickHouse (env CALLSWARM_COLLECTOR_URL)
   --token <secret>         the collector's run token (env CALLSWARM_COLLECTOR_TOKEN)
   --run-id <id>            run id; shared by every shard of a multi-machine run
-  --shard <i/n>            run the i-th of n deterministic parts of the participants
-  --start-at <time>        epoch ms or ISO time at which every shard starts the schedule
+  --shard <i/n>            run the i-th of n deterministic parts of the participants; the collector
+                           coordinates the shards (one verdict, aborts, lost shards). In a
+                           Kubernetes Indexed Job: JOB_COMPLETION_INDEX and CALLSWARM_SHARD_COUNT
+  --start-at <time>        epoch ms or ISO time at which every shard starts the schedule, or
+                           all-ready: once every shard has reported ready
   --stats-interval <dur>   getStats() sampling period, e.g. 2s (default: the scenario's)
   --data-dir <dir>         embedded ClickHouse data and spool (default .callswarm)
   --out <dir>              output folder (default callswarm-out/<run id>): summary.json, junit.xml, report.html
@@ -59,10 +62,11 @@ const RunFlags = z.object({
 		.optional(),
 	'start-at': z
 		.string()
-		.transform((s, ctx) => {
+		.transform((s, ctx): number | 'all-ready' => {
+			if (s === 'all-ready') return s;
 			const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
 			if (!Number.isFinite(ms)) {
-				ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO time' });
+				ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds, an ISO time, or all-ready' });
 				return z.NEVER;
 			}
 			return ms;
@@ -85,16 +89,29 @@ const RunFlags = z.object({
 	positionals: z.array(z.string()).length(1, 'give one scenario file'),
 });
 
-const RunEnv = z.object({
+export const RunEnv = z.object({
 	CALLSWARM_SFU_URL: z.url({ protocol: /^https?$/ }).optional(),
 	CALLSWARM_COLLECTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
 	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
+	/** Kubernetes sets it in each pod of an Indexed Job (0-based). */
+	JOB_COMPLETION_INDEX: wholeNumberText.optional(),
+	CALLSWARM_SHARD_COUNT: wholeNumberText.pipe(z.number().int().min(1)).optional(),
 });
+
+/** --shard, or a Kubernetes Indexed Job's completion index and the shard count from the environment. */
+export function shardOf(flag: { index: number; count: number } | undefined, e: z.output<typeof RunEnv>): { index: number; count: number } | undefined {
+	if (flag) return flag;
+	if (e.JOB_COMPLETION_INDEX === undefined || e.CALLSWARM_SHARD_COUNT === undefined) return undefined;
+	const index = e.JOB_COMPLETION_INDEX + 1;
+	if (index > e.CALLSWARM_SHARD_COUNT) throw new InputError(`JOB_COMPLETION_INDEX ${e.JOB_COMPLETION_INDEX} is beyond CALLSWARM_SHARD_COUNT ${e.CALLSWARM_SHARD_COUNT}`);
+	return { index, count: e.CALLSWARM_SHARD_COUNT };
+}
 
 export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const flags = parseCommandLine(argv, RunFlags, 'run');
 	const e = parseInput(RunEnv, Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')), 'environment');
+	const shard = shardOf(flags.shard, e);
 	// Everything is checked before anything starts.
 	const loaded = await loadScenario(flags.positionals[0]!);
 	const scenario = flags['time-scale'] ? scaleTime(loaded, flags['time-scale']) : loaded;
@@ -106,7 +123,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	}
 	const sfuUrl = flags.sfu ?? e.CALLSWARM_SFU_URL;
 	const collectorUrl = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
-	const sizing = estimate(scenario, { shard: flags.shard, bundledSfu: !sfuUrl && scenario.target === 'bundled', localCollector: !collectorUrl });
+	const sizing = estimate(scenario, { shard, bundledSfu: !sfuUrl && scenario.target === 'bundled', localCollector: !collectorUrl });
 	if (!sizing.fits) {
 		const message = `${renderSizing(sizing)}\n${flags['strict-capacity'] ? 'refused (--strict-capacity)' : 'warning'}: ${sizing.advice}`;
 		if (flags['strict-capacity']) throw new InputError(message);
@@ -117,7 +134,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	const run = new LoadRun({
 		scenario,
 		runId: flags['run-id'],
-		shard: flags.shard,
+		shard,
 		startAt: flags['start-at'],
 		sfuUrl,
 		targetUrl: flags['target-url'],
@@ -128,10 +145,14 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	});
 	const total = run.slots.length;
 	console.log(
-		`callswarm run ${scenario.name}: ${total} participants${flags.shard ? ` (shard ${flags.shard.index}/${flags.shard.count})` : ''}, ${formatDuration(run.durationMs)}, run id ${run.runId}`,
+		`callswarm run ${scenario.name}: ${total} participants${shard ? ` (shard ${shard.index}/${shard.count})` : ''}, ${formatDuration(run.durationMs)}, run id ${run.runId}`,
 	);
 	run.on('log', (message) => {
 		status.done(`  ${message}`);
+	});
+	run.on('shards', (state) => {
+		const counts = ['running', 'finished', 'lost'].map((s) => `${state.shards.filter((x) => x.state === s).length} ${s}`).join(', ');
+		status.update(`waiting for the run's verdict: shards ${counts}`);
 	});
 	run.on('progress', (p) => {
 		const rtt = p.rttP95Ms === null ? '-' : `${p.rttP95Ms.toFixed(0)}ms`;

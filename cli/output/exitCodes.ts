@@ -1,4 +1,5 @@
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
+import type { RunStatus } from '../../protocol/api.ts';
 
 /**
  * What `callswarm run` exits with. 99 for a failed threshold is k6's convention; 3 says the run
@@ -16,8 +17,13 @@ export const exitCodes = {
 
 export function exitCodeOf(outcome: RunOutcome): number {
 	if (outcome.stop.kind === 'interrupted') return exitCodes.interrupted;
-	if (outcome.status === 'invalid') return exitCodes.invalid;
-	if (outcome.status === 'failed') return exitCodes.thresholdsFailed;
-	if (outcome.status === 'aborted') return exitCodes.error;
+	return exitCodeOfStatus(outcome.status);
+}
+
+/** The exit code for a run's status in the registry (`callswarm wait`, and a shard's own exit). */
+export function exitCodeOfStatus(status: RunStatus): number {
+	if (status === 'invalid') return exitCodes.invalid;
+	if (status === 'failed') return exitCodes.thresholdsFailed;
+	if (status === 'aborted') return exitCodes.error;
 	return exitCodes.passed;
 }

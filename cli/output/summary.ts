@@ -90,7 +90,7 @@ export function renderJunit(outcome: RunOutcome): string {
 			: `    <testcase classname="callswarm.thresholds" name="${name}">\n      <failure message="${escapeXml(`${t.metric} = ${t.value ?? 'no data'}`)}"/>\n    </testcase>`;
 	});
 	if (outcome.status === 'aborted' || outcome.status === 'invalid') {
-		const name = outcome.status === 'invalid' ? 'load generator not saturated' : 'run completed';
+		const name = outcome.status !== 'invalid' ? 'run completed' : / lost /.test(outcome.statusReason) ? 'every shard ran its part' : 'load generator not saturated';
 		cases.push(`    <testcase classname="callswarm.run" name="${name}"><failure message="${escapeXml(outcome.statusReason)}"/></testcase>`);
 	}
 	const failures = outcome.thresholds.filter((t) => !t.ok).length + (outcome.status === 'aborted' || outcome.status === 'invalid' ? 1 : 0);

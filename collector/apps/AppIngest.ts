@@ -63,6 +63,7 @@ export class AppIngest {
 			source: participantSource('app', 'call', peerId, userAgent),
 			snapshots: batch.snapshots.map((s) => ({ ...s, stats: s.stats.filter((stat) => !serverOnlyTypes.has(String(stat.type))) })),
 			events: batch.events,
+			baseline: batch.baseline.map((s) => ({ ...s, stats: s.stats.filter((stat) => !serverOnlyTypes.has(String(stat.type))) })),
 		};
 		const labels = { ...batch.labels };
 		const version = versionLabels.map((name) => labels[name]).find((v) => v !== undefined) ?? '';

@@ -2,14 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { Column } from '../store/columns.ts';
 import { migrations } from '../store/schema.ts';
-import { tableNames, type TableName } from '../store/tables.ts';
+import { tableNames, tables, type TableName } from '../store/tables.ts';
 
 const schemaVersion = migrations.at(-1)!.version;
 /** `<sequence>.<instance>.v<schema>.journal`: the instance id keeps every segment name (a deduplication token) unique across restarts. */
 const segmentName = /^(\d{12})\.([0-9a-f]{8})\.v(\d+)\.journal$/;
 const magic = 0x314a5343; // "CSJ1"
+/** The first record of a segment: the columns its rows are encoded with ("CSL1"). */
+const layoutMagic = 0x314c5343;
 const headerBytes = 12;
+
+/** Per table, the columns rows are encoded with (RowBinary is positional). */
+export type TableLayout = Partial<Record<TableName, readonly Column[]>>;
+/** This version's layout, written at the head of every segment it opens. */
+const currentLayout: TableLayout = tables;
 
 /** The encoded rows of one accepted request, per table, and the batch ids they carry. */
 export interface JournalEntry {
@@ -24,6 +32,12 @@ export interface SealedSegment {
 	readonly bytes: number;
 	readonly rows: number;
 	readonly schemaVersion: number;
+	/**
+	 * The columns the segment's rows were encoded with: a segment written before a column was
+	 * added is inserted with its own columns (the new ones take their defaults). Absent in
+	 * segments of versions that did not write it.
+	 */
+	readonly layout: TableLayout | undefined;
 	/** In memory while the store keeps up; dropped (and read back from disk) while it is down. */
 	entries: JournalEntry[] | undefined;
 }
@@ -86,7 +100,7 @@ export class Journal {
 			const [, seq, , version] = segmentName.exec(name)!;
 			journal.#next = Math.max(journal.#next, Number(seq) + 1);
 			const file = path.join(dir, name);
-			const { entries, validBytes, fileBytes } = decodeSegment(await readFile(file));
+			const { entries, layout, validBytes, fileBytes } = decodeSegment(await readFile(file));
 			if (validBytes < fileBytes) {
 				// The tail was never fsynced, so never acknowledged: drop it.
 				const handle = await open(file, 'r+');
@@ -102,6 +116,7 @@ export class Journal {
 				bytes: validBytes,
 				rows: countRows(entries),
 				schemaVersion: Number(version),
+				layout,
 				entries,
 			});
 			journal.#sealedBytes += validBytes;
@@ -215,7 +230,15 @@ export class Journal {
 		const name = `${String(this.#next++).padStart(12, '0')}.${this.#instance}.v${schemaVersion}.journal`;
 		const file = path.join(this.dir, name);
 		const handle = await open(file, 'w');
-		this.#active = { name, file, handle, bytes: 0, rows: 0, entries: [] };
+		const layout = encodeLayout(currentLayout);
+		try {
+			await handle.write(layout);
+		} catch (error) {
+			await handle.close().catch(() => undefined);
+			await rm(file, { force: true });
+			throw error;
+		}
+		this.#active = { name, file, handle, bytes: layout.length, rows: 0, entries: [] };
 		return this.#active;
 	}
 
@@ -236,6 +259,7 @@ export class Journal {
 			bytes: active.bytes,
 			rows: active.rows,
 			schemaVersion,
+			layout: currentLayout,
 			entries: active.entries,
 		};
 	}
@@ -273,10 +297,34 @@ function encodeRecord(entry: JournalEntry): Buffer {
 	return record;
 }
 
-/** The whole records of a segment file, and how many bytes they span. */
-function decodeSegment(file: Buffer): { entries: JournalEntry[]; validBytes: number; fileBytes: number } {
+function frame(recordMagic: number, payload: Buffer): Buffer {
+	const header = Buffer.allocUnsafe(headerBytes);
+	header.writeUInt32LE(recordMagic, 0);
+	header.writeUInt32LE(payload.length, 4);
+	header.writeUInt32LE(crc32(payload), 8);
+	return Buffer.concat([header, payload]);
+}
+
+function encodeLayout(layout: TableLayout): Buffer {
+	return frame(layoutMagic, Buffer.from(JSON.stringify(layout), 'utf8'));
+}
+
+/** The whole records of a segment file (after its layout record, when it has one), and how many bytes they span. */
+function decodeSegment(file: Buffer): { entries: JournalEntry[]; layout: TableLayout | undefined; validBytes: number; fileBytes: number } {
 	const entries: JournalEntry[] = [];
+	let layout: TableLayout | undefined;
 	let o = 0;
+	if (file.length >= headerBytes && file.readUInt32LE(0) === layoutMagic) {
+		const size = file.readUInt32LE(4);
+		const payload = file.subarray(headerBytes, headerBytes + size);
+		if (payload.length !== size || crc32(payload) !== file.readUInt32LE(8)) return { entries, layout, validBytes: 0, fileBytes: file.length };
+		try {
+			layout = JSON.parse(payload.toString('utf8')) as TableLayout;
+		} catch {
+			return { entries, layout, validBytes: 0, fileBytes: file.length };
+		}
+		o = headerBytes + size;
+	}
 	while (o + headerBytes <= file.length) {
 		if (file.readUInt32LE(o) !== magic) break;
 		const size = file.readUInt32LE(o + 4);
@@ -288,7 +336,7 @@ function decodeSegment(file: Buffer): { entries: JournalEntry[]; validBytes: num
 		entries.push(entry);
 		o += headerBytes + size;
 	}
-	return { entries, validBytes: o, fileBytes: file.length };
+	return { entries, layout, validBytes: o, fileBytes: file.length };
 }
 
 function decodePayload(p: Buffer): JournalEntry | undefined {

@@ -144,13 +144,14 @@ export class StoreWriter extends EventEmitter<StoreWriterEvents> {
 	async #insert(segment: SealedSegment): Promise<'ok' | 'retry' | 'quarantined'> {
 		let table: TableName = insertOrder[0]!;
 		try {
-			if (segment.schemaVersion !== schemaVersion) throw new PoisonSegment(`written for schema v${segment.schemaVersion}, the store has v${schemaVersion}`);
+			// Without its own layout (an older journal), a segment is only readable by the schema it was written for.
+			if (!segment.layout && segment.schemaVersion !== schemaVersion) throw new PoisonSegment(`written for schema v${segment.schemaVersion}, the store has v${schemaVersion}`);
 			const entries = segment.entries ?? (await this.journal.read(segment));
 			for (table of insertOrder) {
 				const parts = entries.map((e) => e.tables[table]?.data).filter((d): d is Buffer => d !== undefined && d.length > 0);
 				if (parts.length === 0) continue;
 				const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-				await this.store.insertRowBinary(table, data, `${segment.name}/${table}`);
+				await this.store.insertRowBinary(table, data, `${segment.name}/${table}`, segment.layout?.[table]);
 			}
 			return 'ok';
 		} catch (error) {

@@ -3,6 +3,7 @@ import {
 	knownStatsType,
 	knownStatsTypes,
 	type CandidatePairStats,
+	type E2eStats,
 	type GeneratorProcessStats,
 	type InboundRtpStats,
 	type KnownStats,
@@ -15,6 +16,22 @@ import type { EventRow, GeneratorSampleRow, RawReportRow, SampleRow, SfuSampleRo
 import { redactStats } from '../../protocol/redaction.ts';
 import { estimateMos } from './mos.ts';
 import { validStats } from './statsCheck.ts';
+
+/** The known stats of a baseline snapshot (one that fails validation simply seeds nothing). */
+function parseKnown(stats: ReadonlyArray<Record<string, unknown>>): KnownStats[] {
+	const parsed: KnownStats[] = [];
+	for (const stat of stats) {
+		const type = knownStatsType(stat.type);
+		if (!type) continue;
+		if (validStats[type]?.(stat)) {
+			parsed.push(stat as unknown as KnownStats);
+			continue;
+		}
+		const result = knownStatsTypes[type].safeParse(stat);
+		if (result.success) parsed.push(result.data);
+	}
+	return parsed;
+}
 
 /** Who the rows belong to and how long they are kept. */
 export interface NormalizeOptions {
@@ -62,6 +79,10 @@ const counterNames = [
 	'concealed',
 	'samplesReceived',
 	'cpuSeconds',
+	'marks',
+	'delaySum',
+	'freezes',
+	'frozenMs',
 ] as const;
 type Counters = Partial<Record<(typeof counterNames)[number], number>>;
 
@@ -81,6 +102,8 @@ export class Normalizer {
 	#owner = { app_id: '', user_id: '', retention_days: 30 };
 	/** Counters of the batch being normalised, applied by its commit(). */
 	#staged = new Map<string, Previous>();
+	/** The batch carries its baseline: deltas come from it alone, never from what this process remembers. */
+	#selfContained = false;
 
 	constructor(
 		private readonly defaults: { retentionDays: number; rawRetentionDays: number } = { retentionDays: 30, rawRetentionDays: 7 },
@@ -113,6 +136,12 @@ export class Normalizer {
 			},
 		};
 		const { runId, source } = batch;
+		this.#selfContained = batch.baseline.length > 0;
+		if (this.#selfContained) {
+			// Only their counters matter: they seed the deltas of the batch's first snapshots.
+			const discard: NormalizedBatch = { ...out, samples: [], sfu: [], generator: [], events: [], raw: [], rejected: [] };
+			for (const snapshot of batch.baseline) this.#snapshot(batch, snapshot.ts, snapshot.pc, parseKnown(snapshot.stats), discard);
+		}
 		batch.snapshots.forEach((snapshot, i) => {
 			const parsed: KnownStats[] = [];
 			for (let j = 0; j < snapshot.stats.length; j++) {
@@ -197,6 +226,9 @@ export class Normalizer {
 				case 'generator-process':
 					out.generator.push(generatorRow(batch, ts, stat));
 					break;
+				case 'callswarm-e2e':
+					out.samples.push(this.#e2e(batch, ts, pc, stat));
+					break;
 				case 'transport':
 					break;
 			}
@@ -205,7 +237,7 @@ export class Normalizer {
 
 	/** Deltas of `counters` against this stream's previous snapshot (null on the first or after a reset). */
 	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters } {
-		const previous = this.#staged.get(key) ?? this.#previous.get(key);
+		const previous = this.#staged.get(key) ?? (this.#selfContained ? undefined : this.#previous.get(key));
 		this.#staged.set(key, { ts, seenAt: Date.now(), c: counters });
 		if (!previous || ts <= previous.ts) return { intervalMs: null, d: {} };
 		const current = counters[resetOn];
@@ -258,6 +290,8 @@ export class Normalizer {
 			quality_limitation: '',
 			available_outgoing_bps: null,
 			mos: null,
+			e2e_ms: null,
+			e2e_marks_pct: null,
 			...this.#owner,
 		};
 	}
@@ -361,6 +395,29 @@ export class Normalizer {
 		if (intervalMs && d.bytes !== undefined) row.bitrate_bps = (d.bytes * 8 * 1000) / intervalMs;
 		row.rtt_ms = ms(s.currentRoundTripTime);
 		row.available_outgoing_bps = s.availableOutgoingBitrate ?? null;
+		return row;
+	}
+
+	/** Capture-to-decode delay from a sender over the interval: the mean of the marks read, the share of frames they were read on, freezes. */
+	#e2e(batch: TelemetryBatch, ts: number, pc: string, s: E2eStats): SampleRow {
+		const sender = s.sender ?? `mark-${s.senderMark.toString(16).padStart(4, '0')}`;
+		const row = this.#base(batch, ts, pc, 'e2e', s.kind, sender, s.senderMark);
+		const { intervalMs, d } = this.#deltas(
+			this.#key(batch, pc, s.id, s.senderMark),
+			ts,
+			{ frames: s.framesSeen, marks: s.marksRead, delaySum: s.delaySumMs, freezes: s.freezeCount, frozenMs: s.frozenMs },
+			'frames',
+		);
+		row.interval_ms = intervalMs;
+		row.frames_delta = d.frames ?? null;
+		row.packets_delta = d.marks ?? null;
+		if (d.marks) row.e2e_ms = (d.delaySum ?? 0) / d.marks;
+		if (d.frames) row.e2e_marks_pct = ((d.marks ?? 0) / d.frames) * 100;
+		row.freeze_count = s.freezeCount;
+		if (d.frozenMs !== undefined) {
+			row.freeze_ms_delta = d.frozenMs;
+			row.freeze_pct = intervalMs ? Math.min(100, (d.frozenMs / intervalMs) * 100) : null;
+		}
 		return row;
 	}
 

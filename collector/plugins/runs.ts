@@ -5,6 +5,7 @@ import { HttpError, parseRequest } from '../http.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import type { Queries } from '../queries/index.ts';
 import type { ViewCache } from '../queries/ViewCache.ts';
+import type { RunCoordinator } from '../runs/RunCoordinator.ts';
 
 /** The run registry and the query API under /v1/runs. */
 export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; views: ViewCache }> = async (
@@ -49,6 +50,8 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 		}
 		return reply.code(200).send(info);
 	});
+
+	app.get(e.time.path, async () => ({ now: Date.now() }));
 
 	app.get(e.runs.path, async (request) => {
 		const { limit, kind, app: appId } = parseRequest(e.runs.query, request.query, 'query');
@@ -122,7 +125,27 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 		return queries.drill.peers(runIdOf(request.params), room);
 	});
 
+	app.get(e.delayMatrix.path, async (request) => {
+		const { room } = parseRequest(e.delayMatrix.query, request.query, 'query');
+		return queries.drill.delayMatrix(runIdOf(request.params), room);
+	});
+
 	app.get(e.events.path, async (request) => {
 		return queries.drill.events(runIdOf(request.params), parseRequest(e.events.query, request.query, 'query'));
 	});
+};
+
+/** Multi-machine runs: shard reports and heartbeats, aborts that stop every shard, the one verdict. */
+export const shardsPlugin: FastifyPluginAsync<{ coordinator: RunCoordinator }> = async (app, { coordinator }) => {
+	app.put(e.reportShard.path, async (request) => {
+		const { runId, index } = parseRequest(e.reportShard.params, request.params, 'path');
+		return coordinator.report(runId, index, parseRequest(e.reportShard.body, request.body, 'shard report'));
+	});
+
+	app.post(e.abortRun.path, async (request) => {
+		const { runId } = parseRequest(e.abortRun.params, request.params, 'path');
+		return coordinator.abort(runId, parseRequest(e.abortRun.body, request.body, 'abort'));
+	});
+
+	app.get(e.coordination.path, async (request) => coordinator.state(parseRequest(e.coordination.params, request.params, 'path').runId));
 };

@@ -1,4 +1,4 @@
-import type { EventList, PeerList, RoomList } from '../../protocol/api.ts';
+import type { DelayMatrix, EventList, PeerList, RoomList } from '../../protocol/api.ts';
 import type { QueryParams } from '../store/ClickHouseStore.ts';
 import { rollupLevels } from '../store/schema.ts';
 import { equalities, finiteOrNull, type Sql } from './sql.ts';
@@ -14,6 +14,30 @@ export class DrillDown {
 			{ run: runId },
 		);
 		return { rooms: rows.map((r) => ({ roomId: r.room_id, participants: Number(r.n) })) };
+	}
+
+	/** Capture-to-decode delay per sender → receiver (raw e2e samples: their sort-key prefix keeps it cheap). */
+	async delayMatrix(runId: string, room?: string): Promise<DelayMatrix> {
+		const params: QueryParams = { run: runId, ...(room ? { room } : {}) };
+		const rows = await this.sql.rows<{ receiver: string; sender: string; kind: string; q: number[]; n: number; marks: number | null }>(
+			`SELECT peer_id AS receiver, stream_id AS sender, kind, quantilesExactInclusive(0.5, 0.95)(e2e_ms) AS q, count() AS n,
+				avg(e2e_marks_pct) AS marks
+			FROM ${this.sql.db}.samples
+			WHERE run_id = {run:String} ${room ? 'AND room_id = {room:String}' : ''} AND direction = 'e2e' AND e2e_ms IS NOT NULL
+			GROUP BY receiver, sender, kind ORDER BY receiver, sender, kind`,
+			params,
+		);
+		return {
+			cells: rows.map((r) => ({
+				receiver: r.receiver,
+				sender: r.sender,
+				kind: r.kind,
+				p50: finiteOrNull(r.q[0]),
+				p95: finiteOrNull(r.q[1]),
+				samples: Number(r.n),
+				marksPct: finiteOrNull(r.marks),
+			})),
+		};
 	}
 
 	async peers(runId: string, room?: string): Promise<PeerList> {

@@ -16,6 +16,7 @@ interface RunRowResult {
 	last_ms: number | null;
 	kind: string;
 	app_id: string;
+	shard_count: number;
 }
 
 export interface RunListFilter {
@@ -40,13 +41,17 @@ export class RunRegistry {
 				if(isNull(r.ended_at), NULL, toUnixTimestamp64Milli(assumeNotNull(r.ended_at))) AS ended_at,
 				r.planned_participants AS planned_participants, r.config AS config, r.verdict AS verdict,
 				toUInt32(ifNull(p.participants, 0)) AS participants,
-				p.first_ms AS first_ms, p.last_ms AS last_ms, r.kind AS kind, r.app_id AS app_id
+				p.first_ms AS first_ms, p.last_ms AS last_ms, r.kind AS kind, r.app_id AS app_id,
+				toUInt32(ifNull(sh.shard_count, 1)) AS shard_count
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
 					toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms
 				FROM ${db}.events ${runId ? 'WHERE run_id = {run:String}' : ''} GROUP BY run_id
 			) AS p ON p.run_id = r.run_id
+			LEFT JOIN (
+				SELECT run_id, max(shard_count) AS shard_count FROM ${db}.run_shards ${runId ? 'WHERE run_id = {run:String}' : ''} GROUP BY run_id
+			) AS sh ON sh.run_id = r.run_id
 			ORDER BY r.started_at DESC
 			LIMIT {limit:UInt32}`,
 			{ limit, ...(runId ? { run: runId } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.app ? { app: filter.app } : {}) },
@@ -69,6 +74,7 @@ export class RunRegistry {
 				config: parseJson(r.config, {}),
 				kind: r.kind === 'call' ? 'call' : 'run',
 				appId: r.app_id,
+				shards: r.shard_count,
 			};
 		});
 	}

@@ -107,11 +107,11 @@ export class ClickHouseStore {
 	 * token, inserting the same data with the same token again stores nothing (the tables keep
 	 * a deduplication window), so a replayed journal segment never doubles rows.
 	 */
-	async insertRowBinary(table: TableName, data: Buffer, deduplicationToken?: string): Promise<void> {
+	async insertRowBinary(table: TableName, data: Buffer, deduplicationToken?: string, columns: readonly Column[] = tables[table]): Promise<void> {
 		const settings = deduplicationToken
 			? ({ insert_deduplication_token: deduplicationToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } as const)
 			: {};
-		await this.#insert(table, tables[table], data, settings);
+		await this.#insert(table, columns, data, settings);
 	}
 
 	async #insert(table: string, columns: readonly Column[], data: Buffer, settings: ClickHouseSettings): Promise<void> {

@@ -16,6 +16,7 @@ import {
 	generatorSampleColumns,
 	rawReportColumns,
 	runColumns,
+	runShardColumns,
 	sampleColumns,
 	sfuSampleColumns,
 	tables,
@@ -350,6 +351,13 @@ export const migrations: Migration[] = [
 				...dedup(['call_participants', ...appRollupLevels.map((l) => `app_rollup_${l}s`)]),
 			];
 		},
+	},
+	{
+		version: 4,
+		name: 'coordinated multi-machine runs: run shards',
+		statements: (o) => [
+			...table(o, 'run_shards', cols(runShardColumns), 'ORDER BY (run_id, shard)\nTTL toDateTime(updated_at) + INTERVAL 400 DAY', 'ReplacingMergeTree', 'updated_at', 'cityHash64(run_id)'),
+		],
 	},
 ];
 

@@ -56,6 +56,9 @@ export const sampleColumns = [
 	f32('available_outgoing_bps'),
 	f32('mos'),
 	...privacyColumns('30'),
+	/** direction "e2e": capture-to-decode delay from the sender (stream_id) over the interval, and the share of frames its mark was read on. */
+	f32('e2e_ms'),
+	f32('e2e_marks_pct'),
 ] as const satisfies readonly Column[];
 export type SampleRow = RowOf<typeof sampleColumns>;
 
@@ -247,4 +250,29 @@ export const alertEventColumns = [
 	{ name: 'delivered', type: 'UInt8' },
 ] as const satisfies readonly Column[];
 export type AlertEventRow = RowOf<typeof alertEventColumns>;
+/** The shards of multi-machine runs, as their coordinator last saw them (newest row wins). */
+export const runShardColumns = [
+	{ name: 'run_id', type: 'String' },
+	{ name: 'shard', type: 'UInt32' },
+	{ name: 'shard_count', type: 'UInt32' },
+	{ name: 'generator', type: 'String' },
+	/** running | finished | lost */
+	lc('state'),
+	{ name: 'scenario', type: 'String' },
+	{ name: 'started_at', type: 'DateTime64(3)' },
+	{ name: 'planned', type: 'UInt32' },
+	{ name: 'joined', type: 'UInt32' },
+	{ name: 'failed', type: 'UInt32' },
+	{ name: 'heartbeat_ms', type: 'UInt32' },
+	/** The scenario's thresholds (JSON): the verdict checks them over every shard's data. */
+	{ name: 'thresholds', type: 'String' },
+	{ name: 'last_seen_at', type: 'DateTime64(3)' },
+	{ name: 'finished_at', type: 'Nullable(DateTime64(3))' },
+	{ name: 'outcome_status', type: 'String' },
+	{ name: 'outcome_reason', type: 'String' },
+	/** Set on the shard that asked every shard to stop. */
+	{ name: 'abort_reason', type: 'String' },
+	{ name: 'updated_at', type: 'DateTime64(3)' },
+] as const satisfies readonly Column[];
+export type RunShardRow = RowOf<typeof runShardColumns>;
 export type RowOfTable<T extends TableName> = RowOf<(typeof tables)[T]>;

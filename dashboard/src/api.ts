@@ -43,8 +43,10 @@ export const api = {
 	calls: async (appId: string) => (await get('runs', {}, { limit: 100, kind: 'call', app: appId })).runs,
 	runs: async () => (await get('runs', {}, { limit: 200 })).runs,
 	view: (runId: string) => get('view', { runId }),
+	coordination: (runId: string) => get('coordination', { runId }),
 	rooms: (runId: string) => get('rooms', { runId }),
 	peers: (runId: string, room?: string) => get('peers', { runId }, { room }),
+	delayMatrix: (runId: string, room?: string) => get('delayMatrix', { runId }, { room }),
 	events: (runId: string, peer: string) => get('events', { runId }, { peer, limit: 500 }),
 	timeseries: (runId: string, metrics: string[], filter: { room?: string; peer?: string }) =>
 		get('timeseries', { runId }, { metrics: metrics.join(','), room: filter.room, peer: filter.peer }),

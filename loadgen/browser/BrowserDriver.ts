@@ -3,6 +3,7 @@ import { captureConfigScript, captureScript } from '../../capture/bundle.ts';
 import type { CaptureConfigInput } from '../../protocol/capture.ts';
 import { publishProfiles, type AppTarget, type NetworkConditions } from '../../protocol/scenario.ts';
 import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshotInput } from '../../protocol/telemetry.ts';
+import { senderMarkId } from '../../capture/marks.ts';
 import type { BotDriver, DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { fakeAudio, fakeVideo } from '../media/fakeMedia.ts';
@@ -72,7 +73,14 @@ export class BrowserDriver implements BotDriver {
 			bot.page = page;
 			page.on('error', (error) => this.#fail(bot, `page crashed: ${error.message}`));
 			page.on('pageerror', (error) => this.context.log(`${slot.peerId}: page error: ${String(error).split('\n')[0]}`));
-			const capture: CaptureConfigInput = { statsIntervalMs: this.context.statsIntervalMs, stats: 'known', joinTimeoutMs: joinTimeout, screen };
+			const e2e = this.context.e2e;
+			const capture: CaptureConfigInput = {
+				statsIntervalMs: this.context.statsIntervalMs,
+				stats: 'known',
+				joinTimeoutMs: joinTimeout,
+				screen,
+				...(e2e ? { e2e: { sender: senderMarkId(slot.peerId), clockOffsetMs: e2e.clockOffsetMs } } : {}),
+			};
 			if (this.context.relayGroups.has(slot.group.name)) {
 				const turn = await this.#turnServer();
 				bot.relay = await ImpairmentRelay.open(turn.address, this.context.networkOf(slot.group.name), this.context.turn.listenIp);
@@ -254,6 +262,14 @@ export class BrowserDriver implements BotDriver {
 	#send(bot: BrowserBot, snapshots: StatsSnapshotInput[], events: ParticipantEvent[]): void {
 		for (const event of events) this.context.onEvent(bot.slot, event);
 		if (snapshots.length === 0 && events.length === 0) return;
+		const e2e = this.context.e2e;
+		if (e2e) {
+			// The marks name senders by a 16-bit id; the collector gets their peer ids.
+			for (const snapshot of snapshots) {
+				if (snapshot.pc !== 'e2e') continue;
+				for (const stat of snapshot.stats) if (typeof stat.senderMark === 'number') stat.sender = e2e.peerOfMark(stat.senderMark);
+			}
+		}
 		this.context.sender.push(newBatch(this.context.runId, participantSource('browser', bot.slot.roomId, bot.slot.peerId, bot.browser.userAgent), snapshots, events));
 	}
 

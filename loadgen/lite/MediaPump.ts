@@ -1,5 +1,6 @@
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import { publishProfiles, type PublishProfile } from '../../protocol/scenario.ts';
+import { MediaClock } from './MediaClock.ts';
 import { loadAudio, loadVideo, vp8Payloads, type LiteVideoProfile, type VideoFrame } from './media.ts';
 
 /** VP8 bitrate of the pre-encoded video per publish profile. */
@@ -11,7 +12,7 @@ export const liteVideoBitrateKbps: Record<'180p15' | '360p30' | '720p30', number
 
 interface Stream {
 	tracks: Set<MediaStreamTrack>;
-	timer: NodeJS.Timeout;
+	clock: MediaClock;
 	seq: number;
 	timestamp: number;
 }
@@ -69,7 +70,7 @@ export class MediaPump {
 					tracks: new Set(),
 					seq: Math.floor(Math.random() * 0xffff),
 					timestamp: Math.floor(Math.random() * 0xffffffff),
-					timer: setInterval(() => this.#sendFrame(s), 1000 / spec.frameRate),
+					clock: new MediaClock(1000 / spec.frameRate, (skipped) => this.#sendFrame(s, skipped)),
 				};
 				return s;
 			});
@@ -86,14 +87,16 @@ export class MediaPump {
 				tracks: new Set(),
 				seq: Math.floor(Math.random() * 0xffff),
 				timestamp: Math.floor(Math.random() * 0xffffffff),
-				timer: setInterval(() => this.#sendAudio(s), 20),
+				clock: new MediaClock(20, (skipped) => this.#sendAudio(s, skipped)),
 			};
 			return s;
 		});
 		return this.#audio;
 	}
 
-	#sendFrame(s: VideoStream): void {
+	#sendFrame(s: VideoStream, skipped: number): void {
+		s.timestamp = (s.timestamp + s.step * skipped) >>> 0;
+		if (skipped > 0) s.keyframeWanted = true;
 		if (s.tracks.size === 0) return;
 		if (s.keyframeWanted) {
 			s.keyframeWanted = false;
@@ -114,16 +117,17 @@ export class MediaPump {
 		for (const track of s.tracks) for (const packet of packets) track.writeRtp(packet);
 	}
 
-	#sendAudio(s: AudioStream): void {
+	#sendAudio(s: AudioStream, skipped: number): void {
+		s.index = (s.index + skipped) % s.packets.length;
+		s.timestamp = (s.timestamp + 960 * (skipped + 1)) >>> 0;
 		if (s.tracks.size === 0) return;
 		const payload = s.packets[s.index]!;
 		s.index = (s.index + 1) % s.packets.length;
-		s.timestamp = (s.timestamp + 960) >>> 0;
 		const packet = new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: (s.seq = (s.seq + 1) & 0xffff), timestamp: s.timestamp }), payload);
 		for (const track of s.tracks) track.writeRtp(packet);
 	}
 
 	async close(): Promise<void> {
-		for (const stream of [...this.#video.values(), ...(this.#audio ? [this.#audio] : [])]) clearInterval((await stream).timer);
+		for (const stream of [...this.#video.values(), ...(this.#audio ? [this.#audio] : [])]) (await stream).clock.close();
 	}
 }

@@ -5,6 +5,7 @@ import type { Collector } from '../../collector/index.ts';
 import type { RunStatus, RunSummary, ThresholdResult } from '../../protocol/api.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
+import type { RunCoordination, ShardOutcome } from '../../protocol/shards.ts';
 import { newBatch, serverSource, type ParticipantEvent } from '../../protocol/telemetry.ts';
 import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions } from '../../protocol/thresholds.ts';
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
@@ -17,6 +18,8 @@ import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
+import { ShardLink } from './ShardLink.ts';
+import { senderMarkId } from '../../capture/marks.ts';
 import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
 import { SfuReporter } from '../../infrastructure/SfuReporter.ts';
 
@@ -25,8 +28,8 @@ export interface RunOptions {
 	/** Shared by every shard of a multi-machine run; generated when absent. */
 	runId?: string;
 	shard?: Shard;
-	/** Epoch ms all shards start the schedule at (now when absent). */
-	startAt?: number;
+	/** Epoch ms all shards start the schedule at (now when absent); "all-ready": when every shard has reported ready (a shard of several). */
+	startAt?: number | 'all-ready';
 	/** SFU base URL (http://host:port); the bundled SFU is started when absent and the scenario says "bundled". */
 	sfuUrl?: string;
 	/** For an app target: its URL instead of the scenario's (--target-url). */
@@ -40,6 +43,10 @@ export interface RunOptions {
 	statsIntervalMs?: number;
 	/** Also receives what the run logs (besides the "log" event). */
 	log?: (message: string) => void;
+	/** A shard of several: how long to wait, after its own part, for the run's one verdict (default 10 min). */
+	verdictTimeoutMs?: number;
+	/** A shard of several: how often it tells the collector it is alive (default 5 s). */
+	heartbeatMs?: number;
 }
 
 export interface GeneratorStatus {
@@ -99,6 +106,8 @@ export interface LoadRunEvents {
 	/** Every participant event as the bots report it (join, first media, leave, fail, reconnect). */
 	participant: [slot: Slot, event: ParticipantEvent];
 	overloaded: [Overload];
+	/** A shard of several, waiting for the others: where every shard is. */
+	shards: [RunCoordination];
 }
 
 const tickMs = 250;
@@ -129,6 +138,10 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	#monitor: GeneratorMonitor | undefined;
 	#overload: Overload | undefined;
 	#startAt = 0;
+	/** This machine's clock minus the collector's (end-to-end delay marks are in collector time). */
+	#clockOffsetMs = 0;
+	/** Every participant of the run (all shards) by the 16-bit id its video marks carry. */
+	readonly #peerOfMark = new Map<number, string>();
 	readonly #drivers = new Map<'browser' | 'lite', BotDriver>();
 	readonly #network = new Map<string, NetworkConditions>();
 	readonly #active = new Map<number, Promise<void>>();
@@ -136,6 +149,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #failedPeers = new Set<string>();
 	readonly #leftPeers = new Set<string>();
 	#stopRequested: StopReason | undefined;
+	/** Set for a shard of several: the line to the collector's coordinator. */
+	#link: ShardLink | undefined;
 	#latest: { rttP95Ms: number | null; lossPct: number | null } = { rttP95Ms: null, lossPct: null };
 
 	constructor(private readonly options: RunOptions) {
@@ -146,6 +161,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#total = all.length;
 		this.slots = options.shard ? slotsOfShard(all, options.shard) : all;
 		this.#myPeers = new Set(this.slots.map((s) => s.peerId));
+		for (const slot of all) this.#peerOfMark.set(senderMarkId(slot.peerId), slot.peerId);
 		this.#membership = new Membership(options.scenario.schedule, this.slots, this.#total);
 		this.#thresholds = { all: thresholdExpressions(options.scenario.thresholds), abort: thresholdExpressions(options.scenario.thresholds, 'abort') };
 		for (const group of options.scenario.participants) {
@@ -269,6 +285,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			networkOf: (group) => this.#network.get(group) ?? { ...networkPresets.perfect },
 			onEvent: (slot, event) => this.#onEvent(slot, event),
 			log: (message) => this.#log(message),
+			...(this.#scenario.e2e ? { e2e: { clockOffsetMs: this.#clockOffsetMs, peerOfMark: (mark: number) => this.#peerOfMark.get(mark) } } : {}),
 		};
 		driver =
 			kind === 'lite'
@@ -345,6 +362,31 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		}
 	}
 
+	/** A shard of several gets a line to the coordinator (before the start, for a start when all are ready). */
+	#linkShard(): ShardLink | undefined {
+		const shard = this.options.shard;
+		if (!shard || shard.count < 2) return undefined;
+		const link = new ShardLink(
+			this.#client,
+			this.runId,
+			shard,
+			{
+				count: shard.count,
+				generator: os.hostname(),
+				scenario: this.#scenario.name,
+				plannedParticipants: this.slots.length,
+				heartbeatMs: this.options.heartbeatMs ?? 5000,
+				thresholds: this.#thresholds.all,
+			},
+			() => ({ joined: [...this.#joinedPeers].filter((p) => this.#myPeers.has(p)).length, failed: [...this.#failedPeers].filter((p) => this.#myPeers.has(p)).length }),
+		);
+		link.on('abort', (abort) => {
+			if (abort.shard !== shard.index) this.stop(`${abort.reason} (shard ${abort.shard} of ${shard.count} asked every shard to stop)`);
+		});
+		link.on('unreachable', (error) => this.#log(`heartbeat to the collector failed: ${error.message}`));
+		return link;
+	}
+
 	/** abortOnFail thresholds that fail on data (not on a metric with no samples yet). */
 	async #abortingThreshold(): Promise<ThresholdResult | undefined> {
 		await this.#sender.flush(false);
@@ -354,7 +396,20 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	async execute(): Promise<RunOutcome> {
 		await this.#startInfrastructure();
-		const startAt = this.options.startAt ?? Date.now();
+		if (this.#scenario.e2e) {
+			const clock = await this.#client.clockOffset().catch(() => undefined);
+			this.#clockOffsetMs = clock?.offsetMs ?? 0;
+			if (clock && Math.abs(clock.offsetMs) > 5) this.#log(`this machine's clock is ${clock.offsetMs.toFixed(0)} ms off the collector's (round trip ${clock.roundTripMs} ms): delay marks are corrected for it`);
+		}
+		const link = this.#linkShard();
+		let startAt: number;
+		if (this.options.startAt === 'all-ready') {
+			if (!link) throw new Error('a start "when all are ready" needs --shard i/n with n > 1');
+			this.#log(`waiting until all ${this.options.shard!.count} shards are ready`);
+			startAt = await link.ready(this.options.verdictTimeoutMs ?? 900_000, (s) => this.emit('shards', s));
+		} else {
+			startAt = this.options.startAt ?? Date.now();
+		}
 		this.#startAt = startAt;
 		await this.#client.registerRun(this.runId, {
 			scenario: this.#scenario.name,
@@ -363,6 +418,10 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			plannedParticipants: this.#total,
 			config: this.#scenario as unknown as Record<string, unknown>,
 		});
+		if (link) {
+			await link.start(startAt);
+			this.#link = link;
+		}
 		const pendingChanges = [...this.#scenario.networkChanges].sort((a, b) => a.at - b.at);
 		const abortFrom = abortDelay(this.#scenario.thresholds);
 		let lastStatus = 0;
@@ -395,6 +454,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 				const failing = await this.#abortingThreshold();
 				if (failing) {
 					stop = { kind: 'threshold', metric: failing.metric, expression: failing.expression };
+					await this.#link?.requestAbort(describeStop(stop)).catch((error: unknown) => this.#log(`could not tell the other shards to stop: ${(error as Error).message}`));
 					break;
 				}
 			}
@@ -412,8 +472,29 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		await this.#sender.close();
 		await this.#infrastructure?.collector?.flush();
 		const endedAt = Date.now();
-		const thresholds = Object.keys(this.#thresholds.all).length ? await this.#client.evaluate(this.runId, this.#thresholds.all) : [];
 		const overload = this.#overload;
+		const decided = this.#link ? await this.#coordinatedVerdict(stop, overload) : await this.#ownVerdict(startAt, endedAt, stop, overload);
+		const { status, statusReason, thresholds } = decided;
+		const summary = await this.#client.summary(this.runId, true);
+		const collectorUrl = this.#infrastructure!.collectorUrl;
+		return {
+			runId: this.runId,
+			status,
+			statusReason,
+			stop,
+			overloaded: overload,
+			thresholds,
+			summary,
+			startedAt: startAt,
+			endedAt,
+			collectorUrl,
+			dashboardUrl: `${collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
+		};
+	}
+
+	/** A run of one machine decides by itself: the thresholds over its data, and its status in the registry. */
+	async #ownVerdict(startAt: number, endedAt: number, stop: StopReason, overload: Overload | undefined): Promise<Pick<RunOutcome, 'status' | 'statusReason' | 'thresholds'>> {
+		const thresholds = Object.keys(this.#thresholds.all).length ? await this.#client.evaluate(this.runId, this.#thresholds.all) : [];
 		const status: RunOutcome['status'] = overload
 			? 'invalid'
 			: stop.kind === 'threshold'
@@ -438,21 +519,30 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			config: this.#scenario as unknown as Record<string, unknown>,
 			verdict: thresholds,
 		});
-		const summary = await this.#client.summary(this.runId, true);
-		const collectorUrl = this.#infrastructure!.collectorUrl;
-		return {
-			runId: this.runId,
-			status,
-			statusReason,
-			stop,
-			overloaded: overload,
-			thresholds,
-			summary,
-			startedAt: startAt,
-			endedAt,
-			collectorUrl,
-			dashboardUrl: `${collectorUrl}/#/runs/${encodeURIComponent(this.runId)}`,
-		};
+		return { status, statusReason, thresholds };
+	}
+
+	/** A shard of several reports how its part ended, then waits for the collector's one verdict over every shard. */
+	async #coordinatedVerdict(stop: StopReason, overload: Overload | undefined): Promise<Pick<RunOutcome, 'status' | 'statusReason' | 'thresholds'>> {
+		const link = this.#link!;
+		const outcome: ShardOutcome = overload
+			? { status: 'invalid', reason: `load generator overloaded at ${formatDuration(overload.elapsedMs)} (${overload.reason})` }
+			: stop.kind === 'completed'
+				? { status: 'completed', reason: '' }
+				: stop.kind === 'interrupted'
+					? { status: 'interrupted', reason: 'interrupted' }
+					: { status: 'stopped', reason: describeStop(stop) };
+		await link.finish(outcome);
+		this.#log(`shard ${this.options.shard!.index} of ${this.options.shard!.count} done: waiting for the others and the run's verdict`);
+		const state = await link.verdict(this.options.verdictTimeoutMs ?? 600_000, (s) =>
+			this.emit('shards', s),
+		);
+		const verdict = state.verdict;
+		if (!verdict) {
+			const waiting = state.shards.filter((s) => s.state === 'running').map((s) => s.index);
+			return { status: 'aborted', statusReason: `no verdict yet: shard(s) ${waiting.join(', ')} still running; callswarm wait ${this.runId}`, thresholds: [] };
+		}
+		return { status: verdict.status === 'running' || verdict.status === 'finished' ? 'aborted' : verdict.status, statusReason: verdict.statusReason, thresholds: verdict.thresholds };
 	}
 
 	/** Stops what the run started (SFU, collector) unless kept for the dashboard. */
@@ -460,6 +550,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		for (const driver of this.#drivers.values()) await driver.close().catch(() => undefined);
 		this.#sfuReporter?.stop();
 		this.#monitor?.stop();
+		this.#link?.stop();
 		await this.#infrastructure?.close(options);
 	}
 }

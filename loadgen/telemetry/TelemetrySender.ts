@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { TelemetryBatchInput } from '../../protocol/telemetry.ts';
+import { BaselineKeeper } from '../../protocol/baseline.ts';
 import { CollectorError, type CollectorClient } from '../CollectorClient.ts';
 
 export interface TelemetrySenderOptions {
@@ -24,6 +25,8 @@ export interface TelemetrySenderEvents {
  */
 export class TelemetrySender extends EventEmitter<TelemetrySenderEvents> {
 	#buffer: TelemetryBatchInput[] = [];
+	/** Each sender's previous snapshots: every batch carries its own baseline (stateless collectors). */
+	readonly #baselines = new BaselineKeeper();
 	#timer: NodeJS.Timeout | undefined;
 	#sending: Promise<void> = Promise.resolve();
 	#backoffUntil = 0;
@@ -47,6 +50,10 @@ export class TelemetrySender extends EventEmitter<TelemetrySenderEvents> {
 	}
 
 	push(batch: TelemetryBatchInput): void {
+		if (!batch.baseline?.length && batch.snapshots?.length) {
+			const baseline = this.#baselines.take(`${batch.runId}\u0000${batch.source.botId}\u0000${batch.source.peerId}`, batch.snapshots);
+			if (baseline.length) batch = { ...batch, baseline };
+		}
 		this.#buffer.push(batch);
 		const excess = this.#buffer.length - this.options.maxBufferedBatches;
 		if (excess > 0) {

@@ -1,7 +1,9 @@
 /** The normaliser's own logic on hand-made stats: deltas, counter resets, probation streams, commits. */
 import { describe, expect, it } from 'vitest';
 import { Normalizer } from '../../collector/normalize/Normalizer.ts';
+import { BaselineKeeper, baselineOf } from '../../protocol/baseline.ts';
 import { TelemetryBatch } from '../../protocol/telemetry.ts';
+import { chromiumFixture } from '../helpers/telemetry.ts';
 
 const t0 = Date.UTC(2026, 10, 28, 10, 0, 0);
 
@@ -94,5 +96,51 @@ describe('normaliser', () => {
 		const audio = out.samples.filter((s) => s.kind === 'audio');
 		expect(audio[0]!.mos).toBeNull();
 		expect(audio[1]!.mos).toBeGreaterThan(4.3);
+	});
+});
+
+describe('stateless normalisation (batches carry their baseline)', () => {
+	/** Every snapshot of the real capture, one batch each, the way callswarm's sender builds them. */
+	function senderBatches(withBaseline: boolean): TelemetryBatch[] {
+		const keeper = new BaselineKeeper();
+		return chromiumFixture().snapshots.map((snapshot, i) =>
+			TelemetryBatch.parse({
+				batchId: `stateless-${i}`,
+				runId: 'unit',
+				source: { botId: 'p0', roomId: 'r', peerId: 'p0', kind: 'browser' },
+				snapshots: [snapshot],
+				...(withBaseline ? { baseline: keeper.take('p0', [snapshot]) } : {}),
+			}),
+		);
+	}
+	const rowsOf = (normalizers: Normalizer[], batches: TelemetryBatch[]) =>
+		batches.flatMap((b, i) => {
+			const out = normalizers[i % normalizers.length]!.normalize(b);
+			out.commit();
+			return out.samples;
+		});
+
+	it('gives the same rows whichever of three collectors gets each batch', () => {
+		const one = rowsOf([new Normalizer()], senderBatches(true));
+		const three = rowsOf([new Normalizer(), new Normalizer(), new Normalizer()], senderBatches(true));
+		expect(three).toEqual(one);
+		// And the same as a single collector remembering the previous snapshots itself.
+		expect(one).toEqual(rowsOf([new Normalizer()], senderBatches(false)));
+		// Only the first sample of each of the four streams has no delta.
+		const rtp = one.filter((r) => r.direction === 'inbound' || r.direction === 'outbound');
+		expect(rtp.length).toBeGreaterThan(8);
+		expect(rtp.filter((r) => r.packets_delta === null)).toHaveLength(4);
+		// Without baselines, each collector would miss most deltas: the reason for it.
+		const alternating = rowsOf([new Normalizer(), new Normalizer(), new Normalizer()], senderBatches(false));
+		expect(alternating.filter((r) => r.packets_delta !== null).length).toBeLessThan(one.filter((r) => r.packets_delta !== null).length);
+	});
+
+	it('keeps a third of a snapshot in a baseline: identities and counters only', () => {
+		const snapshot = chromiumFixture().snapshots.at(-1)!;
+		const reduced = baselineOf(snapshot);
+		expect(JSON.stringify(reduced).length).toBeLessThan(JSON.stringify(snapshot).length / 2.5);
+		const inbound = reduced.stats.find((s) => s.type === 'inbound-rtp')!;
+		expect(Object.keys(inbound)).not.toContain('jitter');
+		expect(inbound).toHaveProperty('packetsReceived');
 	});
 });

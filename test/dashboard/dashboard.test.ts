@@ -89,7 +89,7 @@ describe('dashboard', () => {
 		const { page, errors } = await open(`#/runs/${runIds[0]}`, 'run-view');
 		const points = await chartPoints(page);
 		expect(Object.keys(points).sort()).toEqual(
-			['chart-bandwidth', 'chart-bitrate', 'chart-first-media', 'chart-fps', 'chart-freeze', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
+			['chart-bandwidth', 'chart-bitrate', 'chart-e2e', 'chart-first-media', 'chart-fps', 'chart-freeze', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
 		);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		const text = (await page.$eval('#app', (e) => e.textContent)) ?? '';
@@ -103,6 +103,9 @@ describe('dashboard', () => {
 		await page.waitForSelector('#drill-rtt', { timeout: 15_000 });
 		await new Promise((r) => setTimeout(r, 300));
 		expect((await chartPoints(page))['drill-rtt']).toBeGreaterThan(0);
+		// The room's sender × receiver delay matrix: every cell off the diagonal has a figure.
+		const matrix = await page.$$eval('table.matrix tbody td', (tds) => tds.map((td) => td.textContent ?? ''));
+		expect(matrix.filter((t) => /\d+ ms/.test(t)).length).toBeGreaterThan(0);
 		await page.screenshot({ path: path.join(screenshots, 'run-view-room.png'), fullPage: true });
 		expect(errors).toEqual([]);
 		await page.close();
@@ -187,7 +190,7 @@ describe('dashboard', () => {
 		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
 		await page.screenshot({ path: path.join(screenshots, 'report.png'), fullPage: true });
 		const points = await chartPoints(page);
-		expect(Object.keys(points)).toHaveLength(13);
+		expect(Object.keys(points)).toHaveLength(14);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		expect(requests).toEqual([]);
 		expect(errors).toEqual([]);

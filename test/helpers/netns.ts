@@ -3,7 +3,7 @@
  * its own address on a private /24, so a server here sees connections from a non-loopback
  * address. Needs root and iproute2; `netnsUnavailable()` says why not when it cannot work.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -81,4 +81,98 @@ export async function fetchFrom(
 	const script = `const r = await fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}); process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() }));`;
 	const { stdout } = await host.exec(process.execPath, ['--input-type=module', '-e', script], caFile ? { env: { NODE_EXTRA_CA_CERTS: caFile } } : {});
 	return JSON.parse(stdout) as { status: number; body: string };
+}
+
+/** A process started inside a host; stop it by its id. */
+export interface HostProcess {
+	child: ChildProcess;
+	output: string[];
+	exited: Promise<number | null>;
+}
+
+/**
+ * Hosts on one switched /24 (a bridge in a namespace of its own), so they reach each other
+ * directly, as machines on one LAN: no routing or forwarding in this namespace. The test runner
+ * joins the LAN too (as `.1`) to watch, like an operator's laptop.
+ */
+export interface Lan {
+	hosts: Host[];
+	/** This (the root) namespace's address on the LAN. */
+	runnerAddress: string;
+	/** Starts a long-running process inside a host. */
+	spawn(host: Host, command: string, args: string[], env?: NodeJS.ProcessEnv): HostProcess;
+	close(): Promise<void>;
+}
+
+export async function createLan(count: number, subnet = 100 + Math.floor(Math.random() * 100)): Promise<Lan> {
+	const tag = randomBytes(2).toString('hex');
+	const switchNs = `cs-${tag}-sw`;
+	const prefix = `10.${subnet}.250`;
+	const names: string[] = [switchNs];
+	const processes: HostProcess[] = [];
+	const attach = async (inside: string, ns: string | undefined, address: string, link: string) => {
+		const outside = `${link}a`;
+		await run('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside]);
+		await run('ip', ['link', 'set', outside, 'netns', switchNs]);
+		await run('ip', ['netns', 'exec', switchNs, 'ip', 'link', 'set', outside, 'master', 'br0']);
+		await run('ip', ['netns', 'exec', switchNs, 'ip', 'link', 'set', outside, 'up']);
+		if (ns) await run('ip', ['link', 'set', inside, 'netns', ns]);
+		const inNs = (args: string[]) => (ns ? run('ip', ['netns', 'exec', ns, 'ip', ...args]) : run('ip', args));
+		await inNs(['addr', 'add', `${address}/24`, 'dev', inside]);
+		await inNs(['link', 'set', inside, 'up']);
+	};
+	try {
+		await run('ip', ['netns', 'add', switchNs]);
+		await run('ip', ['netns', 'exec', switchNs, 'ip', 'link', 'add', 'br0', 'type', 'bridge']);
+		await run('ip', ['netns', 'exec', switchNs, 'ip', 'link', 'set', 'br0', 'up']);
+		const hosts: Host[] = [];
+		for (let i = 0; i < count; i++) {
+			const name = `cs-${tag}-h${i}`;
+			names.push(name);
+			await run('ip', ['netns', 'add', name]);
+			await run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+			const address = `${prefix}.${i + 2}`;
+			await attach(`csl${tag}${i}b`, name, address, `csl${tag}${i}`);
+			hosts.push({
+				name,
+				address,
+				gateway: `${prefix}.1`,
+				exec: (command, args, options = {}) =>
+					run('ip', ['netns', 'exec', name, command, ...args], { timeout: options.timeout ?? 60_000, maxBuffer: 16 << 20, env: { ...process.env, ...options.env } }),
+			});
+		}
+		await attach(`csl${tag}rb`, undefined, `${prefix}.1`, `csl${tag}r`);
+		return {
+			hosts,
+			runnerAddress: `${prefix}.1`,
+			spawn(host, command, args, env = {}) {
+				const child = spawn('ip', ['netns', 'exec', host.name, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+				const output: string[] = [];
+				const keep = (data: Buffer) => {
+					output.push(...String(data).split('\n').filter(Boolean));
+					if (output.length > 400) output.splice(0, output.length - 400);
+				};
+				child.stdout!.on('data', keep);
+				child.stderr!.on('data', keep);
+				const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+				const started = { child, output, exited };
+				processes.push(started);
+				return started;
+			},
+			async close() {
+				for (const p of processes) {
+					if (p.child.exitCode === null && p.child.signalCode === null) {
+						p.child.kill('SIGTERM');
+						const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+						await p.exited;
+						clearTimeout(timer);
+					}
+				}
+				for (const name of names.reverse()) await run('ip', ['netns', 'delete', name]).catch(() => undefined);
+			},
+		};
+	} catch (error) {
+		for (const name of names.reverse()) await run('ip', ['netns', 'delete', name]).catch(() => undefined);
+		throw error;
+	}
 }

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 
@@ -34,6 +35,45 @@ describe('pre-encoded lite media', () => {
 		const payloads = vp8Payloads(Buffer.alloc(2500, 7), 1100);
 		expect(payloads.map((p) => p.length)).toEqual([1101, 1101, 301]);
 		expect(payloads.map((p) => p[0])).toEqual([0x10, 0, 0]);
+	});
+});
+
+describe('media clock', () => {
+	const stall = (ms: number) => {
+		const until = performance.now() + ms;
+		while (performance.now() < until);
+	};
+	const nextFrame = (frames: number[], count: number) =>
+		new Promise<void>((resolve) => {
+			const check = setInterval(() => frames.length >= count && (clearInterval(check), resolve()), 1);
+		});
+
+	it('keeps a stream on wall-clock time through an event-loop stall, sending what fell due', async () => {
+		const frames: number[] = [];
+		const clock = new MediaClock(20, (skipped) => frames.push(skipped));
+		await nextFrame(frames, 1);
+		const from = performance.now() - 20 * frames.length;
+		stall(300);
+		await nextFrame(frames, frames.length + 1);
+		clock.close();
+		// Every period of wall time has its frame: none late for good, none skipped.
+		const elapsed = performance.now() - from;
+		expect(frames.length).toBeGreaterThanOrEqual(Math.floor(elapsed / 20) - 2);
+		expect(frames.every((skipped) => skipped === 0)).toBe(true);
+	});
+
+	it('steps over a stall longer than its burst, as a capture device does', async () => {
+		const frames: number[] = [];
+		const clock = new MediaClock(20, (skipped) => frames.push(skipped), 5);
+		await nextFrame(frames, 1);
+		const before = frames.length;
+		stall(400);
+		await nextFrame(frames, before + 1);
+		clock.close();
+		// About 20 frames fell due during the stall: 5 go out at once, the first of them carrying the skip.
+		expect(frames.length - before).toBeGreaterThanOrEqual(5);
+		expect(frames[before]).toBeGreaterThanOrEqual(14);
+		expect(frames.slice(before + 1, before + 5)).toEqual([0, 0, 0, 0]);
 	});
 });
 

@@ -1,4 +1,5 @@
-import type { PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
+import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
+import type { RunCoordination } from '../../../protocol/shards.ts';
 import { metricCatalogue, seriesCharts, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
@@ -11,6 +12,49 @@ export interface RunData {
 	view: RunView;
 	rooms: RoomList;
 	peers: PeerList;
+	/** A multi-machine run: its shards as the collector coordinated them. */
+	shards?: RunCoordination;
+}
+
+/** Capture-to-decode delay per sender (columns) and receiver (rows), video, p50 (p95 on hover). */
+export function delayMatrixTable(matrix: DelayMatrix): string {
+	const cells = matrix.cells.filter((c) => c.kind === 'video');
+	if (cells.length === 0) return '';
+	const senders = [...new Set(cells.map((c) => c.sender))].sort();
+	const receivers = [...new Set(cells.map((c) => c.receiver))].sort();
+	const at = new Map(cells.map((c) => [`${c.receiver}\u0000${c.sender}`, c]));
+	const shade = (ms: number | null) => (ms === null ? '' : ms < 150 ? 'good' : ms < 300 ? 'degraded' : 'bad');
+	return `<h4>End-to-end video delay, sender → receiver (p50; p95 and marks read on hover)</h4><table class="matrix"><thead><tr><th>receiver ＼ sender</th>${senders
+		.map((s) => `<th class="num">${escapeHtml(s)}</th>`)
+		.join('')}</tr></thead><tbody>${receivers
+		.map(
+			(r) =>
+				`<tr><th>${escapeHtml(r)}</th>${senders
+					.map((s) => {
+						const c = at.get(`${r}\u0000${s}`);
+						return c
+							? `<td class="num ${shade(c.p50)}" title="p95 ${value(c.p95, 'ms')}, marks read on ${value(c.marksPct, '%')} of frames, ${c.samples} samples">${value(c.p50, 'ms')}</td>`
+							: '<td class="num">–</td>';
+					})
+					.join('')}</tr>`,
+		)
+		.join('')}</tbody></table>`;
+}
+
+function shardsTable(shards: RunCoordination | undefined): string {
+	if (!shards) return '';
+	return `<section class="card"><h3>Shards</h3><table class="shards"><thead><tr><th>shard</th><th>generator</th><th>state</th><th class="num">planned</th><th class="num">joined</th><th class="num">failed</th><th>outcome</th></tr></thead><tbody>${shards.shards
+		.map(
+			(s) => `<tr><td>${s.index} of ${shards.expected}</td><td>${escapeHtml(s.generator || '–')}</td><td>${statusBadge(s.state === 'lost' ? 'invalid' : s.state === 'finished' ? 'passed' : 'running')} ${s.state}</td>
+			<td class="num">${s.plannedParticipants}</td><td class="num">${s.joined}</td><td class="num">${s.failed}</td><td>${escapeHtml(s.outcome ? `${s.outcome.status}${s.outcome.reason ? `: ${s.outcome.reason}` : ''}` : '–')}</td></tr>`,
+		)
+		.join('')}</tbody></table>${shards.abort ? `<p class="note">Shard ${shards.abort.shard} asked every shard to stop: ${escapeHtml(shards.abort.reason)}</p>` : ''}</section>`;
+}
+
+/** Why a run has no verdict on the call, in the reader's terms. */
+function invalidExplanation(reason: string): string {
+	if (/lost/.test(reason)) return 'A load-generator shard stopped reporting, so part of the planned load never ran: the figures below describe a smaller call than the scenario asked for. Check that machine and run again.';
+	return 'The load generator itself ran out of capacity, so the figures below describe that machine, not the system under test. Run fewer or lighter bots per machine (lite bots, <code>--shard</code>) and measure again.';
 }
 
 /** Every metric, in the catalogue's order. */
@@ -91,7 +135,7 @@ export function renderRun(root: HTMLElement, data: RunData, options: { live: boo
 			<h2>${escapeHtml(run.runId)} ${statusBadge(run.status)}</h2>
 			${
 				run.status === 'invalid'
-					? `<p class="alert" role="alert"><strong>No verdict on the call:</strong> ${escapeHtml(run.statusReason)}. The load generator itself ran out of capacity, so the figures below describe that machine, not the system under test. Run fewer or lighter bots per machine (lite bots, <code>--shard</code>) and measure again.</p>`
+					? `<p class="alert" role="alert"><strong>No verdict on the call:</strong> ${escapeHtml(run.statusReason)}. ${invalidExplanation(run.statusReason)}</p>`
 					: run.statusReason
 						? `<p class="note">${escapeHtml(run.statusReason)}</p>`
 						: ''
@@ -116,6 +160,7 @@ export function renderRun(root: HTMLElement, data: RunData, options: { live: boo
 			${card('chart-first-media', 'Time to first media', 'join request to first decoded frame or audio')}
 			${card('chart-generator', 'Load generator health', 'CPU of its machine (all cores) and of its busiest process, in % of one core (left); worst event-loop lag (right). A saturated generator makes the run invalid')}
 		</div>
+		${shardsTable(data.shards)}
 		${generatorTable(view)}`
 				: message('empty', run.status === 'running' ? 'This run has no samples yet: bots are joining.' : 'This run has no samples.')
 		}
@@ -223,8 +268,11 @@ function wireDrillDown(root: HTMLElement, data: RunData): void {
 		}
 		drill.innerHTML = message('loading', 'loading…');
 		try {
-			const ts = await api.timeseries(runId, ['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'mos'], filter);
-			drill.innerHTML = `<div class="grid">${card('drill-rtt', `RTT and jitter: ${escapeHtml(filter.peer ?? filter.room ?? '')}`)}${card('drill-loss', 'Packet loss and MOS')}</div>`;
+			const [ts, matrix] = await Promise.all([
+				api.timeseries(runId, ['rtt_ms', 'jitter_ms', 'loss_pct', 'bitrate_in_kbps', 'mos'], filter),
+				filter.room ? api.delayMatrix(runId, filter.room) : Promise.resolve({ cells: [] }),
+			]);
+			drill.innerHTML = `<div class="grid">${card('drill-rtt', `RTT and jitter: ${escapeHtml(filter.peer ?? filter.room ?? '')}`)}${card('drill-loss', 'Packet loss and MOS')}</div>${delayMatrixTable(matrix)}`;
 			lineChart(canvas('drill-rtt'), {
 				unit: 'ms',
 				series: [
@@ -264,7 +312,8 @@ export function runPage(runId: string): Page {
 	return {
 		async render(root: HTMLElement, context: PageContext) {
 			const [view, rooms, peers] = await Promise.all([api.view(runId), api.rooms(runId), api.peers(runId)]);
-			renderRun(root, { view, rooms, peers }, { live: true });
+			const shards = view.run.shards > 1 ? await api.coordination(runId).catch(() => undefined) : undefined;
+			renderRun(root, { view, rooms, peers, shards }, { live: true });
 			if (view.run.status === 'running') context.refreshIn(5000);
 		},
 	};

@@ -1,0 +1,89 @@
+/**
+ * Collectors behind a load balancer: two collector processes, each getting every other batch of
+ * the same bots, store exactly the rows one collector stores for the same input, and the run's
+ * summary over their rows is the same.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BaselineKeeper } from '../../protocol/baseline.ts';
+import type { TelemetryBatchInput } from '../../protocol/telemetry.ts';
+import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+
+const exec = promisify(execFile);
+const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-stateless-'));
+const started: ChildProcess[] = [];
+
+afterAll(() => {
+	for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
+	rmSync(work, { recursive: true, force: true });
+});
+
+/** A collector in its own process (its own embedded store); resolves with its URL. */
+async function collectorProcess(name: string): Promise<{ url: string; stop(): Promise<void> }> {
+	const child = spawn(process.execPath, ['bin/callswarm.js', 'serve', '--port', '0', '--data-dir', path.join(work, name), '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+	started.push(child);
+	const url = await new Promise<string>((resolve, reject) => {
+		let out = '';
+		child.stdout!.on('data', (d) => {
+			out += String(d);
+			const match = /collector on (http:\/\/[\d.]+:\d+)/.exec(out);
+			if (match) resolve(match[1]!);
+		});
+		child.once('exit', (code) => reject(new Error(`collector ${name} exited (${code}): ${out}`)));
+	});
+	return {
+		url,
+		stop: () =>
+			new Promise((resolve) => {
+				child.once('exit', () => resolve());
+				child.kill('SIGTERM');
+			}),
+	};
+}
+
+const store = (name: string, ...args: string[]) =>
+	exec(process.execPath, ['--import', 'tsx', 'test/helpers/storeDump.ts', ...args.slice(0, 1), path.join(work, name), ...args.slice(1)], { maxBuffer: 256 << 20 }).then((r) => r.stdout);
+
+describe('two collectors behind a load balancer', () => {
+	it('store the same rows as one, and give the same summary', async () => {
+		// Three bots, each sending the real capture's snapshots one batch at a time, with baselines as callswarm's sender does.
+		const fixture = chromiumFixture();
+		const keeper = new BaselineKeeper();
+		const batches: TelemetryBatchInput[] = [];
+		fixture.snapshots.forEach((snapshot, i) => {
+			for (const peer of ['p0', 'p1', 'p2']) {
+				const b = batch('lb-run', peer, [snapshot], i === 0 ? [{ type: 'join', ts: snapshot.ts, durationMs: 800 }] : []);
+				batches.push({ ...b, batchId: `lb-batch-${peer}-${i}`, baseline: keeper.take(peer, [snapshot]) });
+			}
+		});
+		const [single, left, right] = await Promise.all([collectorProcess('single'), collectorProcess('left'), collectorProcess('right')]);
+		for (const [i, b] of batches.entries()) {
+			expect((await post(single.url, b)).status).toBe(202);
+			expect((await post(i % 2 === 0 ? left.url : right.url, b)).status).toBe(202);
+		}
+		await Promise.all([single.stop(), left.stop(), right.stop()]);
+
+		const dumps = Object.fromEntries(await Promise.all(['single', 'left', 'right'].map(async (name) => [name, await store(path.join(name, 'clickhouse'), 'dump', 'lb-run')] as const)));
+		const parsed = (name: string) => JSON.parse(dumps[name]!) as { samples: Array<Record<string, unknown>>; events: Array<Record<string, unknown>> };
+		const sortRows = (rows: Array<Record<string, unknown>>) => rows.map((r) => JSON.stringify(r)).sort();
+		const one = parsed('single');
+		const two = { samples: [...parsed('left').samples, ...parsed('right').samples], events: [...parsed('left').events, ...parsed('right').events] };
+		expect(one.samples.length).toBeGreaterThan(50);
+		expect(sortRows(two.samples)).toEqual(sortRows(one.samples));
+		expect(sortRows(two.events)).toEqual(sortRows(one.events));
+		// Deltas across collectors: only the first sample of each bot's four streams has none.
+		const rtp = one.samples.filter((r) => r.direction === 'inbound' || r.direction === 'outbound');
+		expect(rtp.filter((r) => r.packets_delta === null)).toHaveLength(12);
+
+		for (const name of ['single', 'left', 'right']) writeFileSync(path.join(work, `${name}.json`), dumps[name]!);
+		const [summaryOne, summaryTwo] = await Promise.all([
+			store('merged-one', 'summarize', 'lb-run', path.join(work, 'single.json')),
+			store('merged-two', 'summarize', 'lb-run', path.join(work, 'left.json'), path.join(work, 'right.json')),
+		]);
+		expect(JSON.parse(summaryTwo)).toEqual(JSON.parse(summaryOne));
+	});
+});
