@@ -36,13 +36,15 @@ export function markedTrack(track: MediaStreamTrack, config: E2eConfig): MediaSt
 	const processor = new MediaStreamTrackProcessor<VideoFrame>({ track, maxBufferSize: 2 });
 	const generator = new MediaStreamTrackGenerator<VideoFrame>({ kind: 'video' });
 	generator.contentHint = track.contentHint;
+	// One buffer for every frame of the track (VideoFrame copies it): no garbage at 30 frames a second.
+	let buffer = new Uint8Array(0);
 	const marking = new TransformStream<VideoFrame, VideoFrame>({
 		async transform(frame, controller) {
 			if (!frame.format || !lumaFormats.has(frame.format)) {
 				controller.enqueue(frame);
 				return;
 			}
-			const buffer = new Uint8Array(frame.allocationSize());
+			if (buffer.byteLength !== frame.allocationSize()) buffer = new Uint8Array(frame.allocationSize());
 			const layout = await frame.copyTo(buffer);
 			const width = frame.visibleRect?.width ?? frame.codedWidth;
 			const height = frame.visibleRect?.height ?? frame.codedHeight;
@@ -106,12 +108,15 @@ export class E2eReceiver {
 		const reading: Reading = { id: track.id, sender: undefined, framesSeen: 0, marksRead: 0, delaySumMs: 0, freezeCount: 0, frozenMs: 0, lastMarkMs: undefined, lastAdvanceAt: undefined, frozen: false };
 		this.#readings.set(track.id, reading);
 		const reader = new MediaStreamTrackProcessor<VideoFrame>({ track, maxBufferSize: 4 }).readable.getReader();
+		const rows = { buffer: new Uint8Array(0) };
 		void (async () => {
 			for (;;) {
 				const { value: frame, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
 				if (done || !frame) return;
+				// The frame is shown now; copying its rows out takes a while and is not part of the delay.
+				const now = Date.now() - this.config.clockOffsetMs;
 				try {
-					await this.#read(reading, frame);
+					await this.#read(reading, frame, now, rows);
 				} finally {
 					frame.close();
 				}
@@ -119,18 +124,17 @@ export class E2eReceiver {
 		})();
 	}
 
-	async #read(reading: Reading, frame: VideoFrame): Promise<void> {
+	async #read(reading: Reading, frame: VideoFrame, now: number, rows: { buffer: Uint8Array }): Promise<void> {
 		reading.framesSeen++;
 		if (!frame.format || !lumaFormats.has(frame.format)) return;
 		const width = frame.visibleRect?.width ?? frame.codedWidth;
 		const height = frame.visibleRect?.height ?? frame.codedHeight;
 		// Only the rows of the marks are copied out of the frame.
-		const rows = Math.min(frame.codedHeight, (2 * blockHeight(height) + 1) & ~1);
-		const rect = { x: 0, y: 0, width: frame.codedWidth, height: rows };
-		const buffer = new Uint8Array(frame.allocationSize({ rect }));
-		const layout = await frame.copyTo(buffer, { rect });
-		const now = Date.now() - this.config.clockOffsetMs;
-		const mark = readMark(buffer.subarray(layout[0]!.offset), layout[0]!.stride, width, height, now);
+		const rect = { x: 0, y: 0, width: frame.codedWidth, height: Math.min(frame.codedHeight, (2 * blockHeight(height) + 1) & ~1) };
+		const size = frame.allocationSize({ rect });
+		if (rows.buffer.byteLength < size) rows.buffer = new Uint8Array(size);
+		const layout = await frame.copyTo(rows.buffer, { rect });
+		const mark = readMark(rows.buffer.subarray(layout[0]!.offset), layout[0]!.stride, width, height, now);
 		if (!mark) return;
 		reading.marksRead++;
 		reading.sender = mark.sender;

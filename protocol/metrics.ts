@@ -166,17 +166,6 @@ export const metricCatalogue = {
 		compare: true,
 		description: "camera capture to decoded frame at the receiver, from marks drawn into the sender's frames (browser bots), per sender and receiver",
 	},
-	e2e_audio_ms: {
-		source: 'samples',
-		label: 'End-to-end audio delay',
-		unit: 'ms',
-		column: 'e2e_ms',
-		direction: 'e2e',
-		kind: 'audio',
-		series: { chart: 'e2e', title: 'End-to-end delay', note: 'capture to decode, per sender → receiver (marks in the frames)', stats: ['p50'], legend: 'audio' },
-		compare: true,
-		description: 'microphone capture to playout at the receiver, per sender and receiver (see README: how it is measured)',
-	},
 	e2e_marks_pct: {
 		source: 'samples',
 		label: 'Frames with delay marks read',
