@@ -1,7 +1,10 @@
 /**
  * Every scenario in scenarios/ passes where it is shipped to run: a 2-core machine, thresholds
  * as written. Run here four times shorter (--time-scale 0.25), so a scenario that stops passing
- * (or stops fitting the machine) is caught.
+ * (or stops fitting the machine) is caught. A shorter time scale also makes arrivals denser:
+ * audio-large's 24 joins a second apart would come two or four a second, and its lite-bot
+ * processes (each receiving dozens of audio streams while new bots handshake) then lag past the
+ * generator's limit on a 2-core machine, so the run is rightly invalid. It runs at its own pace.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +18,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
+const timeScale: Record<string, number> = { 'audio-large.ts': 1 };
 
 describe('shipped scenarios', () => {
 	it('are all here', () => {
@@ -22,11 +26,12 @@ describe('shipped scenarios', () => {
 	});
 
 	for (const file of scenarios) {
-		it(`${file} passes its thresholds on this machine (time scale 0.25)`, async () => {
+		const scale = timeScale[file] ?? 0.25;
+		it(`${file} passes its thresholds on this machine (time scale ${scale})`, async () => {
 			const out = path.join(work, file);
 			const result = await exec(
 				process.execPath,
-				['bin/callswarm.js', 'run', `scenarios/${file}`, '--time-scale', '0.25', '--data-dir', path.join(work, 'data'), '--out', out],
+				['bin/callswarm.js', 'run', `scenarios/${file}`, '--time-scale', String(scale), '--data-dir', path.join(work, 'data'), '--out', out],
 				{ timeout: 300_000, maxBuffer: 16 << 20 },
 			).then(
 				(r) => ({ code: 0, ...r }),
@@ -35,6 +40,6 @@ describe('shipped scenarios', () => {
 			expect(result.stderr, 'preflight sizing').not.toContain('warning: this needs about');
 			const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { status: string; statusReason: string };
 			expect({ code: result.code, status: summary.status, reason: summary.statusReason }, result.stdout).toEqual({ code: 0, status: 'passed', reason: '' });
-		});
+		}, 330_000);
 	}
 });
