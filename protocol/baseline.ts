@@ -70,8 +70,4 @@ export class BaselineKeeper {
 		if (!latest) return [];
 		return [...new Set(snapshots.map((s) => s.pc ?? ''))].flatMap((pc) => latest.get(pc) ?? []);
 	}
-
-	forget(sender: string): void {
-		this.#latest.delete(sender);
-	}
 }
