@@ -215,11 +215,15 @@ describe('a real app monitored by the SDK', () => {
 				{ app: appId },
 			);
 		// Both participants decode each other's video (counted from their own data, not a clock).
+		let seen: unknown = [];
 		await waitFor(async () => {
 			await collector.flush();
 			const rows = await peers();
+			seen = rows;
 			return rows.length === 2 && rows.every((r) => r.video >= 3 && r.rtt >= 3);
-		}, 'decoded video and RTT from both participants', 120_000);
+		}, 'decoded video and RTT from both participants', 90_000).catch((error: Error) => {
+			throw new Error(`${error.message}; last seen per peer: ${JSON.stringify(seen)}`);
+		});
 		const events = await query<{ type: string; n: number }>(
 			`SELECT type, uniqExact(peer_id) AS n FROM callswarm.events WHERE app_id = {app:String} GROUP BY type`,
 			{ app: appId },
