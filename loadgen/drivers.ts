@@ -21,6 +21,8 @@ export interface DriverContext {
 	target: DriverTarget;
 	statsIntervalMs: number;
 	sender: TelemetrySender;
+	/** Speaker turns: microphones start silent and talk when a turn says so. */
+	speakerTurns?: boolean;
 	/** Network conditions of a participant group right now. */
 	networkOf(group: string): NetworkConditions;
 	/** Groups whose participants go through their own impairment relay: conditions now or later, or `relay: 'always'`. */
@@ -44,6 +46,8 @@ export interface BotDriver {
 	leave(slot: Slot): Promise<void>;
 	/** Applies new network conditions to every participant of a group, live (no reconnect). */
 	setNetwork(group: string, conditions: NetworkConditions): Promise<void>;
+	/** Speaker turns: the participant talks or falls silent (drivers whose bots cannot, leave it out). */
+	setSpeaking?(slot: Slot, speaking: boolean): Promise<void>;
 	/** The driver's processes now, for the generator's own health. */
 	processes(): WatchedProcess[];
 	/** Every participant leaves; the driver's processes stop. */

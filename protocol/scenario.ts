@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { Duration } from './durations.ts';
-import { RoomId } from './signaling.ts';
+import { RoomId, VideoLayer } from './signaling.ts';
 import { Thresholds } from './thresholds.ts';
 
 // ---- network impairment ----
@@ -129,6 +129,24 @@ export const ParticipantGroup = z.object({
 	 * less CPU per bot than VP8 at 360p30 (bench:bots), so one machine holds more bots.
 	 */
 	codec: z.enum(['H264', 'VP8', 'VP9']).default('H264'),
+	/**
+	 * Browser bots send their camera in three layers, as group-call apps do: simulcast at 1/4,
+	 * 1/2 and full resolution (VP8, H264), or one L3T3 SVC stream (VP9). The browser may send
+	 * fewer layers for small frames (Chromium: two below 960x540).
+	 */
+	simulcast: z.boolean().default(false),
+	/**
+	 * Browser bots also share a screen: slides at 1920x1080, 5 frames a second, with contentHint
+	 * "detail" (besides their camera, or alone with publish "audio-only" or "none").
+	 */
+	screenShare: z.boolean().default(false),
+	/** Which layer of simulcast and SVC senders this group's participants receive. */
+	layer: VideoLayer.default('auto'),
+	/**
+	 * Last-N: each participant receives at most this many videos at a time, those of the latest
+	 * active speakers; the others stay paused at the SFU. All videos when absent.
+	 */
+	lastN: z.number().int().min(0).max(1000).optional(),
 	network: Network.optional(),
 	/**
 	 * Browser bots' media through their own impairing TURN relay: "auto" (when the group has
@@ -146,6 +164,20 @@ export type ParticipantGroup = z.output<typeof ParticipantGroup>;
  */
 export const RoomFill = z.enum(['pack', 'spread']);
 export type RoomFill = z.infer<typeof RoomFill>;
+
+/**
+ * Speaker turns: in each room, `concurrent` participants talk at a time, each turn lasting
+ * between the two `turnSeconds`; the others' microphones send silence, as muted ones do.
+ * Browser bots take the turns (their audio carries the levels the SFU's speaker detection reads).
+ */
+export const Speaking = z.object({
+	concurrent: z.number().int().min(1).max(100).default(1),
+	turnSeconds: z
+		.tuple([z.number().min(0.5).max(3600), z.number().min(0.5).max(3600)])
+		.refine(([min, max]) => min <= max, 'the first (shortest turn) must not exceed the second')
+		.default([4, 10]),
+});
+export type Speaking = z.output<typeof Speaking>;
 
 export const Rooms = z.union([
 	z.object({
@@ -238,6 +270,8 @@ export const Scenario = z
 		/** Network for every participant unless its group sets one. */
 		network: Network.optional(),
 		networkChanges: z.array(NetworkChange).default([]),
+		/** Speaker turns (browser bots); without it every microphone sends all the time. */
+		speaking: Speaking.optional(),
 		statsInterval: Duration.default(2000),
 		/**
 		 * End-to-end delay: browser bots draw their capture time into their camera frames and
@@ -265,6 +299,18 @@ export const Scenario = z
 		s.participants.forEach((group, i) => {
 			if (group.app && (typeof s.target !== 'object' || !('app' in s.target))) {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'app'], message: 'only for an app target (target: { app: ... })' });
+			}
+			if (group.simulcast && group.bot !== 'browser') {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'simulcast'], message: 'only browser bots send simulcast; lite bots send one layer' });
+			}
+			if (group.simulcast && !publishProfiles[group.publish].video) {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'simulcast'], message: `publish "${group.publish}" sends no video to send in layers` });
+			}
+			if (group.screenShare && (group.bot !== 'browser' || typeof s.target === 'object')) {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'screenShare'], message: 'only browser bots on the bundled or a callswarm SFU share a screen' });
+			}
+			if (group.lastN !== undefined && typeof s.target === 'object') {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'lastN'], message: 'an app target decides what its pages receive; lastN is for the bundled or a callswarm SFU' });
 			}
 			if (group.bot === 'lite' && typeof s.target === 'object') {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'bot'], message: 'lite bots speak callswarm signaling; an app target needs browser bots' });

@@ -40,6 +40,13 @@ export const ProducerInfo = z.object({
 });
 export type ProducerInfo = z.infer<typeof ProducerInfo>;
 
+/**
+ * The video layer a receiver asks for (simulcast or SVC senders): "auto" lets the SFU send the
+ * highest its bandwidth estimate allows; "low", "medium" and "high" also cap it there.
+ */
+export const VideoLayer = z.enum(['low', 'medium', 'high', 'auto']);
+export type VideoLayer = z.infer<typeof VideoLayer>;
+
 export const PeerInfo = z.object({
 	peerId: PeerId,
 	displayName: z.string(),
@@ -106,7 +113,7 @@ export const signalingMethods = {
 	resumeProducer: { request: z.object({ producerId: EntityId }), response: Empty },
 	closeProducer: { request: z.object({ producerId: EntityId }), response: Empty },
 	consume: {
-		request: z.object({ transportId: EntityId, producerId: EntityId }),
+		request: z.object({ transportId: EntityId, producerId: EntityId, layer: VideoLayer.default('auto') }),
 		response: z.object({
 			consumerId: EntityId,
 			producerId: EntityId,
@@ -119,6 +126,8 @@ export const signalingMethods = {
 	pauseConsumer: { request: z.object({ consumerId: EntityId }), response: Empty },
 	resumeConsumer: { request: z.object({ consumerId: EntityId }), response: Empty },
 	closeConsumer: { request: z.object({ consumerId: EntityId }), response: Empty },
+	/** Changes the layer a video consumer of a simulcast or SVC producer asks for. */
+	setConsumerLayer: { request: z.object({ consumerId: EntityId, layer: VideoLayer }), response: Empty },
 	leave: { request: Empty, response: Empty },
 } as const;
 
@@ -180,6 +189,8 @@ export const signalingNotifications = {
 	consumerClosed: z.object({ consumerId: EntityId, producerId: EntityId }),
 	consumerPaused: z.object({ consumerId: EntityId }),
 	consumerResumed: z.object({ consumerId: EntityId }),
+	/** The room's dominant speaker changed (mediasoup's ActiveSpeakerObserver over audio levels). */
+	activeSpeaker: z.object({ peerId: PeerId }),
 	/** The room's media worker died: all media state of the room is gone, join again. */
 	roomReset: z.object({ roomId: RoomId, reason: z.string() }),
 } as const;

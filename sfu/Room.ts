@@ -30,12 +30,18 @@ export class Room extends EventEmitter<RoomEvents> {
 		readonly router: types.Router,
 		readonly slot: WorkerSlot,
 		private readonly maxPeers: number,
+		readonly speakers: types.ActiveSpeakerObserver,
 	) {
 		super();
 		// Every peer's session listens for the room closing.
 		this.setMaxListeners(0);
 		this.#worker = slot.worker;
 		router.on('workerclose', () => this.close('media worker died', true));
+		// Everyone learns who speaks: last-N receivers follow the speaker with their video.
+		speakers.on('dominantspeaker', ({ producer }) => {
+			const peerId = producer.appData.peerId;
+			if (typeof peerId === 'string') this.broadcast(undefined, 'activeSpeaker', { peerId });
+		});
 	}
 
 	/** A room on `slot`, which already counts it (WorkerPool.reserveRoom). */
@@ -46,7 +52,8 @@ export class Room extends EventEmitter<RoomEvents> {
 		maxPeers: number,
 	): Promise<Room> {
 		const router = await slot.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
-		return new Room(id, router, slot, maxPeers);
+		const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
+		return new Room(id, router, slot, maxPeers, speakers);
 	}
 
 	get closed(): boolean {
@@ -85,6 +92,12 @@ export class Room extends EventEmitter<RoomEvents> {
 		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
 		this.broadcast(peer.id, 'peerLeft', { peerId: peer.id });
 		if (this.peers.size === 0) this.close('empty');
+	}
+
+	/** Audio producers take part in the active-speaker detection (until they close). */
+	async listenTo(producer: types.Producer): Promise<void> {
+		if (producer.kind !== 'audio' || this.speakers.closed) return;
+		await this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
 	}
 
 	broadcast<N extends SignalingNotificationName>(

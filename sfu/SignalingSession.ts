@@ -12,6 +12,7 @@ import {
 import { formatIssuePath } from '../protocol/issues.ts';
 import type { types } from './mediasoup.ts';
 import type { SfuOptions } from './options.ts';
+import { preferredLayers } from './layers.ts';
 import { Peer, producerAppData, type Notify } from './Peer.ts';
 import type { Room } from './Room.ts';
 import { SignalingError } from './SignalingError.ts';
@@ -264,6 +265,7 @@ export class SignalingSession {
 				appData: { ...appData, peerId: peer.id },
 			});
 			peer.addProducer(producer);
+			await room.listenTo(producer);
 			room.broadcast(peer.id, 'newProducer', {
 				producerId: producer.id,
 				peerId: peer.id,
@@ -287,7 +289,7 @@ export class SignalingSession {
 			room.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
 			return {};
 		},
-		consume: async ({ transportId, producerId }) => {
+		consume: async ({ transportId, producerId, layer }) => {
 			const { peer, room } = this.#joined();
 			const transport = peer.transport(transportId);
 			if (transport.appData.direction !== 'recv') {
@@ -305,6 +307,8 @@ export class SignalingSession {
 			}
 			const consumer = await transport.consume({ producerId, rtpCapabilities, paused: true });
 			peer.addConsumer(consumer);
+			const layers = preferredLayers(consumer, layer);
+			if (layers) await consumer.setPreferredLayers(layers);
 			return {
 				consumerId: consumer.id,
 				producerId,
@@ -320,6 +324,12 @@ export class SignalingSession {
 		},
 		resumeConsumer: async ({ consumerId }) => {
 			await this.#joined().peer.consumer(consumerId).resume();
+			return {};
+		},
+		setConsumerLayer: async ({ consumerId, layer }) => {
+			const consumer = this.#joined().peer.consumer(consumerId);
+			const layers = preferredLayers(consumer, layer);
+			if (layers) await consumer.setPreferredLayers(layers);
 			return {};
 		},
 		closeConsumer: async ({ consumerId }) => {

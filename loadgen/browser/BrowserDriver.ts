@@ -131,6 +131,12 @@ export class BrowserDriver implements BotDriver {
 	}
 
 	/** Through the relays: the next packet of each participant of the group takes the new conditions. */
+	async setSpeaking(slot: Slot, speaking: boolean): Promise<void> {
+		const page = this.#bots.get(slot.index)?.page;
+		if (!page || this.context.target.kind !== 'callswarm') return;
+		await page.evaluate((on) => window.callswarm.setSpeaking(on), speaking).catch(() => undefined);
+	}
+
 	async setNetwork(group: string, conditions: NetworkConditions): Promise<void> {
 		for (const bot of this.#bots.values()) {
 			if (bot.slot.group.name !== group) continue;
@@ -227,8 +233,13 @@ export class BrowserDriver implements BotDriver {
 			video,
 			subscribe: slot.group.subscribe,
 			codec: slot.group.codec,
+			simulcast: slot.group.simulcast ? '1' : '0',
+			layer: slot.group.layer,
+			muted: this.context.speakerTurns ? '1' : '0',
+			screen: slot.group.screenShare ? '1' : '0',
 			rejoin: '1',
 		});
+		if (slot.group.lastN !== undefined) params.set('lastN', String(slot.group.lastN));
 		return `${target.botPageUrl}?${params}`;
 	}
 

@@ -38,7 +38,7 @@ export class LiteBot {
 			botKind: 'lite',
 			signaling: this.#signaling,
 			createDevice: () => new Device({ handlerName: 'Chrome111' }),
-			subscribe: { audio: slot.subscribe === 'all' || slot.subscribe === 'audio', video: slot.subscribe === 'all' || slot.subscribe === 'video' },
+			subscribe: { audio: slot.subscribe === 'all' || slot.subscribe === 'audio', video: slot.subscribe === 'all' || slot.subscribe === 'video', layer: slot.layer, lastN: slot.lastN },
 			rejoinOnReset: true,
 			mapIceCandidates: network ? (candidates) => this.#throughRelays(candidates) : undefined,
 		});

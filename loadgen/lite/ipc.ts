@@ -1,7 +1,7 @@
 /** Messages between the load generator and its lite-bot processes (validated on both ends). */
 import { z } from 'zod';
 import { NetworkConditions, PublishProfile } from '../../protocol/scenario.ts';
-import { PeerId, RoomId } from '../../protocol/signaling.ts';
+import { PeerId, RoomId, VideoLayer } from '../../protocol/signaling.ts';
 import { TelemetryBatch } from '../../protocol/telemetry.ts';
 
 export const LiteSlot = z.object({
@@ -11,6 +11,8 @@ export const LiteSlot = z.object({
 	group: z.string(),
 	publish: PublishProfile,
 	subscribe: z.enum(['all', 'audio', 'video', 'none']),
+	layer: VideoLayer,
+	lastN: z.number().int().min(0).optional(),
 });
 export type LiteSlot = z.infer<typeof LiteSlot>;
 

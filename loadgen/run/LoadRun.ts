@@ -4,7 +4,7 @@ import os from 'node:os';
 import type { Collector } from '../../collector/index.ts';
 import type { RunStatus, RunSummary, ThresholdResult } from '../../protocol/api.ts';
 import { formatDuration } from '../../protocol/durations.ts';
-import { networkPresets, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
+import { networkPresets, publishProfiles, type NetworkConditions, type Scenario } from '../../protocol/scenario.ts';
 import type { RunCoordination, ShardOutcome } from '../../protocol/shards.ts';
 import { newBatch, serverSource, type ParticipantEvent } from '../../protocol/telemetry.ts';
 import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions } from '../../protocol/thresholds.ts';
@@ -19,6 +19,7 @@ import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { ShardLink } from './ShardLink.ts';
+import { SpeakerTurns } from './SpeakerTurns.ts';
 import { senderMarkId } from '../../capture/marks.ts';
 import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
 import { SfuReporter } from '../../infrastructure/SfuReporter.ts';
@@ -146,6 +147,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #network = new Map<string, NetworkConditions>();
 	readonly #active = new Map<number, Promise<void>>();
 	readonly #joinedPeers = new Set<string>();
+	#speakerTurns: SpeakerTurns | undefined;
 	readonly #failedPeers = new Set<string>();
 	readonly #leftPeers = new Set<string>();
 	#stopRequested: StopReason | undefined;
@@ -282,6 +284,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			turn: this.#turn,
 			statsIntervalMs: this.#statsInterval,
 			sender: this.#sender,
+			speakerTurns: this.#scenario.speaking !== undefined,
 			networkOf: (group) => this.#network.get(group) ?? { ...networkPresets.perfect },
 			onEvent: (slot, event) => this.#onEvent(slot, event),
 			log: (message) => this.#log(message),
@@ -308,7 +311,19 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		if (event.type === 'join') this.#joinedPeers.add(slot.peerId);
 		if (event.type === 'fail') this.#failedPeers.add(slot.peerId);
 		if (event.type === 'leave') this.#leftPeers.add(slot.peerId);
+		this.#followSpeakerTurns(slot, event);
 		this.emit('participant', slot, event);
+	}
+
+	/** Browser bots that send audio take speaker turns once joined (lite bots' audio carries no level to detect). */
+	#followSpeakerTurns(slot: Slot, event: ParticipantEvent): void {
+		const speaking = this.#scenario.speaking;
+		if (!speaking || slot.group.bot !== 'browser' || !publishProfiles[slot.group.publish].audio) return;
+		const driver = this.#drivers.get('browser');
+		if (!driver?.setSpeaking) return;
+		this.#speakerTurns ??= new SpeakerTurns(speaking, (s, on) => driver.setSpeaking!(s, on));
+		if (event.type === 'join') this.#speakerTurns.add(slot);
+		else if (event.type === 'leave' || event.type === 'fail') this.#speakerTurns.remove(slot);
 	}
 
 	#join(slot: Slot): void {
@@ -465,6 +480,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	async #finish(startAt: number, stop: StopReason): Promise<RunOutcome> {
 		this.#log(stop.kind === 'completed' ? 'schedule done: participants leave' : `stopping: ${describeStop(stop)}`);
+		this.#speakerTurns?.close();
 		await Promise.all([...this.#active.keys()].map((index) => this.#leave(this.slots.find((s) => s.index === index)!)));
 		for (const driver of this.#drivers.values()) await driver.close();
 		this.#sfuReporter?.stop();
@@ -547,6 +563,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	/** Stops what the run started (SFU, collector) unless kept for the dashboard. */
 	async close(options: { keepCollector?: boolean } = {}): Promise<void> {
+		this.#speakerTurns?.close();
 		for (const driver of this.#drivers.values()) await driver.close().catch(() => undefined);
 		this.#sfuReporter?.stop();
 		this.#monitor?.stop();

@@ -20,6 +20,15 @@ export const botCosts = {
 		receiveVideoCores: { '180p15': 0.035, '360p30': 0.047, '720p30': 0.09 } satisfies Record<VideoProfile, number>,
 		/** Encoding other codecs than H264 costs this much more (VP8 0.31–0.33 vs H264 0.22–0.24 core at 360p30). */
 		codecFactor: { H264: 1, VP8: 1.4, VP9: 1.45 },
+		/** Simulcast encodes the lower layers too: a quarter and a sixteenth of the pixels more. */
+		simulcastFactor: 1.3,
+		/**
+		 * A shared screen (slides, 1080p at 5 fps): sending it, and receiving and decoding it
+		 * (0.082–0.089 and 0.036–0.039 core, three runs each, a presenter page and a viewer page
+		 * in Chromium processes of their own).
+		 */
+		sendScreenCores: 0.085,
+		receiveScreenCores: 0.037,
 		/** Memory per page (PSS), and per Chromium process before its first page. */
 		pageMiB: { none: 45, 'audio-only': 50, '180p15': 62, '360p30': 64, '720p30': 82 } satisfies Record<PublishProfile, number>,
 		processMiB: 450,

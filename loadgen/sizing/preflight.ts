@@ -79,6 +79,8 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			const { group } = slot;
 			let cores = 0;
 			let received = 0;
+			// Last-N: videos beyond N are paused at the SFU and cost the receiver nothing.
+			let videos = 0;
 			for (const other of room) {
 				if (other === slot) continue;
 				const sent = publishProfiles[other.group.publish];
@@ -86,7 +88,14 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 					received++;
 					cores += group.bot === 'browser' ? botCosts.browser.receiveAudioCores : botCosts.lite.receiveAudioCores;
 				}
-				if (sent.video && subscribes(group, 'video')) {
+				if (other.group.screenShare && subscribes(group, 'video')) {
+					received++;
+					// Lite bots receive its RTP without decoding: slides average about 30 kbps (600 at a
+					// slide change), less than a 180p camera, whose cost stands for it.
+					cores += group.bot === 'browser' ? botCosts.browser.receiveScreenCores : botCosts.lite.receiveVideoCores['180p15'];
+				}
+				if (sent.video && subscribes(group, 'video') && videos < (group.lastN ?? Infinity)) {
+					videos++;
 					received++;
 					const profile = other.group.publish as keyof typeof botCosts.browser.receiveVideoCores;
 					cores += group.bot === 'browser' ? botCosts.browser.receiveVideoCores[profile] : botCosts.lite.receiveVideoCores[profile];
@@ -95,9 +104,12 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			consumers += received;
 			if (!mine.has(slot.index)) continue;
 			const own = publishProfiles[group.publish];
-			streams += received + (own.audio ? 1 : 0) + (own.video ? 1 : 0) + 1;
+			streams += received + (own.audio ? 1 : 0) + (own.video ? 1 : 0) + (group.screenShare ? 1 : 0) + 1;
 			if (group.bot === 'browser') {
-				cores += botCosts.browser.sendCores[group.publish] * (own.video ? botCosts.browser.codecFactor[group.codec] : 1);
+				cores +=
+					botCosts.browser.sendCores[group.publish] *
+					(own.video ? botCosts.browser.codecFactor[group.codec] * (group.simulcast ? botCosts.browser.simulcastFactor : 1) : 1);
+				if (group.screenShare) cores += botCosts.browser.sendScreenCores;
 			} else {
 				if (own.audio) cores += botCosts.lite.sendAudioCores;
 				if (own.video) cores += botCosts.lite.sendVideoCores[group.publish as keyof typeof botCosts.lite.sendVideoCores];

@@ -10,7 +10,12 @@ export interface BotPageState {
 	peerId: string;
 	peers: string[];
 	producers: Array<{ producerId: string; kind: string }>;
-	consumers: Array<{ consumerId: string; peerId: string; kind: string; trackId: string }>;
+	/** `forwarded`: false while last-N holds it back at the SFU; `screen`: a shared screen. */
+	consumers: Array<{ consumerId: string; peerId: string; kind: string; trackId: string; forwarded: boolean; screen: boolean }>;
+	/** The room's dominant speaker, as the SFU last said. */
+	activeSpeaker: string | undefined;
+	/** Whether the microphone sends sound (false: silence, as a muted microphone). */
+	speaking: boolean;
 	error: string | undefined;
 }
 
@@ -23,6 +28,8 @@ export interface BotPageApi {
 	/** With `known`, only the stats types and fields the collector reads (about a quarter of the bytes). */
 	getStats(options?: { known?: boolean }): Promise<RawStatsSnapshot[]>;
 	state(): BotPageState;
+	/** Talk or fall silent: the microphone track is enabled or sends silence (speaker turns). */
+	setSpeaking(speaking: boolean): void;
 	/** Events since the previous call. */
 	drainEvents(): ParticipantEvent[];
 }

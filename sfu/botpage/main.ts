@@ -5,7 +5,8 @@ import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { installCapture } from '../../capture/install.ts';
 import { CaptureConfig } from '../../protocol/capture.ts';
 import type { BotPageApi, RawStatsSnapshot } from './api.ts';
-import { BotPageParams, parseVideo } from './params.ts';
+import { BotPageParams, layeredEncodings, parseVideo } from './params.ts';
+import { slidesTrack } from './screen.ts';
 import { CallClient, recordParticipantEvents, SignalingClient } from '../client/index.ts';
 
 declare global {
@@ -46,6 +47,8 @@ const call = new CallClient({
 	subscribe: {
 		audio: params.subscribe === 'all' || params.subscribe === 'audio',
 		video: params.subscribe === 'all' || params.subscribe === 'video',
+		layer: params.layer,
+		lastN: params.lastN,
 	},
 	rejoinOnReset: params.rejoin,
 });
@@ -72,6 +75,8 @@ call.on('consumer', ({ consumer }) => {
 });
 
 let media: MediaStream | undefined;
+let speaking = !params.muted;
+let screen: MediaStreamTrack | undefined;
 
 async function join(): Promise<void> {
 	const video = parseVideo(params.video);
@@ -85,12 +90,28 @@ async function join(): Promise<void> {
 				: false,
 		});
 		for (const track of media.getTracks()) {
+			if (track.kind === 'audio') track.enabled = speaking;
 			await call.publish(track, {
 				codecMimeType: track.kind === 'video' ? `video/${params.codec}` : undefined,
-				encodings: track.kind === 'video' && params.maxBitrate ? [{ maxBitrate: params.maxBitrate }] : undefined,
+				encodings:
+					track.kind !== 'video'
+						? undefined
+						: params.simulcast && video
+							? layeredEncodings(params.codec, video, params.maxBitrate)
+							: params.maxBitrate
+								? [{ maxBitrate: params.maxBitrate }]
+								: undefined,
 				degradationPreference: track.kind === 'video' ? 'maintain-resolution' : undefined,
 			});
 		}
+	}
+	if (params.screen && !screen) {
+		screen = slidesTrack();
+		await call.publish(screen, {
+			codecMimeType: `video/${params.codec}`,
+			degradationPreference: 'maintain-resolution',
+			appData: { source: 'screen' },
+		});
 	}
 	await signaling.connect();
 	await call.join();
@@ -99,6 +120,7 @@ async function join(): Promise<void> {
 async function leave(): Promise<void> {
 	await call.leave();
 	for (const track of media?.getTracks() ?? []) track.stop();
+	screen?.stop();
 	events.push({ type: 'leave', ts: Date.now(), reason: 'left' });
 }
 
@@ -127,9 +149,17 @@ window.callswarm = {
 			peerId: r.peerId,
 			kind: r.consumer.kind,
 			trackId: r.consumer.track.id,
+			forwarded: r.forwarded,
+			screen: r.screen,
 		})),
+		activeSpeaker: call.activeSpeaker,
+		speaking,
 		error: lastError,
 	}),
+	setSpeaking: (on) => {
+		speaking = on;
+		for (const track of media?.getAudioTracks() ?? []) track.enabled = on;
+	},
 	drainEvents: () => events.splice(0, events.length),
 };
 

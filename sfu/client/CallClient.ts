@@ -4,7 +4,7 @@
  * room reset. The same code drives the browser bot page and the lite (werift) bots.
  */
 import { enhancedEvents, type Device, type types } from 'mediasoup-client';
-import type { BotKind, ProducerInfo } from '../../protocol/signaling.ts';
+import type { BotKind, ProducerInfo, VideoLayer } from '../../protocol/signaling.ts';
 import type { SignalingClient } from './SignalingClient.ts';
 
 export type CallState = 'idle' | 'joining' | 'joined' | 'rejoining' | 'left' | 'failed';
@@ -12,6 +12,13 @@ export type CallState = 'idle' | 'joining' | 'joined' | 'rejoining' | 'left' | '
 export interface Subscription {
 	audio: boolean;
 	video: boolean;
+	/** The layer asked for from simulcast and SVC senders (default "auto"). */
+	layer?: VideoLayer;
+	/**
+	 * Last-N: at most this many remote videos forwarded at a time, those of the most recent active
+	 * speakers (the others stay paused at the SFU and cost no bandwidth). All when absent.
+	 */
+	lastN?: number;
 }
 
 export interface CallClientOptions {
@@ -41,6 +48,10 @@ export interface PublishOptions {
 export interface RemoteConsumer {
 	consumer: types.Consumer;
 	peerId: string;
+	/** Whether the SFU forwards it (false: held back by last-N). */
+	forwarded: boolean;
+	/** A shared screen (producer appData source "screen"): always shown, outside last-N. */
+	screen: boolean;
 }
 
 export type CallClientEvents = {
@@ -53,6 +64,8 @@ export type CallClientEvents = {
 	firstmedia: [info: { ms: number; kind: types.MediaKind }];
 	peerjoined: [peerId: string];
 	peerleft: [peerId: string];
+	/** The room's dominant speaker changed. */
+	activespeaker: [peerId: string];
 	reset: [reason: string];
 	failed: [error: Error];
 	/** One remote stream could not be received (e.g. no common codec); the call goes on. */
@@ -64,6 +77,12 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 	readonly consumers = new Map<string, RemoteConsumer>();
 	readonly producers = new Map<string, types.Producer>();
 	readonly peers = new Set<string>();
+	/** The room's dominant speaker, as the SFU last said. */
+	activeSpeaker: string | undefined;
+	/** Peers by when they last spoke, most recent first (last-N order). */
+	#spokeLast: string[] = [];
+	/** Last-N changes, one at a time in order. */
+	#lastNApplied: Promise<void> = Promise.resolve();
 	#device: Device | undefined;
 	#send: types.Transport | undefined;
 	#recv: types.Transport | undefined;
@@ -92,6 +111,12 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		s.on('peerLeft', ({ peerId }) => {
 			this.peers.delete(peerId);
 			this.safeEmit('peerleft', peerId);
+		});
+		s.on('activeSpeaker', ({ peerId }) => {
+			this.activeSpeaker = peerId;
+			this.#spokeLast = [peerId, ...this.#spokeLast.filter((p) => p !== peerId)];
+			this.safeEmit('activespeaker', peerId);
+			void this.#applyLastN();
 		});
 		s.on('roomReset', ({ reason }) => void this.#onReset(reason));
 		s.on('close', () => {
@@ -251,6 +276,7 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			const reply = await this.options.signaling.request('consume', {
 				transportId: recv.id,
 				producerId: info.producerId,
+				layer: this.options.subscribe.layer ?? 'auto',
 			});
 			const consumer = await recv.consume({
 				id: reply.consumerId,
@@ -258,10 +284,15 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 				kind: reply.kind,
 				rtpParameters: reply.rtpParameters as types.RtpParameters,
 			});
-			this.consumers.set(consumer.id, { consumer, peerId: reply.peerId });
+			const remote: RemoteConsumer = { consumer, peerId: reply.peerId, forwarded: false, screen: info.appData?.source === 'screen' };
+			this.consumers.set(consumer.id, remote);
 			consumer.observer.once('close', () => this.consumers.delete(consumer.id));
-			await this.options.signaling.request('resumeConsumer', { consumerId: consumer.id });
-			this.safeEmit('consumer', { consumer, peerId: reply.peerId });
+			if (this.options.subscribe.lastN !== undefined && consumer.kind === 'video' && !remote.screen) await this.#applyLastN();
+			else {
+				await this.options.signaling.request('resumeConsumer', { consumerId: consumer.id });
+				remote.forwarded = true;
+			}
+			this.safeEmit('consumer', remote);
 			if (!this.#firstMediaSeen) void this.#watchFirstMedia(recv);
 		} catch (error) {
 			// A producer closed or a reset racing the consume is normal churn in a call.
@@ -270,6 +301,36 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 				if (!/not_found|closed/.test(message)) this.safeEmit('consumefailed', { producerId: info.producerId, message });
 			}
 		}
+	}
+
+	/**
+	 * Forwards the camera videos of the `lastN` peers who spoke last (then the earliest to
+	 * arrive) and pauses the rest at the SFU. Shared screens stay shown, as call apps pin them.
+	 */
+	#applyLastN(): Promise<void> {
+		const lastN = this.options.subscribe.lastN;
+		if (lastN === undefined) return Promise.resolve();
+		const apply = async () => {
+			const videos = [...this.consumers.values()].filter((r) => r.consumer.kind === 'video' && !r.screen && !r.consumer.closed);
+			const senders = [...new Set(videos.map((r) => r.peerId))];
+			const rank = (peerId: string) => {
+				const spoke = this.#spokeLast.indexOf(peerId);
+				return spoke === -1 ? this.#spokeLast.length + senders.indexOf(peerId) : spoke;
+			};
+			const shown = new Set(senders.sort((a, b) => rank(a) - rank(b)).slice(0, lastN));
+			for (const remote of videos) {
+				const wanted = shown.has(remote.peerId);
+				if (wanted === remote.forwarded) continue;
+				try {
+					await this.options.signaling.request(wanted ? 'resumeConsumer' : 'pauseConsumer', { consumerId: remote.consumer.id });
+					remote.forwarded = wanted;
+				} catch {
+					// The consumer closed meanwhile (its producer left): nothing to forward or hold.
+				}
+			}
+		};
+		this.#lastNApplied = this.#lastNApplied.then(apply, apply);
+		return this.#lastNApplied;
 	}
 
 	/** Polls the receive transport until a remote stream shows decoded frames or received audio. */
@@ -299,6 +360,8 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		remote.consumer.close();
 		this.consumers.delete(consumerId);
 		this.safeEmit('consumerclosed', consumerId);
+		// Someone else's video may take the freed place.
+		if (remote.consumer.kind === 'video') void this.#applyLastN();
 	}
 
 	async #onReset(reason: string): Promise<void> {
@@ -324,6 +387,8 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		this.#ready = false;
 		for (const remote of this.consumers.values()) remote.consumer.close();
 		this.consumers.clear();
+		this.#spokeLast = [];
+		this.activeSpeaker = undefined;
 		for (const producer of this.producers.values()) producer.close();
 		this.producers.clear();
 		this.#send?.close();

@@ -1,7 +1,7 @@
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import { FakeHandler, Device, testFakeParameters } from 'mediasoup-client';
 import { WebSocket } from 'ws';
-import { CallClient, SignalingClient } from '../../sfu/client/index.ts';
+import { CallClient, SignalingClient, type PublishOptions, type Subscription } from '../../sfu/client/index.ts';
 
 /** A raw WebSocket that records every message, for poking the server with bad input. */
 export class RawSocket {
@@ -77,7 +77,7 @@ export async function fakeParticipant(
 	wsUrl: string,
 	roomId: string,
 	peerId: string,
-	options: { publish?: boolean; rejoinOnReset?: boolean } = {},
+	options: { publish?: boolean; rejoinOnReset?: boolean; video?: PublishOptions; subscribe?: Partial<Subscription> } = {},
 ): Promise<{ call: CallClient; signaling: SignalingClient }> {
 	const signaling = nodeSignaling(wsUrl);
 	await signaling.connect();
@@ -90,13 +90,12 @@ export async function fakeParticipant(
 			new Device({
 				handlerFactory: FakeHandler.createFactory(testFakeParameters),
 			}),
-		subscribe: { audio: true, video: true },
+		subscribe: { audio: true, video: true, ...options.subscribe },
 		rejoinOnReset: options.rejoinOnReset ?? false,
 	});
 	if (options.publish !== false) {
-		
 		await call.publish(new FakeMediaStreamTrack({ kind: 'audio' }) as unknown as MediaStreamTrack);
-		await call.publish(new FakeMediaStreamTrack({ kind: 'video' }) as unknown as MediaStreamTrack);
+		await call.publish(new FakeMediaStreamTrack({ kind: 'video' }) as unknown as MediaStreamTrack, options.video);
 	}
 	await call.join();
 	return { call, signaling };

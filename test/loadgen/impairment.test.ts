@@ -3,17 +3,13 @@
  * real TURN server (coturn): delay, jitter, live changes without a reconnect, against a control
  * group in the same room that connects directly.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BrowserDriver } from '../../loadgen/browser/BrowserDriver.ts';
-import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { networkPresets, Scenario } from '../../protocol/scenario.ts';
+import { runDataDir, startWatchedRun } from '../helpers/loadRuns.ts';
 import { waitFor } from '../helpers/signaling.ts';
 
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-impairment-test-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const dataDir = runDataDir('impairment');
 
 describe('network impairment of browser bots through TURN', () => {
 	it('gives each group its own delay and jitter, and follows a change within 3 s without reconnecting', async () => {
@@ -31,14 +27,7 @@ describe('network impairment of browser bots through TURN', () => {
 			schedule: { executor: 'constant-vus', vus: 5, duration: '5m' },
 			statsInterval: '1s',
 		});
-		const run = new LoadRun({ scenario, dataDir });
-		const firstMedia = new Map<string, number>();
-		const reconnects: string[] = [];
-		run.on('participant', (slot, event) => {
-			if (event.type === 'first-media' && !firstMedia.has(slot.group.name)) firstMedia.set(slot.group.name, event.ts);
-			if (event.type === 'reconnect') reconnects.push(slot.peerId);
-		});
-		const outcome = run.execute();
+		const { run, outcome, firstMedia, reconnects } = startWatchedRun(scenario, dataDir);
 		const query = async <R>(sql: string, params: Record<string, string | number>) => {
 			await run.collector!.flush();
 			return run.collector!.store.query<R>(sql, { run: run.runId, ...params });

@@ -151,6 +151,18 @@ describe('scenario validation', () => {
 		).toThrow(/networkChanges\[0\]\.groups: no participant group "nobody"/);
 	});
 
+	it('takes simulcast from browser bots that send video only, and a layer for any receiver', () => {
+		const ok = scenario({ participants: [{ count: 1, simulcast: true, codec: 'VP8' }, { count: 2, bot: 'lite', publish: 'none', layer: 'low' }] });
+		expect(ok.participants[0]).toMatchObject({ simulcast: true, layer: 'auto' });
+		expect(ok.participants[1]).toMatchObject({ simulcast: false, layer: 'low' });
+		const refused = (participants: unknown) => () =>
+			parseInput(Scenario, { name: 's', participants, schedule: { executor: 'constant-vus', vus: 1, duration: '1s' } }, 'scenario');
+		expect(refused([{ count: 1, bot: 'lite', simulcast: true }])).toThrow(/participants\[0\]\.simulcast: only browser bots send simulcast/);
+		expect(refused([{ count: 1, publish: 'audio-only', simulcast: true }])).toThrow(/participants\[0\]\.simulcast: publish "audio-only" sends no video/);
+		expect(refused([{ count: 1, layer: 'top' }])).toThrow(/participants\[0\]\.layer: /);
+		expect(refused([{ count: 1, bot: 'lite', screenShare: true }])).toThrow(/participants\[0\]\.screenShare: only browser bots/);
+	});
+
 	it('parses k6 threshold expressions', () => {
 		expect(parseThreshold('p(95)<150')).toMatchObject({ aggregation: 'p', percentile: 95, operator: '<', value: 150 });
 		expect(parseThreshold('p(99.9) <= 300')).toMatchObject({ percentile: 99.9, operator: '<=' });

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSfu, type Sfu } from '../../sfu/index.ts';
+import { preferredLayers } from '../../sfu/layers.ts';
+import type { types } from '../../sfu/mediasoup.ts';
+import { fakeParticipant, waitFor } from '../helpers/signaling.ts';
+
+const consumer = (type: types.ConsumerType, scalabilityMode?: string) =>
+	({ type, rtpParameters: { codecs: [], encodings: [{ ssrc: 1, ...(scalabilityMode ? { scalabilityMode } : {}) }] } }) as Pick<types.Consumer, 'type' | 'rtpParameters'>;
+
+describe('the layer a receiver asks for', () => {
+	it('maps low, medium, high and auto onto the spatial layers a simulcast or SVC consumer has, at full frame rate', () => {
+		const simulcast = consumer('simulcast', 'L3T3');
+		expect(preferredLayers(simulcast, 'low')).toEqual({ spatialLayer: 0, temporalLayer: 2 });
+		expect(preferredLayers(simulcast, 'medium')).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+		expect(preferredLayers(simulcast, 'high')).toEqual({ spatialLayer: 2, temporalLayer: 2 });
+		expect(preferredLayers(simulcast, 'auto')).toEqual({ spatialLayer: 2, temporalLayer: 2 });
+		// Two layers (a browser sends fewer for small frames): medium is the low one.
+		expect(preferredLayers(consumer('simulcast', 'L2T1'), 'medium')).toEqual({ spatialLayer: 0, temporalLayer: 0 });
+		expect(preferredLayers(consumer('svc', 'L3T3_KEY'), 'medium')).toEqual({ spatialLayer: 1, temporalLayer: 2 });
+	});
+
+	it('leaves single-layer streams alone', () => {
+		expect(preferredLayers(consumer('simple'), 'low')).toBeUndefined();
+		expect(preferredLayers(consumer('pipe'), 'high')).toBeUndefined();
+	});
+});
+
+describe('layers through signaling (bundled SFU, real mediasoup worker)', () => {
+	let sfu: Sfu;
+	beforeAll(async () => {
+		sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none' });
+	});
+	afterAll(async () => {
+		await sfu?.close();
+	});
+
+	it('consumes a simulcast producer at the layer asked for, changes it on request, and names bad requests', async () => {
+		await fakeParticipant(sfu.wsUrl, 'layers', 'sender', {
+			video: { encodings: [{ rid: 'r0', scaleResolutionDownBy: 4 }, { rid: 'r1', scaleResolutionDownBy: 2 }, { rid: 'r2' }] },
+			subscribe: { audio: false, video: false },
+		});
+		const thumbnail = await fakeParticipant(sfu.wsUrl, 'layers', 'thumbnail', { publish: false, subscribe: { audio: false, layer: 'low' } });
+		await waitFor(() => thumbnail.call.consumers.size === 1, 'the thumbnail consuming the video');
+		const [consumerId] = [...thumbnail.call.consumers.keys()];
+		const serverSide = () => sfu.rooms.get('layers')!.peers.get('thumbnail')!.consumer(consumerId!);
+		expect(serverSide().type).toBe('simulcast');
+		expect(serverSide().preferredLayers).toMatchObject({ spatialLayer: 0 });
+
+		await thumbnail.signaling.request('setConsumerLayer', { consumerId: consumerId!, layer: 'medium' });
+		expect(serverSide().preferredLayers).toMatchObject({ spatialLayer: 1 });
+		await thumbnail.signaling.request('setConsumerLayer', { consumerId: consumerId!, layer: 'auto' });
+		expect(serverSide().preferredLayers).toMatchObject({ spatialLayer: 2 });
+
+		await expect(thumbnail.signaling.request('setConsumerLayer', { consumerId: consumerId!, layer: 'top' as 'high' })).rejects.toThrow(/layer/);
+		await expect(thumbnail.signaling.request('setConsumerLayer', { consumerId: '00000000-0000-4000-8000-000000000000', layer: 'low' })).rejects.toThrow(/not_found|no consumer/);
+	});
+});
