@@ -12,9 +12,9 @@ const rtpIdentity = ['id', 'type', 'timestamp', 'ssrc', 'kind', 'mediaType', 'mi
 export const baselineFields: Readonly<Record<string, readonly string[]>> = {
 	'inbound-rtp': [
 		...rtpIdentity, 'packetsReceived', 'packetsLost', 'bytesReceived', 'framesDecoded', 'totalFreezesDuration',
-		'jitterBufferDelay', 'jitterBufferEmittedCount', 'concealedSamples', 'totalSamplesReceived',
+		'jitterBufferDelay', 'jitterBufferEmittedCount', 'concealedSamples', 'totalSamplesReceived', 'frameHeight',
 	],
-	'outbound-rtp': [...rtpIdentity, 'packetsSent', 'bytesSent', 'framesEncoded'],
+	'outbound-rtp': [...rtpIdentity, 'packetsSent', 'bytesSent', 'framesEncoded', 'qualityLimitationDurations'],
 	'remote-inbound-rtp': [...rtpIdentity, 'packetsLost'],
 	'candidate-pair': ['id', 'type', 'timestamp', 'transportId', 'state', 'nominated', 'selected', 'bytesSent', 'bytesReceived'],
 	transport: ['id', 'type', 'timestamp', 'selectedCandidatePairId'],

@@ -37,7 +37,11 @@ export interface SampleMetric {
 		| 'concealment_pct'
 		| 'available_outgoing_bps'
 		| 'e2e_ms'
-		| 'e2e_marks_pct';
+		| 'e2e_marks_pct'
+		| 'height'
+		| 'layer_switches_per_min'
+		| 'cpu_limited_pct'
+		| 'bandwidth_limited_pct';
 	direction: 'inbound' | 'outbound' | 'remote-inbound' | 'candidate-pair' | 'e2e';
 	kind?: 'audio' | 'video';
 	/** Values are multiplied by this (bps -> kbps). */
@@ -175,6 +179,48 @@ export const metricCatalogue = {
 		kind: 'video',
 		higherIsBetter: true,
 		description: 'share of decoded frames from a marking sender whose mark was read',
+	},
+	received_height: {
+		source: 'samples',
+		label: 'Received video height',
+		unit: 'px',
+		column: 'height',
+		direction: 'inbound',
+		kind: 'video',
+		higherIsBetter: true,
+		series: { chart: 'layer', title: 'Received video size', note: 'frame height of decoded video: the simulcast or SVC layer receivers get', stats: ['p50', 'avg'] },
+		compare: true,
+		description: 'frameHeight of received video (decoding receivers): which simulcast or SVC layer they get',
+	},
+	layer_switches_per_min: {
+		source: 'samples',
+		label: 'Layer switches',
+		unit: '/min',
+		column: 'layer_switches_per_min',
+		direction: 'inbound',
+		kind: 'video',
+		description: 'changes of received frame size per minute, per received video stream (simulcast/SVC layer switches, resolution adaptation)',
+	},
+	cpu_limited_pct: {
+		source: 'samples',
+		label: 'Sent video limited by CPU',
+		unit: '%',
+		column: 'cpu_limited_pct',
+		direction: 'outbound',
+		kind: 'video',
+		series: { chart: 'limited', title: 'Sent video held back', note: 'share of each interval the encoder was limited (qualityLimitationDurations)', stats: ['avg'], legend: 'CPU' },
+		description: 'share of each interval the sender’s encoder was held back by CPU (qualityLimitationDurations.cpu): the bot’s machine, not the call',
+	},
+	bandwidth_limited_pct: {
+		source: 'samples',
+		label: 'Sent video limited by bandwidth',
+		unit: '%',
+		column: 'bandwidth_limited_pct',
+		direction: 'outbound',
+		kind: 'video',
+		series: { chart: 'limited', title: 'Sent video held back', note: 'share of each interval the encoder was limited (qualityLimitationDurations)', stats: ['avg'], legend: 'bandwidth' },
+		compare: true,
+		description: 'share of each interval the sender’s encoder was held back by its bandwidth estimate (qualityLimitationDurations.bandwidth)',
 	},
 	mos: {
 		source: 'samples',

@@ -191,6 +191,8 @@ export const OutboundRtpStats = z.object({
 	frameWidth: counter.optional(),
 	frameHeight: counter.optional(),
 	qualityLimitationReason: shortText.optional(),
+	/** Seconds spent limited by each reason since the stream started. */
+	qualityLimitationDurations: z.object({ none: counter, cpu: counter, bandwidth: counter, other: counter }).partial().optional(),
 	nackCount: counter.optional(),
 	pliCount: counter.optional(),
 	firCount: counter.optional(),

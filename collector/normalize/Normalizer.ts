@@ -83,6 +83,11 @@ const counterNames = [
 	'delaySum',
 	'freezes',
 	'frozenMs',
+	'height',
+	'qlNone',
+	'qlCpu',
+	'qlBandwidth',
+	'qlOther',
 ] as const;
 type Counters = Partial<Record<(typeof counterNames)[number], number>>;
 
@@ -236,7 +241,8 @@ export class Normalizer {
 	}
 
 	/** Deltas of `counters` against this stream's previous snapshot (null on the first or after a reset). */
-	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters } {
+	/** Counter deltas since the stream's previous snapshot, and that snapshot's values (`before`). */
+	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters; before?: Counters } {
 		const previous = this.#staged.get(key) ?? (this.#selfContained ? undefined : this.#previous.get(key));
 		this.#staged.set(key, { ts, seenAt: Date.now(), c: counters });
 		if (!previous || ts <= previous.ts) return { intervalMs: null, d: {} };
@@ -249,7 +255,7 @@ export class Normalizer {
 			const then = previous.c[name];
 			if (now !== undefined && then !== undefined) d[name] = Math.max(0, now - then);
 		}
-		return { intervalMs: ts - previous.ts, d };
+		return { intervalMs: ts - previous.ts, d, before: previous.c };
 	}
 
 	#base(batch: TelemetryBatch, ts: number, pc: string, direction: string, kind: string, streamId: string, ssrc: number): SampleRow {
@@ -288,6 +294,9 @@ export class Normalizer {
 			nack_count: null,
 			pli_count: null,
 			quality_limitation: '',
+			cpu_limited_pct: null,
+			bandwidth_limited_pct: null,
+			layer_switches_per_min: null,
 			available_outgoing_bps: null,
 			mos: null,
 			e2e_ms: null,
@@ -303,10 +312,11 @@ export class Normalizer {
 	#inbound(batch: TelemetryBatch, ts: number, pc: string, s: InboundRtpStats, pairRttMs: number | null): SampleRow {
 		const kind = s.kind ?? s.mediaType ?? '';
 		const row = this.#base(batch, ts, pc, 'inbound', kind, s.id, s.ssrc);
-		const { intervalMs, d } = this.#deltas(
+		const { intervalMs, d, before } = this.#deltas(
 			this.#key(batch, pc, s.id, s.ssrc),
 			ts,
 			{
+				height: s.frameHeight,
 				packets: s.packetsReceived,
 				bytes: s.bytesReceived,
 				lost: s.packetsLost,
@@ -334,6 +344,10 @@ export class Normalizer {
 		row.fps = s.framesPerSecond ?? (intervalMs && d.frames !== undefined ? (d.frames * 1000) / intervalMs : null);
 		row.width = s.frameWidth ?? null;
 		row.height = s.frameHeight ?? null;
+		// A simulcast or SVC receiver switching layers shows as a change of frame size.
+		if (intervalMs && s.frameHeight !== undefined && before?.height !== undefined) {
+			row.layer_switches_per_min = s.frameHeight === before.height ? 0 : 60_000 / intervalMs;
+		}
 		row.frames_delta = d.frames ?? null;
 		row.freeze_count = s.freezeCount ?? null;
 		if (d.freezeS !== undefined) {
@@ -355,7 +369,15 @@ export class Normalizer {
 		const { intervalMs, d } = this.#deltas(
 			this.#key(batch, pc, s.id, s.ssrc),
 			ts,
-			{ packets: s.packetsSent, bytes: s.bytesSent, frames: s.framesEncoded },
+			{
+				packets: s.packetsSent,
+				bytes: s.bytesSent,
+				frames: s.framesEncoded,
+				qlNone: s.qualityLimitationDurations?.none,
+				qlCpu: s.qualityLimitationDurations?.cpu,
+				qlBandwidth: s.qualityLimitationDurations?.bandwidth,
+				qlOther: s.qualityLimitationDurations?.other,
+			},
 			'packets',
 		);
 		row.interval_ms = intervalMs;
@@ -371,6 +393,11 @@ export class Normalizer {
 		row.nack_count = s.nackCount ?? null;
 		row.pli_count = s.pliCount ?? null;
 		row.quality_limitation = s.qualityLimitationReason ?? '';
+		const limitedS = (d.qlNone ?? 0) + (d.qlCpu ?? 0) + (d.qlBandwidth ?? 0) + (d.qlOther ?? 0);
+		if (d.qlCpu !== undefined && limitedS > 0) {
+			row.cpu_limited_pct = ((d.qlCpu ?? 0) / limitedS) * 100;
+			row.bandwidth_limited_pct = ((d.qlBandwidth ?? 0) / limitedS) * 100;
+		}
 		return row;
 	}
 

@@ -28,6 +28,11 @@ function fieldCheck(schema: z.ZodType): { check: Check; optional: boolean } | un
 			const values = inner.values as Set<unknown>;
 			return { optional, check: (v) => values.has(v) };
 		}
+		case 'object': {
+			// A small record of simple fields (qualityLimitationDurations): extra keys pass, as zod strips them.
+			const check = compile(inner as unknown as z.ZodObject);
+			return check && { optional, check: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && check(v as Record<string, unknown>) };
+		}
 		default:
 			return undefined;
 	}

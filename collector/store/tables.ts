@@ -53,6 +53,11 @@ export const sampleColumns = [
 	i64('nack_count'),
 	i64('pli_count'),
 	lc('quality_limitation'),
+	/** Sent video: share of the interval the encoder was held back by CPU, or by bandwidth (qualityLimitationDurations). */
+	f32('cpu_limited_pct'),
+	f32('bandwidth_limited_pct'),
+	/** Received video: layer (frame size) changes, per minute over the interval. */
+	f32('layer_switches_per_min'),
 	f32('available_outgoing_bps'),
 	f32('mos'),
 	...privacyColumns('30'),

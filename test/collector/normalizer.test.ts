@@ -34,6 +34,24 @@ describe('normaliser', () => {
 		expect(out.samples[1]!.jitter_ms).toBeCloseTo(4, 6);
 	});
 
+	it('counts received layer switches per minute and the share of time a sender was held back by CPU or bandwidth', () => {
+		const n = new Normalizer();
+		const outbound = (ts: number, packetsSent: number, durations: Record<string, number>) => ({
+			type: 'outbound-rtp', id: 'OT01V', timestamp: ts, ssrc: 7, kind: 'video', packetsSent, bytesSent: packetsSent * 1000, qualityLimitationDurations: durations,
+		});
+		const out = n.normalize(
+			batch([
+				{ ts: t0, stats: [inbound(t0, { packetsReceived: 100, packetsLost: 0, bytesReceived: 1e5 }, { frameHeight: 360 }), outbound(t0, 10, { none: 5, cpu: 1, bandwidth: 0, other: 0 })] },
+				{ ts: t0 + 2000, stats: [inbound(t0 + 2000, { packetsReceived: 200, packetsLost: 0, bytesReceived: 2e5 }, { frameHeight: 180 }), outbound(t0 + 2000, 20, { none: 5.5, cpu: 2, bandwidth: 0.5, other: 0 })] },
+				{ ts: t0 + 4000, stats: [inbound(t0 + 4000, { packetsReceived: 300, packetsLost: 0, bytesReceived: 3e5 }, { frameHeight: 180 }), outbound(t0 + 4000, 30, { none: 7.5, cpu: 2, bandwidth: 0.5, other: 0 })] },
+			]),
+		);
+		const received = out.samples.filter((r) => r.direction === 'inbound').map((r) => r.layer_switches_per_min);
+		expect(received).toEqual([null, 30, 0]);
+		const sent = out.samples.filter((r) => r.direction === 'outbound').map((r) => [r.cpu_limited_pct, r.bandwidth_limited_pct]);
+		expect(sent).toEqual([[null, null], [50, 25], [0, 0]]);
+	});
+
 	it('starts a stream over when a counter goes backwards (a restarted bot), never a negative delta', () => {
 		const n = new Normalizer();
 		const first = n.normalize(batch([{ ts: t0, stats: [inbound(t0, { packetsReceived: 5000, packetsLost: 20, bytesReceived: 5_000_000 })] }]));

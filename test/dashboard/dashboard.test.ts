@@ -89,7 +89,7 @@ describe('dashboard', () => {
 		const { page, errors } = await open(`#/runs/${runIds[0]}`, 'run-view');
 		const points = await chartPoints(page);
 		expect(Object.keys(points).sort()).toEqual(
-			['chart-bandwidth', 'chart-bitrate', 'chart-e2e', 'chart-first-media', 'chart-fps', 'chart-freeze', 'chart-generator', 'chart-jitter', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
+			['chart-bandwidth', 'chart-bitrate', 'chart-e2e', 'chart-first-media', 'chart-fps', 'chart-freeze', 'chart-generator', 'chart-jitter', 'chart-layer', 'chart-limited', 'chart-loss', 'chart-mos', 'chart-participants', 'chart-quality', 'chart-rtt', 'chart-sfu'].sort(),
 		);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		const text = (await page.$eval('#app', (e) => e.textContent)) ?? '';
@@ -190,7 +190,7 @@ describe('dashboard', () => {
 		await page.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
 		await page.screenshot({ path: path.join(screenshots, 'report.png'), fullPage: true });
 		const points = await chartPoints(page);
-		expect(Object.keys(points)).toHaveLength(14);
+		expect(Object.keys(points)).toHaveLength(16);
 		for (const [id, n] of Object.entries(points)) expect(n, id).toBeGreaterThan(0);
 		expect(requests).toEqual([]);
 		expect(errors).toEqual([]);

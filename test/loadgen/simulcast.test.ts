@@ -79,6 +79,11 @@ describe('simulcast senders and layer-following receivers', () => {
 			run.stop('measured');
 			const result = await outcome;
 			expect(result.summary.participants.joined).toBe(3);
+			// The run's own metrics say it: received sizes from thumbnails to the top layer, and layer switches.
+			const metrics = result.summary.metrics;
+			expect(metrics.received_height!.max).toBe(360);
+			expect(metrics.received_height!.min).toBeLessThan(360);
+			expect(metrics.layer_switches_per_min!.max).toBeGreaterThan(0);
 		} finally {
 			run.stop('test over');
 			await outcome.catch(() => undefined);
