@@ -312,12 +312,12 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		if (lastN === undefined) return Promise.resolve();
 		const apply = async () => {
 			const videos = [...this.consumers.values()].filter((r) => r.consumer.kind === 'video' && !r.screen && !r.consumer.closed);
-			const senders = [...new Set(videos.map((r) => r.peerId))];
+			const arrival = [...new Set(videos.map((r) => r.peerId))];
 			const rank = (peerId: string) => {
 				const spoke = this.#spokeLast.indexOf(peerId);
-				return spoke === -1 ? this.#spokeLast.length + senders.indexOf(peerId) : spoke;
+				return spoke === -1 ? this.#spokeLast.length + arrival.indexOf(peerId) : spoke;
 			};
-			const shown = new Set(senders.sort((a, b) => rank(a) - rank(b)).slice(0, lastN));
+			const shown = new Set([...arrival].sort((a, b) => rank(a) - rank(b)).slice(0, lastN));
 			for (const remote of videos) {
 				const wanted = shown.has(remote.peerId);
 				if (wanted === remote.forwarded) continue;

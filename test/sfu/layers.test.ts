@@ -55,3 +55,38 @@ describe('layers through signaling (bundled SFU, real mediasoup worker)', () => 
 		await expect(thumbnail.signaling.request('setConsumerLayer', { consumerId: '00000000-0000-4000-8000-000000000000', layer: 'low' })).rejects.toThrow(/not_found|no consumer/);
 	});
 });
+
+describe('last-N ranking in the call client (bundled SFU, real mediasoup worker, no media)', () => {
+	let sfu: Sfu;
+	beforeAll(async () => {
+		sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none' });
+	});
+	afterAll(async () => {
+		await sfu?.close();
+	});
+
+	it('forwards the N latest speakers’ videos, then the earliest to arrive, and pauses the rest at the SFU', async () => {
+		const viewer = await fakeParticipant(sfu.wsUrl, 'ranking', 'viewer', { publish: false, subscribe: { audio: false, lastN: 2 } });
+		for (const peer of ['a', 'b', 'c', 'd']) await fakeParticipant(sfu.wsUrl, 'ranking', peer, { subscribe: { audio: false, video: false } });
+		const room = sfu.rooms.get('ranking')!;
+		const forwarded = () => [...viewer.call.consumers.values()].filter((r) => r.forwarded).map((r) => r.peerId).sort();
+		const pausedAtSfu = () =>
+			[...room.peers.get('viewer')!.consumers.values()].filter((c) => c.paused).map((c) => [...viewer.call.consumers.values()].find((r) => r.consumer.id === c.id)!.peerId).sort();
+		await waitFor(() => viewer.call.consumers.size === 4 && forwarded().length === 2, 'four videos, two forwarded');
+		// Nobody has spoken: the first two to arrive.
+		expect(forwarded()).toEqual(['a', 'b']);
+		expect(pausedAtSfu()).toEqual(['c', 'd']);
+
+		const speaks = async (peerId: string, expected: string[]) => {
+			room.broadcast(undefined, 'activeSpeaker', { peerId });
+			await waitFor(() => forwarded().join() === expected.join() && pausedAtSfu().length === 2, `forwarded ${expected.join(', ')} after ${peerId} spoke`);
+		};
+		await speaks('d', ['a', 'd']);
+		await speaks('c', ['c', 'd']);
+		// The viewer's own voice changes nothing; a known speaker again keeps the two latest.
+		await speaks('viewer', ['c', 'd']);
+		await speaks('a', ['a', 'c']);
+		expect(viewer.call.activeSpeaker).toBe('a');
+		expect(pausedAtSfu()).toEqual(['b', 'd']);
+	});
+});
