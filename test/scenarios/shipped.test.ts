@@ -6,8 +6,9 @@
  * so they run at their own pace: audio-large, whose 24 joins a second apart would come four a
  * second while its lite-bot processes receive dozens of audio streams, and impaired-3g, whose
  * browser bots would all join within a second while the runner shapes their media through four
- * relays (on Node 22 its event loop then lags past the limit), and large-room, whose twenty
- * joins would come within ten seconds while the runner starts browsers and lite-bot processes.
+ * relays (on Node 22 its event loop then lags past the limit), large-room, whose twenty joins
+ * would come within ten seconds while the runner starts browsers and lite-bot processes, and
+ * growth, whose exponential arrivals four times faster lag a lite-bot process on Node 24.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
-const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1 };
+const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1 };
 
 describe('shipped scenarios', () => {
 	it('are all here', () => {
