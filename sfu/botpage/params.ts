@@ -19,7 +19,7 @@ export const BotPageParams = z.object({
 		.default('640x360@30'),
 	subscribe: z.enum(['all', 'audio', 'video', 'none']).default('all'),
 	codec: z.enum(['VP8', 'VP9', 'H264']).default('VP8'),
-	/** Send the camera in three layers: simulcast (VP8, H264) or L3T3 SVC (VP9). */
+	/** Send the camera in layers: simulcast (VP8, H264; as many as its size allows, see layeredEncodings) or L3T3 SVC (VP9). */
 	simulcast: flag.default(false),
 	/** The layer asked for from simulcast and SVC senders. */
 	layer: VideoLayer.default('auto'),
