@@ -251,5 +251,5 @@ try {
 } finally {
 	child.send({ op: 'stop' });
 	await new Promise((r) => child.once('exit', r));
-	rmSync(dataDir, { recursive: true, force: true });
+	rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }

@@ -92,7 +92,7 @@ try {
 	await collector.close();
 	await app.close();
 	await sfu.close();
-	rmSync(work, { recursive: true, force: true });
+	rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 
 const m = (key: keyof (typeof rows)[number]) => median(rows.map((r) => r[key]));

@@ -1,10 +1,11 @@
 /** callswarm apps / alerts / delete against a running collector, in process. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { startCollector, type Collector } from '../../collector/index.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-apps-cli-'));
 const token = 'a-long-enough-admin-token';
@@ -31,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await collector?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 describe('callswarm apps, alerts and delete', () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'callswarm-disk-full-'));
 const ballast = path.join(mountPoint, 'ballast.bin');
@@ -37,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await collector?.close().catch(() => undefined);
 	if (!skipReason) execFileSync('umount', ['-l', mountPoint]);
-	rmSync(mountPoint, { recursive: true, force: true });
+	removeDir(mountPoint);
 });
 
 describe.skipIf(skipReason !== undefined)('a full disk', () => {

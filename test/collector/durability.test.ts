@@ -4,7 +4,7 @@
  * snapshot twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,13 +14,14 @@ import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import type { TelemetryBatchInput } from '../../protocol/telemetry.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-durability-'));
 const dataDir = path.join(work, 'data');
 const children = new Set<ChildProcess>();
 afterAll(() => {
 	for (const child of children) child.kill('SIGKILL');
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 async function freePort(): Promise<number> {

@@ -3,7 +3,7 @@
  * it had acknowledged, or stored something other than what was sent. The collector must
  * answer each with a clear 4xx naming the field, stay up, and keep storing everyone else's data.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { startCollector, type Collector } from '../../collector/index.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { sampleColumns, type SampleRow } from '../../collector/store/tables.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-hostile-test-'));
 let collector: Collector;
@@ -41,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await collector?.close();
-	rmSync(dataDir, { recursive: true, force: true });
+	removeDir(dataDir);
 });
 
 describe('numbers out of a column range', () => {

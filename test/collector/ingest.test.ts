@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -9,6 +9,7 @@ import { selfSignedCertificate } from '../helpers/tls.ts';
 import { createHosts, fetchFrom, netnsUnavailable, removeHosts } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post, statOf } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-ingest-test-'));
 let collector: Collector;
@@ -32,7 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await collector?.close();
-	rmSync(dataDir, { recursive: true, force: true });
+	removeDir(dataDir);
 });
 
 describe('ingest of real Chromium getStats reports', () => {
@@ -264,7 +265,7 @@ describe('backpressure and access', () => {
 			expect((await from(`${collector.url}/healthz`)).status).toBe(200);
 		} finally {
 			await removeHosts([client!]);
-			rmSync(tls.dir, { recursive: true, force: true });
+			removeDir(tls.dir);
 		}
 	});
 });

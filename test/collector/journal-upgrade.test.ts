@@ -3,7 +3,7 @@
  * a column was added (here: the samples table without the end-to-end delay columns) is stored
  * with its own columns at the next start, the new columns taking their defaults.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -11,9 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startCollector } from '../../collector/index.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { sampleColumns, tableNames, type SampleRow } from '../../collector/store/tables.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-journal-upgrade-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => removeDir(work));
 
 /** A journal record as the format documents it: magic, payload length, CRC-32, payload. */
 function record(magic: number, payload: Buffer): Buffer {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { startCollector, type Collector } from '../../collector/index.ts';
 import type { RunView, RunInfo, RunSummary, Timeseries, ParticipantsSeries, QualityBands, SfuLoad, FirstMediaDistribution, RoomList, PeerList, EventList } from '../../protocol/api.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-query-test-'));
 let collector: Collector;
@@ -66,7 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await collector?.close();
-	rmSync(dataDir, { recursive: true, force: true });
+	removeDir(dataDir);
 });
 
 describe('query API on a stored run', () => {

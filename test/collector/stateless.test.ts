@@ -4,7 +4,7 @@
  * summary over their rows is the same.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BaselineKeeper } from '../../protocol/baseline.ts';
 import type { TelemetryBatchInput } from '../../protocol/telemetry.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-stateless-'));
@@ -19,7 +20,7 @@ const started: ChildProcess[] = [];
 
 afterAll(() => {
 	for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 /** A collector in its own process (its own embedded store); resolves with its URL. */

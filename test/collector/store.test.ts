@@ -1,14 +1,15 @@
 /** The store on the real engine: a database made before a metric existed catches up by itself. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { ClickHouseStore } from '../../collector/store/ClickHouseStore.ts';
 import { sampleColumns, type SampleRow } from '../../collector/store/tables.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-store-test-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(() => removeDir(dataDir));
 
 const columnsOf = async (store: ClickHouseStore, table: string) =>
 	(await store.query<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'callswarm' AND table = {t:String}`, { t: table })).map((c) => c.name);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'puppeteer-core';
@@ -11,6 +11,7 @@ import { writeReport } from '../../cli/output/report.ts';
 import { main } from '../../cli/main.ts';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-dashboard-test-'));
 const screenshots = path.resolve('artifacts/screenshots');
@@ -65,7 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await chromium?.close();
 	await collector?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 describe('dashboard', () => {

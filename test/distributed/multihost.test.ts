@@ -4,13 +4,14 @@
  * LAN address with tokens, nothing over loopback. One verdict for the run, every participant's
  * telemetry stored, and a shard killed mid-run reported as lost.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { createLan, netnsUnavailable, type Host, type HostProcess, type Lan } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const unavailable = netnsUnavailable();
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-multihost-'));
@@ -50,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await lan?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 describe.skipIf(unavailable !== undefined)(`a run over four hosts${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {

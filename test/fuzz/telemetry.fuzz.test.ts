@@ -4,13 +4,14 @@
  * valid ones. No answer may be a 5xx, the collector must stay up, and every valid batch it
  * acknowledged must be stored, whole.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { damagedText, mutate, random, type Json } from '../helpers/fuzz.ts';
 import { batch, chromiumFixture } from '../helpers/telemetry.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const seed = Number(process.env.CALLSWARM_FUZZ_SEED ?? 20261128);
 const requests = 2800;
@@ -23,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await collector?.close();
-	rmSync(dataDir, { recursive: true, force: true });
+	removeDir(dataDir);
 });
 
 describe(`telemetry fuzzing (seed ${seed})`, () => {

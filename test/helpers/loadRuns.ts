@@ -1,14 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
 import type { Scenario } from '../../protocol/scenario.ts';
+import { removeDir } from './tempDir.ts';
 
 /** A data directory for the test file's runs, removed after its tests. */
 export function runDataDir(name: string): string {
 	const dataDir = mkdtempSync(path.join(os.tmpdir(), `callswarm-${name}-test-`));
-	afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+	afterAll(() => removeDir(dataDir));
 	return dataDir;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'puppeteer-core';
@@ -15,6 +15,7 @@ import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { mediaByRemotePeer, pageState } from '../helpers/botpages.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-test-'));
 const runId = 'hybrid-test';
@@ -76,7 +77,7 @@ afterAll(async () => {
 	await chromium?.close();
 	await collector?.close();
 	await sfu?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 describe('lite bots (werift) in a room with a browser bot', () => {

@@ -2,7 +2,7 @@
  * App targets: browser bots join WebRTC apps written without callswarm (no bot page, no
  * window.callswarm) through their own pages, and everything is measured by the injected capture.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { startMeshServer, type MeshServer } from '../fixtures/apps/mesh/server.ts';
 import { startSfuApp } from '../fixtures/apps/sfu/server.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-apps-test-'));
 let mesh: MeshServer;
@@ -29,7 +30,7 @@ afterAll(async () => {
 	await mesh?.close();
 	await sfuApp?.close();
 	await sfu?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 /** Runs an app scenario until every working bot has decoded media for a while, then stops it. */

@@ -6,16 +6,17 @@
  * receivers than by control receivers; a direct call shows a small, stable delay; the marks are read on
  * (nearly) every frame.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-e2e-test-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(() => removeDir(dataDir));
 
 interface Cell {
 	receiver: string;

@@ -1,14 +1,15 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClickHouseStore } from '../../collector/store/ClickHouseStore.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-run-test-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => removeDir(work));
 
 /** `callswarm run` as a user runs it; resolves with its exit code and output. */
 async function callswarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -3,7 +3,7 @@
  * two load generators sharing an SFU and a collector) get one verdict over both shards' data,
  * an abortOnFail found by one shard stops the other, and a shard that stops reporting is lost.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
 import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shards-'));
 let sfu: Sfu;
@@ -27,7 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await collector?.close();
 	await sfu?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 /** Both shards of a run, started together; resolves with both outcomes. */

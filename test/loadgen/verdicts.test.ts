@@ -3,17 +3,18 @@
  * that has no data yet, a load generator that saturates, a scenario too big for the machine.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { estimate } from '../../loadgen/sizing/preflight.ts';
 import { Scenario } from '../../protocol/scenario.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-verdicts-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => removeDir(work));
 
 async function callswarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
 	return exec(process.execPath, ['bin/callswarm.js', ...args], { timeout: 240_000, maxBuffer: 16 << 20 }).then(

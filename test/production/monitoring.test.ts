@@ -6,7 +6,7 @@
  * (nothing personal anywhere in ClickHouse), erasure of a user, and retention read back.
  */
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { startSfuApp } from '../fixtures/apps/sfu/server.ts';
 import { chromiumFixture, batch } from '../helpers/telemetry.ts';
 import { waitFor } from '../helpers/signaling.ts';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const token = 'an-admin-run-token-for-tests';
 const admin = { authorization: `Bearer ${token}` };
@@ -177,7 +178,7 @@ afterAll(async () => {
 	await collector?.close();
 	await sfuApp?.close();
 	await sfu?.close();
-	rmSync(work, { recursive: true, force: true });
+	removeDir(work);
 });
 
 describe('apps and ingest keys', () => {

@@ -11,15 +11,16 @@
  * growth, whose exponential arrivals four times faster lag a lite-bot process on Node 24.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { removeDir } from '../helpers/tempDir.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => removeDir(work));
 
 const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
 const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1 };
