@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
-import { LiteBench } from '../loadgen/lite/LiteBench.ts';
+import { BotBench } from '../loadgen/BotBench.ts';
 import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';
 import { parseInput } from '../protocol/issues.ts';
@@ -25,8 +25,8 @@ const flags = parseInput(
 );
 
 const status = new StatusLine();
-const bench = await LiteBench.start({ sfu: {}, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
-const groups = LiteBench.groups(flags.publish, 1, 1);
+const bench = await BotBench.start({ sfu: {}, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
+const groups = BotBench.groups(flags.publish, 1, 1);
 
 const driver = (runId: string): LiteDriver => bench.driver(runId, flags.perProcess);
 

@@ -13,6 +13,7 @@
 import type { CaptureConfig, CapturedConnection } from '../protocol/capture.ts';
 import { redactStats } from '../protocol/redaction.ts';
 import { E2eReceiver } from './e2e.ts';
+import { markScreenStats, screenMids } from './screenStats.ts';
 import type { ParticipantEvent, StatsSnapshotInput } from '../protocol/telemetry.ts';
 
 interface Entry {
@@ -46,6 +47,8 @@ export class PeerConnectionCapture {
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#joinTimer: ReturnType<typeof setTimeout> | undefined;
 	readonly #labels = new Map<string, number>();
+	/** Received tracks the page said are shared screens. */
+	readonly #screenTracks = new Set<string>();
 	/** Reads delay marks off received video (browser bots with end-to-end delay on). */
 	readonly #e2e: E2eReceiver | undefined;
 
@@ -93,6 +96,10 @@ export class PeerConnectionCapture {
 		return out;
 	}
 
+	markScreen(trackId: string): void {
+		this.#screenTracks.add(trackId);
+	}
+
 	connections(): CapturedConnection[] {
 		return this.#entries.map((e) => ({ label: this.#labelOf(e), connectionState: e.pc.connectionState, everConnected: e.everConnected }));
 	}
@@ -110,7 +117,10 @@ export class PeerConnectionCapture {
 				.map(async (entry): Promise<StatsSnapshotInput | undefined> => {
 					try {
 						const report = await entry.pc.getStats();
-						const stats = [...(report.values() as IterableIterator<Record<string, unknown>>)];
+						const stats = markScreenStats([...(report.values() as IterableIterator<Record<string, unknown>>)], {
+							...screenMids(entry.pc, this.#screenTracks),
+							receivedTracks: this.#screenTracks,
+						});
 						return { ts, pc: this.#labelOf(entry), stats: redactStats(stats, mode) };
 					} catch {
 						// A connection closing while sampled has nothing more to say.

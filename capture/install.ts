@@ -28,6 +28,7 @@ export function installCapture(config: CaptureConfig): CaptureApi {
 		drain: () => capture.drain(),
 		snapshot: (options) => capture.snapshot(options),
 		markJoinStart: () => capture.markJoinStart(),
+		markScreen: (trackId) => capture.markScreen(trackId),
 		connections: () => capture.connections(),
 	};
 	return window.__callswarmCapture;

@@ -60,6 +60,8 @@ export interface MonitorSession {
 	readonly sessionId: string;
 	/** Whether this call is monitored (the sample share and the collector agree). */
 	readonly sampled: boolean;
+	/** A received track is a shared screen: its figures count as screen share, not camera (sent screens are recognised by themselves). */
+	markScreen(trackId: string): void;
 	/** Sends what is buffered now. */
 	flush(): Promise<void>;
 	/** Stops sampling and sends what is left. */
@@ -100,6 +102,7 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 		get sampled() {
 			return sampled;
 		},
+		markScreen: () => undefined,
 		flush: async () => undefined,
 		stop: async () => undefined,
 		stats: () => ({ ...counters }),
@@ -109,6 +112,7 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 	// Sampling is driven here (not by the capture's own timer) so its cost is measured.
 	const capture = new PeerConnectionCapture({ statsIntervalMs: options.intervalMs, sample: false, stats: options.stats, forceRelay: false, joinTimeoutMs: options.joinTimeoutMs });
 	capture.install(globalThis);
+	session.markScreen = (trackId) => capture.markScreen(trackId);
 	const sample = async () => {
 		const started = performance.now();
 		await capture.sample();

@@ -51,6 +51,12 @@ export interface CaptureApi {
 	snapshot(options?: { stats?: 'known' | 'full' }): Promise<StatsSnapshotInput[]>;
 	/** The join starts now (before the join steps): join and first-media times count from here. */
 	markJoinStart(): void;
+	/**
+	 * A received track is a shared screen: its stats say so (contentType "screenshare") and count
+	 * as screen share, not camera. Sent screens are recognised by themselves (getDisplayMedia,
+	 * or contentHint "detail" / "text"); which received track is a screen only the app knows.
+	 */
+	markScreen(trackId: string): void;
 	connections(): CapturedConnection[];
 }
 

@@ -43,7 +43,8 @@ export interface SampleMetric {
 		| 'cpu_limited_pct'
 		| 'bandwidth_limited_pct';
 	direction: 'inbound' | 'outbound' | 'remote-inbound' | 'candidate-pair' | 'e2e';
-	kind?: 'audio' | 'video';
+	/** `screen`: shared screens (contentType "screenshare"); `video` is cameras only. */
+	kind?: 'audio' | 'video' | 'screen';
 	/** Values are multiplied by this (bps -> kbps). */
 	scale?: number;
 	higherIsBetter?: boolean;
@@ -155,9 +156,21 @@ export const metricCatalogue = {
 		direction: 'inbound',
 		kind: 'video',
 		higherIsBetter: true,
-		series: { chart: 'fps', title: 'Frames per second', note: 'received video', stats: ['p50', 'avg'] },
+		series: { chart: 'fps', title: 'Frames per second', note: 'received video: cameras and shared screens', stats: ['p50', 'avg'], legend: 'camera' },
 		compare: true,
-		description: 'framesPerSecond of received video',
+		description: 'framesPerSecond of received camera video',
+	},
+	screen_fps: {
+		source: 'samples',
+		label: 'Screen share frames per second',
+		unit: 'fps',
+		column: 'fps',
+		direction: 'inbound',
+		kind: 'screen',
+		higherIsBetter: true,
+		series: { chart: 'fps', title: 'Frames per second', note: 'received video: cameras and shared screens', stats: ['p50'], legend: 'screen' },
+		compare: true,
+		description: 'framesPerSecond of received shared screens (slides are sent at 5)',
 	},
 	e2e_video_ms: {
 		source: 'samples',

@@ -18,7 +18,7 @@ const rtp = ['ssrc', 'kind', 'mediaType', 'transportId', 'codecId'] as const;
 /** Per W3C stats type, the fields that may leave the page (README "Data inventory"). */
 export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 	'inbound-rtp': [
-		...common, ...rtp, 'trackIdentifier', 'mid', 'remoteId', 'playoutId',
+		...common, ...rtp, 'trackIdentifier', 'mid', 'contentType', 'remoteId', 'playoutId',
 		'packetsReceived', 'packetsLost', 'packetsDiscarded', 'jitter', 'bytesReceived', 'headerBytesReceived',
 		'lastPacketReceivedTimestamp', 'fecPacketsReceived', 'fecPacketsDiscarded', 'nackCount', 'pliCount', 'firCount',
 		'framesDecoded', 'keyFramesDecoded', 'framesRendered', 'framesDropped', 'frameWidth', 'frameHeight', 'framesPerSecond',
@@ -30,7 +30,7 @@ export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 		'powerEfficientDecoder', 'retransmittedPacketsReceived', 'retransmittedBytesReceived', 'estimatedPlayoutTimestamp',
 	],
 	'outbound-rtp': [
-		...common, ...rtp, 'mid', 'rid', 'remoteId', 'mediaSourceId', 'packetsSent', 'bytesSent', 'headerBytesSent',
+		...common, ...rtp, 'mid', 'contentType', 'rid', 'remoteId', 'mediaSourceId', 'packetsSent', 'bytesSent', 'headerBytesSent',
 		'retransmittedPacketsSent', 'retransmittedBytesSent', 'targetBitrate', 'totalEncodedBytesTarget', 'frameWidth',
 		'frameHeight', 'framesPerSecond', 'framesSent', 'hugeFramesSent', 'framesEncoded', 'keyFramesEncoded', 'qpSum',
 		'totalEncodeTime', 'totalPacketSendDelay', 'qualityLimitationReason', 'qualityLimitationDurations',

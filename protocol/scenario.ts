@@ -130,9 +130,9 @@ export const ParticipantGroup = z.object({
 	 */
 	codec: z.enum(['H264', 'VP8', 'VP9']).default('H264'),
 	/**
-	 * Browser bots send their camera in three layers, as group-call apps do: simulcast at 1/4,
-	 * 1/2 and full resolution (VP8, H264), or one L3T3 SVC stream (VP9). The browser may send
-	 * fewer layers for small frames (Chromium: two below 960x540).
+	 * Browser bots send their camera in layers, as group-call apps do: simulcast halving the
+	 * resolution per layer (VP8, H264; three layers from 960x540 up, so 720p30, two at 360p30,
+	 * too small below 480x270), or one L3T3 SVC stream (VP9, any size).
 	 */
 	simulcast: z.boolean().default(false),
 	/**
@@ -303,8 +303,16 @@ export const Scenario = z
 			if (group.simulcast && group.bot !== 'browser') {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'simulcast'], message: 'only browser bots send simulcast; lite bots send one layer' });
 			}
-			if (group.simulcast && !publishProfiles[group.publish].video) {
+			const video = publishProfiles[group.publish].video;
+			if (group.simulcast && !video) {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'simulcast'], message: `publish "${group.publish}" sends no video to send in layers` });
+			} else if (group.simulcast && video && group.codec !== 'VP9' && video.width * video.height < 480 * 270) {
+				// The browser would quietly send one layer: a run that says "simulcast" must send layers.
+				ctx.addIssue({
+					code: 'custom',
+					path: ['participants', i, 'simulcast'],
+					message: `publish "${group.publish}" (${video.width}x${video.height}) is too small for simulcast layers (at least 480x270): use 360p30 or larger, or codec VP9 (SVC)`,
+				});
 			}
 			if (group.screenShare && (group.bot !== 'browser' || typeof s.target === 'object')) {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'screenShare'], message: 'only browser bots on the bundled or a callswarm SFU share a screen' });

@@ -150,6 +150,8 @@ export const InboundRtpStats = z.object({
 	mediaType: MediaKindField.optional(),
 	trackIdentifier: statsId.optional(),
 	mid: shortText.optional(),
+	/** "screenshare" for a shared screen (libwebrtc's name; callswarm's capture sets it when the browser does not). */
+	contentType: shortText.optional(),
 	transportId: statsId.optional(),
 	packetsReceived: counter.optional(),
 	/** May go negative with duplicates (RFC 3550); deltas handle that. */
@@ -183,6 +185,7 @@ export const OutboundRtpStats = z.object({
 	kind: MediaKindField.optional(),
 	mediaType: MediaKindField.optional(),
 	mid: shortText.optional(),
+	contentType: shortText.optional(),
 	transportId: statsId.optional(),
 	packetsSent: counter.optional(),
 	bytesSent: counter.optional(),

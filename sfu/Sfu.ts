@@ -131,13 +131,14 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusS
 	}
 
 	totals(): SfuTotals {
-		const totals: SfuTotals = { rooms: this.rooms.size, peers: 0, transports: 0, producers: 0, consumers: 0 };
+		const totals: SfuTotals = { rooms: this.rooms.size, peers: 0, transports: 0, producers: 0, consumers: 0, forwardingConsumers: 0 };
 		for (const room of this.rooms.values()) {
 			for (const peer of room.peers.values()) {
 				totals.peers++;
 				totals.transports += peer.transports.size;
 				totals.producers += peer.producers.size;
 				totals.consumers += peer.consumers.size;
+				for (const consumer of peer.consumers.values()) if (!consumer.paused && !consumer.producerPaused) totals.forwardingConsumers++;
 			}
 		}
 		return totals;

@@ -18,4 +18,6 @@ export interface SfuTotals {
 	transports: number;
 	producers: number;
 	consumers: number;
+	/** Consumers media flows on: neither they nor their producer paused (last-N pauses the rest). */
+	forwardingConsumers: number;
 }

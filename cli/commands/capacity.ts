@@ -1,10 +1,14 @@
 /**
- * callswarm capacity (and npm run bench:sfu-capacity): how many consumers one mediasoup worker
- * core carries. Lite bots join rooms step by step (rooms of 2 senders and 6 receivers: 24
- * consumers per room) on a bundled SFU with one worker, until loss passes 0.5 %, the worker core
- * saturates, or the load generator itself runs out of CPU (then consumers per worker core are
- * extrapolated from the worker's CPU per consumer, and that limit is named). Prints the loss and
- * RTT curve against load.
+ * callswarm capacity (and npm run bench:sfu-capacity): how many consumers and participants one
+ * mediasoup worker core carries, for a mix of participants. Rooms join step by step on a
+ * bundled SFU with one worker, until loss passes 0.5 %, the worker core saturates, or the load
+ * generator itself runs out of CPU (then figures per worker core are extrapolated from the
+ * worker's CPU per consumer, and that limit is named). Prints the loss and RTT curve against
+ * load.
+ *
+ * Mixes: `basic`, rooms of 2 lite senders and 6 lite receivers (24 consumers each); and
+ * `large-room`, rooms shaped like a messenger group call: a browser speaker sending simulcast,
+ * a lite camera, and last-N viewers (lite) at the low layer (thumbnails) or the best one.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,55 +16,109 @@ import path from 'node:path';
 import { z } from 'zod';
 import { StatusLine } from '../status.ts';
 import type { Slot } from '../../loadgen/schedule/slots.ts';
-import { LiteBench } from '../../loadgen/lite/LiteBench.ts';
+import { BotBench } from '../../loadgen/BotBench.ts';
+import type { BotDriver } from '../../loadgen/drivers.ts';
 import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
 import { treeCpuSeconds } from '../../loadgen/proc.ts';
+import { Scenario, type NamedParticipantGroup } from '../../protocol/scenario.ts';
+import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { parseCommandLine } from '../args.ts';
 
-const whole = z.string().regex(/^\d+$/).transform(Number);
-const CapacityFlags = z.object({
-	'step-rooms': whole.pipe(z.number().min(1)).default(2),
-	'step-seconds': whole.pipe(z.number().min(3)).default(12),
-	'max-rooms': whole.pipe(z.number().min(1)).default(40),
-	publish: z.enum(['audio-only', '180p15', '360p30']).default('180p15'),
-	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
-});
+const whole = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
+const CapacityFlags = z
+	.object({
+		mix: z.enum(['basic', 'large-room']).default('basic'),
+		'step-rooms': whole.pipe(z.number().min(1)).optional(),
+		'step-seconds': whole.pipe(z.number().min(3)).default(12),
+		'max-rooms': whole.pipe(z.number().min(1)).default(40),
+		publish: z.enum(['audio-only', '180p15', '360p30']).optional(),
+		viewers: whole.pipe(z.number().min(2).max(98)).optional(),
+		positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
+	})
+	.superRefine((flags, ctx) => {
+		if (flags.mix === 'large-room' && flags.publish !== undefined) {
+			ctx.addIssue({ code: 'custom', path: ['publish'], message: 'is for --mix basic: the large-room mix sends a 360p30 simulcast speaker and a 180p15 camera' });
+		}
+		if (flags.mix === 'basic' && flags.viewers !== undefined) {
+			ctx.addIssue({ code: 'custom', path: ['viewers'], message: 'is for --mix large-room' });
+		}
+	});
+export type CapacityFlags = z.infer<typeof CapacityFlags>;
+export { CapacityFlags };
 
-export const capacityHelp = `callswarm capacity [flags]: consumers one mediasoup worker core carries
+export const capacityHelp = `callswarm capacity [flags]: consumers and participants one mediasoup worker core carries
 
-Lite bots join rooms of 2 senders and 6 receivers on a bundled SFU with one worker, step by step,
-until loss passes 0.5 %, the worker core saturates or the load generator itself saturates (then it
-says so: the bots, not the SFU, were the limit).
+Rooms join a bundled SFU with one worker, step by step, until loss passes 0.5 %, the worker core
+saturates or the load generator itself saturates (then it says so: the bots, not the SFU, were
+the limit, and figures per worker core are extrapolated).
 
-  --step-rooms <n>     rooms added per step (default 2)
+  --mix <name>         basic (default): rooms of 2 lite senders and 6 lite receivers
+                       large-room: rooms of a browser speaker sending 360p30 simulcast, a lite
+                       camera (180p15) and lite viewers with last-N 1, half of them at the low
+                       layer (thumbnails), half at the best layer their bandwidth allows
+  --step-rooms <n>     rooms added per step (default 2; large-room: 1)
   --step-seconds <n>   measuring time per step (default 12)
   --max-rooms <n>      stop after this many rooms (default 40)
-  --publish <profile>  what senders send: audio-only, 180p15 (default), 360p30
+  --publish <profile>  basic: what senders send: audio-only, 180p15 (default), 360p30
+  --viewers <n>        large-room: viewers per room (default 12)
 `;
 
-interface Step {
+/** The participant groups of one room of a mix. */
+function roomGroups(flags: CapacityFlags): NamedParticipantGroup[] {
+	if (flags.mix === 'basic') return BotBench.groups(flags.publish ?? '180p15', 2, 6);
+	const viewers = flags.viewers ?? 12;
+	return Scenario.parse({
+		name: 'capacity-large-room',
+		participants: [
+			{ name: 'speaker', bot: 'browser', count: 1, publish: '360p30', simulcast: true, subscribe: 'audio' },
+			{ name: 'camera', bot: 'lite', count: 1, publish: '180p15', subscribe: 'audio' },
+			{ name: 'thumbnails', bot: 'lite', count: Math.ceil(viewers / 2), publish: 'none', subscribe: 'all', lastN: 1, layer: 'low' },
+			{ name: 'stage', bot: 'lite', count: Math.floor(viewers / 2), publish: 'none', subscribe: 'all', lastN: 1, layer: 'auto' },
+		],
+		schedule: { executor: 'constant-vus', vus: 1, duration: '1s' },
+	}).participants;
+}
+
+function describeMix(flags: CapacityFlags, groups: NamedParticipantGroup[]): string {
+	if (flags.mix === 'basic') return `rooms of 2 ${flags.publish ?? '180p15'} senders + 6 receivers (lite)`;
+	const viewers = groups.filter((g) => g.lastN !== undefined).reduce((n, g) => n + g.count, 0);
+	return `large-room rooms: a browser speaker (360p30 simulcast), a lite camera (180p15), ${viewers} lite last-N 1 viewers (half at the low layer)`;
+}
+
+export interface Step {
 	/** The load generator saturated during this step: its loss and RTT describe the bots' machine. */
 	generatorSaturated: string | undefined;
 	rooms: number;
-	bots: number;
+	/** Participants in a call (joined, not failed). */
+	participants: number;
 	consumers: number;
+	/** Consumers the SFU forwards media on: neither they nor their producer paused (last-N leaves the others paused). */
+	forwarding: number;
 	workerCpu: number;
 	botCpu: number;
 	lossPct: number | null;
 	rttP95Ms: number | null;
 }
 
-export async function capacityCommand(argv: string[]): Promise<number> {
-	const flags = parseCommandLine(argv, CapacityFlags, 'capacity');
-
-	const status = new StatusLine();
+/** Ramps rooms of the mix onto one worker, step by step, until a limit; each step as it is measured goes to `status`. */
+export async function measureCapacity(flags: CapacityFlags, status: StatusLine): Promise<{ runId: string; stopReason: string; steps: Step[] }> {
+	const stepRooms = flags['step-rooms'] ?? (flags.mix === 'basic' ? 2 : 1);
+	const groups = roomGroups(flags);
 	const runId = `capacity-${Date.now()}`;
-	const bench = await LiteBench.start({ sfu: { workers: 1, maxPeersPerRoom: 100 }, flushIntervalMs: 1000, log: (m) => status.done(`  ${m}`) });
+	const bench = await BotBench.start({ sfu: { workers: 1, maxPeersPerRoom: 100 }, flushIntervalMs: 1000, log: (m) => status.done(`  ${m}`) });
 	const { sfu, collector, sender } = bench;
-	const groups = LiteBench.groups(flags.publish, 2, 6);
-	const lite = bench.driver(runId, 40);
+	const joined = new Set<number>();
+	const ended = new Set<number>();
+	const onEvent = (slot: Slot, event: ParticipantEvent): void => {
+		if (event.type === 'join') joined.add(slot.index);
+		if (event.type === 'fail' || event.type === 'leave') ended.add(slot.index);
+	};
+	const lite = bench.driver(runId, 40, onEvent);
+	const browser = groups.some((g) => g.bot === 'browser') ? bench.browserDriver(runId, 4, onEvent) : undefined;
+	const drivers: BotDriver[] = browser ? [lite, browser] : [lite];
+	const botCpuSeconds = (): number => drivers.flatMap((d) => d.processes()).reduce((s, p) => s + treeCpuSeconds(p.pid), 0);
 	// The bots run on this machine: when they saturate it, loss and RTT stop describing the SFU.
-	const monitor = new GeneratorMonitor(() => lite.processes());
+	const monitor = new GeneratorMonitor(() => drivers.flatMap((d) => d.processes()));
 	let saturatedNow: string | undefined;
 	monitor.on('reading', (reading) => {
 		if (reading.saturated && !saturatedNow) {
@@ -74,19 +132,27 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 	let stopReason = `reached --max-rooms ${flags['max-rooms']}`;
 	let index = 0;
 	try {
-		for (let rooms = flags['step-rooms']; rooms <= flags['max-rooms']; rooms += flags['step-rooms']) {
-			for (let r = rooms - flags['step-rooms']; r < rooms; r++) {
+		for (let rooms = stepRooms; rooms <= flags['max-rooms']; rooms += stepRooms) {
+			const first = index;
+			for (let r = rooms - stepRooms; r < rooms; r++) {
 				for (const group of groups) {
 					for (let k = 0; k < group.count; k++) {
 						const slot: Slot = { index: index++, roomId: `cap-${r}`, group, peerId: `${group.name}-${r}-${k}` };
-						await lite.join(slot);
+						await (group.bot === 'browser' ? browser! : lite).join(slot);
 					}
 				}
 			}
+			// Browser bots join after their page loads: a step is measured once every new participant is in (or failed).
+			const deadline = Date.now() + 90_000;
+			const settled = (): number => Array.from({ length: index - first }, (_, i) => first + i).filter((i) => joined.has(i) || ended.has(i)).length;
+			while (settled() < index - first && Date.now() < deadline) {
+				status.update(`${rooms} rooms: ${settled()} of ${index - first} new participants in`);
+				await new Promise((r) => setTimeout(r, 500));
+			}
 			status.update(`${rooms} rooms joined, settling`);
-			await new Promise((r) => setTimeout(r, 4000));
+			await new Promise((r) => setTimeout(r, flags.mix === 'basic' ? 4000 : 8000));
 			const [load0] = await sfu.workerLoad();
-			const bot0 = lite.pids.reduce((s, pid) => s + treeCpuSeconds(pid), 0);
+			const bot0 = botCpuSeconds();
 			saturatedNow = undefined;
 			const from = Date.now();
 			const t0 = performance.now();
@@ -101,19 +167,21 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 				FROM callswarm.samples WHERE run_id = {run:String} AND ts >= fromUnixTimestamp64Milli(toInt64({from:Int64}))`,
 				{ run: runId, from },
 			);
+			const totals = sfu.totals();
 			const step: Step = {
 				generatorSaturated: saturatedNow,
 				rooms,
-				bots: index,
-				consumers: sfu.totals().consumers,
+				participants: [...joined].filter((i) => !ended.has(i)).length,
+				consumers: totals.consumers,
+				forwarding: totals.forwardingConsumers,
 				workerCpu: (load1!.cpuSeconds - load0!.cpuSeconds) / seconds,
-				botCpu: (lite.pids.reduce((s, pid) => s + treeCpuSeconds(pid), 0) - bot0) / seconds,
+				botCpu: (botCpuSeconds() - bot0) / seconds,
 				lossPct: q?.loss ?? null,
 				rttP95Ms: q?.rtt ?? null,
 			};
 			steps.push(step);
 			status.done(
-				`${rooms} rooms, ${step.bots} bots, ${step.consumers} consumers: worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms`,
+				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms`,
 			);
 			if (step.generatorSaturated) {
 				stopReason = `the load generator saturated first (${step.generatorSaturated}), with the SFU worker at ${(step.workerCpu * 100).toFixed(0)} % of its core: this machine's bots are the limit, not the SFU. Measure further with bots on other machines`;
@@ -130,18 +198,29 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 		}
 	} finally {
 		monitor.stop();
-		await lite.close();
+		for (const driver of drivers) await driver.close();
 		await bench.close();
 	}
 
-	console.log(`\nSFU capacity: one mediasoup worker, rooms of 2 ${flags.publish} senders + 6 receivers (24 consumers each); stopped: ${stopReason}`);
+	return { runId, stopReason, steps };
+}
+
+export async function capacityCommand(argv: string[]): Promise<number> {
+	const flags = parseCommandLine(argv, CapacityFlags, 'capacity');
+	const status = new StatusLine();
+	const { runId, stopReason, steps } = await measureCapacity(flags, status);
+	const groups = roomGroups(flags);
+	const perCore = (n: number, s: Step): number => Math.round(n / Math.max(s.workerCpu, 1e-6));
+	console.log(`\nSFU capacity: one mediasoup worker, ${describeMix(flags, groups)}; stopped: ${stopReason}`);
 	console.table(
 		steps.map((s) => ({
 			rooms: s.rooms,
-			bots: s.bots,
+			participants: s.participants,
 			consumers: s.consumers,
+			forwarding: s.forwarding,
 			'worker CPU %': +(s.workerCpu * 100).toFixed(1),
-			'consumers per worker core': Math.round(s.consumers / Math.max(s.workerCpu, 1e-6)),
+			'consumers per worker core': perCore(s.consumers, s),
+			'participants per worker core': perCore(s.participants, s),
 			'loss %': s.lossPct === null ? '-' : +s.lossPct.toFixed(3),
 			'p95 RTT ms': s.rttP95Ms === null ? '-' : +s.rttP95Ms.toFixed(1),
 			'bot cores': +s.botCpu.toFixed(2),
@@ -159,13 +238,13 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 	// Figures measured while the generator was saturated are about the bots, not the SFU.
 	const last = steps.filter((s) => !s.generatorSaturated).at(-1);
 	if (last) {
-		const perCore = last.consumers / Math.max(last.workerCpu, 1e-6);
 		console.log(
-			`\n${last.consumers} consumers on ${(last.workerCpu * 100).toFixed(0)} % of a worker core: ${Math.round(perCore)} consumers per worker core` +
-				`${last.workerCpu < 0.9 ? ' (extrapolated: the worker was not saturated)' : ''} (target: >= 500, mediasoup's own figure)`,
+			`\n${last.consumers} consumers (${last.forwarding} forwarding) of ${last.participants} participants on ${(last.workerCpu * 100).toFixed(0)} % of a worker core: ` +
+				`${perCore(last.consumers, last)} consumers and ${perCore(last.participants, last)} participants per worker core` +
+				`${last.workerCpu < 0.9 ? ' (extrapolated: the worker was not saturated)' : ''} (target: >= 500 consumers, mediasoup's own figure)`,
 		);
 		const file = path.join(os.tmpdir(), `${runId}.json`);
-		writeFileSync(file, JSON.stringify({ stopReason, steps }, null, 2));
+		writeFileSync(file, JSON.stringify({ mix: flags.mix, stopReason, steps }, null, 2));
 		console.log(`steps as JSON: ${file}`);
 	}
 	return 0;

@@ -310,7 +310,7 @@ export class Normalizer {
 	}
 
 	#inbound(batch: TelemetryBatch, ts: number, pc: string, s: InboundRtpStats, pairRttMs: number | null): SampleRow {
-		const kind = s.kind ?? s.mediaType ?? '';
+		const kind = mediaKind(s);
 		const row = this.#base(batch, ts, pc, 'inbound', kind, s.id, s.ssrc);
 		const { intervalMs, d, before } = this.#deltas(
 			this.#key(batch, pc, s.id, s.ssrc),
@@ -365,7 +365,7 @@ export class Normalizer {
 	}
 
 	#outbound(batch: TelemetryBatch, ts: number, pc: string, s: OutboundRtpStats): SampleRow {
-		const row = this.#base(batch, ts, pc, 'outbound', s.kind ?? s.mediaType ?? '', s.id, s.ssrc);
+		const row = this.#base(batch, ts, pc, 'outbound', mediaKind(s), s.id, s.ssrc);
 		const { intervalMs, d } = this.#deltas(
 			this.#key(batch, pc, s.id, s.ssrc),
 			ts,
@@ -507,4 +507,10 @@ function selectedPair(stats: KnownStats[]): CandidatePairStats | undefined {
 		if (pair) return pair;
 	}
 	return pairs.find((p) => p.selected) ?? pairs.find((p) => p.nominated && p.state === 'succeeded');
+}
+
+/** audio, video, or screen: a shared screen is its own kind, so camera figures stay camera figures. */
+function mediaKind(s: InboundRtpStats | OutboundRtpStats): string {
+	const kind = s.kind ?? s.mediaType ?? '';
+	return kind === 'video' && s.contentType === 'screenshare' ? 'screen' : kind;
 }

@@ -7,6 +7,7 @@ import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.t
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
+import { markScreenStats } from '../../capture/screenStats.ts';
 import { CallClient, recordParticipantEvents, SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';
 
 /**
@@ -90,10 +91,11 @@ export class LiteBot {
 	async snapshots(): Promise<StatsSnapshot[]> {
 		const ts = Date.now();
 		const reports = await this.call.getStats();
+		const receivedTracks = new Set([...this.call.consumers.values()].filter((r) => r.screen).map((r) => r.consumer.track.id));
 		return reports.map(({ direction, report }) => ({
 			ts,
 			pc: direction,
-			stats: keepKnownStats([...(report.values() as IterableIterator<Record<string, unknown>>)]),
+			stats: keepKnownStats(markScreenStats([...(report.values() as IterableIterator<Record<string, unknown>>)], { receivedTracks })),
 		}));
 	}
 

@@ -62,7 +62,8 @@ call.on('consumefailed', ({ producerId, message }) => console.warn(`cannot recei
 // Received audio is played out (to Chromium's muted sink): without a sink the receiver never
 // pulls samples, and concealment and samples-received stats stay at zero.
 const players = new Map<string, HTMLAudioElement>();
-call.on('consumer', ({ consumer }) => {
+call.on('consumer', ({ consumer, screen }) => {
+	if (screen) window.__callswarmCapture?.markScreen(consumer.track.id);
 	if (consumer.kind !== 'audio') return;
 	const player = new Audio();
 	player.srcObject = new MediaStream([consumer.track]);

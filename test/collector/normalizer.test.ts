@@ -4,6 +4,7 @@ import { Normalizer } from '../../collector/normalize/Normalizer.ts';
 import { BaselineKeeper, baselineOf } from '../../protocol/baseline.ts';
 import { TelemetryBatch } from '../../protocol/telemetry.ts';
 import { chromiumFixture } from '../helpers/telemetry.ts';
+import { markScreenStats } from '../../capture/screenStats.ts';
 
 const t0 = Date.UTC(2026, 10, 28, 10, 0, 0);
 
@@ -50,6 +51,25 @@ describe('normaliser', () => {
 		expect(received).toEqual([null, 30, 0]);
 		const sent = out.samples.filter((r) => r.direction === 'outbound').map((r) => [r.cpu_limited_pct, r.bandwidth_limited_pct]);
 		expect(sent).toEqual([[null, null], [50, 25], [0, 0]]);
+	});
+
+	it('gives a shared screen (contentType "screenshare", marked by the capture) its own kind, apart from the camera', () => {
+		const n = new Normalizer();
+		const stats = markScreenStats(
+			[
+				inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'cam', ssrc: 1, trackIdentifier: 'camera-track', framesPerSecond: 15 }),
+				inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'scr', ssrc: 2, trackIdentifier: 'screen-track', framesPerSecond: 5 }),
+				inbound(t0, { packetsReceived: 10, packetsLost: 0, bytesReceived: 10_000 }, { id: 'mic', ssrc: 3, kind: 'audio', trackIdentifier: 'screen-track-audio' }),
+				{ type: 'outbound-rtp', id: 'out-scr', timestamp: t0, ssrc: 4, kind: 'video', mid: '2', packetsSent: 5 },
+				{ type: 'outbound-rtp', id: 'out-cam', timestamp: t0, ssrc: 5, kind: 'video', mid: '1', packetsSent: 5 },
+			],
+			{ receivedTracks: new Set(['screen-track']), sentMids: new Set(['2']) },
+		);
+		const kinds = Object.fromEntries(n.normalize(batch([{ ts: t0, stats }])).samples.map((r) => [r.stream_id, r.kind]));
+		expect(kinds).toEqual({ cam: 'video', scr: 'screen', mic: 'audio', 'out-scr': 'screen', 'out-cam': 'video' });
+		// A browser that says so itself is believed; an unknown content type is not a screen.
+		const own = n.normalize(batch([{ ts: t0, stats: [inbound(t0, { packetsReceived: 1, packetsLost: 0, bytesReceived: 1 }, { id: 'x', ssrc: 9, contentType: 'screenshare' }), inbound(t0, { packetsReceived: 1, packetsLost: 0, bytesReceived: 1 }, { id: 'y', ssrc: 8, contentType: 'unspecified' })] }]));
+		expect(own.samples.map((r) => r.kind)).toEqual(['screen', 'video']);
 	});
 
 	it('starts a stream over when a counter goes backwards (a restarted bot), never a negative delta', () => {

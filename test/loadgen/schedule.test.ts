@@ -159,6 +159,8 @@ describe('scenario validation', () => {
 			parseInput(Scenario, { name: 's', participants, schedule: { executor: 'constant-vus', vus: 1, duration: '1s' } }, 'scenario');
 		expect(refused([{ count: 1, bot: 'lite', simulcast: true }])).toThrow(/participants\[0\]\.simulcast: only browser bots send simulcast/);
 		expect(refused([{ count: 1, publish: 'audio-only', simulcast: true }])).toThrow(/participants\[0\]\.simulcast: publish "audio-only" sends no video/);
+		expect(refused([{ count: 1, publish: '180p15', simulcast: true }])).toThrow(/participants\[0\]\.simulcast: publish "180p15" \(320x180\) is too small for simulcast layers/);
+		expect(scenario({ participants: [{ count: 1, publish: '180p15', simulcast: true, codec: 'VP9' }] }).participants[0]).toMatchObject({ simulcast: true });
 		expect(refused([{ count: 1, layer: 'top' }])).toThrow(/participants\[0\]\.layer: /);
 		expect(refused([{ count: 1, bot: 'lite', screenShare: true }])).toThrow(/participants\[0\]\.screenShare: only browser bots/);
 	});
