@@ -147,6 +147,11 @@ export const ParticipantGroup = z.object({
 	 * active speakers; the others stay paused at the SFU. All videos when absent.
 	 */
 	lastN: z.number().int().min(0).max(1000).optional(),
+	/**
+	 * Top-N audio: each participant receives at most this many microphones at a time, those
+	 * loudest now (the SFU's audio levels); the others stay paused at the SFU. All when absent.
+	 */
+	audioTopN: z.number().int().min(1).max(1000).optional(),
 	network: Network.optional(),
 	/**
 	 * Browser bots' media through their own impairing TURN relay: "auto" (when the group has
@@ -319,6 +324,9 @@ export const Scenario = z
 			}
 			if (group.lastN !== undefined && typeof s.target === 'object') {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'lastN'], message: 'an app target decides what its pages receive; lastN is for the bundled or a callswarm SFU' });
+			}
+			if (group.audioTopN !== undefined && typeof s.target === 'object') {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'audioTopN'], message: 'an app target decides what its pages receive; audioTopN is for the bundled or a callswarm SFU' });
 			}
 			if (group.bot === 'lite' && typeof s.target === 'object') {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'bot'], message: 'lite bots speak callswarm signaling; an app target needs browser bots' });

@@ -191,6 +191,11 @@ export const signalingNotifications = {
 	consumerResumed: z.object({ consumerId: EntityId }),
 	/** The room's dominant speaker changed (mediasoup's ActiveSpeakerObserver over audio levels). */
 	activeSpeaker: z.object({ peerId: PeerId }),
+	/**
+	 * Who is loud now, loudest first (mediasoup's AudioLevelObserver): sent when that set of
+	 * peers changes, empty when the room falls silent. Top-N audio receivers follow it.
+	 */
+	audioLevels: z.object({ peerIds: z.array(PeerId).max(100) }),
 	/** The room's media worker died: all media state of the room is gone, join again. */
 	roomReset: z.object({ roomId: RoomId, reason: z.string() }),
 } as const;

@@ -4,7 +4,7 @@ import { defineScenario } from '../protocol/scenario.ts';
  * One big room shaped like a messenger's group call, at the size a 2-core machine holds: video
  * speakers sending simulcast and taking turns to talk (browser bots), one of them presenting
  * slides, and viewers who watch the current speaker's video at the low layer beside the shared
- * screen and hear everyone (lite bots, for volume).
+ * screen and hear the two loudest (lite bots, for volume).
  *
  * It scales by its counts: across shards (`--shards`), keep the speakers in one room and give
  * each machine its share of viewers. A Telegram-sized call is about 30 video senders and 1,000
@@ -19,8 +19,8 @@ export default defineScenario({
 		{ name: 'speakers', bot: 'browser', count: 2, publish: '360p30', simulcast: true, subscribe: 'all', lastN: 1 },
 		// A speaker who also shares slides (1080p, 5 frames a second), and watches them rather than the others.
 		{ name: 'presenter', bot: 'browser', count: 1, publish: '360p30', simulcast: true, screenShare: true, subscribe: 'audio' },
-		// Viewers (no camera, no microphone): the current speaker as a thumbnail, and the shared screen.
-		{ name: 'viewers', bot: 'lite', count: 10, publish: 'none', subscribe: 'all', lastN: 1, layer: 'low' },
+		// Viewers (no camera, no microphone): the current speaker as a thumbnail, the shared screen, and the two loudest voices.
+		{ name: 'viewers', bot: 'lite', count: 10, publish: 'none', subscribe: 'all', lastN: 1, layer: 'low', audioTopN: 2 },
 	],
 	speaking: { concurrent: 1, turnSeconds: [3, 6] },
 	schedule: {

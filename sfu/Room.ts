@@ -31,6 +31,7 @@ export class Room extends EventEmitter<RoomEvents> {
 		readonly slot: WorkerSlot,
 		private readonly maxPeers: number,
 		readonly speakers: types.ActiveSpeakerObserver,
+		readonly levels: types.AudioLevelObserver,
 	) {
 		super();
 		// Every peer's session listens for the room closing.
@@ -42,6 +43,18 @@ export class Room extends EventEmitter<RoomEvents> {
 			const peerId = producer.appData.peerId;
 			if (typeof peerId === 'string') this.broadcast(undefined, 'activeSpeaker', { peerId });
 		});
+		// Top-N audio receivers follow who is loud; told only when that set changes, not every interval.
+		let loud = '';
+		const tell = (peerIds: string[]) => {
+			const key = [...peerIds].sort().join('\u0000');
+			if (key === loud) return;
+			loud = key;
+			this.broadcast(undefined, 'audioLevels', { peerIds });
+		};
+		levels.on('volumes', (volumes) => {
+			tell([...new Set(volumes.map((v) => v.producer.appData.peerId).filter((p): p is string => typeof p === 'string'))]);
+		});
+		levels.on('silence', () => tell([]));
 	}
 
 	/** A room on `slot`, which already counts it (WorkerPool.reserveRoom). */
@@ -53,7 +66,9 @@ export class Room extends EventEmitter<RoomEvents> {
 	): Promise<Room> {
 		const router = await slot.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
 		const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
-		return new Room(id, router, slot, maxPeers, speakers);
+		// Loud: above -60 dBov (speech; a muted microphone's silence is -127), up to 16 at a time.
+		const levels = await router.createAudioLevelObserver({ maxEntries: 16, threshold: -60, interval: 500 });
+		return new Room(id, router, slot, maxPeers, speakers, levels);
 	}
 
 	get closed(): boolean {
@@ -94,10 +109,11 @@ export class Room extends EventEmitter<RoomEvents> {
 		if (this.peers.size === 0) this.close('empty');
 	}
 
-	/** Audio producers take part in the active-speaker detection (until they close). */
+	/** Audio producers take part in the active-speaker detection and the audio levels (until they close). */
 	async listenTo(producer: types.Producer): Promise<void> {
-		if (producer.kind !== 'audio' || this.speakers.closed) return;
-		await this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+		if (producer.kind !== 'audio') return;
+		if (!this.speakers.closed) await this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+		if (!this.levels.closed) await this.levels.addProducer({ producerId: producer.id }).catch(() => undefined);
 	}
 
 	broadcast<N extends SignalingNotificationName>(

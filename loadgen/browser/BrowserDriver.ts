@@ -240,6 +240,7 @@ export class BrowserDriver implements BotDriver {
 			rejoin: '1',
 		});
 		if (slot.group.lastN !== undefined) params.set('lastN', String(slot.group.lastN));
+		if (slot.group.audioTopN !== undefined) params.set('audioTopN', String(slot.group.audioTopN));
 		return `${target.botPageUrl}?${params}`;
 	}
 

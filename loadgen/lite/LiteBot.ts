@@ -39,7 +39,7 @@ export class LiteBot {
 			botKind: 'lite',
 			signaling: this.#signaling,
 			createDevice: () => new Device({ handlerName: 'Chrome111' }),
-			subscribe: { audio: slot.subscribe === 'all' || slot.subscribe === 'audio', video: slot.subscribe === 'all' || slot.subscribe === 'video', layer: slot.layer, lastN: slot.lastN },
+			subscribe: { audio: slot.subscribe === 'all' || slot.subscribe === 'audio', video: slot.subscribe === 'all' || slot.subscribe === 'video', layer: slot.layer, lastN: slot.lastN, audioTopN: slot.audioTopN },
 			rejoinOnReset: true,
 			mapIceCandidates: network ? (candidates) => this.#throughRelays(candidates) : undefined,
 		});

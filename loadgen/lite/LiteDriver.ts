@@ -71,7 +71,7 @@ export class LiteDriver implements BotDriver {
 		const network = this.context.relayGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
 		this.#send(process, {
 			op: 'join',
-			slot: { index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN },
+			slot: { index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN, audioTopN: slot.group.audioTopN },
 			network,
 		});
 	}

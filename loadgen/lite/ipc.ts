@@ -13,6 +13,7 @@ export const LiteSlot = z.object({
 	subscribe: z.enum(['all', 'audio', 'video', 'none']),
 	layer: VideoLayer,
 	lastN: z.number().int().min(0).optional(),
+	audioTopN: z.number().int().min(1).optional(),
 });
 export type LiteSlot = z.infer<typeof LiteSlot>;
 

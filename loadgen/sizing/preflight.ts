@@ -79,12 +79,14 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			const { group } = slot;
 			let cores = 0;
 			let received = 0;
-			// Last-N: videos beyond N are paused at the SFU and cost the receiver nothing.
+			// Last-N and top-N audio: streams beyond N are paused at the SFU and cost the receiver nothing.
 			let videos = 0;
+			let audios = 0;
 			for (const other of room) {
 				if (other === slot) continue;
 				const sent = publishProfiles[other.group.publish];
-				if (sent.audio && subscribes(group, 'audio')) {
+				if (sent.audio && subscribes(group, 'audio') && audios < (group.audioTopN ?? Infinity)) {
+					audios++;
 					received++;
 					cores += group.bot === 'browser' ? botCosts.browser.receiveAudioCores : botCosts.lite.receiveAudioCores;
 				}

@@ -49,6 +49,7 @@ const call = new CallClient({
 		video: params.subscribe === 'all' || params.subscribe === 'video',
 		layer: params.layer,
 		lastN: params.lastN,
+		audioTopN: params.audioTopN,
 	},
 	rejoinOnReset: params.rejoin,
 });

@@ -25,6 +25,8 @@ export const BotPageParams = z.object({
 	layer: VideoLayer.default('auto'),
 	/** Last-N: forward at most this many remote videos, of the latest speakers. */
 	lastN: z.coerce.number().int().min(0).max(1000).optional(),
+	/** Top-N audio: forward at most this many remote microphones, the loudest. */
+	audioTopN: z.coerce.number().int().min(1).max(1000).optional(),
 	/** Also share a screen: slides drawn at 1920x1080, 5 frames a second, contentHint "detail". */
 	screen: flag.default(false),
 	/** Start with the microphone silent (speaker turns unmute it). */

@@ -19,6 +19,11 @@ export interface Subscription {
 	 * speakers (the others stay paused at the SFU and cost no bandwidth). All when absent.
 	 */
 	lastN?: number;
+	/**
+	 * Top-N audio: at most this many remote microphones forwarded at a time, those loudest now
+	 * (then the most recently loud, then the earliest to arrive). All when absent.
+	 */
+	audioTopN?: number;
 }
 
 export interface CallClientOptions {
@@ -82,7 +87,9 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 	/** Peers by when they last spoke, most recent first (last-N order). */
 	#spokeLast: string[] = [];
 	/** Last-N changes, one at a time in order. */
-	#lastNApplied: Promise<void> = Promise.resolve();
+	#selectionApplied: Promise<void> = Promise.resolve();
+	/** Peers by how recently they were loud, the loudest now first (the SFU's audio levels). */
+	#loudLast: string[] = [];
 	#device: Device | undefined;
 	#send: types.Transport | undefined;
 	#recv: types.Transport | undefined;
@@ -116,7 +123,11 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			this.activeSpeaker = peerId;
 			this.#spokeLast = [peerId, ...this.#spokeLast.filter((p) => p !== peerId)];
 			this.safeEmit('activespeaker', peerId);
-			void this.#applyLastN();
+			void this.#applySelection();
+		});
+		s.on('audioLevels', ({ peerIds }) => {
+			this.#loudLast = [...peerIds, ...this.#loudLast.filter((p) => !peerIds.includes(p))];
+			if (this.options.subscribe.audioTopN !== undefined && peerIds.length > 0) void this.#applySelection();
 		});
 		s.on('roomReset', ({ reason }) => void this.#onReset(reason));
 		s.on('close', () => {
@@ -287,7 +298,8 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			const remote: RemoteConsumer = { consumer, peerId: reply.peerId, forwarded: false, screen: info.appData?.source === 'screen' };
 			this.consumers.set(consumer.id, remote);
 			consumer.observer.once('close', () => this.consumers.delete(consumer.id));
-			if (this.options.subscribe.lastN !== undefined && consumer.kind === 'video' && !remote.screen) await this.#applyLastN();
+			const { lastN, audioTopN } = this.options.subscribe;
+			if ((lastN !== undefined && consumer.kind === 'video' && !remote.screen) || (audioTopN !== undefined && consumer.kind === 'audio')) await this.#applySelection();
 			else {
 				await this.options.signaling.request('resumeConsumer', { consumerId: consumer.id });
 				remote.forwarded = true;
@@ -304,33 +316,40 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 	}
 
 	/**
-	 * Forwards the camera videos of the `lastN` peers who spoke last (then the earliest to
-	 * arrive) and pauses the rest at the SFU. Shared screens stay shown, as call apps pin them.
+	 * Forwards the camera videos of the `lastN` peers who spoke last and the microphones of the
+	 * `audioTopN` loudest (then the earliest to arrive), and pauses the rest at the SFU. Shared
+	 * screens stay shown, as call apps pin them.
 	 */
-	#applyLastN(): Promise<void> {
-		const lastN = this.options.subscribe.lastN;
-		if (lastN === undefined) return Promise.resolve();
+	#applySelection(): Promise<void> {
+		const { lastN, audioTopN } = this.options.subscribe;
+		if (lastN === undefined && audioTopN === undefined) return Promise.resolve();
 		const apply = async () => {
-			const videos = [...this.consumers.values()].filter((r) => r.consumer.kind === 'video' && !r.screen && !r.consumer.closed);
-			const arrival = [...new Set(videos.map((r) => r.peerId))];
-			const rank = (peerId: string) => {
-				const spoke = this.#spokeLast.indexOf(peerId);
-				return spoke === -1 ? this.#spokeLast.length + arrival.indexOf(peerId) : spoke;
-			};
-			const shown = new Set([...arrival].sort((a, b) => rank(a) - rank(b)).slice(0, lastN));
-			for (const remote of videos) {
-				const wanted = shown.has(remote.peerId);
-				if (wanted === remote.forwarded) continue;
-				try {
-					await this.options.signaling.request(wanted ? 'resumeConsumer' : 'pauseConsumer', { consumerId: remote.consumer.id });
-					remote.forwarded = wanted;
-				} catch {
-					// The consumer closed meanwhile (its producer left): nothing to forward or hold.
-				}
-			}
+			if (lastN !== undefined) await this.#forwardFirst('video', lastN, this.#spokeLast);
+			if (audioTopN !== undefined) await this.#forwardFirst('audio', audioTopN, this.#loudLast);
 		};
-		this.#lastNApplied = this.#lastNApplied.then(apply, apply);
-		return this.#lastNApplied;
+		this.#selectionApplied = this.#selectionApplied.then(apply, apply);
+		return this.#selectionApplied;
+	}
+
+	/** Forwards the `kind` consumers of the first `n` peers by `recent` (then arrival order), pauses the others. */
+	async #forwardFirst(kind: types.MediaKind, n: number, recent: readonly string[]): Promise<void> {
+		const remotes = [...this.consumers.values()].filter((r) => r.consumer.kind === kind && !r.screen && !r.consumer.closed);
+		const arrival = [...new Set(remotes.map((r) => r.peerId))];
+		const rank = (peerId: string) => {
+			const i = recent.indexOf(peerId);
+			return i === -1 ? recent.length + arrival.indexOf(peerId) : i;
+		};
+		const shown = new Set([...arrival].sort((a, b) => rank(a) - rank(b)).slice(0, n));
+		for (const remote of remotes) {
+			const wanted = shown.has(remote.peerId);
+			if (wanted === remote.forwarded) continue;
+			try {
+				await this.options.signaling.request(wanted ? 'resumeConsumer' : 'pauseConsumer', { consumerId: remote.consumer.id });
+				remote.forwarded = wanted;
+			} catch {
+				// The consumer closed meanwhile (its producer left): nothing to forward or hold.
+			}
+		}
 	}
 
 	/** Polls the receive transport until a remote stream shows decoded frames or received audio. */
@@ -360,8 +379,8 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		remote.consumer.close();
 		this.consumers.delete(consumerId);
 		this.safeEmit('consumerclosed', consumerId);
-		// Someone else's video may take the freed place.
-		if (remote.consumer.kind === 'video') void this.#applyLastN();
+		// Someone else's video or microphone may take the freed place.
+		void this.#applySelection();
 	}
 
 	async #onReset(reason: string): Promise<void> {
@@ -388,6 +407,7 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 		for (const remote of this.consumers.values()) remote.consumer.close();
 		this.consumers.clear();
 		this.#spokeLast = [];
+		this.#loudLast = [];
 		this.activeSpeaker = undefined;
 		for (const producer of this.producers.values()) producer.close();
 		this.producers.clear();

@@ -163,6 +163,8 @@ describe('scenario validation', () => {
 		expect(scenario({ participants: [{ count: 1, publish: '180p15', simulcast: true, codec: 'VP9' }] }).participants[0]).toMatchObject({ simulcast: true });
 		expect(refused([{ count: 1, layer: 'top' }])).toThrow(/participants\[0\]\.layer: /);
 		expect(refused([{ count: 1, bot: 'lite', screenShare: true }])).toThrow(/participants\[0\]\.screenShare: only browser bots/);
+		expect(refused([{ count: 1, audioTopN: 0 }])).toThrow(/participants\[0\]\.audioTopN: /);
+		expect(scenario({ participants: [{ count: 3, bot: 'lite', audioTopN: 2, lastN: 1 }] }).participants[0]).toMatchObject({ audioTopN: 2, lastN: 1 });
 	});
 
 	it('parses k6 threshold expressions', () => {

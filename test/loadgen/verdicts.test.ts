@@ -87,6 +87,17 @@ describe('preflight sizing', () => {
 		// A shard carries its own part.
 		const shard = estimate(big, { shard: { index: 1, count: 4 }, bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } });
 		expect(shard.peakParticipants).toBe(8);
+		// Last-N and top-N audio: streams held back at the SFU cost receivers nothing.
+		const selective = estimate(Scenario.parse({ ...big, participants: [{ bot: 'browser', count: 6, publish: '360p30', lastN: 1, audioTopN: 1 }] }), {
+			bundledSfu: true,
+			localCollector: true,
+			machine: { cores: 2, memoryBytes: 24 * 2 ** 30 },
+		});
+		const sfuConsumers = (s: typeof sizing) => Number(/bundled SFU \((\d+) consumers\)/.exec(s.lines.map((l) => l.what).join(' '))?.[1]);
+		// Each of 30 receives 1 of 5 cameras and 1 of 5 microphones.
+		expect(sfuConsumers(sizing)).toBe(300);
+		expect(sfuConsumers(selective)).toBe(60);
+		expect(selective.cores).toBeLessThan(sizing.cores);
 	});
 
 	it('warns before the run, and with --strict-capacity refuses to start', async () => {
