@@ -147,5 +147,5 @@ export const shardsPlugin: FastifyPluginAsync<{ coordinator: RunCoordinator }> =
 		return coordinator.abort(runId, parseRequest(e.abortRun.body, request.body, 'abort'));
 	});
 
-	app.get(e.coordination.path, async (request) => coordinator.state(parseRequest(e.coordination.params, request.params, 'path').runId));
+	app.get(e.coordination.path, async (request) => coordinator.coordination(parseRequest(e.coordination.params, request.params, 'path').runId));
 };

@@ -5,7 +5,8 @@ import type { ThresholdExpressions } from '../../protocol/thresholds.ts';
 import { DomainError } from '../errors.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import type { ThresholdQueries } from '../queries/ThresholdQueries.ts';
-import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
+import type { ClickHouseStore, QueryParams } from '../store/ClickHouseStore.ts';
+import { parseJson } from '../queries/sql.ts';
 import { runShardColumns, type RunShardRow } from '../store/tables.ts';
 
 interface CoordinatedRun {
@@ -22,6 +23,8 @@ interface CoordinatedRun {
 	verdict: RunCoordination['verdict'];
 	/** The verdict is being computed: reports meanwhile see it pending. */
 	deciding: boolean;
+	/** When the verdict was reached (or the decided run recalled from the store). */
+	decidedAt: number | null;
 }
 
 /** A shard silent this long is lost: six heartbeats, and never under 15 s (a GC pause, a slow disk). */
@@ -32,6 +35,11 @@ const persistEveryMs = 30_000;
 const barrierLeadMs = 3000;
 /** A shard that never shows up for a start "when all are ready" (pods still scheduling, images pulling) is lost after this. */
 const barrierWaitMs = 15 * 60_000;
+/**
+ * A decided run stays in memory this long for shards still asking for its verdict; then only
+ * the store keeps it (a collector runs for months: runs must not pile up in its memory).
+ */
+export const decidedKeepMs = 10 * 60_000;
 
 /**
  * The collector's side of a multi-machine run. Shards register, heartbeat and finish here; a
@@ -55,33 +63,75 @@ export class RunCoordinator {
 	/** Loads the runs still coordinating (their shards get a fresh heartbeat window: the collector was away, not them). */
 	static async start(store: ClickHouseStore, ingest: Ingest, thresholds: ThresholdQueries, sweepMs = 1000): Promise<RunCoordinator> {
 		const coordinator = new RunCoordinator(store, ingest, thresholds);
-		const db = `\`${store.database}\``;
-		const rows = await store.query<RunShardRow>(
-			`SELECT s.run_id AS run_id, shard, shard_count, generator, state, s.scenario AS scenario, toUnixTimestamp64Milli(s.started_at) AS started_at,
-				planned, joined, failed, heartbeat_ms, thresholds, toUnixTimestamp64Milli(last_seen_at) AS last_seen_at,
-				if(isNull(finished_at), NULL, toUnixTimestamp64Milli(assumeNotNull(finished_at))) AS finished_at,
-				outcome_status, outcome_reason, abort_reason, toUnixTimestamp64Milli(s.updated_at) AS updated_at
-			FROM ${db}.run_shards AS s FINAL
-			WHERE s.run_id IN (SELECT run_id FROM ${db}.runs FINAL WHERE status = 'running')`,
-		);
-		const now = Date.now();
-		for (const row of rows) {
-			const run = coordinator.#track(row.run_id, row.shard_count, row.scenario, row.started_at || undefined, JSON.parse(row.thresholds) as ThresholdExpressions);
-			run.shards.set(row.shard, { ...row, last_seen_at: Math.max(row.last_seen_at, now) });
-		}
-		for (const run of coordinator.#runs.values()) {
-			const aborted = [...run.shards.values()].find((s) => s.abort_reason !== '');
-			if (aborted) run.abort = { shard: aborted.shard, reason: aborted.abort_reason, at: aborted.updated_at };
-		}
+		await coordinator.#load(`s.run_id IN (SELECT run_id FROM \`${store.database}\`.runs FINAL WHERE status = 'running')`, {});
 		coordinator.#timer = setInterval(() => void coordinator.sweep(), sweepMs);
 		coordinator.#timer.unref();
 		return coordinator;
 	}
 
+	/** Runs in memory now: those coordinating, and those decided less than `decidedKeepMs` ago. */
+	get trackedRuns(): number {
+		return this.#runs.size;
+	}
+
+	/** Tracks the runs of the stored shard rows that `where` selects. */
+	async #load(where: string, params: QueryParams): Promise<void> {
+		const db = `\`${this.store.database}\``;
+		const rows = await this.store.query<RunShardRow>(
+			`SELECT s.run_id AS run_id, shard, shard_count, generator, state, s.scenario AS scenario, toUnixTimestamp64Milli(s.started_at) AS started_at,
+				planned, joined, failed, heartbeat_ms, thresholds, toUnixTimestamp64Milli(last_seen_at) AS last_seen_at,
+				if(isNull(finished_at), NULL, toUnixTimestamp64Milli(assumeNotNull(finished_at))) AS finished_at,
+				outcome_status, outcome_reason, abort_reason, toUnixTimestamp64Milli(s.updated_at) AS updated_at
+			FROM ${db}.run_shards AS s FINAL
+			WHERE ${where}`,
+			params,
+		);
+		const now = Date.now();
+		const loaded = new Set<CoordinatedRun>();
+		for (const row of rows) {
+			const run = this.#track(row.run_id, row.shard_count, row.scenario, row.started_at || undefined, JSON.parse(row.thresholds) as ThresholdExpressions);
+			if (!run.shards.has(row.shard)) run.shards.set(row.shard, { ...row, last_seen_at: Math.max(row.last_seen_at, now) });
+			loaded.add(run);
+		}
+		for (const run of loaded) {
+			const aborted = [...run.shards.values()].find((s) => s.abort_reason !== '');
+			if (aborted && !run.abort) run.abort = { shard: aborted.shard, reason: aborted.abort_reason, at: aborted.updated_at };
+		}
+	}
+
+	/**
+	 * A run not in memory, from the store: a decided one (forgotten after `decidedKeepMs`) comes
+	 * back with its verdict, so a late shard or a look at it gets the answer, never a second verdict.
+	 */
+	async #recall(runId: string): Promise<CoordinatedRun | undefined> {
+		await this.#load('s.run_id = {run:String}', { run: runId });
+		const run = this.#runs.get(runId);
+		if (!run || run.verdict) return run;
+		const [registered] = await this.store.query<{ status: RunStatus; status_reason: string; verdict: string }>(
+			`SELECT status, status_reason, verdict FROM \`${this.store.database}\`.runs FINAL WHERE run_id = {run:String}`,
+			{ run: runId },
+		);
+		if (registered && registered.status !== 'running' && registered.status !== 'finished') {
+			run.verdict = {
+				status: registered.status as NonNullable<RunCoordination['verdict']>['status'],
+				statusReason: registered.status_reason,
+				thresholds: parseJson<ThresholdResult[]>(registered.verdict, []),
+			};
+			run.decidedAt = Date.now();
+		}
+		return run;
+	}
+
+	/** The run's coordination, from memory or the store. */
+	async coordination(runId: string): Promise<RunCoordination> {
+		if (!this.#runs.has(runId)) await this.#recall(runId);
+		return this.state(runId);
+	}
+
 	#track(runId: string, expected: number, scenario: string, startAt: number | undefined, thresholds: ThresholdExpressions): CoordinatedRun {
 		let run = this.#runs.get(runId);
 		if (!run) {
-			run = { runId, expected, scenario, startAt: startAt ?? null, firstSeen: Date.now(), thresholds, shards: new Map(), abort: null, verdict: null, deciding: false };
+			run = { runId, expected, scenario, startAt: startAt ?? null, firstSeen: Date.now(), thresholds, shards: new Map(), abort: null, verdict: null, deciding: false, decidedAt: null };
 			this.#runs.set(runId, run);
 		}
 		if (run.startAt === null && startAt !== undefined) run.startAt = startAt;
@@ -91,7 +141,7 @@ export class RunCoordinator {
 	async report(runId: string, index: number, input: ShardReport): Promise<RunCoordination> {
 		const report = ShardReport.parse(input);
 		if (index > report.count) throw new DomainError('conflict', `shard ${index} of ${report.count} does not exist`);
-		const existing = this.#runs.get(runId);
+		const existing = this.#runs.get(runId) ?? (await this.#recall(runId));
 		if (existing && existing.expected !== report.count) {
 			throw new DomainError('conflict', `run ${runId} has ${existing.expected} shards; shard ${index} says ${report.count}`);
 		}
@@ -137,9 +187,9 @@ export class RunCoordinator {
 	}
 
 	async abort(runId: string, request: AbortRequest): Promise<RunCoordination> {
-		const run = this.#runs.get(runId);
+		const run = this.#runs.get(runId) ?? (await this.#recall(runId));
 		if (!run) throw new DomainError('not_found', `run ${runId} has no shards reporting`);
-		if (!run.abort) {
+		if (!run.abort && !run.verdict) {
 			const now = Date.now();
 			run.abort = { shard: request.shard, reason: request.reason, at: now };
 			const shard = run.shards.get(request.shard);
@@ -176,6 +226,7 @@ export class RunCoordinator {
 	/** Declares silent and missing shards lost; decides the runs that are then done. */
 	async sweep(now = Date.now()): Promise<void> {
 		for (const run of [...this.#runs.values()]) {
+			if (run.verdict && now - (run.decidedAt ?? now) > decidedKeepMs) this.#forget(run);
 			if (run.verdict || run.deciding) continue;
 			let changed = false;
 			const heartbeat = Math.max(...[...run.shards.values()].map((s) => s.heartbeat_ms), 1000);
@@ -248,9 +299,15 @@ export class RunCoordinator {
 				verdict: thresholds,
 			});
 			run.verdict = { status, statusReason, thresholds };
+			run.decidedAt = Date.now();
 		} finally {
 			run.deciding = false;
 		}
+	}
+
+	#forget(run: CoordinatedRun): void {
+		this.#runs.delete(run.runId);
+		for (const index of run.shards.keys()) this.#persistedAt.delete(`${run.runId}/${index}`);
 	}
 
 	close(): void {

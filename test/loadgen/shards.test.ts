@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
-import { lostAfterMs } from '../../collector/runs/RunCoordinator.ts';
+import { decidedKeepMs, lostAfterMs } from '../../collector/runs/RunCoordinator.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
@@ -87,6 +87,17 @@ describe('a run of two shards', () => {
 			[1, 'finished', 2, 'completed'],
 			[2, 'finished', 2, 'completed'],
 		]);
+
+		// Long after the verdict the collector forgets the run; the store answers for it, and a late
+		// shard gets the same verdict (never a second one).
+		const tracked = collector.coordinator.trackedRuns;
+		await collector.coordinator.sweep(Date.now() + decidedKeepMs + 1000);
+		expect(collector.coordinator.trackedRuns).toBe(tracked - 1);
+		expect((await client.coordination('two-shards-verdict')).verdict?.status).toBe('failed');
+		const late = await client.reportShard('two-shards-verdict', 2, { count: 2, generator: 'late', state: 'running', plannedParticipants: 2, thresholds: {} });
+		expect(late.verdict).toMatchObject({ status: 'failed', thresholds: expect.arrayContaining([expect.objectContaining({ metric: 'join_ms', expression: 'count<=3', ok: false })]) });
+		expect(late.shards.map((s) => s.state)).toEqual(['finished', 'finished']);
+		expect(await client.run('two-shards-verdict')).toMatchObject({ status: 'failed' });
 
 		// What each shard alone would have said: the opposite on every threshold.
 		for (const [index, expected] of [
