@@ -85,7 +85,11 @@ async function seed(runId: string, samples: number, peers: number, rooms: number
 	const chunk = 2_000_000;
 	for (let offset = 0; offset < samples; offset += chunk) {
 		await collector.store.command(
-			`INSERT INTO ${db}.samples
+			// Columns by name: the table gains columns over time (they take their defaults here).
+			`INSERT INTO ${db}.samples (run_id, ts, room_id, peer_id, bot_id, source_kind, pc, kind, direction, stream_id, ssrc,
+				interval_ms, packets, packets_delta, bytes, bytes_delta, packets_lost, lost_delta, loss_pct, bitrate_bps, rtt_ms, jitter_ms,
+				fps, width, height, frames_delta, freeze_count, freeze_ms_delta, freeze_pct, jitter_buffer_ms, concealment_pct,
+				nack_count, pli_count, quality_limitation, available_outgoing_bps, mos)
 			SELECT {run:String} AS run_id,
 				fromUnixTimestamp64Milli(toInt64({start:Int64} + intDiv(n, {perTick:UInt32}) * 2000)) AS ts,
 				concat('room-', toString((n % {peers:UInt32}) % {rooms:UInt32})) AS room_id,
@@ -105,7 +109,7 @@ async function seed(runId: string, samples: number, peers: number, rooms: number
 		);
 	}
 	await collector.store.command(
-		`INSERT INTO ${db}.events
+		`INSERT INTO ${db}.events (run_id, ts, room_id, peer_id, bot_id, source_kind, type, duration_ms, reason, media_kind, attempt)
 		SELECT {run:String}, fromUnixTimestamp64Milli(toInt64({start:Int64} + number * 50 + e * 700)),
 			concat('room-', toString(number % {rooms:UInt32})), concat('peer-', toString(number)), concat('bot-', toString(number)),
 			'browser', ['join', 'first-media'][e + 1], 400 + rand() % 1500, '', if(e = 1, 'video', ''), 1
