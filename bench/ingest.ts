@@ -208,7 +208,7 @@ try {
 		const seedRun = `bench-10m-${randomUUID().slice(0, 8)}`;
 		status.update(`seeding ${flags.seed.toLocaleString()} samples into the engine (INSERT ... SELECT, views included)`);
 		const seeded = await ask({ op: 'seed', runId: seedRun, samples: flags.seed, peers: 500, rooms: 50 });
-		status.done(`seeded ${flags.seed.toLocaleString()} samples in ${Number(seeded.wallS).toFixed(1)} s`);
+		status.done(`seeded ${flags.seed.toLocaleString()} samples in ${Number(seeded.wallS).toFixed(1)} s; background merges done ${Number(seeded.settleS).toFixed(1)} s later`);
 		// The dashboard's run view is one request; the parts are measured on their own too.
 		const endpoints = [
 			`/v1/runs/${seedRun}/view`,
@@ -223,6 +223,12 @@ try {
 		];
 		const perEndpoint = new Map<string, number[]>(endpoints.map((v) => [v, []]));
 		const cachedView: number[] = [];
+		// One pass first, not measured: it fills the engine's caches (marks, parts) as any earlier
+		// query would, and the finished-run cache (the first visit computes; later ones are served).
+		const coldView = performance.now();
+		await (await fetch(`${url}${endpoints[0]}`)).json();
+		const coldViewMs = performance.now() - coldView;
+		for (const endpoint of endpoints.slice(1)) await (await fetch(`${url}${endpoint}`)).json();
 		for (let i = 0; i < flags.iterations; i++) {
 			const t = performance.now();
 			await (await fetch(`${url}${endpoints[0]}`)).json();
@@ -245,6 +251,7 @@ try {
 		}
 		console.table(table);
 		const view = perEndpoint.get(endpoints[0]!)!;
+		console.log(`run view (GET /v1/runs/:run/view), first visit (cold): ${coldViewMs.toFixed(1)} ms`);
 		console.log(`run view (GET /v1/runs/:run/view), computed: p50 ${pct(view, 50).toFixed(1)} ms, p95 ${pct(view, 95).toFixed(1)} ms`);
 		console.log(`run view, finished-run cache: p50 ${pct(cachedView, 50).toFixed(1)} ms, p95 ${pct(cachedView, 95).toFixed(1)} ms (target: p95 <= 100 ms)`);
 	}

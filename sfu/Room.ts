@@ -24,6 +24,8 @@ export class Room extends EventEmitter<RoomEvents> {
 	readonly createdAt = new Date();
 	readonly #worker: types.Worker;
 	#closed = false;
+	/** Who is loud now, loudest first (the last audioLevels sent). */
+	#loud: string[] = [];
 
 	private constructor(
 		readonly id: string,
@@ -44,11 +46,9 @@ export class Room extends EventEmitter<RoomEvents> {
 			if (typeof peerId === 'string') this.broadcast(undefined, 'activeSpeaker', { peerId });
 		});
 		// Top-N audio receivers follow who is loud; told only when that set changes, not every interval.
-		let loud = '';
 		const tell = (peerIds: string[]) => {
-			const key = [...peerIds].sort().join('\u0000');
-			if (key === loud) return;
-			loud = key;
+			if ([...peerIds].sort().join('\u0000') === [...this.#loud].sort().join('\u0000')) return;
+			this.#loud = peerIds;
 			this.broadcast(undefined, 'audioLevels', { peerIds });
 		};
 		levels.on('volumes', (volumes) => {
@@ -95,6 +95,8 @@ export class Room extends EventEmitter<RoomEvents> {
 		});
 		this.peers.set(peer.id, peer);
 		this.slot.peers++;
+		// A newcomer learns who is loud now, not only at the next change.
+		if (this.#loud.length > 0) peer.notify('audioLevels', { peerIds: this.#loud });
 	}
 
 	/** Takes a peer out, closing its media; the others are told. An empty room closes. */

@@ -35,16 +35,23 @@ export class Queries {
 		const run = await this.registry.get(runId);
 		if (!run) return undefined;
 		const resolution = await this.resolutions.of(runId, requestedBucket, run);
-		const people = await this.series.people(runId, resolution);
+		// Independent questions go together: a server answers them at once (the embedded engine in turn).
+		const [people, timeseries, sfu, generator, firstMedia] = await Promise.all([
+			this.series.people(runId, resolution),
+			this.series.timeseries(runId, { metrics: seriesMetricNames, bucket: resolution.bucket }, resolution),
+			this.series.sfuLoad(runId, resolution.bucket),
+			this.series.generatorHealth(runId, resolution.bucket),
+			this.summaries.firstMedia(runId),
+		]);
 		return {
 			run,
 			summary: await this.summaries.summary(runId, false, people.participants),
-			timeseries: await this.series.timeseries(runId, { metrics: seriesMetricNames, bucket: resolution.bucket }, resolution),
+			timeseries,
 			participants: people.participants,
 			quality: people.quality,
-			sfu: await this.series.sfuLoad(runId, resolution.bucket),
-			generator: await this.series.generatorHealth(runId, resolution.bucket),
-			firstMedia: await this.summaries.firstMedia(runId),
+			sfu,
+			generator,
+			firstMedia,
 		};
 	}
 }
