@@ -25,7 +25,7 @@ import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { parseCommandLine } from '../args.ts';
 
 const whole = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
-const CapacityFlags = z
+export const CapacityFlags = z
 	.object({
 		mix: z.enum(['basic', 'large-room']).default('basic'),
 		'step-rooms': whole.pipe(z.number().min(1)).optional(),
@@ -44,7 +44,6 @@ const CapacityFlags = z
 		}
 	});
 export type CapacityFlags = z.infer<typeof CapacityFlags>;
-export { CapacityFlags };
 
 export const capacityHelp = `callswarm capacity [flags]: consumers and participants one mediasoup worker core carries
 
