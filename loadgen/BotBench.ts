@@ -57,9 +57,9 @@ export class BotBench {
 		return new BotBench(sfu, collector, sender, work, options.log);
 	}
 
-	/** Lite bots, `botsPerProcess` to a process. */
-	driver(runId: string, botsPerProcess: number, onEvent?: (slot: Slot, event: ParticipantEvent) => void): LiteDriver {
-		return new LiteDriver(this.#context(runId, onEvent), { botsPerProcess });
+	/** Lite bots and viewers, `botsPerProcess` lite bots (or `viewersPerProcess` viewers) to a process. */
+	driver(runId: string, botsPerProcess: number, onEvent?: (slot: Slot, event: ParticipantEvent) => void, viewersPerProcess?: number): LiteDriver {
+		return new LiteDriver(this.#context(runId, onEvent), { botsPerProcess, viewersPerProcess });
 	}
 
 	/** Browser bots, `pagesPerBrowser` to a Chromium process. */

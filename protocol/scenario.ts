@@ -119,10 +119,16 @@ export type AppTarget = z.output<typeof AppTarget>;
 export const ParticipantGroup = z.object({
 	/** A name for the group (summary, network changes); default "<bot>-<publish>". */
 	name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -').optional(),
-	bot: z.enum(['browser', 'lite']).default('browser'),
+	/**
+	 * browser: Chromium pages; lite: werift participants that send and receive; viewer:
+	 * receive-only audience on the bundled or a callswarm SFU (plain SRTP, headers counted, nothing
+	 * decoded), the cheapest kind, for rooms of thousands.
+	 */
+	bot: z.enum(['browser', 'lite', 'viewer']).default('browser'),
 	/** Participants of this group in each room. */
 	count: z.number().int().min(1).max(10_000),
-	publish: PublishProfile.default('360p30'),
+	/** What each sends (default 360p30; viewers send nothing). */
+	publish: PublishProfile.optional(),
 	subscribe: z.enum(['all', 'audio', 'video', 'none']).default('all'),
 	/**
 	 * Video codec of browser bots. H264 by default: Chromium's software H.264 costs about a third
@@ -246,9 +252,10 @@ export const OverloadLimits = z.object({
 });
 
 /** Every group gets a unique name: its own, or "<bot>-<publish>" (numbered when repeated). */
-function nameGroups(groups: ParticipantGroup[]): Array<ParticipantGroup & { name: string }> {
+function nameGroups(groups: ParticipantGroup[]): NamedParticipantGroup[] {
 	const used = new Set<string>();
-	return groups.map((group) => {
+	return groups.map((input) => {
+		const group = { ...input, publish: input.publish ?? (input.bot === 'viewer' ? 'none' : '360p30') };
 		let name = group.name ?? `${group.bot}-${group.publish}`;
 		for (let n = 2; used.has(name); n++) name = `${group.name ?? `${group.bot}-${group.publish}`}-${n}`;
 		used.add(name);
@@ -287,6 +294,8 @@ export const Scenario = z
 		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
 		/** Most lite bots per lite-bot process (one event loop each). */
 		liteBotsPerProcess: z.number().int().min(1).max(500).default(50),
+		/** Most viewers per lite-bot process (a viewer costs about a tenth of a lite bot). */
+		viewersPerProcess: z.number().int().min(1).max(5000).default(500),
 		thresholds: Thresholds.default({}),
 		/** When the load generator counts as saturated: the run is then invalid, not failed (see README). */
 		overload: OverloadLimits.prefault({}),
@@ -328,8 +337,13 @@ export const Scenario = z
 			if (group.audioTopN !== undefined && typeof s.target === 'object') {
 				ctx.addIssue({ code: 'custom', path: ['participants', i, 'audioTopN'], message: 'an app target decides what its pages receive; audioTopN is for the bundled or a callswarm SFU' });
 			}
-			if (group.bot === 'lite' && typeof s.target === 'object') {
-				ctx.addIssue({ code: 'custom', path: ['participants', i, 'bot'], message: 'lite bots speak callswarm signaling; an app target needs browser bots' });
+			if (group.bot !== 'browser' && typeof s.target === 'object') {
+				ctx.addIssue({ code: 'custom', path: ['participants', i, 'bot'], message: `${group.bot} bots speak callswarm signaling; an app target needs browser bots` });
+			}
+			if (group.bot === 'viewer') {
+				if (group.publish !== 'none') ctx.addIssue({ code: 'custom', path: ['participants', i, 'publish'], message: 'viewers only receive: publish must be "none" (or left out)' });
+				if (group.subscribe === 'none') ctx.addIssue({ code: 'custom', path: ['participants', i, 'subscribe'], message: 'a viewer that subscribes to nothing measures nothing' });
+				if (group.audioTopN !== undefined) ctx.addIssue({ code: 'custom', path: ['participants', i, 'audioTopN'], message: 'viewers receive every microphone; top-N audio is for browser and lite bots' });
 			}
 		});
 		if (s.statsInterval < 500) {
@@ -337,7 +351,7 @@ export const Scenario = z
 		}
 	});
 export type Scenario = z.output<typeof Scenario>;
-export type NamedParticipantGroup = ParticipantGroup & { name: string };
+export type NamedParticipantGroup = ParticipantGroup & { name: string; publish: PublishProfile };
 export type ScenarioInput = z.input<typeof Scenario>;
 
 /** For scenario files in TypeScript: `export default defineScenario({ ... })` with type checking. */

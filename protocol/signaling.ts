@@ -28,7 +28,11 @@ export const PeerId = Identifier;
 const EntityId = z.string().min(1).max(64);
 const AppData = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional();
 
-export const BotKind = z.enum(['browser', 'lite', 'app']);
+/**
+ * What a participant is. A `viewer` is audience: it only receives, over a plain SRTP transport
+ * (no ICE, no DTLS), and the room neither lists nor announces it to the others.
+ */
+export const BotKind = z.enum(['browser', 'lite', 'app', 'viewer']);
 export type BotKind = z.infer<typeof BotKind>;
 
 export const ProducerInfo = z.object({
@@ -56,6 +60,13 @@ export const PeerInfo = z.object({
 export type PeerInfo = z.infer<typeof PeerInfo>;
 
 const Empty = z.object({}).default({});
+
+/** SDES keying of a plain transport: master key and salt, base64 (30 bytes for the AES-CM suite). */
+export const SrtpParameters = z.object({
+	cryptoSuite: z.literal('AES_CM_128_HMAC_SHA1_80'),
+	keyBase64: z.string().regex(/^[A-Za-z0-9+/]{40}$/, 'must be 30 bytes in base64 (40 characters)'),
+});
+export type SrtpParameters = z.infer<typeof SrtpParameters>;
 
 /** Every request method: the shape of its `data` and of its reply's `data`. */
 export const signalingMethods = {
@@ -93,6 +104,24 @@ export const signalingMethods = {
 	},
 	connectWebRtcTransport: {
 		request: z.object({ transportId: EntityId, dtlsParameters: DtlsParameters }),
+		response: Empty,
+	},
+	/**
+	 * A receive-only transport without ICE or DTLS, for viewers: SRTP with keys given here. The
+	 * SFU learns the client's address from its first packet (send RTCP first); RTCP is muxed.
+	 */
+	createPlainTransport: {
+		request: Empty,
+		response: z.object({
+			transportId: EntityId,
+			ip: z.string(),
+			port: z.number().int().min(1).max(65535),
+			srtpParameters: SrtpParameters,
+		}),
+	},
+	/** The client's SRTP key (for the RTCP it sends). */
+	connectPlainTransport: {
+		request: z.object({ transportId: EntityId, srtpParameters: SrtpParameters }),
 		response: Empty,
 	},
 	restartIce: {

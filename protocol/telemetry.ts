@@ -40,7 +40,7 @@ const statsId = z.string().max(256);
 const shortText = z.string().max(64);
 
 
-export const SourceKind = z.enum(['browser', 'lite', 'sfu', 'generator', 'app']);
+export const SourceKind = z.enum(['browser', 'lite', 'viewer', 'sfu', 'generator', 'app']);
 export type SourceKind = z.infer<typeof SourceKind>;
 
 export const TelemetrySource = z.object({

@@ -15,7 +15,7 @@ export interface PeerEvents {
  * its transports, and mediasoup closes their producers and consumers with them.
  */
 export class Peer extends EventEmitter<PeerEvents> {
-	readonly transports = new Map<string, types.WebRtcTransport>();
+	readonly transports = new Map<string, types.WebRtcTransport | types.PlainTransport>();
 	readonly producers = new Map<string, types.Producer>();
 	readonly consumers = new Map<string, types.Consumer>();
 	rtpCapabilities: RtpCapabilities | undefined;
@@ -49,9 +49,21 @@ export class Peer extends EventEmitter<PeerEvents> {
 		};
 	}
 
-	transport(transportId: string): types.WebRtcTransport {
+	transport(transportId: string): types.WebRtcTransport | types.PlainTransport {
 		const transport = this.transports.get(transportId);
 		if (!transport) throw new SignalingError('not_found', `no transport ${transportId} for this peer`, 'transportId');
+		return transport;
+	}
+
+	webRtcTransport(transportId: string): types.WebRtcTransport {
+		const transport = this.transport(transportId);
+		if (transport.type !== 'webrtc') throw new SignalingError('bad_request', `transport ${transportId} is a ${transport.type} transport`, 'data.transportId');
+		return transport;
+	}
+
+	plainTransport(transportId: string): types.PlainTransport {
+		const transport = this.transport(transportId);
+		if (transport.type !== 'plain') throw new SignalingError('bad_request', `transport ${transportId} is a ${transport.type} transport`, 'data.transportId');
 		return transport;
 	}
 
@@ -67,9 +79,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 		return consumer;
 	}
 
-	addTransport(transport: types.WebRtcTransport): void {
+	addTransport(transport: types.WebRtcTransport | types.PlainTransport): void {
 		this.transports.set(transport.id, transport);
-		transport.observer.once('close', () => this.transports.delete(transport.id));
+		(transport.observer as types.TransportObserver).once('close', () => this.transports.delete(transport.id));
 	}
 
 	addProducer(producer: types.Producer): void {

@@ -18,6 +18,12 @@ export interface RoomSnapshot {
 	peers: Array<{ peerId: string; displayName: string; botKind: string; producers: number; consumers: number }>;
 }
 
+export interface RoomLimits {
+	/** Participants (everyone but viewers). */
+	peers: number;
+	viewers: number;
+}
+
 /** A call: one mediasoup router on one worker, and the peers in it. */
 export class Room extends EventEmitter<RoomEvents> {
 	readonly peers = new Map<string, Peer>();
@@ -26,12 +32,13 @@ export class Room extends EventEmitter<RoomEvents> {
 	#closed = false;
 	/** Who is loud now, loudest first (the last audioLevels sent). */
 	#loud: string[] = [];
+	#viewers = 0;
 
 	private constructor(
 		readonly id: string,
 		readonly router: types.Router,
 		readonly slot: WorkerSlot,
-		private readonly maxPeers: number,
+		private readonly limits: RoomLimits,
 		readonly speakers: types.ActiveSpeakerObserver,
 		readonly levels: types.AudioLevelObserver,
 	) {
@@ -43,13 +50,13 @@ export class Room extends EventEmitter<RoomEvents> {
 		// Everyone learns who speaks: last-N receivers follow the speaker with their video.
 		speakers.on('dominantspeaker', ({ producer }) => {
 			const peerId = producer.appData.peerId;
-			if (typeof peerId === 'string') this.broadcast(undefined, 'activeSpeaker', { peerId });
+			if (typeof peerId === 'string') this.#tellParticipants(undefined, 'activeSpeaker', { peerId });
 		});
 		// Top-N audio receivers follow who is loud; told only when that set changes, not every interval.
 		const tell = (peerIds: string[]) => {
 			if ([...peerIds].sort().join('\u0000') === [...this.#loud].sort().join('\u0000')) return;
 			this.#loud = peerIds;
-			this.broadcast(undefined, 'audioLevels', { peerIds });
+			this.#tellParticipants(undefined, 'audioLevels', { peerIds });
 		};
 		levels.on('volumes', (volumes) => {
 			tell([...new Set(volumes.map((v) => v.producer.appData.peerId).filter((p): p is string => typeof p === 'string'))]);
@@ -62,13 +69,13 @@ export class Room extends EventEmitter<RoomEvents> {
 		id: string,
 		slot: WorkerSlot,
 		mediaCodecs: types.RtpCodecCapability[],
-		maxPeers: number,
+		limits: RoomLimits,
 	): Promise<Room> {
 		const router = await slot.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
 		const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
 		// Loud: above -60 dBov (speech; a muted microphone's silence is -127), up to 16 at a time.
 		const levels = await router.createAudioLevelObserver({ maxEntries: 16, threshold: -60, interval: 500 });
-		return new Room(id, router, slot, maxPeers, speakers, levels);
+		return new Room(id, router, slot, limits, speakers, levels);
 	}
 
 	get closed(): boolean {
@@ -85,10 +92,20 @@ export class Room extends EventEmitter<RoomEvents> {
 		if (this.peers.has(peer.id)) {
 			throw new SignalingError('already_joined', `peer ${peer.id} is already in room ${this.id}`, 'peerId');
 		}
-		if (this.peers.size >= this.maxPeers) {
-			throw new SignalingError('limit_reached', `room ${this.id} is full (maxPeersPerRoom=${this.maxPeers})`);
+		if (peer.botKind === 'viewer') {
+			if (this.#viewers >= this.limits.viewers) {
+				throw new SignalingError('limit_reached', `room ${this.id} has its most viewers (maxViewersPerRoom=${this.limits.viewers})`);
+			}
+			// Audience is neither announced nor listed: a thousand viewers would cost everyone a million notices.
+			this.#viewers++;
+			this.peers.set(peer.id, peer);
+			this.slot.peers++;
+			return;
 		}
-		this.broadcast(undefined, 'peerJoined', {
+		if (this.peers.size - this.#viewers >= this.limits.peers) {
+			throw new SignalingError('limit_reached', `room ${this.id} is full (maxPeersPerRoom=${this.limits.peers})`);
+		}
+		this.#tellParticipants(undefined, 'peerJoined', {
 			peerId: peer.id,
 			displayName: peer.displayName,
 			botKind: peer.botKind,
@@ -104,10 +121,11 @@ export class Room extends EventEmitter<RoomEvents> {
 		if (this.peers.get(peer.id) !== peer) return;
 		this.peers.delete(peer.id);
 		if (this.#onLiveWorker()) this.slot.peers--;
+		if (peer.botKind === 'viewer') this.#viewers--;
 		const producerIds = [...peer.producers.keys()];
 		peer.close();
 		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
-		this.broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+		if (peer.botKind !== 'viewer') this.#tellParticipants(peer.id, 'peerLeft', { peerId: peer.id });
 		if (this.peers.size === 0) this.close('empty');
 	}
 
@@ -124,6 +142,20 @@ export class Room extends EventEmitter<RoomEvents> {
 		data: NotificationData<N>,
 	): void {
 		for (const peer of this.peers.values()) if (peer.id !== exceptPeerId) peer.notify(name, data);
+	}
+
+	/** Who joins, leaves and speaks goes to participants only: viewers follow media, not the roster. */
+	#tellParticipants<N extends SignalingNotificationName>(
+		exceptPeerId: string | undefined,
+		name: N,
+		data: NotificationData<N>,
+	): void {
+		for (const peer of this.peers.values()) if (peer.id !== exceptPeerId && peer.botKind !== 'viewer') peer.notify(name, data);
+	}
+
+	/** The participants a newcomer is told about (viewers are not listed). */
+	participants(): Peer[] {
+		return [...this.peers.values()].filter((p) => p.botKind !== 'viewer');
 	}
 
 	snapshot(): RoomSnapshot {

@@ -101,7 +101,7 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusS
 			throw new SignalingError('limit_reached', `room limit reached (maxRooms=${this.options.maxRooms})`);
 		}
 		const slot = this.pool.reserveRoom();
-		const creation = Room.create(roomId, slot, mediaCodecs as unknown as types.RtpCodecCapability[], this.options.maxPeersPerRoom).catch(
+		const creation = Room.create(roomId, slot, mediaCodecs as unknown as types.RtpCodecCapability[], { peers: this.options.maxPeersPerRoom, viewers: this.options.maxViewersPerRoom }).catch(
 			(error: unknown) => {
 				this.pool.releaseRoom(slot);
 				throw error;

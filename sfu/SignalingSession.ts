@@ -193,6 +193,21 @@ export class SignalingSession {
 		};
 	}
 
+	/** A new transport of the peer, within its limit; closed again if the room reset meanwhile. */
+	async #addTransport<T extends types.WebRtcTransport | types.PlainTransport>(create: (router: types.Router, peer: Peer) => Promise<T>): Promise<T> {
+		const { peer, room } = this.#joined();
+		if (peer.transports.size >= maxTransportsPerPeer) {
+			throw new SignalingError('limit_reached', `at most ${maxTransportsPerPeer} transports per peer`);
+		}
+		const transport = await create(room.router, peer);
+		if (peer.closed) {
+			transport.close();
+			throw new SignalingError('room_reset', 'the room was reset while the transport was created, join again');
+		}
+		peer.addTransport(transport);
+		return transport;
+	}
+
 	readonly #handlers: Handlers = {
 		join: async (data) => {
 			if (this.#peer) throw new SignalingError('already_joined', `already joined room ${this.#room?.id}, leave first`);
@@ -200,7 +215,7 @@ export class SignalingSession {
 			const peerId = data.peerId ?? randomUUID();
 			const peer = new Peer(peerId, data.displayName ?? peerId, data.botKind, this.#notify);
 			peer.rtpCapabilities = data.rtpCapabilities;
-			const others = [...room.peers.values()].map((p) => p.info());
+			const others = room.participants().map((p) => p.info());
 			try {
 				room.addPeer(peer);
 			} catch (error) {
@@ -223,16 +238,7 @@ export class SignalingSession {
 			return {};
 		},
 		createWebRtcTransport: async ({ direction }) => {
-			const { peer, room } = this.#joined();
-			if (peer.transports.size >= maxTransportsPerPeer) {
-				throw new SignalingError('limit_reached', `at most ${maxTransportsPerPeer} transports per peer`);
-			}
-			const transport = await room.router.createWebRtcTransport(this.#transportOptions(direction));
-			if (peer.closed) {
-				transport.close();
-				throw new SignalingError('room_reset', 'the room was reset while the transport was created, join again');
-			}
-			peer.addTransport(transport);
+			const transport = await this.#addTransport((router) => router.createWebRtcTransport(this.#transportOptions(direction)));
 			return {
 				transportId: transport.id,
 				iceParameters: transport.iceParameters,
@@ -240,18 +246,46 @@ export class SignalingSession {
 				dtlsParameters: transport.dtlsParameters,
 			};
 		},
+		createPlainTransport: async () => {
+			const o = this.host.options;
+			const transport = await this.#addTransport((router, peer) => router.createPlainTransport({
+				listenInfo: {
+					protocol: 'udp',
+					ip: o.rtcListenIp ?? o.listenIp,
+					announcedAddress: o.announcedAddress,
+					portRange: { min: o.rtcMinPort, max: o.rtcMaxPort },
+				},
+				rtcpMux: true,
+				// The client's address comes from its first packet: it may sit behind NAT or a relay.
+				comedia: true,
+				enableSrtp: true,
+				srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
+				appData: { peerId: peer.id, direction: 'recv' },
+			}));
+			return {
+				transportId: transport.id,
+				ip: transport.tuple.localAddress ?? transport.tuple.localIp,
+				port: transport.tuple.localPort,
+				srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: transport.srtpParameters!.keyBase64 },
+			};
+		},
+		connectPlainTransport: async ({ transportId, srtpParameters }) => {
+			const transport = this.#joined().peer.plainTransport(transportId);
+			await transport.connect({ srtpParameters });
+			return {};
+		},
 		connectWebRtcTransport: async ({ transportId, dtlsParameters }) => {
-			const transport = this.#joined().peer.transport(transportId);
+			const transport = this.#joined().peer.webRtcTransport(transportId);
 			await transport.connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
 			return {};
 		},
 		restartIce: async ({ transportId }) => {
-			const transport = this.#joined().peer.transport(transportId);
+			const transport = this.#joined().peer.webRtcTransport(transportId);
 			return { iceParameters: await transport.restartIce() };
 		},
 		produce: async ({ transportId, kind, rtpParameters, paused, appData }) => {
 			const { peer, room } = this.#joined();
-			const transport = peer.transport(transportId);
+			const transport = peer.webRtcTransport(transportId);
 			if (transport.appData.direction !== 'send') {
 				throw new SignalingError('bad_request', `transport ${transportId} is a recv transport`, 'data.transportId');
 			}

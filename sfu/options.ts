@@ -21,6 +21,8 @@ export const SfuOptions = z
 		workers: z.number().int().min(1).max(256).default(Math.max(1, os.availableParallelism())),
 		maxRooms: z.number().int().min(1).default(1000),
 		maxPeersPerRoom: z.number().int().min(1).default(200),
+		/** Viewers (receive-only audience) a room takes besides its participants. */
+		maxViewersPerRoom: z.number().int().min(0).default(5000),
 		/** Signaling messages above this size get a message_too_large error reply. */
 		maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
 		initialAvailableOutgoingBitrate: z.number().int().positive().default(1_000_000),
@@ -54,6 +56,7 @@ export const SfuEnv = z.object({
 	CALLSWARM_SFU_WORKERS: wholeNumberText.optional(),
 	CALLSWARM_SFU_MAX_ROOMS: wholeNumberText.optional(),
 	CALLSWARM_SFU_MAX_PEERS_PER_ROOM: wholeNumberText.optional(),
+	CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM: wholeNumberText.optional(),
 	CALLSWARM_SFU_HEARTBEAT_MS: wholeNumberText.optional(),
 });
 
@@ -70,6 +73,7 @@ export function sfuOptionsFromEnv(env: NodeJS.ProcessEnv): SfuOptionsInput {
 		workers: e.CALLSWARM_SFU_WORKERS,
 		maxRooms: e.CALLSWARM_SFU_MAX_ROOMS,
 		maxPeersPerRoom: e.CALLSWARM_SFU_MAX_PEERS_PER_ROOM,
+		maxViewersPerRoom: e.CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM,
 		heartbeatMs: e.CALLSWARM_SFU_HEARTBEAT_MS,
 	};
 	return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));

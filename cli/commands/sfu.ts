@@ -14,6 +14,7 @@ export const sfuHelp = `callswarm sfu [flags]: run the bundled mediasoup SFU
   --workers <n>               mediasoup worker processes (default: one per core; env CALLSWARM_SFU_WORKERS)
   --max-rooms <n>             rooms per server (default 1000; env CALLSWARM_SFU_MAX_ROOMS)
   --max-peers-per-room <n>    peers per room (default 200; env CALLSWARM_SFU_MAX_PEERS_PER_ROOM)
+  --max-viewers-per-room <n>  viewers per room besides them (default 5000; env CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM)
   --heartbeat <ms>            ping interval; a peer that misses one ping is closed (default 10000;
                               env CALLSWARM_SFU_HEARTBEAT_MS)
   --no-tcp                    UDP only for media
@@ -30,6 +31,7 @@ const SfuFlags = z.object({
 	workers: wholeNumberText.pipe(z.number().min(1)).optional(),
 	'max-rooms': wholeNumberText.pipe(z.number().min(1)).optional(),
 	'max-peers-per-room': wholeNumberText.pipe(z.number().min(1)).optional(),
+	'max-viewers-per-room': wholeNumberText.optional(),
 	heartbeat: wholeNumberText.pipe(z.number().min(100)).optional(),
 	'no-tcp': z.boolean().optional(),
 	'log-level': z.enum(['debug', 'warn', 'error', 'none']).optional(),
@@ -49,6 +51,7 @@ export function sfuOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SfuO
 		workers: flags.workers,
 		maxRooms: flags['max-rooms'],
 		maxPeersPerRoom: flags['max-peers-per-room'],
+		maxViewersPerRoom: flags['max-viewers-per-room'],
 		heartbeatMs: flags.heartbeat,
 		enableTcp: flags['no-tcp'] ? false : undefined,
 		logLevel: flags['log-level'],

@@ -49,6 +49,10 @@ export class LiteBot {
 
 	readonly warnings: string[] = [];
 
+	get joined(): boolean {
+		return this.call.state === 'joined';
+	}
+
 	async join(): Promise<void> {
 		const publish = this.slot.publish;
 		const tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack } = {};

@@ -22,6 +22,8 @@ interface LiteProcess {
 export interface LiteDriverOptions {
 	/** Bots per process: a process is one event loop (the probe found ~75 pairs per process at most). */
 	botsPerProcess: number;
+	/** Viewers per process, when it holds only viewers; mixed, each kind takes its share. */
+	viewersPerProcess?: number;
 	/** Lite processes to spread bots over before any gets a second one (default: one per core). */
 	processesPerMachine?: number;
 }
@@ -43,7 +45,7 @@ export class LiteDriver implements BotDriver {
 		private readonly context: DriverContext,
 		options: LiteDriverOptions,
 	) {
-		this.options = { processesPerMachine: os.availableParallelism(), ...options };
+		this.options = { processesPerMachine: os.availableParallelism(), viewersPerProcess: 500, ...options };
 	}
 
 	/** Process ids, for tests and benchmarks. */
@@ -71,7 +73,7 @@ export class LiteDriver implements BotDriver {
 		const network = this.context.relayGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
 		this.#send(process, {
 			op: 'join',
-			slot: { index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN, audioTopN: slot.group.audioTopN },
+			slot: { bot: slot.group.bot === 'viewer' ? 'viewer' : 'lite', index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN, audioTopN: slot.group.audioTopN },
 			network,
 		});
 	}
@@ -127,8 +129,15 @@ export class LiteDriver implements BotDriver {
 	#processFor(): LiteProcess {
 		const live = this.#processes.filter((p) => !p.exited);
 		if (live.length < this.options.processesPerMachine) return this.#spawn();
-		const open = live.filter((p) => p.bots.size < this.options.botsPerProcess).sort((a, b) => a.bots.size - b.bots.size)[0];
+		const open = live.filter((p) => this.#load(p) < 1).sort((a, b) => this.#load(a) - this.#load(b))[0];
 		return open ?? this.#spawn();
+	}
+
+	/** How full a process is, 1 meaning full: lite bots and viewers each take their share. */
+	#load(process: LiteProcess): number {
+		let load = 0;
+		for (const slot of process.bots.values()) load += slot.group.bot === 'viewer' ? 1 / this.options.viewersPerProcess : 1 / this.options.botsPerProcess;
+		return load;
 	}
 
 	#spawn(): LiteProcess {
@@ -168,7 +177,7 @@ export class LiteDriver implements BotDriver {
 			for (const slot of process.bots.values()) {
 				const event = { type: 'fail' as const, ts: Date.now(), reason };
 				this.context.onEvent(slot, event);
-				this.context.sender.push(newBatch(this.context.runId, participantSource('lite', slot.roomId, slot.peerId), [], [event]));
+				this.context.sender.push(newBatch(this.context.runId, participantSource(slot.group.bot === 'viewer' ? 'viewer' : 'lite', slot.roomId, slot.peerId), [], [event]));
 			}
 			process.bots.clear();
 			process.byPeer.clear();

@@ -3,13 +3,17 @@ import type { LiteReply, ParsedLiteCommand } from './ipc.ts';
 import { LiteBot } from './LiteBot.ts';
 import { newBatch, participantSource } from '../../protocol/telemetry.ts';
 import { MediaPump } from './MediaPump.ts';
+import { ViewerBot } from '../viewer/ViewerBot.ts';
+
+/** What the host needs of a bot it holds: a lite bot or a viewer. */
+type HostedBot = Pick<LiteBot & ViewerBot, 'slot' | 'events' | 'warnings' | 'joined' | 'join' | 'snapshots' | 'leave' | 'close' | 'setNetwork'>;
 
 /**
  * The inside of a lite-bot process: many bots sharing one media pump, each sampled every
  * stats interval; their telemetry batches go to the parent, which sends them to the collector.
  */
 export class LiteHost {
-	readonly #bots = new Map<number, LiteBot>();
+	readonly #bots = new Map<number, HostedBot>();
 	readonly #pump = new MediaPump();
 	#timer: NodeJS.Timeout | undefined;
 	#config: Extract<ParsedLiteCommand, { op: 'start' }> | undefined;
@@ -38,8 +42,8 @@ export class LiteHost {
 		}
 	}
 
-	async #join(slot: LiteBot['slot'], network: NetworkConditions | null): Promise<void> {
-		const bot = new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network);
+	async #join(slot: HostedBot['slot'], network: NetworkConditions | null): Promise<void> {
+		const bot: HostedBot = slot.bot === 'viewer' ? new ViewerBot(slot, this.#config!.signalingUrl, network) : new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network);
 		this.#bots.set(slot.index, bot);
 		try {
 			await bot.join();
@@ -67,14 +71,14 @@ export class LiteHost {
 	async #sampleAll(): Promise<void> {
 		await Promise.all(
 			[...this.#bots.values()].map(async (bot) => {
-				if (bot.call.state !== 'joined' && bot.events.length === 0) return;
-				const snapshots = bot.call.state === 'joined' ? await bot.snapshots().catch(() => []) : [];
+				if (!bot.joined && bot.events.length === 0) return;
+				const snapshots = bot.joined ? await bot.snapshots().catch(() => []) : [];
 				this.#flush(bot, snapshots);
 			}),
 		);
 	}
 
-	#flush(bot: LiteBot, snapshots: Awaited<ReturnType<LiteBot['snapshots']>>): void {
+	#flush(bot: HostedBot, snapshots: Awaited<ReturnType<HostedBot['snapshots']>>): void {
 		for (const warning of bot.warnings.splice(0, bot.warnings.length)) this.send({ op: 'log', message: warning });
 		const events = bot.events.splice(0, bot.events.length);
 		if (snapshots.length === 0 && events.length === 0) return;
@@ -82,7 +86,7 @@ export class LiteHost {
 			op: 'batch',
 			batch: newBatch(
 				this.#config!.runId,
-				participantSource('lite', bot.slot.roomId, bot.slot.peerId, `callswarm-lite werift (pid ${process.pid})`),
+				participantSource(bot.slot.bot, bot.slot.roomId, bot.slot.peerId, bot.slot.bot === 'viewer' ? `callswarm-viewer (pid ${process.pid})` : `callswarm-lite werift (pid ${process.pid})`),
 				snapshots,
 				events,
 			),

@@ -5,6 +5,8 @@ import { PeerId, RoomId, VideoLayer } from '../../protocol/signaling.ts';
 import { TelemetryBatch } from '../../protocol/telemetry.ts';
 
 export const LiteSlot = z.object({
+	/** A lite bot (werift, sends and receives) or a viewer (receive-only, headers counted). */
+	bot: z.enum(['lite', 'viewer']).default('lite'),
 	index: z.number().int().nonnegative(),
 	roomId: RoomId,
 	peerId: PeerId,
@@ -15,7 +17,7 @@ export const LiteSlot = z.object({
 	lastN: z.number().int().min(0).optional(),
 	audioTopN: z.number().int().min(1).optional(),
 });
-export type LiteSlot = z.infer<typeof LiteSlot>;
+export type LiteSlot = z.output<typeof LiteSlot>;
 
 export const LiteCommand = z.discriminatedUnion('op', [
 	z.object({

@@ -274,7 +274,9 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#monitor = monitor;
 	}
 
-	#driver(kind: 'browser' | 'lite'): BotDriver {
+	#driver(bot: 'browser' | 'lite' | 'viewer'): BotDriver {
+		// Viewers live in the lite-bot processes (one event loop per core, both kinds mixed).
+		const kind = bot === 'viewer' ? 'lite' : bot;
 		let driver = this.#drivers.get(kind);
 		if (driver) return driver;
 		const context: DriverContext = {
@@ -292,7 +294,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		};
 		driver =
 			kind === 'lite'
-				? new LiteDriver(context, { botsPerProcess: this.#scenario.liteBotsPerProcess })
+				? new LiteDriver(context, { botsPerProcess: this.#scenario.liteBotsPerProcess, viewersPerProcess: this.#scenario.viewersPerProcess })
 				: new BrowserDriver(context, this.#scenario.pagesPerBrowser);
 		this.#drivers.set(kind, driver);
 		return driver;

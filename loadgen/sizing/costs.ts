@@ -4,6 +4,7 @@
  * machine (medians of two or more runs, 2026-11-28); rerun them on other hardware and adjust:
  *   npm run bench:bots -- --split 1 --sampling 0     browser send / receive per profile (H264)
  *   npm run bench:lite                                lite bot per sent / received stream
+ *   npm run bench:viewers                             viewer per received stream
  *   npm run bench:sfu-capacity, npm run bench:ingest  SFU and collector
  */
 import type { PublishProfile } from '../../protocol/scenario.ts';
@@ -41,6 +42,16 @@ export const botCosts = {
 		receiveAudioCores: 0.0025,
 		receiveVideoCores: { '180p15': 0.006, '360p30': 0.012, '720p30': 0.024 } satisfies Record<VideoProfile, number>,
 		botMiB: 3,
+		processMiB: 90,
+	},
+	viewer: {
+		/**
+		 * Cores per received stream: a viewer counts headers, it decrypts and decodes nothing
+		 * (bench:viewers: 0.17–0.24 % of a core per viewer of audio + 180p15, split by packet rate).
+		 */
+		receiveAudioCores: 0.0013,
+		receiveVideoCores: { '180p15': 0.0007, '360p30': 0.0014, '720p30': 0.0028 } satisfies Record<VideoProfile, number>,
+		botMiB: 1,
 		processMiB: 90,
 	},
 	/** The bundled SFU: one mediasoup worker core carries about 1,800 consumers (bench:sfu-capacity). */

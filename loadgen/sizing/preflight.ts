@@ -88,19 +88,19 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				if (sent.audio && subscribes(group, 'audio') && audios < (group.audioTopN ?? Infinity)) {
 					audios++;
 					received++;
-					cores += group.bot === 'browser' ? botCosts.browser.receiveAudioCores : botCosts.lite.receiveAudioCores;
+					cores += botCosts[group.bot].receiveAudioCores;
 				}
 				if (other.group.screenShare && subscribes(group, 'video')) {
 					received++;
 					// Lite bots receive its RTP without decoding: slides average about 30 kbps (600 at a
 					// slide change), less than a 180p camera, whose cost stands for it.
-					cores += group.bot === 'browser' ? botCosts.browser.receiveScreenCores : botCosts.lite.receiveVideoCores['180p15'];
+					cores += group.bot === 'browser' ? botCosts.browser.receiveScreenCores : botCosts[group.bot].receiveVideoCores['180p15'];
 				}
 				if (sent.video && subscribes(group, 'video') && videos < (group.lastN ?? Infinity)) {
 					videos++;
 					received++;
 					const profile = other.group.publish as keyof typeof botCosts.browser.receiveVideoCores;
-					cores += group.bot === 'browser' ? botCosts.browser.receiveVideoCores[profile] : botCosts.lite.receiveVideoCores[profile];
+					cores += botCosts[group.bot].receiveVideoCores[profile];
 				}
 			}
 			consumers += received;
@@ -116,7 +116,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				if (own.audio) cores += botCosts.lite.sendAudioCores;
 				if (own.video) cores += botCosts.lite.sendVideoCores[group.publish as keyof typeof botCosts.lite.sendVideoCores];
 			}
-			const mib = group.bot === 'browser' ? botCosts.browser.pageMiB[group.publish] : botCosts.lite.botMiB;
+			const mib = group.bot === 'browser' ? botCosts.browser.pageMiB[group.publish] : botCosts[group.bot].botMiB;
 			const entry = perGroup.get(group.name) ?? { group, count: 0, cores: 0, mib: 0 };
 			entry.count++;
 			entry.cores += cores;
@@ -126,9 +126,9 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 	}
 	const lines: SizingLine[] = [];
 	for (const { group, count, cores, mib } of perGroup.values()) {
-		const perProcess = group.bot === 'browser' ? scenario.pagesPerBrowser : scenario.liteBotsPerProcess;
+		const perProcess = { browser: scenario.pagesPerBrowser, lite: scenario.liteBotsPerProcess, viewer: scenario.viewersPerProcess }[group.bot];
 		const processes = Math.ceil(count / perProcess);
-		const processMiB = processes * (group.bot === 'browser' ? botCosts.browser.processMiB : botCosts.lite.processMiB);
+		const processMiB = processes * botCosts[group.bot].processMiB;
 		lines.push({ what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`, cores, mib: mib + processMiB });
 	}
 	if (options.bundledSfu) lines.push({ what: `bundled SFU (${consumers} consumers)`, cores: consumers * botCosts.sfuCoresPerConsumer, mib: 150 });

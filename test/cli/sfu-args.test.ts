@@ -6,8 +6,9 @@ import { SfuOptions } from '../../sfu/options.ts';
 describe('callswarm sfu flags and environment', () => {
 	it('flags win over the environment, which wins over defaults', () => {
 		const options = SfuOptions.parse(
-			sfuOptionsFromArgs(['--port', '5000', '--rtc-ports', '50000-50100', '--no-tcp'], {
+			sfuOptionsFromArgs(['--port', '5000', '--rtc-ports', '50000-50100', '--no-tcp', '--max-viewers-per-room', '20000'], {
 				CALLSWARM_SFU_PORT: '4100',
+				CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM: '10',
 				CALLSWARM_SFU_WORKERS: '3',
 				CALLSWARM_SFU_ANNOUNCED_ADDRESS: '203.0.113.7',
 			}),
@@ -20,13 +21,17 @@ describe('callswarm sfu flags and environment', () => {
 			enableTcp: false,
 			announcedAddress: '203.0.113.7',
 			listenIp: '127.0.0.1',
+			maxViewersPerRoom: 20000,
+			maxPeersPerRoom: 200,
 		});
+		expect(SfuOptions.parse(sfuOptionsFromArgs([], { CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM: '10' })).maxViewersPerRoom).toBe(10);
 	});
 
 	it('names the bad flag or variable', () => {
 		expect(() => sfuOptionsFromArgs(['--port', 'http'], {})).toThrow(new InputError('invalid flags for "callswarm sfu": port: must be a whole number'));
 		expect(() => sfuOptionsFromArgs([], { CALLSWARM_SFU_RTC_PORTS: '40000' })).toThrow(/CALLSWARM_SFU_RTC_PORTS: must look like 40000-49999/);
 		expect(() => sfuOptionsFromArgs(['--wat'], {})).toThrow(/Unknown option '--wat'/);
+		expect(() => sfuOptionsFromArgs(['--max-viewers-per-room', 'many'], {})).toThrow(/max-viewers-per-room: must be a whole number/);
 		expect(() => SfuOptions.parse({ rtcMinPort: 5000, rtcMaxPort: 4000 })).toThrow(/rtcMinPort must not exceed rtcMaxPort/);
 	});
 });

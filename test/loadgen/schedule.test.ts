@@ -167,6 +167,18 @@ describe('scenario validation', () => {
 		expect(scenario({ participants: [{ count: 3, bot: 'lite', audioTopN: 2, lastN: 1 }] }).participants[0]).toMatchObject({ audioTopN: 2, lastN: 1 });
 	});
 
+	it('takes viewers that send nothing, on a callswarm SFU only', () => {
+		const ok = scenario({ participants: [{ count: 1, bot: 'lite' }, { count: 500, bot: 'viewer', lastN: 1 }] });
+		expect(ok.participants[1]).toMatchObject({ bot: 'viewer', publish: 'none', subscribe: 'all', name: 'viewer-none', lastN: 1 });
+		expect(ok.participants[0]).toMatchObject({ publish: '360p30' });
+		const refused = (participants: unknown, target?: unknown) => () =>
+			parseInput(Scenario, { name: 's', participants, schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, ...(target ? { target } : {}) }, 'scenario');
+		expect(refused([{ count: 1, bot: 'viewer', publish: '180p15' }])).toThrow(/participants\[0\]\.publish: viewers only receive/);
+		expect(refused([{ count: 1, bot: 'viewer', subscribe: 'none' }])).toThrow(/participants\[0\]\.subscribe: a viewer that subscribes to nothing/);
+		expect(refused([{ count: 1, bot: 'viewer', audioTopN: 2 }])).toThrow(/participants\[0\]\.audioTopN: viewers receive every microphone/);
+		expect(refused([{ count: 1, bot: 'viewer' }], { app: { url: 'https://app.test/{room}' } })).toThrow(/participants\[0\]\.bot: viewer bots speak callswarm signaling/);
+	});
+
 	it('parses k6 threshold expressions', () => {
 		expect(parseThreshold('p(95)<150')).toMatchObject({ aggregation: 'p', percentile: 95, operator: '<', value: 150 });
 		expect(parseThreshold('p(99.9) <= 300')).toMatchObject({ percentile: 99.9, operator: '<=' });

@@ -100,6 +100,29 @@ describe('preflight sizing', () => {
 		expect(selective.cores).toBeLessThan(sizing.cores);
 	});
 
+	it('sizes viewers at their own cost, a fraction of a lite receiver', () => {
+		const audience = (bot: 'viewer' | 'lite') =>
+			estimate(
+				Scenario.parse({
+					name: 'audience',
+					participants: [{ name: 'stage', bot: 'lite', count: 1, publish: '180p15' }, { name: 'audience', bot, count: 200, publish: 'none' }],
+					schedule: { executor: 'constant-vus', vus: 201, duration: '1m' },
+				}),
+				{
+					bundledSfu: false,
+					localCollector: false,
+					machine: { cores: 2, memoryBytes: 24 * 2 ** 30 },
+				},
+			).lines.find((l) => l.what.includes('"audience"'))!;
+		const viewers = audience('viewer');
+		const lite = audience('lite');
+		expect(viewers.what).toContain('200 viewer bots');
+		// 200 × (audio 0.0013 + 180p15 video 0.0007) cores.
+		expect(viewers.cores).toBeCloseTo(0.4, 5);
+		expect(viewers.cores).toBeLessThan(lite.cores / 3);
+		expect(viewers.mib).toBeLessThan(lite.mib);
+	});
+
 	it('warns before the run, and with --strict-capacity refuses to start', async () => {
 		const file = path.join(work, 'thirty.json');
 		const { writeFileSync } = await import('node:fs');
