@@ -47,7 +47,7 @@ export class Room extends EventEmitter<RoomEvents> {
 		this.setMaxListeners(0);
 		this.#worker = slot.worker;
 		router.on('workerclose', () => this.close('media worker died', true));
-		// Everyone learns who speaks: last-N receivers follow the speaker with their video.
+		// Participants learn who speaks (viewers do not follow speakers): last-N receivers follow the speaker with their video.
 		speakers.on('dominantspeaker', ({ producer }) => {
 			const peerId = producer.appData.peerId;
 			if (typeof peerId === 'string') this.#tellParticipants(undefined, 'activeSpeaker', { peerId });
