@@ -46,7 +46,8 @@ async function runUntilDecoded(scenario: Scenario, working: number, expectFailur
 	try {
 		await waitFor(() => firstMedia.size === working, 'first media of every participant', 180_000);
 		await waitFor(() => failures.length >= expectFailures, 'the failing join', 60_000);
-		// A few seconds of decoding, counted from the bots' own first media.
+		// Decoding after the bots' own first media, and of every remote video: a participant's
+		// first media is its first remote video, and the last to join starts sending later.
 		const since = Date.now();
 		await waitFor(async () => {
 			await run.collector!.flush();
@@ -55,8 +56,10 @@ async function runUntilDecoded(scenario: Scenario, working: number, expectFailur
 				AND frames_delta > 0 AND ts > fromUnixTimestamp64Milli(toInt64({since:Int64}))`,
 				{ run: run.runId, since },
 			);
-			return Number(row?.n ?? 0) === working;
-		}, 'decoded video after first media', 60_000);
+			if (Number(row?.n ?? 0) !== working) return false;
+			const decoded = await decodedStreams(run);
+			return decoded.size === working && [...decoded.values()].every((streams) => streams.size >= working - 1);
+		}, 'decoded video of every remote participant after first media', 60_000);
 		run.stop('measured');
 		return { run, result: await outcome, failures };
 	} catch (error) {
