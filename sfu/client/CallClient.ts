@@ -100,6 +100,8 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 	#attempt = 0;
 	#joinStartedAt = 0;
 	#firstMediaSeen = false;
+	/** Producers consumed (or being consumed) on this attempt's receive transport. */
+	readonly #asked = new Set<string>();
 
 	constructor(private readonly options: CallClientOptions) {
 		super();
@@ -195,6 +197,7 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 
 	async #enter(): Promise<void> {
 		const { signaling, subscribe } = this.options;
+		this.#asked.clear();
 		this.#attempt++;
 		this.#ready = false;
 		this.#firstMediaSeen = false;
@@ -282,6 +285,9 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 
 	async #consume(info: ProducerInfo): Promise<void> {
 		if (!this.options.subscribe[info.kind] || !this.#recv || info.peerId === this.options.peerId) return;
+		// A producer made while we joined comes both in join's peers and as newProducer: one consumer.
+		if (this.#asked.has(info.producerId)) return;
+		this.#asked.add(info.producerId);
 		const recv = this.#recv;
 		try {
 			const reply = await this.options.signaling.request('consume', {
@@ -307,6 +313,7 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			this.safeEmit('consumer', remote);
 			if (!this.#firstMediaSeen) void this.#watchFirstMedia(recv);
 		} catch (error) {
+			this.#asked.delete(info.producerId);
 			// A producer closed or a reset racing the consume is normal churn in a call.
 			if (this.state === 'joined' && !recv.closed) {
 				const message = error instanceof Error ? error.message : String(error);
