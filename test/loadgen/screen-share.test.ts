@@ -86,7 +86,8 @@ describe('screen share in the collector', () => {
 			run.stop('measured');
 			const result = await outcome;
 			const metrics = result.summary.metrics;
-			expect(metrics.screen_fps!.p50).toBeGreaterThan(1);
+			// Slides change rarely and a static screen sends few frames: the median may sit at 1.
+			expect(metrics.screen_fps!.p50).toBeGreaterThanOrEqual(1);
 			expect(metrics.screen_fps!.p50).toBeLessThan(6);
 			expect(metrics.fps!.p50).toBeGreaterThan(8);
 		} finally {
