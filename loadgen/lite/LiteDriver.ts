@@ -73,7 +73,7 @@ export class LiteDriver implements BotDriver {
 		const network = this.context.relayGroups.has(slot.group.name) ? this.context.networkOf(slot.group.name) : null;
 		this.#send(process, {
 			op: 'join',
-			slot: { bot: slot.group.bot === 'viewer' ? 'viewer' : 'lite', index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN, audioTopN: slot.group.audioTopN },
+			slot: { bot: hostedKind(slot), index: slot.index, roomId: slot.roomId, peerId: slot.peerId, group: slot.group.name, publish: slot.group.publish, subscribe: slot.group.subscribe, layer: slot.group.layer, lastN: slot.group.lastN, audioTopN: slot.group.audioTopN },
 			network,
 		});
 	}
@@ -136,7 +136,7 @@ export class LiteDriver implements BotDriver {
 	/** How full a process is, 1 meaning full: lite bots and viewers each take their share. */
 	#load(process: LiteProcess): number {
 		let load = 0;
-		for (const slot of process.bots.values()) load += slot.group.bot === 'viewer' ? 1 / this.options.viewersPerProcess : 1 / this.options.botsPerProcess;
+		for (const slot of process.bots.values()) load += hostedKind(slot) === 'viewer' ? 1 / this.options.viewersPerProcess : 1 / this.options.botsPerProcess;
 		return load;
 	}
 
@@ -177,7 +177,7 @@ export class LiteDriver implements BotDriver {
 			for (const slot of process.bots.values()) {
 				const event = { type: 'fail' as const, ts: Date.now(), reason };
 				this.context.onEvent(slot, event);
-				this.context.sender.push(newBatch(this.context.runId, participantSource(slot.group.bot === 'viewer' ? 'viewer' : 'lite', slot.roomId, slot.peerId), [], [event]));
+				this.context.sender.push(newBatch(this.context.runId, participantSource(hostedKind(slot), slot.roomId, slot.peerId), [], [event]));
 			}
 			process.bots.clear();
 			process.byPeer.clear();
@@ -196,4 +196,9 @@ export class LiteDriver implements BotDriver {
 	#send(process: LiteProcess, command: LiteCommand): void {
 		if (!process.exited && process.child.connected) process.child.send(command);
 	}
+}
+
+/** What a lite-bot process runs for a slot: a lite bot, or a viewer. */
+function hostedKind(slot: Slot): 'lite' | 'viewer' {
+	return slot.group.bot === 'viewer' ? 'viewer' : 'lite';
 }

@@ -13,11 +13,7 @@ const maxMisorder = 100;
 export class ReceiveStatistics {
 	packetsReceived = 0;
 	bytesReceived = 0;
-	headerBytesReceived = 0;
-	/** Video frames whose last packet (marker bit) arrived. */
-	framesReceived = 0;
 	firstPacketAtMs: number | undefined;
-	lastPacketAtMs: number | undefined;
 	#baseSeq = 0;
 	#maxSeq = 0;
 	#cycles = 0;
@@ -32,8 +28,8 @@ export class ReceiveStatistics {
 
 	constructor(readonly clockRate: number) {}
 
-	/** One RTP packet: its header fields, its size, and when it arrived (ms, any monotonic clock). */
-	onPacket(seq: number, timestamp: number, marker: boolean, payloadBytes: number, headerBytes: number, arrivalMs: number): void {
+	/** One RTP packet: its sequence number and timestamp, its payload size, and when it arrived (ms, any monotonic clock). */
+	onPacket(seq: number, timestamp: number, payloadBytes: number, arrivalMs: number): void {
 		if (this.firstPacketAtMs === undefined) {
 			this.firstPacketAtMs = arrivalMs;
 			this.#baseSeq = seq;
@@ -52,13 +48,13 @@ export class ReceiveStatistics {
 				this.#cycles = 0;
 			} else if (delta !== 0) {
 				// Reordered or duplicated: counted as received, never moves the highest.
-				this.#countBytes(payloadBytes, headerBytes, marker, arrivalMs);
+				this.bytesReceived += payloadBytes;
 				this.packetsReceived++;
 				return;
 			}
 		}
 		this.packetsReceived++;
-		this.#countBytes(payloadBytes, headerBytes, marker, arrivalMs);
+		this.bytesReceived += payloadBytes;
 		// Jitter from in-order packets that start a new frame, as libwebrtc does: the packets of
 		// one frame share a timestamp and leave the sender in a burst.
 		if (timestamp !== this.#lastTimestamp) {
@@ -74,12 +70,6 @@ export class ReceiveStatistics {
 		}
 	}
 
-	#countBytes(payloadBytes: number, headerBytes: number, marker: boolean, arrivalMs: number): void {
-		this.bytesReceived += payloadBytes;
-		this.headerBytesReceived += headerBytes;
-		if (marker) this.framesReceived++;
-		this.lastPacketAtMs = arrivalMs;
-	}
 
 	onSenderReport(ntpMiddle: number, atMs: number): void {
 		this.#lastSr = { ntpMiddle, atMs };

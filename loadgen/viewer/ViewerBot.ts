@@ -20,7 +20,6 @@ const authTagBytes = 10;
 interface ReceivedStream {
 	ssrc: number;
 	consumerId: string;
-	producerId: string;
 	kind: 'audio' | 'video';
 	screen: boolean;
 	mid: string | undefined;
@@ -31,7 +30,7 @@ interface ReceivedStream {
  * A receive-only participant for very large rooms, at a fraction of a lite bot's cost: it joins
  * the bundled SFU as a viewer over a plain SRTP transport (no ICE, no DTLS) and counts what a
  * browser receiver reports from RTP and RTCP headers alone: packets, bytes, loss, interarrival
- * jitter, frames, first media, and the round trip over the media path (RTCP XR RRTR/DLRR). It
+ * jitter, first media, and the round trip over the media path (RTCP XR RRTR/DLRR). It
  * never decrypts or decodes media; its reports have getStats' shape, so the collector reads
  * them as it reads a browser's.
  */
@@ -141,7 +140,6 @@ export class ViewerBot {
 			const stream: ReceivedStream = {
 				ssrc,
 				consumerId: reply.consumerId,
-				producerId: producer.producerId,
 				kind: reply.kind,
 				screen: producer.appData?.source === 'screen',
 				mid: typeof reply.rtpParameters.mid === 'string' ? reply.rtpParameters.mid : undefined,
@@ -178,7 +176,7 @@ export class ViewerBot {
 		if (packet[0]! & 0x10 && packet.length >= headerBytes + 4) headerBytes += 4 + 4 * packet.readUInt16BE(headerBytes + 2);
 		const payloadBytes = packet.length - headerBytes - authTagBytes;
 		if (payloadBytes < 0) return;
-		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), (packet[1]! & 0x80) !== 0, payloadBytes, headerBytes, now);
+		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), payloadBytes, now);
 		if (!this.#firstMedia.has(stream.kind)) {
 			this.#firstMedia.add(stream.kind);
 			this.events.push({ type: 'first-media', ts: Date.now(), durationMs: Date.now() - this.#joinStartedAt, mediaKind: stream.kind });

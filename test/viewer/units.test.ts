@@ -5,7 +5,7 @@ import { isRtcp, ntpMiddle32, readRtcp, receiverReport, roundTripMs } from '../.
 
 /** Audio at 48 kHz, 20 ms packets: packet n leaves at n*20 ms with timestamp n*960. */
 function feed(stats: ReceiveStatistics, seqs: number[], arrival: (n: number) => number = (n) => n * 20): void {
-	for (const n of seqs) stats.onPacket(n & 0xffff, (n * 960) >>> 0, false, 80, 12, arrival(n));
+	for (const n of seqs) stats.onPacket(n & 0xffff, (n * 960) >>> 0, 80, arrival(n));
 }
 
 describe('receive statistics', () => {
