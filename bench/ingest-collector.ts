@@ -8,7 +8,9 @@ import { TelemetryBatch, type TelemetryBatchInput } from '../protocol/telemetry.
 
 const dataDir = process.argv[2]!;
 const journalSync = process.argv[3] !== 'no-sync';
+const ingestWorkers = process.argv[4] === undefined || process.argv[4] === '' ? undefined : Number(process.argv[4]);
 const collector = await startCollector({
+	ingestWorkers,
 	port: 0,
 	logLevel: 'silent',
 	dataDir,
@@ -133,4 +135,4 @@ async function settle(): Promise<void> {
 	}
 }
 
-send({ url: collector.url });
+send({ url: collector.url, ingestWorkers: collector.ingestWorkers?.size ?? 0 });

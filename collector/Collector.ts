@@ -12,6 +12,7 @@ import { AppIngest } from './apps/AppIngest.ts';
 import { AppRegistry } from './apps/AppRegistry.ts';
 import { CallTracker } from './apps/CallTracker.ts';
 import { HttpError, installErrorHandler } from './http.ts';
+import { BatchWorkers } from './ingest/BatchWorkers.ts';
 import { Ingest } from './ingest/Ingest.ts';
 import { Journal } from './ingest/Journal.ts';
 import { RecentIds } from './ingest/RecentIds.ts';
@@ -55,6 +56,8 @@ export class Collector {
 		readonly ingest: Ingest,
 		readonly queries: Queries,
 		readonly views: ViewCache,
+		/** Threads that parse and normalise telemetry (none: this thread does). */
+		readonly ingestWorkers: BatchWorkers | undefined,
 	) {}
 
 	static async start(input: CollectorOptionsInput = {}): Promise<Collector> {
@@ -89,6 +92,13 @@ export class Collector {
 		const views = new ViewCache();
 		const normalizer = new Normalizer({ retentionDays: options.store.sampleTtlDays, rawRetentionDays: options.store.rawReportTtlDays });
 		const ingest = new Ingest(journal, writer, normalizer, new RecentIds(500_000), options.keepRawReports);
+		const workers =
+			options.ingestWorkers > 0
+				? new BatchWorkers(options.ingestWorkers, {
+						defaults: { retentionDays: options.store.sampleTtlDays, rawRetentionDays: options.store.rawReportTtlDays },
+						keepRawReports: options.keepRawReports,
+					})
+				: undefined;
 		ingest.on('runchanged', (runId) => views.invalidate(runId));
 		const queries = new Queries(store);
 		const app = Fastify({
@@ -99,7 +109,8 @@ export class Collector {
 			onProtoPoisoning: 'remove',
 			onConstructorPoisoning: 'remove',
 		});
-		const collector = new Collector(options, app, store, journal, writer, ingest, queries, views);
+		const collector = new Collector(options, app, store, journal, writer, ingest, queries, views, workers);
+		workers?.on('workerexit', ({ error }) => app.log.error({ err: error }, 'an ingest worker died: its requests were not kept (their senders retry); a new one started'));
 		writer.on('degraded', (error) => app.log.error({ err: error }, 'ClickHouse unavailable: telemetry waits in the journal on disk'));
 		writer.on('recovered', (info) => app.log.warn(info, 'ClickHouse is back: the journal is stored'));
 		writer.on('quarantined', ({ segment, table, error }) =>
@@ -215,7 +226,7 @@ export class Collector {
 				journalBytes: this.journal.bytes,
 			});
 		});
-		await app.register(telemetryPlugin, { ingest: this.ingest });
+		await app.register(telemetryPlugin, { ingest: this.ingest, workers: this.ingestWorkers });
 		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries, views: this.views });
 		await app.register(shardsPlugin, { coordinator: this.coordinator });
 		const production = this.production;
@@ -238,6 +249,7 @@ export class Collector {
 		this.coordinator?.close();
 		await this.production?.alerts.close();
 		await this.app.close();
+		await this.ingestWorkers?.close();
 		await this.writer.close();
 		await this.store.close();
 	}

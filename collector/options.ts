@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { StoreOptions, storeOptionsFromEnv, type StoreOptionsInput } from './store/options.ts';
@@ -8,6 +9,11 @@ export const CollectorOptions = z.object({
 	port: z.number().int().min(0).max(65535).default(4100),
 	/** Required for writes when listening beyond loopback: `Authorization: Bearer <token>`. */
 	token: z.string().min(16, 'must be at least 16 characters').optional(),
+	/**
+	 * Worker threads that parse, validate and normalise telemetry (0: the collector's own
+	 * thread does it). Default: one per core but one, at least 1 and at most 4.
+	 */
+	ingestWorkers: z.number().int().min(0).max(64).default(() => Math.min(4, Math.max(1, os.availableParallelism() - 1))),
 	/** Largest accepted request body, after gzip decoding (413 above). */
 	bodyLimitBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
 	/** Seal a journal segment and insert it once it holds this many rows... */
@@ -58,6 +64,7 @@ const CollectorEnv = z.object({
 	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
 	CALLSWARM_COLLECTOR_READ_TOKEN: z.string().optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
+	CALLSWARM_COLLECTOR_INGEST_WORKERS: wholeNumberText.optional(),
 	CALLSWARM_TLS_CERT: z.string().optional(),
 	CALLSWARM_TLS_KEY: z.string().optional(),
 });
@@ -71,6 +78,7 @@ export function collectorOptionsFromEnv(env: NodeJS.ProcessEnv): CollectorOption
 		token: e.CALLSWARM_COLLECTOR_TOKEN || undefined,
 		readToken: e.CALLSWARM_COLLECTOR_READ_TOKEN || undefined,
 		dataDir: e.CALLSWARM_DATA_DIR || undefined,
+		ingestWorkers: e.CALLSWARM_COLLECTOR_INGEST_WORKERS,
 		tls: e.CALLSWARM_TLS_CERT && e.CALLSWARM_TLS_KEY ? { cert: e.CALLSWARM_TLS_CERT, key: e.CALLSWARM_TLS_KEY } : undefined,
 		store,
 	};

@@ -16,6 +16,8 @@ export const serveHelp = `callswarm serve [flags]: run the collector (telemetry 
   --data-dir <dir>       embedded ClickHouse data and spool (default .callswarm; env CALLSWARM_DATA_DIR)
   --clickhouse-url <u>   use a ClickHouse server instead of the embedded engine (env CLICKHOUSE_URL,
                          with CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_CLUSTER)
+  --ingest-workers <n>   worker threads that parse and normalise telemetry (default: cores - 1, 1 to 4;
+                         0: the collector's own thread; env CALLSWARM_COLLECTOR_INGEST_WORKERS)
   --keep-raw-reports     also store whole getStats() reports (redacted, 7-day TTL) for drill-down
   --tls-cert <file>      serve HTTPS with this PEM certificate (env CALLSWARM_TLS_CERT) ...
   --tls-key <file>       ... and this PEM key (env CALLSWARM_TLS_KEY)
@@ -31,6 +33,7 @@ const ServeFlags = z.object({
 	'data-dir': z.string().min(1).optional(),
 	'clickhouse-url': z.string().optional(),
 	'keep-raw-reports': z.boolean().optional(),
+	'ingest-workers': wholeNumberText.pipe(z.number().max(64)).optional(),
 	'tls-cert': z.string().min(1).optional(),
 	'tls-key': z.string().min(1).optional(),
 	'allow-plain-http': z.boolean().optional(),
@@ -54,6 +57,7 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 	if (flags['read-token']) options.readToken = flags['read-token'];
 	if (dataDir) options.dataDir = dataDir;
 	if (flags['keep-raw-reports']) options.keepRawReports = true;
+	if (flags['ingest-workers'] !== undefined) options.ingestWorkers = flags['ingest-workers'];
 	if (flags['log-level']) options.logLevel = flags['log-level'];
 	if (flags['tls-cert'] || flags['tls-key']) {
 		if (!flags['tls-cert'] || !flags['tls-key']) throw new InputError('callswarm serve: --tls-cert and --tls-key go together');
@@ -66,7 +70,8 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const collector = await startCollector(collectorOptionsFromArgs(argv, env));
 	const where = collector.store.kind === 'embedded' ? `embedded ClickHouse in ${collector.options.dataDir}/clickhouse` : collector.options.store.url;
-	console.log(`callswarm collector on ${collector.url}  (${where})`);
+	const workers = collector.ingestWorkers?.size ?? 0;
+	console.log(`callswarm collector on ${collector.url}  (${where}; ${workers ? `${workers} ingest worker thread${workers > 1 ? 's' : ''}` : 'ingest on the main thread'})`);
 	console.log(`  ingest     POST ${collector.url}/v1/telemetry`);
 	console.log(`  apps       ${collector.url}/v1/apps   (monitoring SDK: ${collector.url}/sdk/callswarm.js)`);
 	console.log(`  runs       ${collector.url}/v1/runs`);

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { RunUpsert } from '../../protocol/api.ts';
 import type { TelemetryBatch, TelemetryResponse } from '../../protocol/telemetry.ts';
-import type { NormalizedBatch, NormalizeOptions, Normalizer } from '../normalize/Normalizer.ts';
-import { RowBinaryWriter } from '../store/columns.ts';
-import { tables, type RowOfTable, type RunRow, type TableName } from '../store/tables.ts';
+import type { Normalizer } from '../normalize/Normalizer.ts';
+import type { RowOfTable, RunRow, TableName } from '../store/tables.ts';
+import { BatchPreparer, type EncodedRows, type OwnedBatch, type PreparedBatch, type Rows } from './BatchPreparer.ts';
 import type { Journal, JournalEntry } from './Journal.ts';
 import type { RecentIds } from './RecentIds.ts';
 import type { StoreWriter } from './StoreWriter.ts';
@@ -15,20 +15,7 @@ export interface IngestEvents {
 	batchfailed: [info: { batchId: string; error: Error }];
 }
 
-export type Rows = { [T in TableName]?: Array<RowOfTable<T>> };
-
-/**
- * A batch with who owns its rows: a load-test batch as sent, or a production call's batch
- * translated by the app ingest (its call as the run, its rows' app, hashed user and retention).
- */
-export interface OwnedBatch {
-	batch: TelemetryBatch;
-	options?: NormalizeOptions;
-	/** A run registry row to store with the batch (without one, a new run gets a placeholder load-test row). */
-	run?: RunRow;
-	/** More rows stored with the batch, atomically (a call's participant record). */
-	rows?: Rows;
-}
+export type { OwnedBatch, Rows } from './BatchPreparer.ts';
 
 /**
  * Accepts validated batches: drops repeats of a batch id, normalises and encodes the rest, and
@@ -41,16 +28,17 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	readonly #knownRuns = new Set<string>();
 	/** Batch ids being written now: a concurrent resend waits for the first attempt's outcome. */
 	readonly #inFlight = new Map<string, Promise<unknown>>();
-	readonly #writers = new Map<TableName, RowBinaryWriter>();
+	readonly #preparer: BatchPreparer;
 
 	constructor(
 		private readonly journal: Journal,
 		readonly writer: StoreWriter,
-		private readonly normalizer: Normalizer,
+		normalizer: Normalizer,
 		private readonly seen: RecentIds,
-		private readonly keepRawReports: boolean,
+		keepRawReports: boolean,
 	) {
 		super();
+		this.#preparer = new BatchPreparer(normalizer, keepRawReports);
 	}
 
 	rememberRuns(runIds: Iterable<string>): void {
@@ -70,71 +58,73 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		return this.acceptOwned(batches.map((batch) => ({ batch })));
 	}
 
-	async acceptOwned(owned: OwnedBatch[]): Promise<TelemetryResponse> {
-		const batches = owned.map((o) => o.batch);
+	acceptOwned(owned: OwnedBatch[]): Promise<TelemetryResponse> {
+		return this.acceptPrepared(owned.map((o) => this.prepare(o)));
+	}
+
+	/** Normalises and encodes a batch on this thread, with the counters this collector remembers. */
+	prepare(owned: OwnedBatch): PreparedBatch {
+		return this.#preparer.prepare(owned);
+	}
+
+	/** Stores batches already normalised and encoded (by this thread or a worker). */
+	async acceptPrepared(batches: PreparedBatch[]): Promise<TelemetryResponse> {
 		const response: TelemetryResponse = { accepted: 0, duplicates: 0, samples: 0, events: 0, rejected: [] };
 		// A resend racing its first attempt waits for it, then counts as a duplicate if that was kept.
 		const racing = batches.map((b) => this.#inFlight.get(b.batchId)).filter((p) => p !== undefined);
 		if (racing.length) await Promise.allSettled(racing);
 
-		const taken: TelemetryBatch[] = [];
-		const normalized: NormalizedBatch[] = [];
+		const taken: PreparedBatch[] = [];
+		const parts = new Map<TableName, Uint8Array[]>();
+		const counts = new Map<TableName, number>();
 		const rows: Rows = {};
 		const newRuns = new Set<string>();
 		const ids = new Set<string>();
-		for (const { batch, options, run, rows: extra } of owned) {
-			if (this.seen.has(batch.batchId) || ids.has(batch.batchId)) {
+		for (const prepared of batches) {
+			if (this.seen.has(prepared.batchId) || ids.has(prepared.batchId)) {
 				response.duplicates++;
 				continue;
 			}
-			let result: NormalizedBatch;
-			try {
-				result = this.normalizer.normalize(batch, { keepRawReports: this.keepRawReports, ...options });
-			} catch (error) {
-				this.#refuse(response, batch, error);
+			if (prepared.failure !== undefined) {
+				this.#refuse(response, prepared.batchId, new Error(prepared.failure));
 				continue;
 			}
-			ids.add(batch.batchId);
-			taken.push(batch);
-			normalized.push(result);
-			for (const r of result.rejected) response.rejected.push({ batchId: batch.batchId, ...r });
-			push(rows, 'samples', result.samples);
-			push(rows, 'events', result.events);
-			push(rows, 'sfu_samples', result.sfu);
-			push(rows, 'generator_samples', result.generator);
-			push(rows, 'raw_reports', result.raw);
-			push(rows, 'batches', [
-				{
-					run_id: batch.runId,
-					batch_id: batch.batchId,
-					ts: Date.now(),
-					samples: result.samples.length + result.sfu.length,
-					events: result.events.length,
-				},
-			]);
-			for (const [table, list] of Object.entries(extra ?? {}) as Array<[TableName, never[]]>) push(rows, table, list);
-			if (run) {
-				push(rows, 'runs', [run]);
-				newRuns.add(batch.runId);
-			} else if (!this.#knownRuns.has(batch.runId) && !newRuns.has(batch.runId)) {
-				newRuns.add(batch.runId);
-				const firstTs = Math.min(...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts), Date.now());
-				// updated_at 0: an explicit registration, whenever it lands, replaces this row.
-				push(rows, 'runs', [runRow(batch.runId, { startedAt: firstTs }, 0)]);
+			ids.add(prepared.batchId);
+			taken.push(prepared);
+			for (const r of prepared.rejected) response.rejected.push({ batchId: prepared.batchId, ...r });
+			for (const [table, encoded] of Object.entries(prepared.tables) as Array<[TableName, EncodedRows]>) {
+				parts.set(table, [...(parts.get(table) ?? []), encoded.data]);
+				counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
 			}
-			response.samples += result.samples.length + result.sfu.length + result.generator.length;
-			response.events += result.events.length;
+			push(rows, 'batches', [
+				{ run_id: prepared.runId, batch_id: prepared.batchId, ts: Date.now(), samples: prepared.streamSamples, events: prepared.events },
+			]);
+			if (prepared.ownRun) {
+				newRuns.add(prepared.runId);
+			} else if (!this.#knownRuns.has(prepared.runId) && !newRuns.has(prepared.runId)) {
+				newRuns.add(prepared.runId);
+				// updated_at 0: an explicit registration, whenever it lands, replaces this row.
+				push(rows, 'runs', [runRow(prepared.runId, { startedAt: prepared.firstTs }, 0)]);
+			}
+			response.samples += prepared.streamSamples + prepared.generatorSamples;
+			response.events += prepared.events;
 		}
 		if (taken.length === 0) return response;
 
-		const written = this.#write({ batchIds: [...ids], tables: this.#encode(rows) });
+		for (const [table, encoded] of Object.entries(this.#preparer.encode(rows)) as Array<[TableName, EncodedRows]>) {
+			parts.set(table, [...(parts.get(table) ?? []), encoded.data]);
+			counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
+		}
+		const tablesOut: JournalEntry['tables'] = {};
+		for (const [table, list] of parts) tablesOut[table] = { rows: counts.get(table)!, data: list.length === 1 ? Buffer.from(list[0]!.buffer, list[0]!.byteOffset, list[0]!.byteLength) : Buffer.concat(list) };
+		const written = this.#write({ batchIds: [...ids], tables: tablesOut });
 		for (const id of ids) this.#inFlight.set(id, written);
 		try {
 			await written;
 		} finally {
 			for (const id of ids) this.#inFlight.delete(id);
 		}
-		for (const result of normalized) result.commit();
+		for (const prepared of taken) prepared.commit?.();
 		for (const id of ids) this.seen.add(id);
 		for (const runId of newRuns) this.#knownRuns.add(runId);
 		for (const runId of new Set(taken.map((b) => b.runId))) this.emit('runchanged', runId);
@@ -146,7 +136,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	async registerRun(runId: string, run: RunUpsert, owner?: RunOwner): Promise<void> {
 		const rows: Rows = {};
 		push(rows, 'runs', [runRow(runId, run, Date.now(), owner)]);
-		await this.#write({ batchIds: [], tables: this.#encode(rows) });
+		await this.#write({ batchIds: [], tables: toJournalTables(this.#preparer.encode(rows)) });
 		this.#knownRuns.add(runId);
 		await this.writer.flush();
 		this.emit('runchanged', runId);
@@ -157,25 +147,16 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		this.writer.appended();
 	}
 
-	/** RowBinary per table; each writer's buffer is reused, so the bytes are copied out. */
-	#encode(rows: Rows): JournalEntry['tables'] {
-		const out: JournalEntry['tables'] = {};
-		for (const [table, list] of Object.entries(rows) as Array<[TableName, Array<Record<string, unknown>>]>) {
-			if (list.length === 0) continue;
-			let writer = this.#writers.get(table);
-			if (!writer) this.#writers.set(table, (writer = new RowBinaryWriter(1 << 20)));
-			writer.reset();
-			writer.writeRows(tables[table], list as never);
-			out[table] = { rows: list.length, data: Buffer.from(writer.bytes()) };
-		}
-		return out;
+	#refuse(response: TelemetryResponse, batchId: string, error: Error): void {
+		response.rejected.push({ batchId, path: '', message: `batch refused: ${error.message}` });
+		this.emit('batchfailed', { batchId, error });
 	}
+}
 
-	#refuse(response: TelemetryResponse, batch: TelemetryBatch, error: unknown): void {
-		const err = error instanceof Error ? error : new Error(String(error));
-		response.rejected.push({ batchId: batch.batchId, path: '', message: `batch refused: ${err.message}` });
-		this.emit('batchfailed', { batchId: batch.batchId, error: err });
-	}
+function toJournalTables(encoded: Partial<Record<TableName, EncodedRows>>): JournalEntry['tables'] {
+	const out: JournalEntry['tables'] = {};
+	for (const [table, e] of Object.entries(encoded) as Array<[TableName, EncodedRows]>) out[table] = { rows: e.rows, data: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength) };
+	return out;
 }
 
 function push<T extends TableName>(rows: Rows, table: T, list: Array<RowOfTable<T>>): void {

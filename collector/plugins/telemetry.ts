@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
 import { collectorEndpoints } from '../../protocol/endpoints.ts';
 import { HttpError, parseRequest } from '../http.ts';
+import type { BatchWorkers } from '../ingest/BatchWorkers.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import { isDiskFull } from '../ingest/Journal.ts';
 
@@ -12,9 +13,22 @@ import { isDiskFull } from '../ingest/Journal.ts';
  * stored); 413 above the body limit; 429 with Retry-After while the store is behind; 507 with
  * Retry-After while the disk is full (nothing of that request was kept: send it again).
  */
-export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest }> = async (app, { ingest }) => {
+export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; workers?: BatchWorkers }> = async (app, { ingest, workers }) => {
+	if (!workers) {
+		app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
+			const response = await storeTelemetry(request, ingest, () => ingest.accept(parseBatches(request.body, TelemetryBatch, TelemetryRequest)));
+			return reply.code(202).send(response);
+		});
+		return;
+	}
+	// The body goes to a worker thread as bytes: parsing it there is most of what ingest costs.
+	app.removeContentTypeParser('application/json');
+	app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 	app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
-		const response = await storeTelemetry(request, ingest, () => ingest.accept(parseBatches(request.body, TelemetryBatch, TelemetryRequest)));
+		const response = await storeTelemetry(request, ingest, async () => {
+			const { prepared, remembered } = await workers.run(request.body as Buffer);
+			return ingest.acceptPrepared([...prepared, ...remembered.map((batch) => ingest.prepare({ batch }))]);
+		});
 		return reply.code(202).send(response);
 	});
 };

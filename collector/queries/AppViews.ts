@@ -73,7 +73,7 @@ export class AppViews {
 		if (hit && Date.now() - hit.at < cacheMs) return { ...hit.view, calls: { ...hit.view.calls, active: live.activeCalls }, alerts: live.alerts };
 		const { bucket, level } = AppViews.resolution(to - from);
 		const params = { app: app.appId, from: Math.floor(from / 1000), to: Math.ceil(to / 1000) };
-		const [series, points, calls, breakdown] = await Promise.all([
+		const [{ series }, points, calls, breakdown] = await Promise.all([
 			metricSeries(this.sql, {
 				table: `app_rollup_${level}s`,
 				filters: ['app_id = {app:String}', 'bucket >= toDateTime({from:UInt32})', 'bucket < toDateTime({to:UInt32})'],

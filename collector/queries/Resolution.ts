@@ -51,7 +51,7 @@ export class Resolutions {
 	async of(runId: string, requested?: number, run?: RunInfo): Promise<Resolution> {
 		if (requested) return chooseResolution(0, requested);
 		// A finished run knows its length; a running one is measured.
-		const duration = run?.endedAt ? run.durationMs : await this.spanMs(runId);
+		const duration = run?.endedAt && run.startedAt ? run.durationMs : await this.spanMs(runId);
 		return chooseResolution(duration);
 	}
 }

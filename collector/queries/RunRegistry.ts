@@ -1,7 +1,8 @@
 import type { RunInfo } from '../../protocol/api.ts';
 import { parseJson, type Sql } from './sql.ts';
 
-interface RunRowResult {
+/** A run's registry row as stored. */
+interface RunRecordRow {
 	run_id: string;
 	scenario: string;
 	status: RunInfo['status'];
@@ -11,13 +12,31 @@ interface RunRowResult {
 	planned_participants: number;
 	config: string;
 	verdict: string;
-	participants: number;
-	first_ms: number | null;
-	last_ms: number | null;
 	kind: string;
 	app_id: string;
 	shard_count: number;
 }
+
+/** What a run's events add to its record: who took part, and when its first and last events were. */
+export interface RunEventSpan {
+	participants: number;
+	firstMs: number | null;
+	lastMs: number | null;
+}
+
+interface RunRowResult extends RunRecordRow {
+	participants: number;
+	first_ms: number | null;
+	last_ms: number | null;
+}
+
+/** A run's registry row, to be completed by its events (`runInfo`). */
+export type RunRecord = RunRecordRow;
+
+const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
+	toUnixTimestamp64Milli(r.started_at) AS started_at,
+	if(isNull(r.ended_at), NULL, toUnixTimestamp64Milli(assumeNotNull(r.ended_at))) AS ended_at,
+	r.planned_participants AS planned_participants, r.config AS config, r.verdict AS verdict, r.kind AS kind, r.app_id AS app_id`;
 
 export interface RunListFilter {
 	kind?: 'run' | 'call';
@@ -36,12 +55,8 @@ export class RunRegistry {
 			...(filter.app ? ['app_id = {app:String}'] : []),
 		];
 		const rows = await this.sql.rows<RunRowResult>(
-			`SELECT r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
-				toUnixTimestamp64Milli(r.started_at) AS started_at,
-				if(isNull(r.ended_at), NULL, toUnixTimestamp64Milli(assumeNotNull(r.ended_at))) AS ended_at,
-				r.planned_participants AS planned_participants, r.config AS config, r.verdict AS verdict,
-				toUInt32(ifNull(p.participants, 0)) AS participants,
-				p.first_ms AS first_ms, p.last_ms AS last_ms, r.kind AS kind, r.app_id AS app_id,
+			`SELECT ${recordColumns},
+				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
 				toUInt32(ifNull(sh.shard_count, 1)) AS shard_count
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
@@ -56,30 +71,45 @@ export class RunRegistry {
 			LIMIT {limit:UInt32}`,
 			{ limit, ...(runId ? { run: runId } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.app ? { app: filter.app } : {}) },
 		);
-		return rows.map((r) => {
-			const startedAt = Number(r.started_at) || r.first_ms || 0;
-			const endedAt = r.ended_at ?? null;
-			const end = endedAt ?? (r.status === 'running' ? Date.now() : (r.last_ms ?? startedAt));
-			return {
-				runId: r.run_id,
-				scenario: r.scenario,
-				status: r.status,
-				statusReason: r.status_reason,
-				startedAt,
-				endedAt,
-				durationMs: Math.max(0, end - startedAt),
-				plannedParticipants: r.planned_participants,
-				participants: r.participants,
-				verdict: parseJson(r.verdict, []),
-				config: parseJson(r.config, {}),
-				kind: r.kind === 'call' ? 'call' : 'run',
-				appId: r.app_id,
-				shards: r.shard_count,
-			};
-		});
+		return rows.map((r) => runInfo(r, { participants: Number(r.participants), firstMs: r.first_ms, lastMs: r.last_ms }));
 	}
 
 	async get(runId: string): Promise<RunInfo | undefined> {
 		return (await this.list(1, runId))[0];
 	}
+
+	/** One run's registry row alone, without reading its events (the run view has them from its own pass). */
+	async record(runId: string): Promise<RunRecord | undefined> {
+		const db = this.sql.db;
+		const [row] = await this.sql.rows<RunRecordRow>(
+			`SELECT ${recordColumns},
+				toUInt32((SELECT ifNull(max(shard_count), 1) FROM ${db}.run_shards WHERE run_id = {run:String})) AS shard_count
+			FROM ${db}.runs AS r FINAL WHERE r.run_id = {run:String}`,
+			{ run: runId },
+		);
+		return row;
+	}
+}
+
+/** A run as the API shows it: its registry row, completed by what its events say. */
+export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
+	const startedAt = Number(r.started_at) || events.firstMs || 0;
+	const endedAt = r.ended_at ?? null;
+	const end = endedAt ?? (r.status === 'running' ? Date.now() : (events.lastMs ?? startedAt));
+	return {
+		runId: r.run_id,
+		scenario: r.scenario,
+		status: r.status,
+		statusReason: r.status_reason,
+		startedAt,
+		endedAt,
+		durationMs: Math.max(0, end - startedAt),
+		plannedParticipants: r.planned_participants,
+		participants: events.participants,
+		verdict: parseJson(r.verdict, []),
+		config: parseJson(r.config, {}),
+		kind: r.kind === 'call' ? 'call' : 'run',
+		appId: r.app_id,
+		shards: r.shard_count,
+	};
 }

@@ -1,8 +1,10 @@
 import type { GeneratorHealth, ParticipantsSeries, QualityBands, SfuLoad, Timeseries, TimeseriesQuery } from '../../protocol/api.ts';
+import { sampleMetricNames, seriesMetricNames } from '../../protocol/metrics.ts';
 import { qualityBandLimits } from '../normalize/mos.ts';
 import type { QueryParams } from '../store/ClickHouseStore.ts';
 import { peerResolution, type Resolution } from './Resolution.ts';
 import { metricSeries } from './metricSeries.ts';
+import { sampleMetricSummaries, type SampleMetricSummaries } from './RunSummaries.ts';
 import { equalities, finiteOrNull, type Sql } from './sql.ts';
 
 /** The run over time: metric percentiles, participants and their quality bands, SFU and generator load. */
@@ -11,18 +13,43 @@ export class RunSeries {
 
 	/** p50/p95/p99/avg per bucket: whole run from rollups, a room or a peer from raw samples. */
 	async timeseries(runId: string, query: TimeseriesQuery, resolution: Resolution): Promise<Timeseries> {
-		const filtered = Boolean(query.room || query.peer);
-		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap).
+		// Room and peer drill-downs read raw samples (their prefix of the sort key keeps it cheap), as
+		// does a bucket finer than every rollup level.
+		const raw = Boolean(query.room || query.peer) || resolution.level === 'raw';
 		const params: QueryParams = { run: runId };
 		const filters = ['run_id = {run:String}', ...equalities(params, { room_id: query.room, peer_id: query.peer, kind: query.kind })];
-		const series = await metricSeries(this.sql, {
-			table: filtered ? 'samples' : `rollup_${resolution.level}s`,
+		const { series } = await metricSeries(this.sql, {
+			table: raw ? 'samples' : `rollup_${resolution.level}s`,
 			filters,
 			params,
 			bucket: resolution.bucket,
 			metrics: query.metrics,
 		});
 		return { bucketSeconds: resolution.bucket, series };
+	}
+
+	/**
+	 * The run view's charts and, from the same pass over the same rollup states, every sample
+	 * metric over the whole run (undefined when the resolution reads raw samples: the summary
+	 * then comes from the coarsest rollup instead of from every sample).
+	 */
+	async overview(runId: string, resolution: Resolution): Promise<{ timeseries: Timeseries; metrics: SampleMetricSummaries | undefined }> {
+		if (resolution.level === 'raw') {
+			return { timeseries: await this.timeseries(runId, { metrics: seriesMetricNames, bucket: resolution.bucket }, resolution), metrics: undefined };
+		}
+		const { series, whole } = await metricSeries(this.sql, {
+			table: `rollup_${resolution.level}s`,
+			filters: ['run_id = {run:String}'],
+			params: { run: runId },
+			bucket: resolution.bucket,
+			metrics: sampleMetricNames,
+			whole: true,
+		});
+		const charted = Object.fromEntries(seriesMetricNames.map((name) => [name, series[name] ?? []]));
+		return {
+			timeseries: { bucketSeconds: resolution.bucket, series: charted },
+			metrics: sampleMetricSummaries(whole, (name) => sampleMetricNames.indexOf(name)),
+		};
 	}
 
 	/**

@@ -1,5 +1,5 @@
 import type { FirstMediaDistribution, MetricSummary, ParticipantsSeries, RunSummary } from '../../protocol/api.ts';
-import { eventMetricNames, metricCatalogue, sampleMetricNames, type MetricName } from '../../protocol/metrics.ts';
+import { eventMetricNames, metricCatalogue, sampleMetricNames, type MetricName, type SampleMetricName } from '../../protocol/metrics.ts';
 import { rollupLevels, rollupQuantiles, sketch } from '../store/schema.ts';
 import { finiteOrNull, metricFilter, runScope, scaled, type Scope, type Sql } from './sql.ts';
 
@@ -23,8 +23,12 @@ export class RunSummaries {
 	 * of participants in calls comes from the participants series the caller has at hand.
 	 */
 	async summary(runId: string, exact: boolean, participants: ParticipantsSeries): Promise<RunSummary> {
-		const db = this.sql.db;
-		const metrics: Partial<Record<MetricName, MetricSummary>> = {};
+		const [samples, events] = await Promise.all([this.sampleMetrics(runId, exact), this.eventFacts(runScope(runId))]);
+		return runSummary(runId, exact, samples, events, participants);
+	}
+
+	/** Every sample metric over the whole run, from the coarsest rollup or, with `exact`, from raw samples. */
+	async sampleMetrics(runId: string, exact: boolean): Promise<SampleMetricSummaries> {
 		const qs = rollupQuantiles.join(', ');
 		const selects = sampleMetricNames.map((name, i) => {
 			const m = metricCatalogue[name];
@@ -38,95 +42,136 @@ export class RunSummaries {
 					${sketch('MergeIf')}(${m.column}_q, ${cond}) AS q${i}`;
 		});
 		const [row] = await this.sql.rows<Record<string, unknown>>(
-			`SELECT ${selects.join(',\n')} FROM ${db}.${exact ? 'samples' : `rollup_${rollupLevels.at(-1)}s`} WHERE run_id = {run:String}`,
+			`SELECT ${selects.join(',\n')} FROM ${this.sql.db}.${exact ? 'samples' : `rollup_${rollupLevels.at(-1)}s`} WHERE run_id = {run:String}`,
 			{ run: runId },
 		);
-		sampleMetricNames.forEach((name, i) => {
-			const m = metricCatalogue[name];
-			metrics[name] = metricSummary(row, i, m.unit, 'scale' in m ? m.scale : undefined);
-		});
+		return sampleMetricSummaries(row, (name) => sampleMetricNames.indexOf(name));
+	}
 
-		const eventSelects = eventMetricNames.map((name, i) => {
-			const type = metricCatalogue[name].eventType;
-			return `countIf(type = '${type}' AND duration_ms IS NOT NULL) AS c${i}, avgIf(duration_ms, type = '${type}') AS a${i},
-				minIf(duration_ms, type = '${type}') AS mn${i}, maxIf(duration_ms, type = '${type}') AS mx${i},
-				quantilesExactInclusiveIf(${qs})(duration_ms, type = '${type}') AS q${i}`;
-		});
-		const [ev] = await this.sql.rows<Record<string, unknown>>(
-			`SELECT ${eventSelects.join(',\n')} FROM ${db}.events WHERE run_id = {run:String}`,
-			{ run: runId },
+	/**
+	 * Everything the summary takes from events, in one pass grouped by participant: the duration
+	 * metrics (join, first media, reconnect), who tried, joined, never joined and dropped, every
+	 * time to first media, and the span of the events.
+	 */
+	async eventFacts(scope: Scope): Promise<EventFacts> {
+		const qs = rollupQuantiles.join(', ');
+		const types = eventMetricNames.map((name) => metricCatalogue[name].eventType);
+		const perPeer = types.map((type, i) => `groupArrayIf(duration_ms, type = '${type}' AND duration_ms IS NOT NULL) AS d${i}`);
+		const overall = types.map(
+			(_, i) => `sum(length(d${i})) AS c${i}, avgArray(d${i}) AS a${i}, minArray(d${i}) AS mn${i}, maxArray(d${i}) AS mx${i},
+				quantilesExactInclusiveArray(${qs})(d${i}) AS q${i}`,
 		);
-		eventMetricNames.forEach((name, i) => {
-			metrics[name] = metricSummary(ev, i, 'ms');
-		});
-		const people = await this.participation(runId);
-		metrics.join_failed = rateSummary(people.neverJoined, people.attempted);
-		metrics.dropped = rateSummary(people.dropped, people.joined);
-		return {
-			runId,
-			exact,
-			participants: {
-				attempted: people.attempted,
-				joined: people.joined,
-				failed: people.neverJoined,
-				dropped: people.dropped,
-				peakActive: participants.points.reduce((max, p) => Math.max(max, p.active), 0),
-			},
-			joinSuccessRate: people.attempted ? people.joined / people.attempted : null,
-			metrics: metrics as Record<MetricName, MetricSummary>,
-		};
-	}
-
-	/** Participants that tried, joined, never joined, and failed after joining. */
-	async participation(runId: string): Promise<Participation> {
-		return this.participationIn(runScope(runId));
-	}
-
-	/** Who tried to join, joined, never joined, and dropped after joining, among the events a scope selects. */
-	async participationIn(scope: Scope): Promise<Participation> {
-		const [row] = await this.sql.rows<{ attempted: number; joined: number; never_joined: number; dropped: number }>(
-			`SELECT count() AS attempted, countIf(first_join IS NOT NULL) AS joined,
+		const firstMedia = types.indexOf(metricCatalogue.first_media_ms.eventType);
+		const [row] = await this.sql.rows<Record<string, unknown> & { attempted: number; joined: number; never_joined: number; dropped: number; first_media: number[]; first_ms: number | null; last_ms: number | null }>(
+			`SELECT ${overall.join(',\n')},
+				countIf(first_join IS NOT NULL OR first_fail IS NOT NULL) AS attempted, countIf(first_join IS NOT NULL) AS joined,
 				countIf(first_join IS NULL AND first_fail IS NOT NULL) AS never_joined,
-				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped
+				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped,
+				groupArrayArray(d${firstMedia}) AS first_media,
+				toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(last_ts)) AS last_ms
 			FROM (
 				SELECT run_id, peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
-					maxIf(ts, type = 'fail') AS last_fail
-				FROM ${this.sql.db}.events WHERE ${scope.where} AND type IN ('join', 'fail')
+					maxIf(ts, type = 'fail') AS last_fail, min(ts) AS first_ts, max(ts) AS last_ts,
+					${perPeer.join(', ')}
+				FROM ${this.sql.db}.events WHERE ${scope.where}
 				GROUP BY run_id, peer_id
 			) SETTINGS aggregate_functions_null_for_empty = 1`,
 			scope.params,
 		);
+		const metrics = {} as EventFacts['metrics'];
+		eventMetricNames.forEach((name, i) => {
+			metrics[name] = metricSummary(row, i, 'ms');
+		});
 		return {
-			attempted: Number(row?.attempted ?? 0),
-			joined: Number(row?.joined ?? 0),
-			neverJoined: Number(row?.never_joined ?? 0),
-			dropped: Number(row?.dropped ?? 0),
+			metrics,
+			participation: {
+				attempted: Number(row?.attempted ?? 0),
+				joined: Number(row?.joined ?? 0),
+				neverJoined: Number(row?.never_joined ?? 0),
+				dropped: Number(row?.dropped ?? 0),
+			},
+			firstMediaMs: (row?.first_media ?? []).map(Number),
+			firstMs: finiteOrNull(row?.first_ms),
+			lastMs: finiteOrNull(row?.last_ms),
 		};
+	}
+
+	/** Who tried to join, joined, never joined, and dropped after joining, among the events a scope selects. */
+	async participationIn(scope: Scope): Promise<Participation> {
+		return (await this.eventFacts(scope)).participation;
 	}
 
 	/** Time to first media: one value per participant join, few enough to bin here. */
 	async firstMedia(runId: string): Promise<FirstMediaDistribution> {
-		const [row] = await this.sql.rows<{ values: number[]; q: number[] }>(
-			`SELECT groupArray(duration_ms) AS values, quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q
-			FROM ${this.sql.db}.events WHERE run_id = {run:String} AND type = 'first-media' AND duration_ms IS NOT NULL`,
-			{ run: runId },
-		);
-		const values = (row?.values ?? []).map(Number);
-		if (values.length === 0) return { count: 0, p50: null, p95: null, histogram: [] };
-		const highest = Math.max(...values);
-		const width = niceBuckets.map((b) => b * 100).find((w) => w * 20 >= highest) ?? Math.ceil(highest / 20);
-		const bins = new Map<number, number>();
-		for (const v of values) {
-			const from = Math.floor(v / width) * width;
-			bins.set(from, (bins.get(from) ?? 0) + 1);
-		}
-		return {
-			count: values.length,
-			p50: finiteOrNull(row!.q[0]),
-			p95: finiteOrNull(row!.q[1]),
-			histogram: [...bins.entries()].sort(([a], [b]) => a - b).map(([fromMs, count]) => ({ fromMs, toMs: fromMs + width, count })),
-		};
+		return firstMediaDistribution(await this.eventFacts(runScope(runId)));
 	}
+}
+
+/** Count, median, p95 and a histogram of about 20 round-width bins of the times to first media. */
+export function firstMediaDistribution(events: EventFacts): FirstMediaDistribution {
+	const values = events.firstMediaMs;
+	if (values.length === 0) return { count: 0, p50: null, p95: null, histogram: [] };
+	const highest = values.reduce((max, v) => Math.max(max, v), 0);
+	const width = niceBuckets.map((b) => b * 100).find((w) => w * 20 >= highest) ?? Math.ceil(highest / 20);
+	const bins = new Map<number, number>();
+	for (const v of values) {
+		const from = Math.floor(v / width) * width;
+		bins.set(from, (bins.get(from) ?? 0) + 1);
+	}
+	const { p50, p95 } = events.metrics.first_media_ms;
+	return {
+		count: values.length,
+		p50,
+		p95,
+		histogram: [...bins.entries()].sort(([x], [y]) => x - y).map(([fromMs, count]) => ({ fromMs, toMs: fromMs + width, count })),
+	};
+}
+
+export type SampleMetricSummaries = Record<SampleMetricName, MetricSummary>;
+
+/** What a run's events say (see RunSummaries.eventFacts). */
+export interface EventFacts {
+	metrics: Record<(typeof eventMetricNames)[number], MetricSummary>;
+	participation: Participation;
+	/** Every time to first media, milliseconds. */
+	firstMediaMs: number[];
+	/** The first and last event's time, epoch ms (null without events). */
+	firstMs: number | null;
+	lastMs: number | null;
+}
+
+/** Sample metric summaries from a row holding columns c<i>, a<i>, mn<i>, mx<i>, q<i> per metric. */
+export function sampleMetricSummaries(row: Record<string, unknown> | undefined, indexOf: (name: SampleMetricName) => number): SampleMetricSummaries {
+	const metrics = {} as SampleMetricSummaries;
+	for (const name of sampleMetricNames) {
+		const m = metricCatalogue[name];
+		metrics[name] = metricSummary(row, indexOf(name), m.unit, 'scale' in m ? m.scale : undefined);
+	}
+	return metrics;
+}
+
+/** A run's summary from its sample metrics, its event facts and the participants series (for the peak). */
+export function runSummary(runId: string, exact: boolean, samples: SampleMetricSummaries, events: EventFacts, participants: ParticipantsSeries): RunSummary {
+	const people = events.participation;
+	const metrics: Record<MetricName, MetricSummary> = {
+		...samples,
+		...events.metrics,
+		join_failed: rateSummary(people.neverJoined, people.attempted),
+		dropped: rateSummary(people.dropped, people.joined),
+	};
+	return {
+		runId,
+		exact,
+		participants: {
+			attempted: people.attempted,
+			joined: people.joined,
+			failed: people.neverJoined,
+			dropped: people.dropped,
+			peakActive: participants.points.reduce((max, p) => Math.max(max, p.active), 0),
+		},
+		joinSuccessRate: people.attempted ? people.joined / people.attempted : null,
+		metrics,
+	};
 }
 
 /** count/avg/min/max/percentiles of one metric from columns c<i>, a<i>, mn<i>, mx<i>, q<i>. */

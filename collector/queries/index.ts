@@ -1,12 +1,11 @@
 import type { RunView } from '../../protocol/api.ts';
-import { seriesMetricNames } from '../../protocol/metrics.ts';
 import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { DrillDown } from './DrillDown.ts';
 import { Resolutions } from './Resolution.ts';
-import { RunRegistry } from './RunRegistry.ts';
+import { RunRegistry, runInfo } from './RunRegistry.ts';
 import { RunSeries } from './RunSeries.ts';
-import { RunSummaries } from './RunSummaries.ts';
-import { Sql } from './sql.ts';
+import { firstMediaDistribution, RunSummaries, runSummary } from './RunSummaries.ts';
+import { runScope, Sql } from './sql.ts';
 import { ThresholdQueries } from './ThresholdQueries.ts';
 
 export { chooseResolution, maxChartPoints, type Resolution } from './Resolution.ts';
@@ -30,28 +29,34 @@ export class Queries {
 		this.drill = new DrillDown(sql);
 	}
 
-	/** Everything the dashboard's run view shows, at one resolution; undefined for an unknown run. */
+	/**
+	 * Everything the dashboard's run view shows, at one resolution; undefined for an unknown run.
+	 * Asked in as few queries as the answer allows (the embedded engine answers one at a time and
+	 * planning a query costs about as much as running it): the charts and the summary's sample
+	 * metrics share one pass, and every figure from events comes from one more.
+	 */
 	async view(runId: string, requestedBucket?: number): Promise<RunView | undefined> {
-		const run = await this.registry.get(runId);
-		if (!run) return undefined;
-		const resolution = await this.resolutions.of(runId, requestedBucket, run);
-		// Independent questions go together: a server answers them at once (the embedded engine in turn).
-		const [people, timeseries, sfu, generator, firstMedia] = await Promise.all([
+		const record = await this.registry.record(runId);
+		if (!record) return undefined;
+		// Whether the run has ended and how long it ran need no events when it has an end time.
+		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null }));
+		const [people, overview, sfu, generator, events] = await Promise.all([
 			this.series.people(runId, resolution),
-			this.series.timeseries(runId, { metrics: seriesMetricNames, bucket: resolution.bucket }, resolution),
+			this.series.overview(runId, resolution),
 			this.series.sfuLoad(runId, resolution.bucket),
 			this.series.generatorHealth(runId, resolution.bucket),
-			this.summaries.firstMedia(runId),
+			this.summaries.eventFacts(runScope(runId)),
 		]);
+		const sampleMetrics = overview.metrics ?? (await this.summaries.sampleMetrics(runId, false));
 		return {
-			run,
-			summary: await this.summaries.summary(runId, false, people.participants),
-			timeseries,
+			run: runInfo(record, { participants: events.participation.attempted, firstMs: events.firstMs, lastMs: events.lastMs }),
+			summary: runSummary(runId, false, sampleMetrics, events, people.participants),
+			timeseries: overview.timeseries,
 			participants: people.participants,
 			quality: people.quality,
 			sfu,
 			generator,
-			firstMedia,
+			firstMedia: firstMediaDistribution(events),
 		};
 	}
 }

@@ -7,6 +7,7 @@ import { ClickHouseError, createClient, type ClickHouseClient, type ClickHouseSe
 import { parseInput } from '../../protocol/issues.ts';
 import { columnsStructure, RowBinaryWriter, type Column, type RowOf } from './columns.ts';
 import { StoreOptions, type StoreOptionsInput } from './options.ts';
+import { ReadsFirst } from './ReadsFirst.ts';
 import { catchUpStatements, migrations, migrationsTableStatement, type SchemaOptions } from './schema.ts';
 import { tables, type TableName } from './tables.ts';
 
@@ -22,13 +23,17 @@ export type QueryParams = Record<string, string | number | boolean | string[] | 
  */
 export class ClickHouseStore {
 	readonly #tmpDir = path.join(os.tmpdir(), `callswarm-ingest-${process.pid}-${randomUUID().slice(0, 8)}`);
+	/** The embedded engine runs one statement at a time: queries go before inserts (a server runs both at once). */
+	readonly #turns: ReadsFirst | undefined;
 	#closed = false;
 
 	private constructor(
 		readonly options: StoreOptions,
 		readonly client: ClickHouseClient,
 		readonly kind: 'embedded' | 'server',
-	) {}
+	) {
+		this.#turns = kind === 'embedded' ? new ReadsFirst() : undefined;
+	}
 
 	static async open(input: StoreOptionsInput = {}): Promise<ClickHouseStore> {
 		const options = parseInput(StoreOptions, input, 'ClickHouse options');
@@ -131,11 +136,11 @@ export class ClickHouseStore {
 		const file = path.join(this.#tmpDir, `${table}-${randomUUID()}.rowbinary`);
 		try {
 			await writeFile(file, data);
-			await this.client.command({
-				query: `INSERT INTO ${target} (${columnList}) SELECT * FROM file({file:String}, 'RowBinary', {structure:String})`,
-				query_params: { file, structure: columnsStructure(columns) },
-				clickhouse_settings: { ...settings, ...(settings.insert_deduplication_token ? { insert_select_deduplicate: 1 as const } : {}) },
-			});
+			await this.command(
+				`INSERT INTO ${target} (${columnList}) SELECT * FROM file({file:String}, 'RowBinary', {structure:String})`,
+				{ file, structure: columnsStructure(columns) },
+				{ ...settings, ...(settings.insert_deduplication_token ? { insert_select_deduplicate: 1 as const } : {}) },
+			);
 		} finally {
 			await rm(file, { force: true });
 		}
@@ -149,12 +154,13 @@ export class ClickHouseStore {
 	}
 
 	async query<R>(query: string, params: QueryParams = {}): Promise<R[]> {
-		const result = await this.client.query({ query, query_params: params, format: 'JSONEachRow' });
-		return result.json<R>();
+		const read = async () => (await this.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<R>();
+		return this.#turns ? this.#turns.read(read) : read();
 	}
 
 	async command(query: string, params: QueryParams = {}, settings: ClickHouseSettings = {}): Promise<void> {
-		await this.client.command({ query, query_params: params, clickhouse_settings: settings });
+		const write = async () => void (await this.client.command({ query, query_params: params, clickhouse_settings: settings }));
+		await (this.#turns ? this.#turns.write(write) : write());
 	}
 
 	async ping(): Promise<boolean> {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import type { RunView, RunInfo, RunSummary, Timeseries, ParticipantsSeries, QualityBands, SfuLoad, FirstMediaDistribution, RoomList, PeerList, EventList } from '../../protocol/api.ts';
+import { seriesMetricNames } from '../../protocol/metrics.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
 import { removeDir } from '../helpers/tempDir.ts';
@@ -158,6 +159,33 @@ describe('query API on a stored run', () => {
 		expect(body.firstMedia.count).toBe(4);
 		expect(body.sfu.workers).toHaveLength(1);
 		expect((await get(`/v1/runs/nope/view`)).status).toBe(404);
+	});
+
+	it('answers the view with the same figures as the endpoints it stands for, at a rollup and at a raw bucket', async () => {
+		// The view shares one pass for its charts and summary and one for everything from events;
+		// each part must still say what its own endpoint says.
+		const closeTo = (a: unknown, b: unknown, at = ''): void => {
+			if (typeof a === 'number' && typeof b === 'number') expect(a, at).toBeCloseTo(b, 9);
+			else if (a && b && typeof a === 'object' && typeof b === 'object') {
+				for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) closeTo((a as never)[key], (b as never)[key], `${at}.${key}`);
+			} else expect(a, at).toEqual(b);
+		};
+		for (const bucket of [5, 15, 2]) {
+			const { status, body } = await get<RunView>(`/v1/runs/${runId}/view?bucket=${bucket}`);
+			expect(status).toBe(200);
+			const timeseries = await get<Timeseries>(`/v1/runs/${runId}/timeseries?bucket=${bucket}&metrics=${seriesMetricNames.join(',')}`);
+			closeTo(body.timeseries, timeseries.body, `view?bucket=${bucket} timeseries`);
+			expect(Object.values(body.timeseries.series).some((points) => points.length > 0)).toBe(true);
+			const { runId: _summaryRun, ...summary } = (await get<RunSummary>(`/v1/runs/${runId}/summary`)).body;
+			// The peak of participants is read off the participants series at the view's own bucket.
+			const peakActive = Math.max(...body.participants.points.map((p) => p.active));
+			expect(body.summary.participants.peakActive).toBe(peakActive);
+			closeTo({ ...body.summary, participants: { ...body.summary.participants, peakActive: 0 } }, { ...summary, runId, participants: { ...summary.participants, peakActive: 0 } }, 'summary');
+			expect(body.summary.metrics.first_media_ms).toMatchObject({ count: 4, min: 800, max: 1400 });
+			closeTo(body.run, (await get<RunInfo>(`/v1/runs/${runId}`)).body, 'run');
+			closeTo(body.firstMedia, (await get<FirstMediaDistribution>(`/v1/runs/${runId}/first-media`)).body, 'firstMedia');
+		}
+		expect((await get<RunView>(`/v1/runs/${runId}/view?bucket=2`)).body.timeseries.bucketSeconds).toBe(2);
 	});
 
 	it('drills down into rooms, peers and events', async () => {

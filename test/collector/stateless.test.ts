@@ -1,7 +1,8 @@
 /**
  * Collectors behind a load balancer: two collector processes, each getting every other batch of
  * the same bots, store exactly the rows one collector stores for the same input, and the run's
- * summary over their rows is the same.
+ * summary over their rows is the same. One collector parsing in worker threads stores exactly
+ * what one doing it all on its own thread stores.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -24,8 +25,10 @@ afterAll(() => {
 });
 
 /** A collector in its own process (its own embedded store); resolves with its URL. */
-async function collectorProcess(name: string): Promise<{ url: string; stop(): Promise<void> }> {
-	const child = spawn(process.execPath, ['bin/callswarm.js', 'serve', '--port', '0', '--data-dir', path.join(work, name), '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function collectorProcess(name: string, ...flags: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+	const child = spawn(process.execPath, ['bin/callswarm.js', 'serve', '--port', '0', '--data-dir', path.join(work, name), '--log-level', 'silent', ...flags], {
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
 	started.push(child);
 	const url = await new Promise<string>((resolve, reject) => {
 		let out = '';
@@ -61,17 +64,41 @@ describe('two collectors behind a load balancer', () => {
 				batches.push({ ...b, batchId: `lb-batch-${peer}-${i}`, baseline: keeper.take(peer, [snapshot]) });
 			}
 		});
-		const [single, left, right] = await Promise.all([collectorProcess('single'), collectorProcess('left'), collectorProcess('right')]);
+		// A fourth bot sends no baselines (as an app posting raw reports may): its deltas come from
+		// what a collector remembers, so it goes to the single collectors only.
+		const remembered = fixture.snapshots.map((snapshot, i) => ({ ...batch('lb-run', 'p3', [snapshot], []), batchId: `lb-batch-p3-${i}` }));
+		// The single collector parses in worker threads (two); "inline" does it all on its own thread.
+		const [single, inline, left, right] = await Promise.all([
+			collectorProcess('single', '--ingest-workers', '2'),
+			collectorProcess('inline', '--ingest-workers', '0'),
+			collectorProcess('left'),
+			collectorProcess('right'),
+		]);
 		for (const [i, b] of batches.entries()) {
 			expect((await post(single.url, b)).status).toBe(202);
+			expect((await post(inline.url, b)).status).toBe(202);
 			expect((await post(i % 2 === 0 ? left.url : right.url, b)).status).toBe(202);
 		}
-		await Promise.all([single.stop(), left.stop(), right.stop()]);
+		for (const b of remembered) {
+			expect((await post(single.url, b)).status).toBe(202);
+			expect((await post(inline.url, b)).status).toBe(202);
+		}
+		await Promise.all([single.stop(), inline.stop(), left.stop(), right.stop()]);
 
-		const dumps = Object.fromEntries(await Promise.all(['single', 'left', 'right'].map(async (name) => [name, await store(path.join(name, 'clickhouse'), 'dump', 'lb-run')] as const)));
+		const dumps = Object.fromEntries(
+			await Promise.all(['single', 'inline', 'left', 'right'].map(async (name) => [name, await store(path.join(name, 'clickhouse'), 'dump', 'lb-run')] as const)),
+		);
 		const parsed = (name: string) => JSON.parse(dumps[name]!) as { samples: Array<Record<string, unknown>>; events: Array<Record<string, unknown>> };
 		const sortRows = (rows: Array<Record<string, unknown>>) => rows.map((r) => JSON.stringify(r)).sort();
-		const one = parsed('single');
+		// Worker threads and the collector's own thread store the same rows, with and without baselines.
+		const threaded = parsed('single');
+		expect(sortRows(threaded.samples)).toEqual(sortRows(parsed('inline').samples));
+		expect(sortRows(threaded.events)).toEqual(sortRows(parsed('inline').events));
+		const p3 = threaded.samples.filter((r) => r.peer_id === 'p3' && (r.direction === 'inbound' || r.direction === 'outbound'));
+		expect(p3.length).toBeGreaterThan(10);
+		expect(p3.filter((r) => r.packets_delta === null)).toHaveLength(4);
+
+		const one = { samples: threaded.samples.filter((r) => r.peer_id !== 'p3'), events: threaded.events.filter((r) => r.peer_id !== 'p3') };
 		const two = { samples: [...parsed('left').samples, ...parsed('right').samples], events: [...parsed('left').events, ...parsed('right').events] };
 		expect(one.samples.length).toBeGreaterThan(50);
 		expect(sortRows(two.samples)).toEqual(sortRows(one.samples));
@@ -80,7 +107,8 @@ describe('two collectors behind a load balancer', () => {
 		const rtp = one.samples.filter((r) => r.direction === 'inbound' || r.direction === 'outbound');
 		expect(rtp.filter((r) => r.packets_delta === null)).toHaveLength(12);
 
-		for (const name of ['single', 'left', 'right']) writeFileSync(path.join(work, `${name}.json`), dumps[name]!);
+		for (const name of ['left', 'right']) writeFileSync(path.join(work, `${name}.json`), dumps[name]!);
+		writeFileSync(path.join(work, 'single.json'), JSON.stringify(one));
 		const [summaryOne, summaryTwo] = await Promise.all([
 			store('merged-one', 'summarize', 'lb-run', path.join(work, 'single.json')),
 			store('merged-two', 'summarize', 'lb-run', path.join(work, 'left.json'), path.join(work, 'right.json')),
