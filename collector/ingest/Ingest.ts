@@ -92,10 +92,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 			ids.add(prepared.batchId);
 			taken.push(prepared);
 			for (const r of prepared.rejected) response.rejected.push({ batchId: prepared.batchId, ...r });
-			for (const [table, encoded] of Object.entries(prepared.tables) as Array<[TableName, EncodedRows]>) {
-				parts.set(table, [...(parts.get(table) ?? []), encoded.data]);
-				counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
-			}
+			addTables(parts, counts, prepared.tables);
 			push(rows, 'batches', [
 				{ run_id: prepared.runId, batch_id: prepared.batchId, ts: Date.now(), samples: prepared.streamSamples, events: prepared.events },
 			]);
@@ -111,10 +108,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		}
 		if (taken.length === 0) return response;
 
-		for (const [table, encoded] of Object.entries(this.#preparer.encode(rows)) as Array<[TableName, EncodedRows]>) {
-			parts.set(table, [...(parts.get(table) ?? []), encoded.data]);
-			counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
-		}
+		addTables(parts, counts, this.#preparer.encode(rows));
 		const tablesOut: JournalEntry['tables'] = {};
 		for (const [table, list] of parts) tablesOut[table] = { rows: counts.get(table)!, data: list.length === 1 ? Buffer.from(list[0]!.buffer, list[0]!.byteOffset, list[0]!.byteLength) : Buffer.concat(list) };
 		const written = this.#write({ batchIds: [...ids], tables: tablesOut });
@@ -150,6 +144,16 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	#refuse(response: TelemetryResponse, batchId: string, error: Error): void {
 		response.rejected.push({ batchId, path: '', message: `batch refused: ${error.message}` });
 		this.emit('batchfailed', { batchId, error });
+	}
+}
+
+/** Adds a batch's encoded tables to a request's (parts are concatenated once, at the end). */
+function addTables(parts: Map<TableName, Uint8Array[]>, counts: Map<TableName, number>, tables: Partial<Record<TableName, EncodedRows>>): void {
+	for (const [table, encoded] of Object.entries(tables) as Array<[TableName, EncodedRows]>) {
+		const list = parts.get(table);
+		if (list) list.push(encoded.data);
+		else parts.set(table, [encoded.data]);
+		counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
 	}
 }
 

@@ -54,6 +54,28 @@ export class RunSummaries {
 	 * time to first media, and the span of the events.
 	 */
 	async eventFacts(scope: Scope): Promise<EventFacts> {
+		const row = await this.#events(scope, true);
+		const metrics = {} as EventFacts['metrics'];
+		eventMetricNames.forEach((name, i) => {
+			metrics[name] = metricSummary(row, i, 'ms');
+		});
+		return {
+			metrics,
+			participation: participationOf(row),
+			firstMediaMs: ((row?.first_media as number[] | undefined) ?? []).map(Number),
+			firstMs: finiteOrNull(row?.first_ms),
+			lastMs: finiteOrNull(row?.last_ms),
+		};
+	}
+
+	/** Who tried to join, joined, never joined, and dropped after joining, among the events a scope selects. */
+	async participationIn(scope: Scope): Promise<Participation> {
+		// Without the durations: an app's window can hold far more events than a run.
+		return participationOf(await this.#events(scope, false));
+	}
+
+	/** The events of a scope per participant, then over all: participation always, durations when asked. */
+	async #events(scope: Scope, durations: boolean): Promise<Record<string, unknown> | undefined> {
 		const qs = rollupQuantiles.join(', ');
 		const types = eventMetricNames.map((name) => metricCatalogue[name].eventType);
 		const perPeer = types.map((type, i) => `groupArrayIf(duration_ms, type = '${type}' AND duration_ms IS NOT NULL) AS d${i}`);
@@ -62,49 +84,37 @@ export class RunSummaries {
 				quantilesExactInclusiveArray(${qs})(d${i}) AS q${i}`,
 		);
 		const firstMedia = types.indexOf(metricCatalogue.first_media_ms.eventType);
-		const [row] = await this.sql.rows<Record<string, unknown> & { attempted: number; joined: number; never_joined: number; dropped: number; first_media: number[]; first_ms: number | null; last_ms: number | null }>(
-			`SELECT ${overall.join(',\n')},
-				countIf(first_join IS NOT NULL OR first_fail IS NOT NULL) AS attempted, countIf(first_join IS NOT NULL) AS joined,
+		const [row] = await this.sql.rows<Record<string, unknown>>(
+			`SELECT countIf(first_join IS NOT NULL OR first_fail IS NOT NULL) AS attempted, countIf(first_join IS NOT NULL) AS joined,
 				countIf(first_join IS NULL AND first_fail IS NOT NULL) AS never_joined,
-				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped,
-				groupArrayArray(d${firstMedia}) AS first_media,
-				toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(last_ts)) AS last_ms
+				countIf(first_join IS NOT NULL AND last_fail > first_join) AS dropped
+				${durations ? `, ${overall.join(',\n')}, groupArrayArray(d${firstMedia}) AS first_media,
+				toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(last_ts)) AS last_ms` : ''}
 			FROM (
 				SELECT run_id, peer_id, minIf(ts, type = 'join') AS first_join, minIf(ts, type = 'fail') AS first_fail,
-					maxIf(ts, type = 'fail') AS last_fail, min(ts) AS first_ts, max(ts) AS last_ts,
-					${perPeer.join(', ')}
-				FROM ${this.sql.db}.events WHERE ${scope.where}
+					maxIf(ts, type = 'fail') AS last_fail
+					${durations ? `, min(ts) AS first_ts, max(ts) AS last_ts, ${perPeer.join(', ')}` : ''}
+				FROM ${this.sql.db}.events WHERE ${scope.where} ${durations ? '' : "AND type IN ('join', 'fail')"}
 				GROUP BY run_id, peer_id
 			) SETTINGS aggregate_functions_null_for_empty = 1`,
 			scope.params,
 		);
-		const metrics = {} as EventFacts['metrics'];
-		eventMetricNames.forEach((name, i) => {
-			metrics[name] = metricSummary(row, i, 'ms');
-		});
-		return {
-			metrics,
-			participation: {
-				attempted: Number(row?.attempted ?? 0),
-				joined: Number(row?.joined ?? 0),
-				neverJoined: Number(row?.never_joined ?? 0),
-				dropped: Number(row?.dropped ?? 0),
-			},
-			firstMediaMs: (row?.first_media ?? []).map(Number),
-			firstMs: finiteOrNull(row?.first_ms),
-			lastMs: finiteOrNull(row?.last_ms),
-		};
-	}
-
-	/** Who tried to join, joined, never joined, and dropped after joining, among the events a scope selects. */
-	async participationIn(scope: Scope): Promise<Participation> {
-		return (await this.eventFacts(scope)).participation;
+		return row;
 	}
 
 	/** Time to first media: one value per participant join, few enough to bin here. */
 	async firstMedia(runId: string): Promise<FirstMediaDistribution> {
 		return firstMediaDistribution(await this.eventFacts(runScope(runId)));
 	}
+}
+
+function participationOf(row: Record<string, unknown> | undefined): Participation {
+	return {
+		attempted: Number(row?.attempted ?? 0),
+		joined: Number(row?.joined ?? 0),
+		neverJoined: Number(row?.never_joined ?? 0),
+		dropped: Number(row?.dropped ?? 0),
+	};
 }
 
 /** Count, median, p95 and a histogram of about 20 round-width bins of the times to first media. */
