@@ -38,7 +38,7 @@ interface Slot {
 /**
  * Worker threads that parse, validate, normalise and encode telemetry request bodies, so that
  * ingest uses every core and the collector's own thread stays free for the dashboard's queries
- * (a 1.5 MB request took 100–300 ms of it). Each body goes to the worker with the fewest
+ * (a 3.8 MB request of 200 bots took 100–300 ms of it). Each body goes to the worker with the fewest
  * bodies in hand. A worker that dies fails only the requests it held (answered as not kept,
  * so their senders retry) and is replaced.
  */
