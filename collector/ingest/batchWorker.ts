@@ -1,7 +1,7 @@
 /**
  * A worker thread of the collector's ingest: parses a telemetry request body, validates it
- * and normalises and encodes every batch that carries its baseline (callswarm's bots and the
- * monitoring SDK always do), so that the collector's own thread only dedupes and journals.
+ * and normalises and encodes every batch that carries its baseline (callswarm's bots always
+ * do), so that the collector's own thread only dedupes and journals.
  * Batches without a baseline need the counters the collector remembers: they go back as
  * validated batches, to be normalised there.
  */
