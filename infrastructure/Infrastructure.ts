@@ -69,12 +69,17 @@ export class Infrastructure {
 	}
 }
 
-/** A collector on loopback, any free port, with its data (embedded ClickHouse, journal) in `dataDir`. */
+/**
+ * A collector on loopback, any free port, with its data (embedded ClickHouse, journal) in `dataDir`.
+ * It shares the load generator's machine, whose cores are the bots': its ingest stays on its own
+ * thread (a run's own telemetry is small), with no worker threads competing with the bots.
+ */
 export function startLocalCollector(dataDir: string, options: CollectorOptionsInput = {}): Promise<Collector> {
 	return startCollector({
 		port: 0,
 		logLevel: 'error',
 		flushIntervalMs: 500,
+		ingestWorkers: 0,
 		dashboardDir,
 		...options,
 		dataDir: path.resolve(dataDir),

@@ -57,7 +57,7 @@ export class RunRegistry {
 		const rows = await this.sql.rows<RunRowResult>(
 			`SELECT ${recordColumns},
 				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
-				toUInt32(ifNull(sh.shard_count, 1)) AS shard_count
+				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
@@ -83,7 +83,7 @@ export class RunRegistry {
 		const db = this.sql.db;
 		const [row] = await this.sql.rows<RunRecordRow>(
 			`SELECT ${recordColumns},
-				toUInt32((SELECT ifNull(max(shard_count), 1) FROM ${db}.run_shards WHERE run_id = {run:String})) AS shard_count
+				toUInt32((SELECT ifNull(max(shard_count), 0) FROM ${db}.run_shards WHERE run_id = {run:String})) AS shard_count
 			FROM ${db}.runs AS r FINAL WHERE r.run_id = {run:String}`,
 			{ run: runId },
 		);
@@ -110,6 +110,7 @@ export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
 		config: parseJson(r.config, {}),
 		kind: r.kind === 'call' ? 'call' : 'run',
 		appId: r.app_id,
-		shards: r.shard_count,
+		// A run with no shard rows ran on one machine (an unmatched join gives 0, not NULL).
+		shards: Math.max(1, Number(r.shard_count)),
 	};
 }
