@@ -118,7 +118,6 @@ try {
 	const runId = `bench-${randomUUID().slice(0, 8)}`;
 	const t0 = Date.now() - flags.snapshots * 1000;
 	const botSnapshots = snapshotsFor(flags.snapshots, t0);
-	const loadSnapshots = snapshotsFor(flags.snapshots * 4, t0);
 	// One request = every bot's next 10 snapshots (what a load generator sends every few seconds).
 	const perRequest = 10;
 	/** A run's telemetry as the load generator would post it, one request per string. */
@@ -272,7 +271,7 @@ try {
 		// The dashboard while ingest runs flat out: another run's telemetry is posted as fast as the
 		// collector takes it, and the 10 M run's view is computed again and again meanwhile.
 		// Four times the first ingest's telemetry, so that the view is asked many times meanwhile.
-		const loaded = prepare(`bench-load-${randomUUID().slice(0, 8)}`, loadSnapshots);
+		const loaded = prepare(`bench-load-${randomUUID().slice(0, 8)}`, snapshotsFor(flags.snapshots * 4, t0));
 		const underLoad: number[] = [];
 		let ingesting = true;
 		const loadStarted = performance.now();

@@ -75,8 +75,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		if (racing.length) await Promise.allSettled(racing);
 
 		const taken: PreparedBatch[] = [];
-		const parts = new Map<TableName, Uint8Array[]>();
-		const counts = new Map<TableName, number>();
+		const gathered: Gathered = new Map();
 		const rows: Rows = {};
 		const newRuns = new Set<string>();
 		const ids = new Set<string>();
@@ -92,7 +91,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 			ids.add(prepared.batchId);
 			taken.push(prepared);
 			for (const r of prepared.rejected) response.rejected.push({ batchId: prepared.batchId, ...r });
-			addTables(parts, counts, prepared.tables);
+			gather(gathered, prepared.tables);
 			push(rows, 'batches', [
 				{ run_id: prepared.runId, batch_id: prepared.batchId, ts: Date.now(), samples: prepared.streamSamples, events: prepared.events },
 			]);
@@ -108,10 +107,8 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		}
 		if (taken.length === 0) return response;
 
-		addTables(parts, counts, this.#preparer.encode(rows));
-		const tablesOut: JournalEntry['tables'] = {};
-		for (const [table, list] of parts) tablesOut[table] = { rows: counts.get(table)!, data: list.length === 1 ? Buffer.from(list[0]!.buffer, list[0]!.byteOffset, list[0]!.byteLength) : Buffer.concat(list) };
-		const written = this.#write({ batchIds: [...ids], tables: tablesOut });
+		gather(gathered, this.#preparer.encode(rows));
+		const written = this.#write({ batchIds: [...ids], tables: journalTables(gathered) });
 		for (const id of ids) this.#inFlight.set(id, written);
 		try {
 			await written;
@@ -130,7 +127,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	async registerRun(runId: string, run: RunUpsert, owner?: RunOwner): Promise<void> {
 		const rows: Rows = {};
 		push(rows, 'runs', [runRow(runId, run, Date.now(), owner)]);
-		await this.#write({ batchIds: [], tables: toJournalTables(this.#preparer.encode(rows)) });
+		await this.#write({ batchIds: [], tables: journalTables(gather(new Map(), this.#preparer.encode(rows))) });
 		this.#knownRuns.add(runId);
 		await this.writer.flush();
 		this.emit('runchanged', runId);
@@ -147,19 +144,26 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	}
 }
 
-/** Adds a batch's encoded tables to a request's (parts are concatenated once, at the end). */
-function addTables(parts: Map<TableName, Uint8Array[]>, counts: Map<TableName, number>, tables: Partial<Record<TableName, EncodedRows>>): void {
+/** A request's encoded rows per table, gathered batch by batch and concatenated once, at the end. */
+type Gathered = Map<TableName, { rows: number; parts: Uint8Array[] }>;
+
+function gather(gathered: Gathered, tables: Partial<Record<TableName, EncodedRows>>): Gathered {
 	for (const [table, encoded] of Object.entries(tables) as Array<[TableName, EncodedRows]>) {
-		const list = parts.get(table);
-		if (list) list.push(encoded.data);
-		else parts.set(table, [encoded.data]);
-		counts.set(table, (counts.get(table) ?? 0) + encoded.rows);
+		const entry = gathered.get(table);
+		if (entry) {
+			entry.rows += encoded.rows;
+			entry.parts.push(encoded.data);
+		} else gathered.set(table, { rows: encoded.rows, parts: [encoded.data] });
 	}
+	return gathered;
 }
 
-function toJournalTables(encoded: Partial<Record<TableName, EncodedRows>>): JournalEntry['tables'] {
+function journalTables(gathered: Gathered): JournalEntry['tables'] {
 	const out: JournalEntry['tables'] = {};
-	for (const [table, e] of Object.entries(encoded) as Array<[TableName, EncodedRows]>) out[table] = { rows: e.rows, data: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength) };
+	for (const [table, { rows, parts }] of gathered) {
+		const only = parts.length === 1 ? parts[0]! : undefined;
+		out[table] = { rows, data: only ? Buffer.from(only.buffer, only.byteOffset, only.byteLength) : Buffer.concat(parts) };
+	}
 	return out;
 }
 

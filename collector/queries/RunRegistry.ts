@@ -1,8 +1,8 @@
 import type { RunInfo } from '../../protocol/api.ts';
 import { parseJson, type Sql } from './sql.ts';
 
-/** A run's registry row as stored. */
-interface RunRecordRow {
+/** A run's registry row as stored, to be completed by its events (`runInfo`). */
+export interface RunRecord {
 	run_id: string;
 	scenario: string;
 	status: RunInfo['status'];
@@ -24,14 +24,11 @@ export interface RunEventSpan {
 	lastMs: number | null;
 }
 
-interface RunRowResult extends RunRecordRow {
+interface RunRowResult extends RunRecord {
 	participants: number;
 	first_ms: number | null;
 	last_ms: number | null;
 }
-
-/** A run's registry row, to be completed by its events (`runInfo`). */
-export type RunRecord = RunRecordRow;
 
 const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
 	toUnixTimestamp64Milli(r.started_at) AS started_at,
@@ -81,9 +78,9 @@ export class RunRegistry {
 	/** One run's registry row alone, without reading its events (the run view has them from its own pass). */
 	async record(runId: string): Promise<RunRecord | undefined> {
 		const db = this.sql.db;
-		const [row] = await this.sql.rows<RunRecordRow>(
+		const [row] = await this.sql.rows<RunRecord>(
 			`SELECT ${recordColumns},
-				toUInt32((SELECT ifNull(max(shard_count), 0) FROM ${db}.run_shards WHERE run_id = {run:String})) AS shard_count
+				toUInt32((SELECT max(shard_count) FROM ${db}.run_shards WHERE run_id = {run:String})) AS shard_count
 			FROM ${db}.runs AS r FINAL WHERE r.run_id = {run:String}`,
 			{ run: runId },
 		);

@@ -10,7 +10,7 @@
 export class ReadsFirst {
 	#reads = 0;
 	#lastReadEnd = 0;
-	#wakeWriters: Array<() => void> = [];
+	readonly #wakeWriters: Array<() => void> = [];
 
 	constructor(
 		private readonly graceMs = 25,
@@ -35,11 +35,16 @@ export class ReadsFirst {
 			if (now >= deadline) break;
 			if (this.#reads > 0) {
 				await new Promise<void>((resolve) => {
-					const timer = setTimeout(resolve, deadline - now);
-					this.#wakeWriters.push(() => {
+					const wake = () => {
 						clearTimeout(timer);
 						resolve();
-					});
+					};
+					// Given up on: no longer waiting to be woken (readers that never stop would pile these up).
+					const timer = setTimeout(() => {
+						this.#wakeWriters.splice(this.#wakeWriters.indexOf(wake), 1);
+						resolve();
+					}, deadline - now);
+					this.#wakeWriters.push(wake);
 				});
 				continue;
 			}

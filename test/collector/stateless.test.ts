@@ -25,22 +25,23 @@ afterAll(() => {
 });
 
 /** A collector in its own process (its own embedded store); resolves with its URL. */
-async function collectorProcess(name: string, ...flags: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+async function collectorProcess(name: string, ...flags: string[]): Promise<{ url: string; banner: string; stop(): Promise<void> }> {
 	const child = spawn(process.execPath, ['bin/callswarm.js', 'serve', '--port', '0', '--data-dir', path.join(work, name), '--log-level', 'silent', ...flags], {
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	started.push(child);
-	const url = await new Promise<string>((resolve, reject) => {
+	const [url, banner] = await new Promise<[string, string]>((resolve, reject) => {
 		let out = '';
 		child.stdout!.on('data', (d) => {
 			out += String(d);
-			const match = /collector on (http:\/\/[\d.]+:\d+)/.exec(out);
-			if (match) resolve(match[1]!);
+			const match = /collector on (http:\/\/[\d.]+:\d+).*/.exec(out);
+			if (match) resolve([match[1]!, match[0]]);
 		});
 		child.once('exit', (code) => reject(new Error(`collector ${name} exited (${code}): ${out}`)));
 	});
 	return {
 		url,
+		banner,
 		stop: () =>
 			new Promise((resolve) => {
 				child.once('exit', () => resolve());
@@ -74,6 +75,9 @@ describe('two collectors behind a load balancer', () => {
 			collectorProcess('left'),
 			collectorProcess('right'),
 		]);
+		// Each says how it ingests: the comparison below is between the two ways.
+		expect(single.banner).toContain('2 ingest worker threads');
+		expect(inline.banner).toContain('ingest on the main thread');
 		for (const [i, b] of batches.entries()) {
 			expect((await post(single.url, b)).status).toBe(202);
 			expect((await post(inline.url, b)).status).toBe(202);
