@@ -2,6 +2,7 @@
  * The collector side of bench:ingest, in its own process so that its CPU time is measured
  * apart from the client's. Driven over IPC by bench/ingest.ts.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { startCollector } from '../collector/index.ts';
 import { Normalizer } from '../collector/normalize/Normalizer.ts';
 import { TelemetryBatch, type TelemetryBatchInput } from '../protocol/telemetry.ts';
@@ -28,6 +29,28 @@ type Message =
 	| { op: 'stop' };
 
 const send = (m: unknown) => process.send!(m);
+const ticksPerSecond = 100;
+/**
+ * CPU seconds of this process's threads by part: the collector's own thread, its other Node
+ * threads (ingest workers, libuv's pool, V8's helpers and GC) and the embedded engine's threads
+ * (they have names of their own).
+ */
+const threadCpu = (): Record<string, number> => {
+	const parts: Record<string, number> = { 'main thread': 0, 'other node threads': 0, 'engine threads': 0 };
+	for (const tid of readdirSync('/proc/self/task')) {
+		try {
+			const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+			const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+			const part = Number(tid) === process.pid ? 'main thread' : comm === 'node' ? 'other node threads' : 'engine threads';
+			parts[part]! += seconds;
+		} catch {
+			// A thread that ended meanwhile.
+		}
+	}
+	return parts;
+};
 const cpuSeconds = () => {
 	const u = process.cpuUsage();
 	return (u.user + u.system) / 1e6;
@@ -36,12 +59,12 @@ const cpuSeconds = () => {
 process.on('message', async (message: Message) => {
 	switch (message.op) {
 		case 'cpu':
-			send({ cpu: cpuSeconds() });
+			send({ cpu: cpuSeconds(), threads: threadCpu() });
 			break;
 		case 'drain': {
 			while (collector.writer.pendingRows > 0) await collector.flush();
 			await collector.flush();
-			send({ drained: true, cpu: cpuSeconds() });
+			send({ drained: true, cpu: cpuSeconds(), threads: threadCpu() });
 			break;
 		}
 		case 'baseline': {

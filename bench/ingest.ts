@@ -2,9 +2,10 @@
  * bench:ingest: telemetry throughput through HTTP, normalisation and the RowBinary insert,
  * beside a plain @clickhouse/client JSONEachRow insert of the same rows into the same embedded
  * engine; then query latency of a run view over 10 million stored samples.
- *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|full]
+ *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full]
  * --payload known (default) sends what callswarm's load generator sends (known stats types and
- * fields); full sends whole getStats() reports, as an app posting its own would.
+ * fields); compact the same in the compact wire form (protocol/compact.ts, the load generator's
+ * --telemetry-format compact); full sends whole getStats() reports, as an app posting its own would.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,8 +17,9 @@ import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { BaselineKeeper } from '../protocol/baseline.ts';
+import { compactBatch } from '../protocol/compact.ts';
 import { keepKnownStats } from '../protocol/redaction.ts';
-import type { StatsSnapshot, TelemetryBatchInput } from '../protocol/telemetry.ts';
+import type { StatsSnapshot, ObjectBatchInput } from '../protocol/telemetry.ts';
 
 const flags = parseInput(
 	z.object({
@@ -26,7 +28,7 @@ const flags = parseInput(
 		concurrency: wholeNumberText.default(4),
 		seed: wholeNumberText.default(10_000_000),
 		iterations: wholeNumberText.default(30),
-		payload: z.enum(['known', 'full']).default('known'),
+		payload: z.enum(['known', 'compact', 'full']).default('known'),
 		/** on: every 202 waits for the journal's fsync (the default collector); off: for the write only. */
 		'journal-sync': z.enum(['on', 'off']).default('on'),
 		/** Worker threads parsing and normalising telemetry (0: the collector's own thread; default: the collector's default). */
@@ -87,7 +89,7 @@ function snapshotsFor(count: number, t0: number): StatsSnapshot[] {
 			out.push({
 				ts: Math.round(t0 + round * span + (base.ts - first.ts)),
 				pc: base.pc,
-				stats: flags.payload === 'known' ? keepKnownStats(stats) : stats,
+				stats: flags.payload === 'full' ? stats : keepKnownStats(stats),
 			});
 		}
 	}
@@ -121,13 +123,13 @@ try {
 	// One request = every bot's next 10 snapshots (what a load generator sends every few seconds).
 	const perRequest = 10;
 	/** A run's telemetry as the load generator would post it, one request per string. */
-	const prepare = (forRun: string, timeline = botSnapshots): { requests: string[]; batches: TelemetryBatchInput[] } => {
+	const prepare = (forRun: string, timeline = botSnapshots): { requests: string[]; batches: ObjectBatchInput[] } => {
 		const requests: string[] = [];
-		const batches: TelemetryBatchInput[] = [];
+		const batches: ObjectBatchInput[] = [];
 		// As callswarm's sender does: each batch carries its baseline (any collector can take it).
 		const baselines = new BaselineKeeper();
 		for (let i = 0; i < timeline.length; i += perRequest) {
-			const group: TelemetryBatchInput[] = [];
+			const group: ObjectBatchInput[] = [];
 			for (let b = 0; b < flags.bots; b++) {
 				const snapshots = timeline.slice(i, i + perRequest);
 				group.push({
@@ -140,7 +142,7 @@ try {
 				});
 			}
 			batches.push(...group);
-			requests.push(JSON.stringify({ batches: group }));
+			requests.push(JSON.stringify({ batches: flags.payload === 'compact' ? group.map(compactBatch) : group }));
 		}
 		return { requests, batches };
 	};
@@ -179,7 +181,8 @@ try {
 	const { requests, batches } = prepare(runId);
 	const bodyBytes = requests.reduce((n, r) => n + r.length, 0);
 
-	const cpuBefore = Number((await ask({ op: 'cpu' })).cpu);
+	const before = await ask({ op: 'cpu' });
+	const cpuBefore = Number(before.cpu);
 	const started = performance.now();
 	const { samples, latencies } = await post(requests, 'ingest');
 	const drained = await ask({ op: 'drain' });
@@ -212,6 +215,13 @@ try {
 			'request MB': 0,
 		},
 	});
+	const threadsBefore = before.threads as Record<string, number>;
+	const threadsAfter = drained.threads as Record<string, number>;
+	console.log(
+		`collector CPU by thread: ${Object.keys(threadsAfter)
+			.map((part) => `${part} ${(threadsAfter[part]! - (threadsBefore[part] ?? 0)).toFixed(2)} s`)
+			.join(', ')} (threads that ended meanwhile are not counted)`,
+	);
 	console.log(
 		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.bots} batches: p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
 	);

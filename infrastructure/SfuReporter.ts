@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Sfu } from '../sfu/index.ts';
-import { newBatch, serverSource, type TelemetryBatchInput } from '../protocol/telemetry.ts';
+import { newBatch, serverSource, type ObjectBatchInput } from '../protocol/telemetry.ts';
 
 /** Server-side load of the in-process SFU as telemetry (source kind "sfu"), every interval. */
 export class SfuReporter {
@@ -9,7 +9,7 @@ export class SfuReporter {
 
 	constructor(
 		private readonly sfu: Sfu,
-		private readonly send: (batch: TelemetryBatchInput) => void,
+		private readonly send: (batch: ObjectBatchInput) => void,
 		private readonly runId: string,
 		private readonly intervalMs: number,
 	) {}

@@ -7,6 +7,7 @@
  * names the field path.
  */
 import { z } from 'zod';
+import { reservedColumnNames, type StatsRows } from './compact.ts';
 import { Identifier, PeerId, RoomId } from './signaling.ts';
 
 /** Run ids name output folders and URLs: no "." or ".." (they would mean a parent folder). */
@@ -86,22 +87,40 @@ export const StatsSnapshot = z.object({
 export type StatsSnapshot = z.infer<typeof StatsSnapshot>;
 export type StatsSnapshotInput = z.input<typeof StatsSnapshot>;
 
+/** A snapshot as sent: stats objects, or rows in the batch's columns (protocol/compact.ts), or both. */
+const WireSnapshot = StatsSnapshot.extend({
+	stats: StatsSnapshot.shape.stats.default([]),
+	/** Per stats type, rows of values in the order of the batch's `columns`. */
+	rows: z.custom<StatsRows>(isStatsObject, 'must be an object of rows per stats type').optional(),
+});
+export type WireSnapshot = z.output<typeof WireSnapshot>;
+
+/** Per stats type, the fields of its compact rows, in order ("type" is the key, not a column). */
+export const StatsColumns = z.record(
+	z.string().min(1).max(64),
+	z.array(z.string().min(1).max(128).refine((name) => !reservedColumnNames.has(name), 'is not a field name ("type" is the key of the columns)')).min(1).max(256),
+);
+
 export const TelemetryBatch = z.object({
 	/** Unique per batch: a retried batch with the same id is stored once. */
 	batchId: z.string().min(8).max(128),
 	runId: RunId,
 	source: TelemetrySource,
-	snapshots: z.array(StatsSnapshot).max(2000).default([]),
+	/** The fields of the compact rows of this batch's snapshots and baseline, per stats type. */
+	columns: StatsColumns.optional(),
+	snapshots: z.array(WireSnapshot).max(2000).default([]),
 	events: z.array(ParticipantEvent).max(2000).default([]),
 	/**
 	 * The sender's latest snapshot of each connection before this batch, cut to its counters:
 	 * deltas are then computed from the batch alone, so any collector (or worker) can take any
 	 * batch. Without it the collector remembers the previous snapshot itself (one collector).
 	 */
-	baseline: z.array(StatsSnapshot).max(100).default([]),
+	baseline: z.array(WireSnapshot).max(100).default([]),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;
+/** A batch as callswarm's senders build it, of stats objects (`compactBatch` gives its compact wire form). */
+export type ObjectBatchInput = Omit<TelemetryBatchInput, 'columns' | 'snapshots' | 'baseline'> & { snapshots?: StatsSnapshotInput[]; baseline?: StatsSnapshotInput[] };
 
 /** A participant's source (its room and peer ids name it as a bot too), or a server-side one (roomId and peerId "-"). */
 export function participantSource(kind: SourceKind, roomId: string, peerId: string, userAgent?: string): TelemetrySource {
@@ -113,7 +132,7 @@ export function serverSource(kind: 'sfu' | 'generator', id: string): TelemetrySo
 }
 
 /** A telemetry batch with a fresh id: the one way callswarm's own senders build them (browser or Node). */
-export function newBatch(runId: string, source: TelemetrySource, snapshots: StatsSnapshotInput[] = [], events: ParticipantEvent[] = []): TelemetryBatchInput {
+export function newBatch(runId: string, source: TelemetrySource, snapshots: StatsSnapshotInput[] = [], events: ParticipantEvent[] = []): ObjectBatchInput {
 	return { batchId: globalThis.crypto.randomUUID(), runId, source, snapshots, events };
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError, parseInput, wholeNumberText } from '../../protocol/issues.ts';
 import { DurationText, formatDuration } from '../../protocol/durations.ts';
+import { telemetryFormats } from '../../protocol/compact.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { writeReport } from '../output/report.ts';
@@ -24,6 +25,9 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
   --collector <url>        a running collector (callswarm serve); default: one in-process with
                            embedded ClickHouse (env CALLSWARM_COLLECTOR_URL)
   --token <secret>         the collector's run token (env CALLSWARM_COLLECTOR_TOKEN)
+  --telemetry-format <f>   objects (default): getStats objects as they are; compact: rows under
+                           column names, 25-48 % fewer bytes for a remote collector over a thin
+                           link, at twice the encoding time here (env CALLSWARM_TELEMETRY_FORMAT)
   --run-id <id>            run id; shared by every shard of a multi-machine run
   --shard <i/n>            run the i-th of n deterministic parts of the participants; the collector
                            coordinates the shards (one verdict, aborts, lost shards). In a
@@ -50,6 +54,7 @@ const RunFlags = z.object({
 	sfu: z.url({ protocol: /^https?$/ }).optional(),
 	collector: z.url({ protocol: /^https?$/ }).optional(),
 	token: z.string().optional(),
+	'telemetry-format': z.enum(telemetryFormats).optional(),
 	'run-id': RunId.optional(),
 	shard: z
 		.string()
@@ -93,6 +98,7 @@ export const RunEnv = z.object({
 	CALLSWARM_SFU_URL: z.url({ protocol: /^https?$/ }).optional(),
 	CALLSWARM_COLLECTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
 	CALLSWARM_COLLECTOR_TOKEN: z.string().optional(),
+	CALLSWARM_TELEMETRY_FORMAT: z.enum(telemetryFormats).optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
 	/** Kubernetes sets it in each pod of an Indexed Job (0-based). */
 	JOB_COMPLETION_INDEX: wholeNumberText.optional(),
@@ -140,6 +146,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 		targetUrl: flags['target-url'],
 		collectorUrl,
 		collectorToken: flags.token ?? e.CALLSWARM_COLLECTOR_TOKEN,
+		telemetryFormat: flags['telemetry-format'] ?? e.CALLSWARM_TELEMETRY_FORMAT,
 		dataDir: flags['data-dir'] ?? e.CALLSWARM_DATA_DIR,
 		statsIntervalMs: flags['stats-interval'],
 	});

@@ -1,3 +1,4 @@
+import { expandSnapshot, statsPath } from '../../protocol/compact.ts';
 import { formatIssuePath } from '../../protocol/issues.ts';
 import {
 	knownStatsType,
@@ -145,12 +146,21 @@ export class Normalizer {
 		if (this.#selfContained) {
 			// Only their counters matter: they seed the deltas of the batch's first snapshots.
 			const discard: NormalizedBatch = { ...out, samples: [], sfu: [], generator: [], events: [], raw: [], rejected: [] };
-			for (const snapshot of batch.baseline) this.#snapshot(batch, snapshot.ts, snapshot.pc, parseKnown(snapshot.stats), discard);
+			for (const snapshot of batch.baseline) {
+				const expanded = expandSnapshot(snapshot, batch.columns);
+				if ('stats' in expanded) this.#snapshot(batch, snapshot.ts, snapshot.pc, parseKnown(expanded.stats), discard);
+			}
 		}
 		batch.snapshots.forEach((snapshot, i) => {
+			const expanded = expandSnapshot(snapshot, batch.columns);
+			if (!('stats' in expanded)) {
+				out.rejected.push({ path: formatIssuePath(['snapshots', i, ...expanded.path]), message: expanded.message });
+				return;
+			}
+			const { stats, layout } = expanded;
 			const parsed: KnownStats[] = [];
-			for (let j = 0; j < snapshot.stats.length; j++) {
-				const stat = snapshot.stats[j]!;
+			for (let j = 0; j < stats.length; j++) {
+				const stat = stats[j]!;
 				const type = knownStatsType(stat.type);
 				if (!type) continue;
 				const schema = knownStatsTypes[type];
@@ -162,7 +172,7 @@ export class Normalizer {
 				if (!result.success) {
 					const issue = result.error.issues[0]!;
 					out.rejected.push({
-						path: formatIssuePath(['snapshots', i, 'stats', j, ...issue.path]),
+						path: formatIssuePath(['snapshots', i, ...statsPath(layout, j), ...issue.path]),
 						message: issue.message,
 					});
 					return;
@@ -178,7 +188,7 @@ export class Normalizer {
 					peer_id: source.peerId,
 					pc: snapshot.pc,
 					// Whatever a client sent, only the allow-listed fields are kept (no addresses, no usernames).
-					report: JSON.stringify(redactStats(snapshot.stats, 'full')),
+					report: JSON.stringify(redactStats(stats, 'full')),
 					...owner,
 					retention_days: options.rawRetentionDays ?? this.defaults.rawRetentionDays,
 				});

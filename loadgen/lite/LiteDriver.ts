@@ -4,7 +4,7 @@ import type { NetworkConditions } from '../../protocol/scenario.ts';
 import { signalingUrlOf, type BotDriver, type DriverContext } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
-import { newBatch, participantSource } from '../../protocol/telemetry.ts';
+import { newBatch, participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
 import { LiteReply, type LiteCommand } from './ipc.ts';
 
 interface LiteProcess {
@@ -187,7 +187,7 @@ export class LiteDriver implements BotDriver {
 		return process;
 	}
 
-	#onBatch(process: LiteProcess, batch: Extract<LiteReply, { op: 'batch' }>['batch']): void {
+	#onBatch(process: LiteProcess, batch: TelemetryBatch): void {
 		const slot = process.byPeer.get(batch.source.peerId);
 		if (slot) for (const event of batch.events ?? []) this.context.onEvent(slot, event);
 		this.context.sender.push(batch);

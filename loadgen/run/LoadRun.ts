@@ -23,6 +23,7 @@ import { SpeakerTurns } from './SpeakerTurns.ts';
 import { senderMarkId } from '../../capture/marks.ts';
 import { Infrastructure } from '../../infrastructure/Infrastructure.ts';
 import { SfuReporter } from '../../infrastructure/SfuReporter.ts';
+import type { TelemetryFormat } from '../../protocol/compact.ts';
 
 export interface RunOptions {
 	scenario: Scenario;
@@ -38,6 +39,8 @@ export interface RunOptions {
 	/** Collector base URL; one is started in-process (embedded ClickHouse) when absent. */
 	collectorUrl?: string;
 	collectorToken?: string;
+	/** How telemetry is encoded to the collector (default objects). */
+	telemetryFormat?: TelemetryFormat;
 	/** Embedded ClickHouse data and journal (default .callswarm). */
 	dataDir?: string;
 	/** Stats sample period override. */
@@ -239,6 +242,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			flushIntervalMs: Math.min(2000, this.#statsInterval),
 			maxBatchesPerRequest: 500,
 			maxBufferedBatches: 200_000,
+			format: this.options.telemetryFormat,
 		});
 		this.#sender.on('retry', (error) => this.#log(`telemetry retry: ${error.message}`));
 		this.#sender.on('dropped', (count, reason) => this.#log(`telemetry: ${count} batches dropped (${reason})`));

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ClickHouseStore } from '../../collector/store/ClickHouseStore.ts';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
-import type { TelemetryBatchInput } from '../../protocol/telemetry.ts';
+import type { ObjectBatchInput } from '../../protocol/telemetry.ts';
 import { waitFor } from '../helpers/signaling.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
@@ -71,7 +71,7 @@ describe('a collector killed with SIGKILL mid-run', () => {
 		await waitFor(() => run.telemetry, 'the run to start');
 		const sender = run.telemetry!;
 		const push = sender.push.bind(sender);
-		sender.push = (batch: TelemetryBatchInput) => {
+		sender.push = (batch: ObjectBatchInput) => {
 			if (batch.source.kind === 'lite') {
 				for (const snapshot of batch.snapshots ?? []) {
 					if (snapshot.pc !== 'recv') continue;

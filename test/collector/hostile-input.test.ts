@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../../collector/index.ts';
 import { RowBinaryWriter } from '../../collector/store/columns.ts';
 import { sampleColumns, type SampleRow } from '../../collector/store/tables.ts';
+import { compactBatch } from '../../protocol/compact.ts';
 import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
@@ -145,6 +146,35 @@ describe('inherited property names', () => {
 		expect(resent.body).toMatchObject({ accepted: 1, duplicates: 0 });
 		await collector.flush();
 		expect(await count(`SELECT count() AS n FROM callswarm.samples WHERE run_id = 'run-resend'`)).toBe(resent.body.samples as number);
+	});
+});
+
+describe('compact telemetry', () => {
+	it('rejects the snapshot of a malformed or bad compact row by its row, stores the rest, and keeps storing', async () => {
+		const recv = chromiumFixture().snapshots.filter((s) => s.pc === 'recv').slice(0, 2);
+		const short = compactBatch(batch('run-compact', 'short', recv));
+		short.snapshots![1]!.rows!['inbound-rtp']![0]!.pop();
+		// A hostile "__proto__" key in a row's place stays a value, never an object's prototype.
+		const hostile = compactBatch(batch('run-compact', 'hostile', recv));
+		const columns = hostile.columns!['inbound-rtp']!;
+		hostile.snapshots![1]!.rows!['inbound-rtp']![0]![columns.indexOf('jitter')] = { __proto__: { polluted: 1 } };
+		const reply = await post(collector.url, { batches: [compactBatch(batch('run-compact', 'first', recv)), short, hostile] });
+		expect(reply.status).toBe(202);
+		expect(reply.body).toMatchObject({
+			accepted: 3,
+			rejected: [
+				{ batchId: short.batchId, path: 'snapshots[1].rows.inbound-rtp[0]', message: expect.stringContaining('values; columns."inbound-rtp" names') },
+				{ batchId: hostile.batchId, path: 'snapshots[1].rows.inbound-rtp[0].jitter' },
+			],
+		});
+		expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+		await collector.flush();
+		// Every batch's good snapshot is stored.
+		expect(await count(`SELECT uniqExact(peer_id) AS n FROM callswarm.samples WHERE run_id = 'run-compact'`)).toBe(3);
+		const refused = await post(collector.url, { ...short, columns: { 'inbound-rtp': ['type'] } });
+		expect(refused.status).toBe(400);
+		expect(refused.body.issues).toEqual([expect.objectContaining({ path: 'columns.inbound-rtp[0]' })]);
+		await stillStores('run-compact');
 	});
 });
 

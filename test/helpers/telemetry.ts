@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { RawStatsSnapshot } from '../../sfu/botpage/api.ts';
-import type { ParticipantEvent, StatsSnapshotInput, TelemetryBatchInput } from '../../protocol/telemetry.ts';
+import type { ObjectBatchInput, ParticipantEvent, StatsSnapshotInput } from '../../protocol/telemetry.ts';
 
 export interface ChromiumFixture {
 	capturedAt: string;
@@ -21,8 +21,8 @@ export function batch(
 	peerId: string,
 	snapshots: StatsSnapshotInput[],
 	events: ParticipantEvent[] = [],
-	overrides: Partial<TelemetryBatchInput> = {},
-): TelemetryBatchInput {
+	overrides: Partial<ObjectBatchInput> = {},
+): ObjectBatchInput {
 	return {
 		batchId: randomUUID(),
 		runId,

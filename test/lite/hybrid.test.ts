@@ -24,6 +24,7 @@ let collector: Collector;
 let chromium: LaunchedBrowser;
 let page: Page;
 let sender: TelemetrySender;
+const rejected: Array<{ path: string; message: string }> = [];
 let lite: LiteDriver;
 const events: Array<{ peerId: string; event: ParticipantEvent }> = [];
 const slow: NetworkConditions = { ...networkPresets.perfect, delayMs: 60 };
@@ -50,7 +51,9 @@ beforeAll(async () => {
 		flushIntervalMs: 200,
 		dataDir: work,
 	});
-	sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 500, maxBatchesPerRequest: 200, maxBufferedBatches: 10_000 });
+	// In the compact form: the figures below then also show it carries real bots' reports whole.
+	sender = new TelemetrySender(new CollectorClient(collector.url), { flushIntervalMs: 500, maxBatchesPerRequest: 200, maxBufferedBatches: 10_000, format: 'compact' });
+	sender.on('rejected', (info) => rejected.push(info));
 	sender.start();
 	const context: DriverContext = {
 		runId,
@@ -108,6 +111,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 			FROM callswarm.samples WHERE run_id = {run:String} AND source_kind = 'lite' GROUP BY peer_id ORDER BY peer_id`,
 			{ run: runId },
 		);
+		expect(rejected).toEqual([]);
 		expect(rows.map((r) => r.peer_id)).toEqual(['lite-0', 'lite-1', 'lite-slow-2']);
 		for (const row of rows) {
 			expect(row.inbound).toBeGreaterThan(0);

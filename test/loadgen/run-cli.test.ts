@@ -121,6 +121,9 @@ describe('callswarm run', () => {
 		const flags = await callswarm(['run', 'scenarios/smoke.ts', '--shard', '3/2']);
 		expect(flags.code).toBe(2);
 		expect(flags.stderr).toContain('shard: i must be between 1 and n');
+		const format = await callswarm(['run', 'scenarios/smoke.ts', '--telemetry-format', 'binary']);
+		expect(format.code).toBe(2);
+		expect(format.stderr).toContain('telemetry-format: Invalid option: expected one of "objects"|"compact"');
 		const missing = await callswarm(['run', 'scenarios/nope.ts']);
 		expect(missing).toMatchObject({ code: 2 });
 		expect(missing.stderr).toContain('scenario scenarios/nope.ts: no such file');
