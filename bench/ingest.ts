@@ -1,8 +1,9 @@
 /**
  * bench:ingest: telemetry throughput through HTTP, normalisation and the RowBinary insert,
  * beside a plain @clickhouse/client JSONEachRow insert of the same rows into the same embedded
- * engine; then query latency of a run view over 10 million stored samples.
- *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full]
+ * engine; then query latency of a run view over `--seed` stored samples (10 million by default;
+ * the 100 million figure: --seed 100000000, about 4 minutes to seed).
+ *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --ingest-workers n --collectors n]
  * --payload known (default) sends what callswarm's load generator sends (known stats types and
  * fields); compact the same in the compact wire form (protocol/compact.ts, the load generator's
  * --telemetry-format compact); full sends whole getStats() reports, as an app posting its own would.
@@ -33,6 +34,8 @@ const flags = parseInput(
 		'journal-sync': z.enum(['on', 'off']).default('on'),
 		/** Worker threads parsing and normalising telemetry (0: the collector's own thread; default: the collector's default). */
 		'ingest-workers': wholeNumberText.optional(),
+		/** Collector processes taking the requests in turn, as behind a load balancer (the figures after ingest are the first one's). */
+		collectors: wholeNumberText.pipe(z.number().int().min(1).max(8)).default(1),
 		/** Write a V8 CPU profile of the collector process into this directory (where the time goes). */
 		profile: z.string().min(1).optional(),
 	}),
@@ -46,6 +49,7 @@ const flags = parseInput(
 			payload: { type: 'string' },
 			'journal-sync': { type: 'string' },
 			'ingest-workers': { type: 'string' },
+			collectors: { type: 'string' },
 			profile: { type: 'string' },
 		},
 	}).values,
@@ -101,21 +105,41 @@ function pct(values: number[], p: number): number {
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
-const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync', flags['ingest-workers'] === undefined ? '' : String(flags['ingest-workers'])], {
-	execArgv: ['--import', 'tsx', ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : [])],
-	stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const replies: Array<(m: Record<string, unknown>) => void> = [];
-child.on('message', (m: Record<string, unknown>) => replies.shift()?.(m));
-const ask = (message?: object) =>
-	new Promise<Record<string, unknown>>((resolve) => {
-		replies.push(resolve);
-		if (message) child.send(message);
+/** A collector in its own process with its own embedded store, driven over IPC by `ask`. */
+function collectorProcess() {
+	const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
+	const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync', flags['ingest-workers'] === undefined ? '' : String(flags['ingest-workers'])], {
+		execArgv: ['--import', 'tsx', ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : [])],
+		stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 	});
+	const replies: Array<(m: Record<string, unknown>) => void> = [];
+	child.on('message', (m: Record<string, unknown>) => replies.shift()?.(m));
+	return {
+		ask: (message?: object) =>
+			new Promise<Record<string, unknown>>((resolve) => {
+				replies.push(resolve);
+				if (message) child.send(message);
+			}),
+		async stop() {
+			child.send({ op: 'stop' });
+			await new Promise((r) => child.once('exit', r));
+			rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+		},
+	};
+}
+
+// Behind a load balancer: every collector gets every n-th request of the same bots.
+const collectors = Array.from({ length: flags.collectors }, collectorProcess);
+const { ask } = collectors[0]!;
+/** Each collector's answer to the same question. */
+const askAll = (message: object) => Promise.all(collectors.map((c) => c.ask(message)));
+/** Figures summed over the collectors. */
+const sum = (answers: Array<Record<string, unknown>>, pick: (answer: Record<string, unknown>) => number) => answers.reduce((n, a) => n + pick(a), 0);
 
 try {
-	const { url, ingestWorkers } = (await ask()) as { url: string; ingestWorkers: number };
+	const answers = (await Promise.all(collectors.map((c) => c.ask()))) as Array<{ url: string; ingestWorkers: number }>;
+	const { url, ingestWorkers } = answers[0]!;
+	const urls = answers.map((c) => c.url);
 	status.update('preparing telemetry requests');
 	const runId = `bench-${randomUUID().slice(0, 8)}`;
 	const t0 = Date.now() - flags.snapshots * 1000;
@@ -147,7 +171,7 @@ try {
 		return { requests, batches };
 	};
 	/** Posts every request, `concurrency` at a time, as fast as the collector takes them. */
-	const post = async (requests: string[], label: string): Promise<{ samples: number; latencies: number[] }> => {
+	const post = async (requests: string[], label: string, to = [url]): Promise<{ samples: number; latencies: number[] }> => {
 		let sent = 0;
 		let samples = 0;
 		const latencies: number[] = [];
@@ -157,7 +181,7 @@ try {
 				if (index >= requests.length) return;
 				for (;;) {
 					const requestStarted = performance.now();
-					const response = await fetch(`${url}/v1/telemetry`, {
+					const response = await fetch(`${to[index % to.length]}/v1/telemetry`, {
 						method: 'POST',
 						headers: { 'content-type': 'application/json' },
 						body: requests[index],
@@ -181,13 +205,13 @@ try {
 	const { requests, batches } = prepare(runId);
 	const bodyBytes = requests.reduce((n, r) => n + r.length, 0);
 
-	const before = await ask({ op: 'cpu' });
-	const cpuBefore = Number(before.cpu);
+	const before = await askAll({ op: 'cpu' });
+	const cpuBefore = sum(before, (a) => Number(a.cpu));
 	const started = performance.now();
-	const { samples, latencies } = await post(requests, 'ingest');
-	const drained = await ask({ op: 'drain' });
+	const { samples, latencies } = await post(requests, 'ingest', urls);
+	const drained = await askAll({ op: 'drain' });
 	const wallS = (performance.now() - started) / 1000;
-	const cpuS = Number(drained.cpu) - cpuBefore;
+	const cpuS = sum(drained, (a) => Number(a.cpu)) - cpuBefore;
 	status.done(`ingest: ${samples.toLocaleString()} samples stored in ${wallS.toFixed(2)} s`);
 
 	status.update('raw @clickhouse/client insert of the same rows');
@@ -196,7 +220,8 @@ try {
 
 	const ours = samples / wallS;
 	const raw = baseline.rows / baseline.wallS;
-	console.log(`\nIngest throughput (embedded ClickHouse, one collector process with ${ingestWorkers} ingest worker thread(s), ${os.availableParallelism()} cores, ${flags.payload} getStats payload)`);
+	const processes = flags.collectors === 1 ? 'one collector process' : `${flags.collectors} collector processes (each its own store; requests in turn)`;
+	console.log(`\nIngest throughput (embedded ClickHouse, ${processes} with ${ingestWorkers} ingest worker thread(s) each, ${os.availableParallelism()} cores, ${flags.payload} getStats payload)`);
 	console.table({
 		'callswarm HTTP + normalise + insert': {
 			samples: samples,
@@ -215,11 +240,10 @@ try {
 			'request MB': 0,
 		},
 	});
-	const threadsBefore = before.threads as Record<string, number>;
-	const threadsAfter = drained.threads as Record<string, number>;
+	const threadSeconds = (answers: Array<Record<string, unknown>>, part: string) => sum(answers, (a) => (a.threads as Record<string, number>)[part] ?? 0);
 	console.log(
-		`collector CPU by thread: ${Object.keys(threadsAfter)
-			.map((part) => `${part} ${(threadsAfter[part]! - (threadsBefore[part] ?? 0)).toFixed(2)} s`)
+		`collector CPU by thread${flags.collectors > 1 ? ' (all collectors)' : ''}: ${Object.keys(drained[0]!.threads as Record<string, number>)
+			.map((part) => `${part} ${(threadSeconds(drained, part) - threadSeconds(before, part)).toFixed(2)} s`)
 			.join(', ')} (threads that ended meanwhile are not counted)`,
 	);
 	console.log(
@@ -301,7 +325,5 @@ try {
 		);
 	}
 } finally {
-	child.send({ op: 'stop' });
-	await new Promise((r) => child.once('exit', r));
-	rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+	await Promise.all(collectors.map((c) => c.stop()));
 }
