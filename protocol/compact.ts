@@ -28,8 +28,9 @@ export const reservedColumnNames: ReadonlySet<string> = new Set(['type', '__prot
 
 /**
  * A batch in compact form: one set of columns for its snapshots and baseline. Stats objects
- * without a string type stay objects (`stats`); `null` values are not carried (null means
- * absent in a row). A batch without snapshots is returned as it is.
+ * without a string type stay objects (`stats`); `null` values and fields with a reserved name
+ * are not carried (null means absent in a row; the collector would refuse the name). A batch
+ * without snapshots is returned as it is.
  */
 export function compactBatch(batch: ObjectBatchInput): TelemetryBatchInput {
 	if (!batch.snapshots?.length) return batch;
@@ -42,7 +43,9 @@ export function compactBatch(batch: ObjectBatchInput): TelemetryBatchInput {
 				if (typeof type !== 'string') continue;
 				let fields = order.get(type);
 				if (!fields) order.set(type, (fields = new Map()));
-				for (const key in stat) if (key !== 'type' && stat[key] !== undefined && stat[key] !== null && !fields.has(key)) fields.set(key, fields.size);
+				for (const key in stat) {
+					if (stat[key] !== undefined && stat[key] !== null && !fields.has(key) && !reservedColumnNames.has(key)) fields.set(key, fields.size);
+				}
 			}
 		}
 	}

@@ -56,9 +56,13 @@ describe('compact telemetry', () => {
 		expect(rows(batches.map(compactBatch))).toEqual(fromObjects);
 	});
 
-	it('keeps stats objects without a type as objects, beside the rows', () => {
+	it('keeps stats objects without a type as objects, beside the rows, and leaves reserved field names out', () => {
 		const compact = compactBatch(batch('compact-run', 'p0', [{ ts: fixture.snapshots[0]!.ts, pc: 'recv', stats: [{ id: 'x', note: 1 }, ...fixture.snapshots[0]!.stats] }]));
 		expect(compact.snapshots![0]!.stats).toEqual([{ id: 'x', note: 1 }]);
+		// A field whose name the collector refuses as a column is left out, not the whole request refused.
+		const odd = compactBatch(batch('compact-run', 'p0', [{ ts: fixture.snapshots[0]!.ts, pc: 'recv', stats: [{ type: 'odd', id: 'y', prototype: 1, constructor: 2 }] }]));
+		expect(odd.columns).toEqual({ odd: ['id'] });
+		expect(TelemetryBatch.safeParse(odd).success).toBe(true);
 		const parsed = TelemetryBatch.parse(compact);
 		const expanded = expandSnapshot(parsed.snapshots[0]!, parsed.columns);
 		expect('stats' in expanded && expanded.stats).toHaveLength(fixture.snapshots[0]!.stats.length + 1);
