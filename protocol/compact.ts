@@ -6,14 +6,12 @@
  * reads anything (`expandSnapshot`), so one normaliser takes both forms. Any type and field can
  * be carried: it is an encoding, not a selection. No schema library here: pages may use it too.
  */
-import type { ObjectBatchInput, TelemetryBatchInput } from './telemetry.ts';
+import type { ObjectBatchInput, StatsColumns, TelemetryBatchInput } from './telemetry.ts';
 
 /** How callswarm's senders encode snapshots: stats objects, or compact rows. */
 export const telemetryFormats = ['objects', 'compact'] as const;
 export type TelemetryFormat = (typeof telemetryFormats)[number];
 
-/** Per stats type, the names of the fields its rows carry, in row order. */
-export type StatsColumns = Record<string, string[]>;
 /** Per stats type, rows of values in the order of the batch's columns. */
 export type StatsRows = Record<string, unknown[][]>;
 

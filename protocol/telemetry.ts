@@ -2,7 +2,8 @@
  * Telemetry from participants (and the SFU) to the collector: POST /v1/telemetry.
  *
  * A batch carries raw W3C getStats() reports, exactly as `[...report.values()]` gives them,
- * so any WebRTC app can post its own stats; the collector normalises them. Unknown stats types
+ * so any WebRTC app can post its own stats (or the same as compact rows: protocol/compact.ts);
+ * the collector normalises them. Unknown stats types
  * and fields are ignored. A known field with a wrong type rejects that snapshot, and the reply
  * names the field path.
  */
@@ -100,6 +101,7 @@ export const StatsColumns = z.record(
 	z.string().min(1).max(64),
 	z.array(z.string().min(1).max(128).refine((name) => !reservedColumnNames.has(name), 'is not a field name ("type" is the key of the columns)')).min(1).max(256),
 );
+export type StatsColumns = z.infer<typeof StatsColumns>;
 
 export const TelemetryBatch = z.object({
 	/** Unique per batch: a retried batch with the same id is stored once. */
