@@ -40,8 +40,20 @@ export interface DriverContext {
 	e2e?: { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
 }
 
+/** What a driver prepares for: the places that join as the schedule starts, and every place it may host. */
+export interface PreparePlan {
+	first: readonly Slot[];
+	all: readonly Slot[];
+}
+
 /** A kind of bot (browser, lite): joins and leaves participants, follows network changes. */
 export interface BotDriver {
+	/**
+	 * Before the schedule starts, starts the processes the run will need at once (browsers,
+	 * lite-bot processes, the TURN server): their start-up is the generator's cost, not part of
+	 * any call, and a machine busy launching them would otherwise skew the first joins.
+	 */
+	prepare?(plan: PreparePlan): Promise<void>;
 	join(slot: Slot): Promise<void>;
 	leave(slot: Slot): Promise<void>;
 	/** Applies new network conditions to every participant of a group, live (no reconnect). */

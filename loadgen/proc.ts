@@ -67,6 +67,28 @@ export function treeCpuSeconds(root: number): number {
 	return processTree(root, table).reduce((sum, pid) => sum + (table.get(pid)?.cpuSeconds ?? 0), 0);
 }
 
+/**
+ * Resolves once the process trees together use less than `maxCores` of CPU over `windowMs`
+ * (a browser keeps starting up for seconds after it answers), or after `timeoutMs` at most.
+ * Returns whether they settled.
+ */
+export async function settled(roots: number[], { maxCores = 0.2, windowMs = 250, timeoutMs = 15_000 } = {}): Promise<boolean> {
+	const cpu = (): number => {
+		const table = processTable();
+		return roots.flatMap((root) => processTree(root, table)).reduce((sum, pid) => sum + (table.get(pid)?.cpuSeconds ?? 0), 0);
+	};
+	const deadline = Date.now() + timeoutMs;
+	let before = cpu();
+	while (Date.now() < deadline) {
+		const started = Date.now();
+		await new Promise((resolve) => setTimeout(resolve, windowMs));
+		const now = cpu();
+		if ((now - before) / ((Date.now() - started) / 1000) < maxCores) return true;
+		before = now;
+	}
+	return false;
+}
+
 /** Proportional set size of a process tree, bytes (shared pages split between sharers). */
 export function treePssBytes(root: number): number {
 	let total = 0;

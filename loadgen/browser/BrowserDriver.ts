@@ -1,12 +1,15 @@
+import os from 'node:os';
 import type { Page } from 'puppeteer-core';
 import { captureConfigScript, captureScript } from '../../capture/bundle.ts';
 import type { CaptureConfigInput } from '../../protocol/capture.ts';
 import { publishProfiles, type AppTarget, type NetworkConditions } from '../../protocol/scenario.ts';
 import { newBatch, participantSource, type ParticipantEvent, type StatsSnapshotInput } from '../../protocol/telemetry.ts';
 import { senderMarkId } from '../../capture/marks.ts';
-import type { BotDriver, DriverContext } from '../drivers.ts';
+import { ConcurrencyLimit } from '../ConcurrencyLimit.ts';
+import type { BotDriver, DriverContext, PreparePlan } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import { fakeAudio, fakeVideo } from '../media/fakeMedia.ts';
+import { settled } from '../proc.ts';
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import { TurnServer } from '../network/TurnServer.ts';
 import type { Slot } from '../schedule/slots.ts';
@@ -52,12 +55,37 @@ export class BrowserDriver implements BotDriver {
 	readonly #bots = new Map<number, BrowserBot>();
 	#turn: Promise<TurnServer> | undefined;
 	#launched = 0;
+	readonly #startups = new ConcurrencyLimit(Math.max(1, Math.floor(os.availableParallelism() / 2)));
 	#closed = false;
 
 	constructor(
 		private readonly context: DriverContext,
 		private readonly pagesPerBrowser: number,
 	) {}
+
+	/** Launches the browsers the first joiners fill, and the TURN server if their networks need it. */
+	async prepare({ first }: PreparePlan): Promise<void> {
+		const jobs: Promise<unknown>[] = [];
+		if (first.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
+		const byGroup = new Map<string, Slot[]>();
+		for (const slot of first) byGroup.set(slot.group.name, [...(byGroup.get(slot.group.name) ?? []), slot]);
+		const pids: number[] = [];
+		for (const [key, slots] of byGroup) {
+			const missing = Math.ceil(slots.length / this.pagesPerBrowser) - (this.#browsers.get(key)?.length ?? 0);
+			for (let i = 0; i < missing; i++)
+				jobs.push(
+					this.#launch(slots[0]!).then((browser) => {
+						this.#add(key, browser);
+						if (browser.launched.pid !== undefined) pids.push(browser.launched.pid);
+					}),
+				);
+		}
+		const failures = (await Promise.allSettled(jobs)).filter((r) => r.status === 'rejected');
+		// Joins launch what is missing themselves, and fail with the reason if it still cannot start.
+		if (failures.length) this.context.log(`could not start ${failures.length} of ${jobs.length} browser processes before the run: ${String(failures[0]!.reason).split('\n')[0]}`);
+		// A browser answers long before it has finished starting (its GPU, network and first renderer processes): about 2 s at a full core each here.
+		if (pids.length && !(await settled(pids, { maxCores: 0.1 * pids.length }))) this.context.log(`the browsers were still busy starting 15 s after launch: the first joins share the machine with them`);
+	}
 
 	async join(slot: Slot): Promise<void> {
 		const browser = await this.#browserFor(slot);
@@ -69,38 +97,41 @@ export class BrowserDriver implements BotDriver {
 		const joinTimeout = app?.joinTimeout ?? 30_000;
 		const deadline = Date.now() + joinTimeout;
 		try {
-			const page = await browser.launched.browser.newPage();
-			bot.page = page;
-			page.on('error', (error) => this.#fail(bot, `page crashed: ${error.message}`));
-			page.on('pageerror', (error) => this.context.log(`${slot.peerId}: page error: ${String(error).split('\n')[0]}`));
-			const e2e = this.context.e2e;
-			const capture: CaptureConfigInput = {
-				statsIntervalMs: this.context.statsIntervalMs,
-				stats: 'known',
-				joinTimeoutMs: joinTimeout,
-				screen,
-				...(e2e ? { e2e: { sender: senderMarkId(slot.peerId), clockOffsetMs: e2e.clockOffsetMs } } : {}),
-			};
-			if (this.context.relayGroups.has(slot.group.name)) {
-				const turn = await this.#turnServer();
-				bot.relay = await ImpairmentRelay.open(turn.address, this.context.networkOf(slot.group.name), this.context.turn.listenIp);
-				capture.iceServers = [turn.iceServer(bot.relay.address)];
-				capture.forceRelay = true;
-			}
-			await page.evaluateOnNewDocument(captureConfigScript(capture));
-			await page.evaluateOnNewDocument(await captureScript());
-			if (app) {
-				const name = `${slot.group.name} ${slot.index}`;
-				const base = { room: slot.roomId, peer: slot.peerId, name, group: slot.group.name, index: slot.index, publish: slot.group.publish, subscribe: slot.group.subscribe };
-				bot.app = { target: app, ctx: { ...base, url: fillPlaceholders(app.url, base, true) } };
-				await page.goto(bot.app.ctx.url, { waitUntil: 'load', timeout: Math.max(1, deadline - Date.now()) });
-				await page.evaluate(() => window.__callswarmCapture?.markJoinStart());
-				this.#startSampling(bot);
-				await runAppScript(page, app.join, bot.app.ctx, 'join', deadline);
-			} else {
-				await page.goto(this.#botPageUrl(slot), { waitUntil: 'load', timeout: 30_000 });
-				this.#startSampling(bot);
-			}
+			// Page start-ups (a renderer, the page's scripts, camera and encoders) are the costliest moment of a browser bot: taken a few at a time, joins that come together do not starve the machine.
+			const page = await this.#startups.run(async () => {
+				const page = await browser.launched.browser.newPage();
+				bot.page = page;
+				page.on('error', (error) => this.#fail(bot, `page crashed: ${error.message}`));
+				page.on('pageerror', (error) => this.context.log(`${slot.peerId}: page error: ${String(error).split('\n')[0]}`));
+				const e2e = this.context.e2e;
+				const capture: CaptureConfigInput = {
+					statsIntervalMs: this.context.statsIntervalMs,
+					stats: 'known',
+					joinTimeoutMs: joinTimeout,
+					screen,
+					...(e2e ? { e2e: { sender: senderMarkId(slot.peerId), clockOffsetMs: e2e.clockOffsetMs } } : {}),
+				};
+				if (this.context.relayGroups.has(slot.group.name)) {
+					const turn = await this.#turnServer();
+					bot.relay = await ImpairmentRelay.open(turn.address, this.context.networkOf(slot.group.name), this.context.turn.listenIp);
+					capture.iceServers = [turn.iceServer(bot.relay.address)];
+					capture.forceRelay = true;
+				}
+				await page.evaluateOnNewDocument(captureConfigScript(capture));
+				await page.evaluateOnNewDocument(await captureScript());
+				if (app) {
+					const name = `${slot.group.name} ${slot.index}`;
+					const base = { room: slot.roomId, peer: slot.peerId, name, group: slot.group.name, index: slot.index, publish: slot.group.publish, subscribe: slot.group.subscribe };
+					bot.app = { target: app, ctx: { ...base, url: fillPlaceholders(app.url, base, true) } };
+					await page.goto(bot.app.ctx.url, { waitUntil: 'load', timeout: Math.max(1, deadline - Date.now()) });
+					await page.evaluate(() => window.__callswarmCapture?.markJoinStart());
+				} else {
+					await page.goto(this.#botPageUrl(slot), { waitUntil: 'load', timeout: 30_000 });
+				}
+				return page;
+			});
+			this.#startSampling(bot);
+			if (bot.app) await runAppScript(page, bot.app.target.join, bot.app.ctx, 'join', deadline);
 		} catch (error) {
 			this.#fail(bot, `could not join: ${(error as Error).message.split('\n')[0]}`);
 		} finally {
@@ -189,12 +220,15 @@ export class BrowserDriver implements BotDriver {
 			const job = this.#launch(slot);
 			this.#launching.set(key, job);
 			try {
-				const browser = await job;
-				this.#browsers.set(key, [...(this.#browsers.get(key) ?? []), browser]);
+				this.#add(key, await job);
 			} finally {
 				this.#launching.delete(key);
 			}
 		}
+	}
+
+	#add(group: string, browser: BrowserProcess): void {
+		this.#browsers.set(group, [...(this.#browsers.get(group) ?? []), browser]);
 	}
 
 	async #launch(slot: Slot): Promise<BrowserProcess> {

@@ -76,6 +76,7 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 	readonly #overSince = new Map<string, number>();
 	#saturation: Saturation | undefined;
 	#latest: GeneratorReading | undefined;
+	#judgedFrom = 0;
 
 	constructor(
 		private readonly processes: () => WatchedProcess[],
@@ -92,6 +93,14 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 
 	get latest(): GeneratorReading | undefined {
 		return this.#latest;
+	}
+
+	/**
+	 * Saturation counts from this moment (epoch ms) on: a stretch over a limit starts here at the
+	 * earliest. Before it (the generator preparing its processes) readings are only recorded.
+	 */
+	judgeFrom(ts: number): void {
+		this.#judgedFrom = ts;
 	}
 
 	start(): void {
@@ -190,15 +199,17 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 				this.#overSince.delete(signal.key);
 				continue;
 			}
-			const since = this.#overSince.get(signal.key) ?? ts;
-			this.#overSince.set(signal.key, since);
-			if (ts - since + this.intervalMs < this.limits.sustainMs) continue;
+			const overSince = this.#overSince.get(signal.key) ?? ts;
+			this.#overSince.set(signal.key, overSince);
+			// A reading covers the interval before it; the part before judging began does not count.
+			const overFor = ts - Math.max(overSince - this.intervalMs, this.#judgedFrom);
+			if (overFor < this.limits.sustainMs) continue;
 			saturated.add(signal.process);
 			if (!this.#saturation) {
 				this.#saturation = {
-					at: since,
+					at: Math.max(overSince, this.#judgedFrom),
 					process: signal.process,
-					reason: `${signal.process}: ${signal.describe()} for ${Math.round((ts - since + this.intervalMs) / 1000)} s`,
+					reason: `${signal.process}: ${signal.describe()} for ${Math.round(overFor / 1000)} s`,
 				};
 				this.emit('saturated', this.#saturation);
 			}

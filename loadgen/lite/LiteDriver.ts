@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
-import { signalingUrlOf, type BotDriver, type DriverContext } from '../drivers.ts';
+import { signalingUrlOf, type BotDriver, type DriverContext, type PreparePlan } from '../drivers.ts';
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { newBatch, participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
@@ -61,6 +61,14 @@ export class LiteDriver implements BotDriver {
 
 	processOf(slot: Slot): number | undefined {
 		return this.#where.get(slot.index)?.child.pid;
+	}
+
+	/** Starts the processes the run's lite bots will spread over (one per core, or fewer for few bots) and waits until they are ready. */
+	async prepare({ all }: PreparePlan): Promise<void> {
+		const wanted = Math.min(this.options.processesPerMachine, all.length);
+		const live = this.#processes.filter((p) => !p.exited).length;
+		const started = Array.from({ length: Math.max(0, wanted - live) }, () => this.#spawn());
+		await Promise.all(started.map((p) => p.ready));
 	}
 
 	async join(slot: Slot): Promise<void> {
@@ -128,6 +136,8 @@ export class LiteDriver implements BotDriver {
 	 */
 	#processFor(): LiteProcess {
 		const live = this.#processes.filter((p) => !p.exited);
+		const idle = live.find((p) => p.bots.size === 0);
+		if (idle) return idle;
 		if (live.length < this.options.processesPerMachine) return this.#spawn();
 		const open = live.filter((p) => this.#load(p) < 1).sort((a, b) => this.#load(a) - this.#load(b))[0];
 		return open ?? this.#spawn();

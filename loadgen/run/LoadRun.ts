@@ -263,14 +263,15 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			maxMachineCpuPct,
 			sustainMs: sustain,
 		});
+		// Judged from the schedule's start (execute sets it): preparing the bots' processes is not the run.
+		monitor.judgeFrom(Number.POSITIVE_INFINITY);
 		const shard = this.options.shard;
 		const generatorId = `generator:${os.hostname()}:${shard ? `${shard.index}of${shard.count}` : '1of1'}`;
 		monitor.on('reading', (reading: GeneratorReading) => {
 			this.#sender.push(newBatch(this.runId, serverSource('generator', generatorId), [{ ts: reading.ts, pc: '', stats: reading.stats }]));
 		});
 		monitor.on('saturated', (saturation) => {
-			// Saturation while the bots are still starting up (before the schedule) counts from 0:00.
-			this.#overload = { ...saturation, elapsedMs: Math.max(0, saturation.at - (this.#startAt || saturation.at)) };
+			this.#overload = { ...saturation, elapsedMs: Math.max(0, saturation.at - this.#startAt) };
 			this.#log(`load generator overloaded at ${formatDuration(this.#overload.elapsedMs)}: ${saturation.reason}; the run will be marked invalid`);
 			this.emit('overloaded', this.#overload);
 		});
@@ -408,6 +409,24 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		return link;
 	}
 
+	/** Each kind of bot starts the processes the run needs at once, before the schedule starts (and before this shard says it is ready). */
+	async #prepareDrivers(): Promise<void> {
+		const first = this.#membership.wanted(0);
+		const kinds = new Map<'browser' | 'lite', { first: Slot[]; all: Slot[] }>();
+		for (const slot of this.slots) {
+			const kind = slot.group.bot === 'browser' ? 'browser' : 'lite';
+			const plan = kinds.get(kind) ?? { first: [], all: [] };
+			plan.all.push(slot);
+			if (first.has(slot.index)) plan.first.push(slot);
+			kinds.set(kind, plan);
+		}
+		if (kinds.size === 0) return;
+		const started = Date.now();
+		// A driver that cannot prepare leaves it to the joins, which fail with the reason.
+		await Promise.all([...kinds].map(async ([kind, plan]) => this.#driver(kind).prepare?.(plan).catch((error: unknown) => this.#log(`${kind} bots: ${(error as Error).message}`))));
+		this.#log(`bot processes started in ${formatDuration(Date.now() - started)}, before the schedule`);
+	}
+
 	/** abortOnFail thresholds that fail on data (not on a metric with no samples yet). */
 	async #abortingThreshold(): Promise<ThresholdResult | undefined> {
 		await this.#sender.flush(false);
@@ -422,6 +441,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			this.#clockOffsetMs = clock?.offsetMs ?? 0;
 			if (clock && Math.abs(clock.offsetMs) > 5) this.#log(`this machine's clock is ${clock.offsetMs.toFixed(0)} ms off the collector's (round trip ${clock.roundTripMs} ms): delay marks are corrected for it`);
 		}
+		await this.#prepareDrivers();
 		const link = this.#linkShard();
 		let startAt: number;
 		if (this.options.startAt === 'all-ready') {
@@ -432,6 +452,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			startAt = this.options.startAt ?? Date.now();
 		}
 		this.#startAt = startAt;
+		this.#monitor?.judgeFrom(startAt);
 		await this.#client.registerRun(this.runId, {
 			scenario: this.#scenario.name,
 			status: 'running',
