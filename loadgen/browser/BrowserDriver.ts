@@ -95,10 +95,12 @@ export class BrowserDriver implements BotDriver {
 		const target = this.context.target;
 		const app = target.kind === 'app' ? { ...target.app, ...slot.group.app } : undefined;
 		const joinTimeout = app?.joinTimeout ?? 30_000;
-		const deadline = Date.now() + joinTimeout;
+		let deadline = Number.POSITIVE_INFINITY;
 		try {
 			// Page start-ups (a renderer, the page's scripts, camera and encoders) are the costliest moment of a browser bot: taken a few at a time, joins that come together do not starve the machine.
 			const page = await this.#startups.run(async () => {
+				// The join's time counts from its turn: waiting for it is the generator's pace, not the app's.
+				deadline = Date.now() + joinTimeout;
 				const page = await browser.launched.browser.newPage();
 				bot.page = page;
 				page.on('error', (error) => this.#fail(bot, `page crashed: ${error.message}`));
