@@ -347,9 +347,11 @@ export class CallClient extends enhancedEvents.EnhancedEventEmitter<CallClientEv
 			return i === -1 ? recent.length + arrival.indexOf(peerId) : i;
 		};
 		const shown = new Set([...arrival].sort((a, b) => rank(a) - rank(b)).slice(0, n));
-		for (const remote of remotes) {
+		const changes = remotes.filter((r) => shown.has(r.peerId) !== r.forwarded);
+		// Pauses before resumes: at no moment does the SFU forward more than n.
+		changes.sort((a, b) => Number(shown.has(a.peerId)) - Number(shown.has(b.peerId)));
+		for (const remote of changes) {
 			const wanted = shown.has(remote.peerId);
-			if (wanted === remote.forwarded) continue;
 			try {
 				await this.options.signaling.request(wanted ? 'resumeConsumer' : 'pauseConsumer', { consumerId: remote.consumer.id });
 				remote.forwarded = wanted;
