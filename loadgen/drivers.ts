@@ -52,8 +52,9 @@ export interface BotDriver {
 	 * Before the schedule starts, starts the processes the run will need at once (browsers,
 	 * lite-bot processes, the TURN server): their start-up is the generator's cost, not part of
 	 * any call, and a machine busy launching them would otherwise skew the first joins.
+	 * Resolves to how many processes it started.
 	 */
-	prepare?(plan: PreparePlan): Promise<void>;
+	prepare?(plan: PreparePlan): Promise<number>;
 	join(slot: Slot): Promise<void>;
 	leave(slot: Slot): Promise<void>;
 	/** Applies new network conditions to every participant of a group, live (no reconnect). */

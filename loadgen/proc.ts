@@ -62,8 +62,7 @@ export function processTree(root: number, table: Map<number, ProcInfo> = process
 }
 
 /** CPU seconds (user + system) used so far by a process tree. */
-export function treeCpuSeconds(root: number): number {
-	const table = processTable();
+export function treeCpuSeconds(root: number, table: Map<number, ProcInfo> = processTable()): number {
 	return processTree(root, table).reduce((sum, pid) => sum + (table.get(pid)?.cpuSeconds ?? 0), 0);
 }
 
@@ -75,7 +74,7 @@ export function treeCpuSeconds(root: number): number {
 export async function settled(roots: number[], { maxCores = 0.2, windowMs = 250, timeoutMs = 15_000 } = {}): Promise<boolean> {
 	const cpu = (): number => {
 		const table = processTable();
-		return roots.flatMap((root) => processTree(root, table)).reduce((sum, pid) => sum + (table.get(pid)?.cpuSeconds ?? 0), 0);
+		return roots.reduce((sum, root) => sum + treeCpuSeconds(root, table), 0);
 	};
 	const deadline = Date.now() + timeoutMs;
 	let before = cpu();

@@ -64,7 +64,7 @@ export class BrowserDriver implements BotDriver {
 	) {}
 
 	/** Launches the browsers the first joiners fill, and the TURN server if their networks need it. */
-	async prepare({ first }: PreparePlan): Promise<void> {
+	async prepare({ first }: PreparePlan): Promise<number> {
 		const jobs: Promise<unknown>[] = [];
 		if (first.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
 		const byGroup = new Map<string, Slot[]>();
@@ -85,6 +85,7 @@ export class BrowserDriver implements BotDriver {
 		if (failures.length) this.context.log(`could not start ${failures.length} of ${jobs.length} browser processes before the run: ${String(failures[0]!.reason).split('\n')[0]}`);
 		// A browser answers long before it has finished starting (its GPU, network and first renderer processes): about 2 s at a full core each here.
 		if (pids.length && !(await settled(pids, { maxCores: 0.1 * pids.length }))) this.context.log(`the browsers were still busy starting 15 s after launch: the first joins share the machine with them`);
+		return jobs.length - failures.length;
 	}
 
 	async join(slot: Slot): Promise<void> {

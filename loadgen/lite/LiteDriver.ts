@@ -64,11 +64,12 @@ export class LiteDriver implements BotDriver {
 	}
 
 	/** Starts the processes the run's lite bots will spread over (one per core, or fewer for few bots) and waits until they are ready. */
-	async prepare({ all }: PreparePlan): Promise<void> {
+	async prepare({ all }: PreparePlan): Promise<number> {
 		const wanted = Math.min(this.options.processesPerMachine, all.length);
 		const live = this.#processes.filter((p) => !p.exited).length;
 		const started = Array.from({ length: Math.max(0, wanted - live) }, () => this.#spawn());
 		await Promise.all(started.map((p) => p.ready));
+		return started.length;
 	}
 
 	async join(slot: Slot): Promise<void> {

@@ -412,19 +412,26 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	/** Each kind of bot starts the processes the run needs at once, before the schedule starts (and before this shard says it is ready). */
 	async #prepareDrivers(): Promise<void> {
 		const first = this.#membership.wanted(0);
-		const kinds = new Map<'browser' | 'lite', { first: Slot[]; all: Slot[] }>();
+		const plans = new Map<BotDriver, { first: Slot[]; all: Slot[] }>();
 		for (const slot of this.slots) {
-			const kind = slot.group.bot === 'browser' ? 'browser' : 'lite';
-			const plan = kinds.get(kind) ?? { first: [], all: [] };
+			const driver = this.#driver(slot.group.bot);
+			const plan = plans.get(driver) ?? { first: [], all: [] };
 			plan.all.push(slot);
 			if (first.has(slot.index)) plan.first.push(slot);
-			kinds.set(kind, plan);
+			plans.set(driver, plan);
 		}
-		if (kinds.size === 0) return;
 		const started = Date.now();
 		// A driver that cannot prepare leaves it to the joins, which fail with the reason.
-		await Promise.all([...kinds].map(async ([kind, plan]) => this.#driver(kind).prepare?.(plan).catch((error: unknown) => this.#log(`${kind} bots: ${(error as Error).message}`))));
-		this.#log(`bot processes started in ${formatDuration(Date.now() - started)}, before the schedule`);
+		const counts = await Promise.all(
+			[...plans].map(async ([driver, plan]) =>
+				(driver.prepare?.(plan) ?? Promise.resolve(0)).catch((error: unknown) => {
+					this.#log(`could not start bot processes: ${(error as Error).message}`);
+					return 0;
+				}),
+			),
+		);
+		const count = counts.reduce((a, b) => a + b, 0);
+		if (count > 0) this.#log(`${count} bot processes started in ${formatDuration(Date.now() - started)}, before the schedule`);
 	}
 
 	/** abortOnFail thresholds that fail on data (not on a metric with no samples yet). */

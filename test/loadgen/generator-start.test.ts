@@ -131,7 +131,7 @@ describe('LiteDriver.prepare', () => {
 		const slots: Slot[] = [0, 1, 2].map((index) => ({ index, roomId: 'prepare', group, peerId: `lite-${index}` }));
 		const lite = new LiteDriver(context, { botsPerProcess: 10, processesPerMachine: 2 });
 		try {
-			await lite.prepare({ first: [], all: slots });
+			expect(await lite.prepare({ first: [], all: slots })).toBe(2);
 			const prepared = lite.pids;
 			expect(prepared).toHaveLength(2);
 			for (const slot of slots) await lite.join(slot);
