@@ -12,7 +12,7 @@
  */
 import type { CaptureConfig, CapturedConnection } from '../protocol/capture.ts';
 import { redactStats } from '../protocol/redaction.ts';
-import { E2eReceiver } from './e2e.ts';
+import type { E2eReceiver } from './e2e.ts';
 import { markScreenStats, screenMids } from './screenStats.ts';
 import type { ParticipantEvent, StatsSnapshotInput } from '../protocol/telemetry.ts';
 
@@ -52,8 +52,12 @@ export class PeerConnectionCapture {
 	/** Reads delay marks off received video (browser bots with end-to-end delay on). */
 	readonly #e2e: E2eReceiver | undefined;
 
-	constructor(private readonly config: CaptureConfig) {
-		this.#e2e = config.e2e ? new E2eReceiver(config.e2e) : undefined;
+	/** `e2e` is given by bots' capture only: the monitoring SDK (real calls, no marks) leaves it, and its code, out. */
+	constructor(
+		private readonly config: CaptureConfig,
+		e2e?: E2eReceiver,
+	) {
+		this.#e2e = e2e;
 	}
 
 	/** Wraps the scope's RTCPeerConnection and starts sampling. Idempotent per scope. */

@@ -27,9 +27,33 @@ const knownFieldsPlugin: Plugin = {
  */
 export async function bundleCapture(outDir = captureDir): Promise<void> {
 	await mkdir(outDir, { recursive: true });
-	const common = { bundle: true, platform: 'browser', minify: true, logLevel: 'warning', plugins: [knownFieldsPlugin] } satisfies BuildOptions;
+	// The audio worklet runs in its own scope: bundled first, then carried by the capture as text.
+	const worklet = await build({
+		bundle: true,
+		platform: 'browser',
+		minify: true,
+		logLevel: 'warning',
+		write: false,
+		format: 'esm',
+		target: 'chrome110',
+		entryPoints: [fileURLToPath(new URL('./audioWorklet.ts', import.meta.url))],
+	});
+	const common = {
+		bundle: true,
+		platform: 'browser',
+		minify: true,
+		logLevel: 'warning',
+		plugins: [knownFieldsPlugin],
+	} satisfies BuildOptions;
 	await Promise.all([
-		build({ ...common, entryPoints: [fileURLToPath(new URL('./inject.ts', import.meta.url))], outfile: `${outDir}/inject.js`, format: 'iife', target: 'chrome110' }),
+		build({
+			...common,
+			entryPoints: [fileURLToPath(new URL('./inject.ts', import.meta.url))],
+			outfile: `${outDir}/inject.js`,
+			format: 'iife',
+			target: 'chrome110',
+			define: { __CALLSWARM_AUDIO_WORKLET__: JSON.stringify(worklet.outputFiles[0]!.text) },
+		}),
 		// Browsers of real users: the last few years of Chrome, Firefox and Safari.
 		build({ ...common, entryPoints: [fileURLToPath(new URL('./sdk.ts', import.meta.url))], outfile: `${outDir}/sdk.js`, format: 'esm', target: ['chrome100', 'firefox100', 'safari15'] }),
 	]);

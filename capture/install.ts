@@ -1,6 +1,6 @@
 import type { CaptureApi, CaptureConfig } from '../protocol/capture.ts';
 import { PeerConnectionCapture } from './PeerConnectionCapture.ts';
-import { markedTrack } from './e2e.ts';
+import { E2eReceiver, markedAudioTrack, markedTrack } from './e2e.ts';
 import { generatedScreen } from './screen.ts';
 
 /**
@@ -10,18 +10,19 @@ import { generatedScreen } from './screen.ts';
  */
 export function installCapture(config: CaptureConfig): CaptureApi {
 	if (window.__callswarmCapture) return window.__callswarmCapture;
-	const capture = new PeerConnectionCapture(config);
+	const capture = new PeerConnectionCapture(config, config.e2e ? new E2eReceiver(config.e2e) : undefined);
 	capture.install(window);
 	const screen = config.screen;
 	if (screen && navigator.mediaDevices) navigator.mediaDevices.getDisplayMedia = async () => generatedScreen(screen);
 	const e2e = config.e2e;
 	if (e2e && navigator.mediaDevices) {
-		// The camera the page gets carries delay marks; everything else about getUserMedia is the browser's.
+		// The camera and microphone the page gets carry delay marks; everything else about getUserMedia is the browser's.
 		const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
 		navigator.mediaDevices.getUserMedia = async (constraints) => {
 			const stream = await getUserMedia(constraints);
-			if (stream.getVideoTracks().length === 0) return stream;
-			return new MediaStream([...stream.getAudioTracks(), ...stream.getVideoTracks().map((t) => markedTrack(t, e2e))]);
+			const audio = e2e.audio ? await Promise.all(stream.getAudioTracks().map((t) => markedAudioTrack(t, e2e))) : stream.getAudioTracks();
+			const video = e2e.video ? stream.getVideoTracks().map((t) => markedTrack(t, e2e)) : stream.getVideoTracks();
+			return new MediaStream([...audio, ...video]);
 		};
 	}
 	window.__callswarmCapture = {

@@ -1,4 +1,4 @@
-import type { AppTarget, NetworkConditions } from '../protocol/scenario.ts';
+import type { AppTarget, EndToEnd, NetworkConditions } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { WatchedProcess } from './health/GeneratorMonitor.ts';
 import type { Slot } from './schedule/slots.ts';
@@ -34,10 +34,10 @@ export interface DriverContext {
 	/** Problems worth a line in the output. */
 	log(message: string): void;
 	/**
-	 * End-to-end delay marks (browser bots): this machine's clock minus the collector's, and
-	 * the participant whose 16-bit mark id a receiver read. Absent: no marks.
+	 * End-to-end delay marks (browser bots): which kinds, this machine's clock minus the
+	 * collector's, and the participant whose 16-bit mark id a receiver read. Absent: no marks.
 	 */
-	e2e?: { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
+	e2e?: EndToEnd & { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
 }
 
 /** What a driver prepares for: the places that join as the schedule starts, and every place it may host. */

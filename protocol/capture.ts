@@ -26,10 +26,18 @@ export const CaptureConfig = z.object({
 	joinTimeoutMs: z.number().int().positive().max(3_600_000).default(30_000),
 	/**
 	 * End-to-end delay: camera frames carry their capture time and this sender's id
-	 * (senderMarkId of its peer id), and received video is read for other senders' marks.
+	 * (senderMarkId of its peer id), the microphone a coded burst every second, and received
+	 * video and audio are read for other senders' marks.
 	 * Times are in the collector's clock: `clockOffsetMs` is this machine's clock minus it.
 	 */
-	e2e: z.object({ sender: z.number().int().min(0).max(0xffff), clockOffsetMs: z.number().min(-86_400_000).max(86_400_000) }).optional(),
+	e2e: z
+		.object({
+			sender: z.number().int().min(0).max(0xffff),
+			clockOffsetMs: z.number().min(-86_400_000).max(86_400_000),
+			video: z.boolean().default(true),
+			audio: z.boolean().default(false),
+		})
+		.optional(),
 	/** getDisplayMedia answers with a generated screen (slides-like, this size and rate). */
 	screen: z.object({ width: z.number().int().min(16).max(3840), height: z.number().int().min(16).max(2160), frameRate: z.number().min(1).max(60) }).optional(),
 });

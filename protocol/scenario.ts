@@ -265,6 +265,23 @@ function nameGroups(groups: ParticipantGroup[]): NamedParticipantGroup[] {
 
 // ---- the scenario ----
 
+/**
+ * Which end-to-end delay marks browser bots write and read: `true`/`false` for both, or each on
+ * its own. By default video only: audio marks cost a browser bot about a quarter more CPU
+ * (bench:bots), which the sizing tables do not count, and take 220 ms of each second of the
+ * microphone.
+ */
+export const EndToEnd = z.union([
+	z.boolean().transform((on) => ({ video: on, audio: on })),
+	z.strictObject({
+		/** Capture time drawn into camera frames, read off received video (e2e_video_ms). */
+		video: z.boolean().default(true),
+		/** A coded burst every second in the microphone, heard in received audio (e2e_audio_ms). */
+		audio: z.boolean().default(false),
+	}),
+]);
+export type EndToEnd = z.output<typeof EndToEnd>;
+
 export const Scenario = z
 	.object({
 		name: z.string().regex(/^[\w.-]+$/, 'only letters, digits and . _ -'),
@@ -286,10 +303,12 @@ export const Scenario = z
 		speaking: Speaking.optional(),
 		statsInterval: Duration.default(2000),
 		/**
-		 * End-to-end delay: browser bots draw their capture time into their camera frames and
-		 * read the marks off the video they receive (e2e_video_ms per sender and receiver).
+		 * End-to-end delay: browser bots draw their capture time into their camera frames and put
+		 * coded bursts into their microphones, and read both off what they receive (e2e_video_ms
+		 * and e2e_audio_ms per sender and receiver). `true` or `false` for both, or each on its own;
+		 * video only by default.
 		 */
-		e2e: z.boolean().default(true),
+		e2e: EndToEnd.prefault({}),
 		/** Most browser pages per Chromium process. */
 		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
 		/** Most lite bots per lite-bot process (one event loop each). */

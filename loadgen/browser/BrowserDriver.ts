@@ -112,7 +112,7 @@ export class BrowserDriver implements BotDriver {
 					stats: 'known',
 					joinTimeoutMs: joinTimeout,
 					screen,
-					...(e2e ? { e2e: { sender: senderMarkId(slot.peerId), clockOffsetMs: e2e.clockOffsetMs } } : {}),
+					...(e2e ? { e2e: { sender: senderMarkId(slot.peerId), clockOffsetMs: e2e.clockOffsetMs, video: e2e.video, audio: e2e.audio } } : {}),
 				};
 				if (this.context.relayGroups.has(slot.group.name)) {
 					const turn = await this.#turnServer();

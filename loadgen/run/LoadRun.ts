@@ -217,6 +217,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.emit('log', message);
 	}
 
+	/** Browser bots write and read end-to-end delay marks of some kind. */
+	get #marksDelay(): boolean {
+		return this.#scenario.e2e.video || this.#scenario.e2e.audio;
+	}
+
 	get #statsInterval(): number {
 		return this.options.statsIntervalMs ?? this.#scenario.statsInterval;
 	}
@@ -295,7 +300,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			networkOf: (group) => this.#network.get(group) ?? { ...networkPresets.perfect },
 			onEvent: (slot, event) => this.#onEvent(slot, event),
 			log: (message) => this.#log(message),
-			...(this.#scenario.e2e ? { e2e: { clockOffsetMs: this.#clockOffsetMs, peerOfMark: (mark: number) => this.#peerOfMark.get(mark) } } : {}),
+			...(this.#marksDelay ? { e2e: { ...this.#scenario.e2e, clockOffsetMs: this.#clockOffsetMs, peerOfMark: (mark: number) => this.#peerOfMark.get(mark) } } : {}),
 		};
 		driver =
 			kind === 'lite'
@@ -443,7 +448,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	async execute(): Promise<RunOutcome> {
 		await this.#startInfrastructure();
-		if (this.#scenario.e2e) {
+		if (this.#marksDelay) {
 			const clock = await this.#client.clockOffset().catch(() => undefined);
 			this.#clockOffsetMs = clock?.offsetMs ?? 0;
 			if (clock && Math.abs(clock.offsetMs) > 5) this.#log(`this machine's clock is ${clock.offsetMs.toFixed(0)} ms off the collector's (round trip ${clock.roundTripMs} ms): delay marks are corrected for it`);

@@ -1,10 +1,12 @@
 /**
- * End-to-end video delay with ground truth: marks drawn into the senders' frames, read off
- * every decoded frame at the receivers. In a room of a control group and a group whose network
- * adds 100 ms each way (each through its own relay and a real TURN server, the path the control
- * group's media takes too), senders are seen 100 ms later (±25 ms over all of them) by delayed
- * receivers than by control receivers; a direct call shows a small, stable delay; the marks are read on
- * (nearly) every frame.
+ * End-to-end delay with ground truth: video marks drawn into the senders' frames, read off every
+ * decoded frame at the receivers, and audio bursts in the senders' microphones, heard in the
+ * received audio. In a room of a control group and a group whose network adds 100 ms each way
+ * (each through its own relay and a real TURN server, the path the control group's media takes
+ * too), senders are seen and heard 100 ms later (±25 ms over all of them) by delayed receivers
+ * than by control receivers (audio 70 to 150 ms: its jitter buffer adapts), and delayed senders
+ * are heard about 100 ms later than control ones;
+ * a direct call shows a small, stable delay; the marks are read on (nearly) every frame and burst.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-e2e-test-'));
 afterAll(() => removeDir(dataDir));
 
 interface Cell {
+	kind: 'audio' | 'video';
 	receiver: string;
 	sender: string;
 	p50: number;
@@ -42,12 +45,12 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 		// The first seconds of a call settle (bandwidth estimate, jitter buffers): measured from 5 s after the last first media.
 		const since = Math.max(...firstMedia.values()) + 5000;
 		return run.collector!.store.query<Cell>(
-			`SELECT peer_id AS receiver, stream_id AS sender, quantileExact(0.5)(e2e_ms) AS p50, count() AS n,
+			`SELECT kind, peer_id AS receiver, stream_id AS sender, quantileExact(0.5)(e2e_ms) AS p50, count() AS n,
 				sum(packets_delta) AS marks, sum(frames_delta) AS frames
 			FROM callswarm.samples
-			WHERE run_id = {run:String} AND direction = 'e2e' AND kind = 'video' AND e2e_ms IS NOT NULL
+			WHERE run_id = {run:String} AND direction = 'e2e' AND e2e_ms IS NOT NULL
 				AND ts > fromUnixTimestamp64Milli(toInt64({since:Int64}))
-			GROUP BY receiver, sender ORDER BY receiver, sender`,
+			GROUP BY kind, receiver, sender ORDER BY kind, receiver, sender`,
 			{ run: run.runId, since },
 		);
 	};
@@ -55,8 +58,9 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 		await waitFor(() => firstMedia.size === participants, 'first media of every participant', 180_000);
 		const found = await waitFor(async () => {
 			const c = await cells();
-			return c.length === participants * (participants - 1) && c.every((x) => Number(x.n) >= samples) && c;
-		}, `${samples} delay samples for every sender → receiver pair`, 180_000);
+			// Both kinds: audio bursts come once a second, so `samples` of them take `samples` seconds.
+			return c.length === 2 * participants * (participants - 1) && c.every((x) => Number(x.n) >= samples) && c;
+		}, `${samples} video and audio delay samples for every sender → receiver pair`, 180_000);
 		run.stop('measured');
 		await outcome;
 		return found.map((c) => ({ ...c, p50: Number(c.p50), n: Number(c.n), marks: Number(c.marks), frames: Number(c.frames) }));
@@ -67,7 +71,7 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 	}
 }
 
-describe('end-to-end video delay', () => {
+describe('end-to-end delay', () => {
 	it('measures 100 ms more to receivers whose network adds 100 ms, within 25 ms over all senders, and more from senders whose network adds it', async () => {
 		const cells = await measure(
 			{
@@ -79,40 +83,50 @@ describe('end-to-end video delay', () => {
 				],
 				schedule: { executor: 'constant-vus', vus: 4, duration: '5m' },
 				statsInterval: '1s',
+				e2e: true,
 			},
 			8,
 		);
-		const mean = (pick: (c: Cell) => boolean) => {
-			const values = cells.filter(pick).map((c) => c.p50);
-			return values.reduce((a, b) => a + b, 0) / values.length;
-		};
-		// Per sender: to delayed receivers minus to control receivers. The sender's own path cancels
-		// out, and what differs is the 100 ms on the receivers' downlink (and each receiver's own
-		// jitter buffer): within ±50 ms for each sender, within ±25 ms over all senders.
-		const extras: string[] = [];
-		const downlink = [...new Set(cells.map((c) => c.sender))].map((sender) => {
-			const to = (group: string) => mean((c) => c.sender === sender && c.receiver.startsWith(group));
-			extras.push(`${sender}: ${to('delayed').toFixed(0)} ms to delayed receivers, ${to('control').toFixed(0)} ms to control receivers`);
-			return to('delayed') - to('control');
-		});
-		for (const extra of downlink) {
-			expect(extra, extras.join('; ')).toBeGreaterThan(50);
-			expect(extra, extras.join('; ')).toBeLessThan(150);
+		for (const kind of ['video', 'audio'] as const) {
+			const mean = (pick: (c: Cell) => boolean) => {
+				const values = cells.filter((c) => c.kind === kind && pick(c)).map((c) => c.p50);
+				return values.reduce((a, b) => a + b, 0) / values.length;
+			};
+			// Per sender: to delayed receivers minus to control receivers. The sender's own path cancels
+			// out, and what differs is the 100 ms on the receivers' downlink (and each receiver's own
+			// jitter buffer): for video within ±50 ms for each sender, within ±25 ms over all senders.
+			// Audio's jitter buffer adapts to the jitter the relays add, and holds more for the delayed
+			// receivers (runs here: +79 to +160 ms per sender, +98 to +110 ms over all of them).
+			const [perSender, overallBounds] = kind === 'video' ? [[50, 150], [75, 125]] : [[40, 200], [70, 150]];
+			const extras: string[] = [];
+			const downlink = [...new Set(cells.map((c) => c.sender))].map((sender) => {
+				const to = (group: string) => mean((c) => c.sender === sender && c.receiver.startsWith(group));
+				extras.push(`${kind} ${sender}: ${to('delayed').toFixed(0)} ms to delayed receivers, ${to('control').toFixed(0)} ms to control receivers`);
+				return to('delayed') - to('control');
+			});
+			for (const extra of downlink) {
+				expect(extra, extras.join('; ')).toBeGreaterThan(perSender[0]!);
+				expect(extra, extras.join('; ')).toBeLessThan(perSender[1]!);
+			}
+			const overall = downlink.reduce((a, b) => a + b, 0) / downlink.length;
+			expect(overall, extras.join('; ')).toBeGreaterThan(overallBounds[0]!);
+			expect(overall, extras.join('; ')).toBeLessThan(overallBounds[1]!);
+			// Per receiver: from delayed senders minus from control senders shows the uplink's delay too.
+			// Audio follows it (runs here saw +81 to +95 ms over the senders); video less exactly: a sender's congestion
+			// control and pacer move with its network (runs here saw +11 to +107 ms), so for video only
+			// its sign is checked.
+			for (const receiver of new Set(cells.map((c) => c.receiver))) {
+				const from = (group: string) => mean((c) => c.receiver === receiver && c.sender.startsWith(group));
+				const uplink = from('delayed') - from('control');
+				const message = `${kind} ${receiver}: ${from('delayed').toFixed(0)} ms from delayed senders, ${from('control').toFixed(0)} ms from control senders`;
+				expect(uplink, message).toBeGreaterThan(kind === 'audio' ? 40 : 0);
+				if (kind === 'audio') expect(uplink, message).toBeLessThan(200);
+			}
 		}
-		const overall = downlink.reduce((a, b) => a + b, 0) / downlink.length;
-		expect(overall, extras.join('; ')).toBeGreaterThan(75);
-		expect(overall, extras.join('; ')).toBeLessThan(125);
-		// Per receiver: from delayed senders minus from control senders shows the uplink's delay too,
-		// less exactly: a sender's congestion control and pacer move with its network (runs here saw
-		// +11 to +107 ms), so only its sign is checked.
-		for (const receiver of new Set(cells.map((c) => c.receiver))) {
-			const from = (group: string) => mean((c) => c.receiver === receiver && c.sender.startsWith(group));
-			expect(from('delayed') - from('control'), `${receiver}: ${from('delayed').toFixed(0)} ms from delayed senders, ${from('control').toFixed(0)} ms from control senders`).toBeGreaterThan(0);
-		}
-		for (const c of cells) expect(c.marks / c.frames, `${c.sender} → ${c.receiver}`).toBeGreaterThanOrEqual(0.99);
+		for (const c of cells) expect(c.marks / c.frames, `${c.kind} ${c.sender} → ${c.receiver}`).toBeGreaterThanOrEqual(c.kind === 'video' ? 0.99 : 0.9);
 	});
 
-	it('reads a small, stable delay in a direct call, on at least 99 % of frames at 360p30', async () => {
+	it('reads a small, stable delay in a direct call, on at least 99 % of frames at 360p30 and 90 % of audio bursts', async () => {
 		const cells = await measure(
 			{
 				name: 'e2e-direct',
@@ -120,13 +134,14 @@ describe('end-to-end video delay', () => {
 				participants: [{ bot: 'browser', count: 2, publish: '360p30' }],
 				schedule: { executor: 'constant-vus', vus: 2, duration: '5m' },
 				statsInterval: '1s',
+				e2e: true,
 			},
 			8,
 		);
 		for (const c of cells) {
 			expect(c.p50, `${c.sender} → ${c.receiver}`).toBeGreaterThan(0);
-			expect(c.p50).toBeLessThan(150);
-			expect(c.marks / c.frames).toBeGreaterThanOrEqual(0.99);
+			expect(c.p50).toBeLessThan(c.kind === 'video' ? 150 : 250);
+			expect(c.marks / c.frames).toBeGreaterThanOrEqual(c.kind === 'video' ? 0.99 : 0.9);
 		}
 	});
 });

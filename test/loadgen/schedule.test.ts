@@ -179,6 +179,19 @@ describe('scenario validation', () => {
 		expect(refused([{ count: 1, bot: 'viewer' }], { app: { url: 'https://app.test/{room}' } })).toThrow(/participants\[0\]\.bot: viewer bots speak callswarm signaling/);
 	});
 
+	it('takes end-to-end delay marks on or off, or each kind on its own (video only by default)', () => {
+		expect(scenario({}).e2e).toEqual({ video: true, audio: false });
+		expect(scenario({ e2e: true }).e2e).toEqual({ video: true, audio: true });
+		expect(scenario({ e2e: false }).e2e).toEqual({ video: false, audio: false });
+		expect(scenario({ e2e: { audio: true } }).e2e).toEqual({ video: true, audio: true });
+		// A parsed scenario parses again to itself (shards receive it parsed).
+		expect(scenario({ e2e: scenario({ e2e: { video: false, audio: true } }).e2e }).e2e).toEqual({ video: false, audio: true });
+		const refused = (e2e: unknown) => () =>
+			parseInput(Scenario, { name: 's', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, e2e }, 'scenario');
+		expect(refused({ audo: false })).toThrow(/e2e/);
+		expect(refused('yes')).toThrow(/e2e/);
+	});
+
 	it('parses k6 threshold expressions', () => {
 		expect(parseThreshold('p(95)<150')).toMatchObject({ aggregation: 'p', percentile: 95, operator: '<', value: 150 });
 		expect(parseThreshold('p(99.9) <= 300')).toMatchObject({ percentile: 99.9, operator: '<=' });

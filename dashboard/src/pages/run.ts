@@ -16,15 +16,21 @@ export interface RunData {
 	shards?: RunCoordination;
 }
 
-/** Capture-to-decode delay per sender (columns) and receiver (rows), video, p50 (p95 on hover). */
+/** End-to-end delay per sender (columns) and receiver (rows), p50 (p95 on hover): one table for video, one for audio. */
 export function delayMatrixTable(matrix: DelayMatrix): string {
-	const cells = matrix.cells.filter((c) => c.kind === 'video');
+	return (['video', 'audio'] as const).map((kind) => delayMatrixOf(matrix, kind)).join('');
+}
+
+function delayMatrixOf(matrix: DelayMatrix, kind: 'video' | 'audio'): string {
+	const cells = matrix.cells.filter((c) => c.kind === kind);
 	if (cells.length === 0) return '';
 	const senders = [...new Set(cells.map((c) => c.sender))].sort();
 	const receivers = [...new Set(cells.map((c) => c.receiver))].sort();
 	const at = new Map(cells.map((c) => [`${c.receiver}\u0000${c.sender}`, c]));
 	const shade = (ms: number | null) => (ms === null ? '' : ms < 150 ? 'good' : ms < 300 ? 'degraded' : 'bad');
-	return `<h4>End-to-end video delay, sender → receiver (p50; p95 and marks read on hover)</h4><table class="matrix"><thead><tr><th>receiver ＼ sender</th>${senders
+	const title = kind === 'video' ? 'End-to-end video delay, capture to decode' : 'End-to-end audio delay, microphone to playout';
+	const of = kind === 'video' ? 'frames' : 'bursts heard';
+	return `<h4>${title}, sender → receiver (p50; p95 and marks read on hover)</h4><table class="matrix" data-kind="${kind}"><thead><tr><th>receiver ＼ sender</th>${senders
 		.map((s) => `<th class="num">${escapeHtml(s)}</th>`)
 		.join('')}</tr></thead><tbody>${receivers
 		.map(
@@ -33,7 +39,7 @@ export function delayMatrixTable(matrix: DelayMatrix): string {
 					.map((s) => {
 						const c = at.get(`${r}\u0000${s}`);
 						return c
-							? `<td class="num ${shade(c.p50)}" title="p95 ${value(c.p95, 'ms')}, marks read on ${value(c.marksPct, '%')} of frames, ${c.samples} samples">${value(c.p50, 'ms')}</td>`
+							? `<td class="num ${shade(c.p50)}" title="p95 ${value(c.p95, 'ms')}, marks read on ${value(c.marksPct, '%')} of ${of}, ${c.samples} samples">${value(c.p50, 'ms')}</td>`
 							: '<td class="num">–</td>';
 					})
 					.join('')}</tr>`,
