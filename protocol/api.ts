@@ -224,7 +224,7 @@ export const DelayMatrix = z.object({
 			p50: z.number().nullable(),
 			p95: z.number().nullable(),
 			samples: z.number(),
-			/** Share of decoded frames the sender's mark was read on. */
+			/** Share of decoded frames (audio: bursts heard) the sender's mark was read on. */
 			marksPct: z.number().nullable(),
 		}),
 	),

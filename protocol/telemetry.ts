@@ -264,10 +264,11 @@ export const TransportStats = z.object({
 export type TransportStats = z.infer<typeof TransportStats>;
 
 /**
- * End-to-end delay as callswarm's capture measures it on a received video track: marks drawn
- * into the sender's frames, read off every decoded frame (capture/e2e.ts). Counters are
- * cumulative since the track started; `sender` is the sending participant (the load generator
- * names it from `senderMark`, the 16-bit id drawn into the frames).
+ * End-to-end delay as callswarm's capture measures it on a received track: for video, marks
+ * drawn into the sender's frames, read off every decoded frame; for audio, bursts in the
+ * sender's microphone, heard in the received audio (frames: bursts heard; marks: bursts decoded)
+ * (capture/e2e.ts). Counters are cumulative since the track started; `sender` is the sending
+ * participant (the load generator names it from `senderMark`, the 16-bit id in the marks).
  */
 export const E2eStats = z.object({
 	...base,
@@ -277,7 +278,7 @@ export const E2eStats = z.object({
 	sender: statsId.optional(),
 	framesSeen: counter,
 	marksRead: counter,
-	/** Sum of capture-to-decode delays of the marks read, ms (negative only with skewed clocks). */
+	/** Sum of the delays of the marks read (video: capture to decode; audio: microphone to playout), ms (negative only with skewed clocks). */
 	delaySumMs: signedCounter,
 	freezeCount: counter,
 	frozenMs: counter,

@@ -16,7 +16,7 @@ export class DrillDown {
 		return { rooms: rows.map((r) => ({ roomId: r.room_id, participants: Number(r.n) })) };
 	}
 
-	/** Capture-to-decode delay per sender → receiver (raw e2e samples: their sort-key prefix keeps it cheap). */
+	/** End-to-end delay per sender → receiver and kind (raw e2e samples: their sort-key prefix keeps it cheap). */
 	async delayMatrix(runId: string, room?: string): Promise<DelayMatrix> {
 		const params: QueryParams = { run: runId, ...(room ? { room } : {}) };
 		const rows = await this.sql.rows<{ receiver: string; sender: string; kind: string; q: number[]; n: number; marks: number | null }>(

@@ -33,8 +33,8 @@ afterAll(async () => {
 	removeDir(work);
 });
 
-/** Runs an app scenario until every working bot has decoded media for a while, then stops it. */
-async function runUntilDecoded(scenario: Scenario, working: number, expectFailures = 0) {
+/** Runs an app scenario until every working bot has decoded media for a while (and `also` holds), then stops it. */
+async function runUntilDecoded(scenario: Scenario, working: number, expectFailures = 0, also?: (run: LoadRun) => Promise<boolean>) {
 	const run = new LoadRun({ scenario, dataDir: path.join(work, 'data') });
 	const firstMedia = new Set<string>();
 	const failures: string[] = [];
@@ -60,6 +60,7 @@ async function runUntilDecoded(scenario: Scenario, working: number, expectFailur
 			const decoded = await decodedStreams(run);
 			return decoded.size === working && [...decoded.values()].every((streams) => streams.size >= working - 1);
 		}, 'decoded video of every remote participant after first media', 60_000);
+		if (also) await waitFor(() => also(run), 'what the test waits for besides', 60_000);
 		run.stop('measured');
 		return { run, result: await outcome, failures };
 	} catch (error) {
@@ -82,6 +83,17 @@ async function decodedStreams(run: LoadRun): Promise<Map<string, Set<string>>> {
 	return out;
 }
 
+/** End-to-end delay per receiver, sender and kind, from the marks the injected capture read. */
+async function delayPairs(run: LoadRun): Promise<Array<{ kind: string; receiver: string; sender: string; ms: number }>> {
+	await run.collector!.flush();
+	const rows = await run.collector!.store.query<{ kind: string; receiver: string; sender: string; ms: number }>(
+		`SELECT kind, peer_id AS receiver, stream_id AS sender, avg(e2e_ms) AS ms FROM callswarm.samples
+		WHERE run_id = {run:String} AND direction = 'e2e' AND e2e_ms IS NOT NULL GROUP BY kind, receiver, sender`,
+		{ run: run.runId },
+	);
+	return rows.map((r) => ({ ...r, ms: Number(r.ms) }));
+}
+
 async function eventCounts(run: LoadRun): Promise<Record<string, number>> {
 	const rows = await run.collector!.store.query<{ type: string; n: number }>(
 		`SELECT type, count() AS n FROM callswarm.events WHERE run_id = {run:String} GROUP BY type`,
@@ -91,7 +103,7 @@ async function eventCounts(run: LoadRun): Promise<Record<string, number>> {
 }
 
 describe('a peer-to-peer mesh app with its own signaling, joined by steps', () => {
-	it('every bot decodes every other one over its own connection; a join that never completes is a fail event', async () => {
+	it('every bot decodes every other one over its own connection, and measures video and audio delay from each; a join that never completes is a fail event', async () => {
 		const scenario = Scenario.parse({
 			name: 'mesh-app',
 			target: {
@@ -108,9 +120,22 @@ describe('a peer-to-peer mesh app with its own signaling, joined by steps', () =
 			],
 			schedule: { executor: 'constant-vus', vus: 4, duration: '5m' },
 			statsInterval: '1s',
+			e2e: true,
 		} satisfies ScenarioInput);
-		const { run, result, failures } = await runUntilDecoded(scenario, 3, 1);
+		// Marks written by the capture's camera and microphone, read from what the app's own connections receive: 3 × 2 pairs of each kind.
+		const { run, result, failures } = await runUntilDecoded(scenario, 3, 1, async (r) => (await delayPairs(r)).length === 12);
 		try {
+			const pairs = await delayPairs(run);
+			for (const kind of ['video', 'audio']) {
+				const ofKind = pairs.filter((p) => p.kind === kind);
+				expect(ofKind.map((p) => `${p.sender} → ${p.receiver}`), kind).toHaveLength(6);
+				for (const p of ofKind) {
+					expect(p.sender).not.toBe(p.receiver);
+					expect(p.sender).toMatch(/^mesh-/);
+					expect(p.ms, `${kind} ${p.sender} → ${p.receiver}`).toBeGreaterThan(0);
+					expect(p.ms, `${kind} ${p.sender} → ${p.receiver}`).toBeLessThan(1000);
+				}
+			}
 			expect(failures).toEqual([expect.stringMatching(/^stuck-\d+: could not join: join step 1 \(waitFor "#never-there"\) failed/)]);
 			const decoded = await decodedStreams(run);
 			for (const slot of run.slots.filter((s) => s.group.name === 'mesh')) {
