@@ -26,7 +26,7 @@ const symbolMs = 20;
 const symbols = 7;
 const firstSymbolHz = 1500;
 const symbolStepHz = 125;
-export const burstMs = syncMs + symbols * symbolMs;
+const burstMs = syncMs + symbols * symbolMs;
 const duckBeforeMs = 30;
 const duckAfterMs = 10;
 const amplitude = 0.3;
@@ -35,7 +35,7 @@ const rampMs = 1;
 const seqModulo = 16;
 
 /** The 28-bit word of a burst: sender (16 bits), second modulo 16 (4), CRC-8 of both (8). */
-export function audioMarkWord(sender: number, seq: number): number {
+function audioMarkWord(sender: number, seq: number): number {
 	const payload = ((sender & 0xffff) << 4) | (seq & 0xf);
 	return ((payload << 8) | crc8(payload, 20)) >>> 0;
 }
@@ -49,7 +49,7 @@ function decodeWord(word: number): { sender: number; seq: number } | undefined {
 const symbolHz = (nibble: number): number => firstSymbolHz + nibble * symbolStepHz;
 
 /** One burst's samples (phase-continuous, 1 ms ramps at both ends). */
-export function burstSamples(sender: number, seq: number, sampleRate: number): Float32Array {
+function burstSamples(sender: number, seq: number, sampleRate: number): Float32Array {
 	const word = audioMarkWord(sender, seq);
 	const syncLength = Math.round((syncMs * sampleRate) / 1000);
 	const symbolLength = Math.round((symbolMs * sampleRate) / 1000);
@@ -119,26 +119,30 @@ export class FrameClock {
 /** Writes bursts into a microphone's blocks (ducking it around them). */
 export class AudioMarkWriter {
 	#burst: { k: number; start: number; samples: Float32Array } | undefined;
+	/** Frames ducked before a burst's start, and after it up to the end of the ducking. */
+	readonly #before: number;
+	readonly #after: number;
 
 	constructor(
 		private readonly sender: number,
 		private readonly clock: FrameClock,
-	) {}
+	) {
+		this.#before = Math.round((duckBeforeMs * clock.sampleRate) / 1000);
+		this.#after = Math.round(((burstMs + duckAfterMs) * clock.sampleRate) / 1000);
+	}
 
-	/** `output` gets `input` (the microphone, or silence when absent) with the marks; `frame` is the block's first frame. */
+	/** `output` gets `input` (the microphone, or silence when absent; a block of the same length) with the marks; `frame` is the block's first frame. */
 	process(input: Float32Array | undefined, output: Float32Array, frame: number): void {
-		if (input) output.set(input.subarray(0, output.length));
+		if (input) output.set(input);
 		else output.fill(0);
 		if (!this.clock.ready) return;
-		const { sampleRate } = this.clock;
 		const blockStartMs = this.clock.toMs(frame);
 		for (const k of [Math.floor(blockStartMs / markPeriodMs), Math.floor(blockStartMs / markPeriodMs) + 1]) {
 			const start = this.#burst?.k === k ? this.#burst.start : this.clock.frameAt(k * markPeriodMs);
-			const duckFrom = start - Math.round((duckBeforeMs * sampleRate) / 1000);
-			const burstLength = Math.round((burstMs * sampleRate) / 1000);
-			const duckTo = start + burstLength + Math.round((duckAfterMs * sampleRate) / 1000);
+			const duckFrom = start - this.#before;
+			const duckTo = start + this.#after;
 			if (duckTo <= frame || duckFrom >= frame + output.length) continue;
-			if (this.#burst?.k !== k) this.#burst = { k, start, samples: burstSamples(this.sender, ((k % seqModulo) + seqModulo) % seqModulo, sampleRate) };
+			if (this.#burst?.k !== k) this.#burst = { k, start, samples: burstSamples(this.sender, ((k % seqModulo) + seqModulo) % seqModulo, this.clock.sampleRate) };
 			const samples = this.#burst.samples;
 			for (let i = Math.max(0, duckFrom - frame); i < Math.min(output.length, duckTo - frame); i++) {
 				const n = frame + i - start;

@@ -9,6 +9,7 @@
  * audio worklet that adds coded bursts, and every received audio track feeds one that hears
  * them (audioMarks.ts).
  */
+import type { CaptureConfig } from '../protocol/capture.ts';
 import type { ReaderMessage, ReaderOptions, WriterOptions } from './audioWorklet.ts';
 import { blockHeight, drawMark, markWords, neutralChroma, readMark } from './marks.ts';
 
@@ -25,15 +26,8 @@ declare class MediaStreamTrackGenerator<T> extends MediaStreamTrack {
 	readonly writable: WritableStream<T>;
 }
 
-export interface E2eConfig {
-	/** This participant's 16-bit sender id (senderMarkId of its peer id): written into its frames. */
-	sender: number;
-	/** This machine's clock minus the collector's: marks are in collector time, so shards on other machines agree. */
-	clockOffsetMs: number;
-	/** Which kinds carry marks (and are read). */
-	video: boolean;
-	audio: boolean;
-}
+/** Which kinds carry marks, this sender's 16-bit id, and this machine's clock minus the collector's (marks are in collector time). */
+export type E2eConfig = NonNullable<CaptureConfig['e2e']>;
 
 export const breakoutBoxAvailable = (): boolean => typeof (globalThis as { MediaStreamTrackProcessor?: unknown }).MediaStreamTrackProcessor === 'function';
 

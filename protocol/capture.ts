@@ -5,6 +5,18 @@
 import { z } from 'zod';
 import type { ParticipantEvent, StatsSnapshotInput } from './telemetry.ts';
 
+/**
+ * Which end-to-end delay marks browser bots write and read. Video by default: audio marks cost a
+ * browser bot about a quarter more CPU (bench:bots), which the sizing tables do not count, and
+ * take 220 ms of each second of the microphone.
+ */
+export const DelayMarkKinds = z.strictObject({
+	/** Capture time drawn into camera frames, read off received video (e2e_video_ms). */
+	video: z.boolean().default(true),
+	/** A coded burst every second in the microphone, heard in received audio (e2e_audio_ms). */
+	audio: z.boolean().default(false),
+});
+
 export const IceServer = z.object({
 	urls: z.union([z.string().max(500), z.array(z.string().max(500)).max(10)]),
 	username: z.string().max(200).optional(),
@@ -30,14 +42,10 @@ export const CaptureConfig = z.object({
 	 * video and audio are read for other senders' marks.
 	 * Times are in the collector's clock: `clockOffsetMs` is this machine's clock minus it.
 	 */
-	e2e: z
-		.object({
-			sender: z.number().int().min(0).max(0xffff),
-			clockOffsetMs: z.number().min(-86_400_000).max(86_400_000),
-			video: z.boolean().default(true),
-			audio: z.boolean().default(false),
-		})
-		.optional(),
+	e2e: DelayMarkKinds.extend({
+		sender: z.number().int().min(0).max(0xffff),
+		clockOffsetMs: z.number().min(-86_400_000).max(86_400_000),
+	}).optional(),
 	/** getDisplayMedia answers with a generated screen (slides-like, this size and rate). */
 	screen: z.object({ width: z.number().int().min(16).max(3840), height: z.number().int().min(16).max(2160), frameRate: z.number().min(1).max(60) }).optional(),
 });

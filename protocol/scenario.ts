@@ -4,6 +4,7 @@
  * participant that joins a room, publishes, subscribes and reports getStats().
  */
 import { z } from 'zod';
+import { DelayMarkKinds } from './capture.ts';
 import { Duration } from './durations.ts';
 import { RoomId, VideoLayer } from './signaling.ts';
 import { Thresholds } from './thresholds.ts';
@@ -265,21 +266,8 @@ function nameGroups(groups: ParticipantGroup[]): NamedParticipantGroup[] {
 
 // ---- the scenario ----
 
-/**
- * Which end-to-end delay marks browser bots write and read: `true`/`false` for both, or each on
- * its own. By default video only: audio marks cost a browser bot about a quarter more CPU
- * (bench:bots), which the sizing tables do not count, and take 220 ms of each second of the
- * microphone.
- */
-export const EndToEnd = z.union([
-	z.boolean().transform((on) => ({ video: on, audio: on })),
-	z.strictObject({
-		/** Capture time drawn into camera frames, read off received video (e2e_video_ms). */
-		video: z.boolean().default(true),
-		/** A coded burst every second in the microphone, heard in received audio (e2e_audio_ms). */
-		audio: z.boolean().default(false),
-	}),
-]);
+/** Which end-to-end delay marks browser bots write and read: `true`/`false` for both, or each on its own. */
+export const EndToEnd = z.union([z.boolean().transform((on) => ({ video: on, audio: on })), DelayMarkKinds]);
 export type EndToEnd = z.output<typeof EndToEnd>;
 
 export const Scenario = z

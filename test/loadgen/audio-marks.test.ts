@@ -32,7 +32,7 @@ function send(sender: number, seconds: number, rand: () => number, clockOffsetMs
 	const out = new Float32Array(seconds * rate);
 	for (let frame = 0; frame < out.length; frame += block) {
 		clock.observe(frame, t0 + (frame * 1000) / rate + lateness(rand));
-		const mic = Float32Array.from({ length: block }, (_, i) => voice((frame + i) / rate));
+		const mic = Float32Array.from({ length: Math.min(block, out.length - frame) }, (_, i) => voice((frame + i) / rate));
 		writer.process(mic, out.subarray(frame, frame + block), frame);
 	}
 	return out;
