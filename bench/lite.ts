@@ -1,8 +1,9 @@
 /**
  * bench:lite: what a lite (werift) bot costs, per sent and per received audio+video stream, at
  * 10, 50 and 100 bots. CPU and memory are those of the lite-bot processes only (the SFU's
- * workers and this process are not counted).
- *   npm run bench:lite [-- --counts 10,50,100 --seconds 15 --publish 180p15]
+ * workers and this process are not counted). With --e2e, also what sending with end-to-end delay
+ * marks costs: each bot's own marked media encoded at its join (ffmpeg, counted), then sent.
+ *   npm run bench:lite [-- --counts 10,50,100 --seconds 15 --publish 180p15 --e2e]
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -11,7 +12,7 @@ import { BotBench } from '../loadgen/BotBench.ts';
 import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';
 import { parseInput } from '../protocol/issues.ts';
-import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
+import { processTable, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 
 const flags = parseInput(
 	z.object({
@@ -19,8 +20,9 @@ const flags = parseInput(
 		seconds: z.string().regex(/^\d+$/).default('15').transform(Number),
 		publish: z.enum(['audio-only', '180p15', '360p30', '720p30']).default('180p15'),
 		perProcess: z.string().regex(/^\d+$/).default('50').transform(Number),
+		e2e: z.boolean().default(false),
 	}),
-	parseArgs({ options: { counts: { type: 'string' }, seconds: { type: 'string' }, publish: { type: 'string' }, perProcess: { type: 'string' } } }).values,
+	parseArgs({ options: { counts: { type: 'string' }, seconds: { type: 'string' }, publish: { type: 'string' }, perProcess: { type: 'string' }, e2e: { type: 'boolean' } } }).values,
 	'bench:lite flags',
 );
 
@@ -28,14 +30,36 @@ const status = new StatusLine();
 const bench = await BotBench.start({ sfu: {}, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
 const groups = BotBench.groups(flags.publish, 1, 1);
 
-const driver = (runId: string): LiteDriver => bench.driver(runId, flags.perProcess);
+const joined = new Set<string>();
+const driver = (runId: string, marked = false): LiteDriver =>
+	bench.driver(runId, {
+		botsPerProcess: flags.perProcess,
+		onEvent: (slot, event) => event.type === 'join' && joined.add(slot.peerId),
+		...(marked ? { e2e: { video: true, audio: true, lite: true } } : {}),
+	});
 
-/** Joins the bots, waits for media, then measures CPU and PSS of the given processes. */
-async function measure(label: string, bots: Slot[], measured: LiteDriver, others: LiteDriver[] = []): Promise<{ cores: number; pssMiB: number }> {
+/** CPU seconds of the processes, with their children that have exited (the ffmpeg runs that encode marked media). */
+function cpuWithChildren(pids: number[]): number {
+	const table = processTable();
+	return pids.reduce((sum, pid) => sum + treeCpuSeconds(pid, table) + (table.get(pid)?.exitedChildrenCpuSeconds ?? 0), 0);
+}
+
+/**
+ * Joins the bots and waits until all have joined (the CPU that takes, per bot, is the join cost),
+ * then for media, then measures CPU and PSS of the given processes.
+ */
+async function measure(label: string, bots: Slot[], measured: LiteDriver, others: LiteDriver[] = []): Promise<{ cores: number; pssMiB: number; joinCpuSeconds: number }> {
+	await measured.prepare({ first: bots, all: bots });
+	const joinCpu0 = cpuWithChildren(measured.pids);
 	for (const [i, slot] of bots.entries()) {
 		await (slot.group.name === 'sender' && others[0] ? others[0] : measured).join(slot);
 		if (i % 10 === 0) status.update(`${label}: joining ${bar(i / bots.length)}`);
 	}
+	while (bots.some((slot) => !joined.has(slot.peerId))) {
+		status.update(`${label}: joined ${bar(bots.filter((slot) => joined.has(slot.peerId)).length / bots.length)}`);
+		await new Promise((r) => setTimeout(r, 200));
+	}
+	const joinCpuSeconds = cpuWithChildren(measured.pids) - joinCpu0;
 	for (let s = 0; s < 8; s++) {
 		status.update(`${label}: warming up ${bar(s / 8)}`);
 		await new Promise((r) => setTimeout(r, 1000));
@@ -49,7 +73,7 @@ async function measure(label: string, bots: Slot[], measured: LiteDriver, others
 	}
 	const cores = (cpu() - cpu0) / ((performance.now() - t0) / 1000);
 	const pssMiB = measured.pids.reduce((sum, pid) => sum + treePssBytes(pid), 0) / 2 ** 20;
-	return { cores, pssMiB };
+	return { cores, pssMiB, joinCpuSeconds };
 }
 
 const rows: Record<string, Record<string, number | string>> = {};
@@ -61,6 +85,14 @@ try {
 		const sent = await measure(`${n} sending bots`, senders, sendDriver);
 		await sendDriver.close();
 		status.done(`${n} sending bots: ${sent.cores.toFixed(3)} cores`);
+		let marked: Awaited<ReturnType<typeof measure>> | undefined;
+		if (flags.e2e) {
+			const markedDriver = driver(`bench-lite-marked-${n}`, true);
+			const markedSenders = senders.map((slot) => ({ ...slot, peerId: `m${slot.peerId}`, roomId: `m${slot.roomId}` }));
+			marked = await measure(`${n} sending bots with delay marks`, markedSenders, markedDriver);
+			await markedDriver.close();
+			status.done(`${n} sending bots with delay marks: ${marked.cores.toFixed(3)} cores, joins ${marked.joinCpuSeconds.toFixed(1)} CPU s`);
+		}
 
 		// Receiving: n bots each receiving one audio+video stream from a sender in another process.
 		const recvDriver = driver(`bench-lite-recv-${n}`);
@@ -78,6 +110,14 @@ try {
 			'% core per sent A+V stream': +((sent.cores / n) * 100).toFixed(2),
 			'sent streams per core': Math.round(n / sent.cores),
 			'MiB per sending bot': +(sent.pssMiB / n).toFixed(1),
+			...(marked
+				? {
+						'% core per marked stream': +((marked.cores / n) * 100).toFixed(2),
+						'marked: CPU s per join': +(marked.joinCpuSeconds / n).toFixed(2),
+						'unmarked: CPU s per join': +(sent.joinCpuSeconds / n).toFixed(2),
+						'MiB per marked bot': +(marked.pssMiB / n).toFixed(1),
+					}
+				: {}),
 			'cores receiving': +received.cores.toFixed(3),
 			'% core per received A+V stream': +((received.cores / n) * 100).toFixed(2),
 			'MiB per receiving bot': +(received.pssMiB / n).toFixed(1),

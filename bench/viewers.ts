@@ -125,8 +125,8 @@ async function ramp(kind: string, group: Slot['group'], counts: number[], perPro
 		if (event.type === 'first-media') media.add(slot.index);
 		if (event.type === 'fail') failed.add(slot.index);
 	};
-	const source = bench.driver(runId, 1, onEvent);
-	const receivers = bench.driver(runId, perProcess.bots, onEvent, perProcess.viewers);
+	const source = bench.driver(runId, { botsPerProcess: 1, onEvent });
+	const receivers = bench.driver(runId, { botsPerProcess: perProcess.bots, viewersPerProcess: perProcess.viewers, onEvent });
 	const rows: Row[] = [];
 	try {
 		await source.join({ index: 0, roomId: `bench-${kind}`, group: sender, peerId: 'sender' });

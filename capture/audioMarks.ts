@@ -33,6 +33,8 @@ const amplitude = 0.3;
 const rampMs = 1;
 /** The second's number travels modulo this: delays up to 16 s are told apart. */
 const seqModulo = 16;
+/** Seconds after which a sender's bursts repeat (media marked ahead of time loops over them). */
+export const audioMarkCycleSeconds = (seqModulo * markPeriodMs) / 1000;
 
 /** The 28-bit word of a burst: sender (16 bits), second modulo 16 (4), CRC-8 of both (8). */
 function audioMarkWord(sender: number, seq: number): number {

@@ -6,7 +6,12 @@
  *
  * Layout: two rows, each of 34 blocks across the full width and 1/18 of the height: a white and a
  * black reference block (for the threshold), then 32 bits. Row 1: the low 24 bits of the capture
- * time in ms and an 8-bit CRC; row 2: a 16-bit sender id, its 8-bit CRC and 8 bits of zeros.
+ * time in ms and an 8-bit CRC; row 2: a 16-bit sender id, an 8-bit loop length in seconds (0 for
+ * none) and an 8-bit CRC of both.
+ *
+ * A loop length is for media encoded ahead of time (lite bots' pre-encoded video): its time is the
+ * capture time modulo the loop, on the collector's clock, and the sender sends each frame at
+ * that time of every loop; the receiver takes the latest time that fits, not after now.
  * Pixels are written in the luma plane (chroma neutral), so any YUV frame format works.
  */
 
@@ -40,10 +45,11 @@ export function senderMarkId(peerId: string): number {
 	return (hash ^ (hash >>> 16)) & 0xffff;
 }
 
-/** The two rows' 32-bit words for a capture time and a sender. */
-export function markWords(captureMs: number, sender: number): [number, number] {
-	const time = captureMs & timeMask;
-	return [((time << 8) | crc8(time, 24)) >>> 0, (((sender & 0xffff) << 16) | (crc8(sender & 0xffff, 16) << 8)) >>> 0];
+/** The two rows' 32-bit words for a capture time and a sender (and a loop of that many seconds: then `captureMs` is taken modulo it). */
+export function markWords(captureMs: number, sender: number, loopSeconds = 0): [number, number] {
+	const time = loopSeconds > 0 ? captureMs % (loopSeconds * 1000) : captureMs & timeMask;
+	const id = ((sender & 0xffff) << 8) | (loopSeconds & 0xff);
+	return [((time << 8) | crc8(time, 24)) >>> 0, ((id << 8) | crc8(id, 24)) >>> 0];
 }
 
 /** Writes the rows into a luma plane (8-bit, `stride` bytes per row). */
@@ -107,9 +113,13 @@ export function readMark(luma: Uint8Array, stride: number, width: number, height
 	}
 	const time = words[0]! >>> 8;
 	if (crc8(time, 24) !== (words[0]! & 0xff)) return undefined;
-	const sender = words[1]! >>> 16;
-	if (crc8(sender, 16) !== ((words[1]! >>> 8) & 0xff) || (words[1]! & 0xff) !== 0) return undefined;
-	// The full capture time: the latest time with these low 24 bits, not after now.
-	const captureMs = nowMs - ((((nowMs & timeMask) - time) % (timeMask + 1)) + (timeMask + 1)) % (timeMask + 1);
+	const id = words[1]! >>> 8;
+	if (crc8(id, 24) !== (words[1]! & 0xff)) return undefined;
+	const sender = id >>> 8;
+	const loopMs = (id & 0xff) * 1000;
+	if (loopMs > 0 && time >= loopMs) return undefined;
+	// The full capture time: the latest time that fits (these low 24 bits, or this time of a loop), not after now.
+	const period = loopMs > 0 ? loopMs : timeMask + 1;
+	const captureMs = nowMs - ((((nowMs % period) - time) % period) + period) % period;
 	return { captureMs, sender };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Collector } from '../collector/index.ts';
-import { networkPresets, Scenario, type NamedParticipantGroup, type PublishProfile } from '../protocol/scenario.ts';
+import { networkPresets, Scenario, type EndToEnd, type NamedParticipantGroup, type PublishProfile } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { Sfu, SfuOptionsInput } from '../sfu/index.ts';
 import { BrowserDriver } from './browser/BrowserDriver.ts';
@@ -57,9 +57,16 @@ export class BotBench {
 		return new BotBench(sfu, collector, sender, work, options.log);
 	}
 
-	/** Lite bots and viewers, `botsPerProcess` lite bots (or `viewersPerProcess` viewers) to a process. */
-	driver(runId: string, botsPerProcess: number, onEvent?: (slot: Slot, event: ParticipantEvent) => void, viewersPerProcess?: number): LiteDriver {
-		return new LiteDriver(this.#context(runId, onEvent), { botsPerProcess, viewersPerProcess });
+	/**
+	 * Lite bots and viewers, `botsPerProcess` lite bots (or `viewersPerProcess` viewers) to a
+	 * process; with `e2e`, lite bots send delay marks of those kinds.
+	 */
+	driver(
+		runId: string,
+		options: { botsPerProcess: number; viewersPerProcess?: number; onEvent?: (slot: Slot, event: ParticipantEvent) => void; e2e?: EndToEnd },
+	): LiteDriver {
+		const context = this.#context(runId, options.onEvent);
+		return new LiteDriver(options.e2e ? { ...context, e2e: { ...options.e2e, clockOffsetMs: 0, peerOfMark: () => undefined } } : context, options);
 	}
 
 	/** Browser bots, `pagesPerBrowser` to a Chromium process. */

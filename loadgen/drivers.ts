@@ -34,8 +34,9 @@ export interface DriverContext {
 	/** Problems worth a line in the output. */
 	log(message: string): void;
 	/**
-	 * End-to-end delay marks (browser bots): which kinds, this machine's clock minus the
-	 * collector's, and the participant whose 16-bit mark id a receiver read. Absent: no marks.
+	 * End-to-end delay marks: which kinds, this machine's clock minus the collector's, and the
+	 * participant whose 16-bit mark id a receiver read. Browser bots write and read them, lite
+	 * bots write them. Absent: no marks.
 	 */
 	e2e?: EndToEnd & { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
 }

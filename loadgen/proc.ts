@@ -11,6 +11,8 @@ export interface ProcInfo {
 	name: string;
 	/** User + system CPU seconds so far. */
 	cpuSeconds: number;
+	/** User + system CPU seconds of its children that have exited (and been waited for). */
+	exitedChildrenCpuSeconds: number;
 	rssBytes: number;
 }
 
@@ -25,6 +27,7 @@ export function readProcess(pid: number): ProcInfo | undefined {
 			ppid: Number(rest[1]),
 			name: stat.slice(stat.indexOf('(') + 1, close),
 			cpuSeconds: (Number(rest[11]) + Number(rest[12])) / ticksPerSecond,
+			exitedChildrenCpuSeconds: (Number(rest[13]) + Number(rest[14])) / ticksPerSecond,
 			rssBytes: Number(rest[21]) * pageBytes,
 		};
 	} catch {

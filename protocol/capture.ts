@@ -23,6 +23,10 @@ export const IceServer = z.object({
 	credential: z.string().max(200).optional(),
 });
 
+/** The delay marks a machine's bots write and read: which kinds, and this machine's clock minus the collector's. */
+export const MachineDelayMarks = DelayMarkKinds.extend({ clockOffsetMs: z.number().min(-86_400_000).max(86_400_000) });
+export type MachineDelayMarks = z.output<typeof MachineDelayMarks>;
+
 export const CaptureConfig = z.object({
 	/** getStats() of every connection this often, into the buffer `drain()` empties. */
 	statsIntervalMs: z.number().int().min(100).max(600_000).default(2000),
@@ -42,10 +46,7 @@ export const CaptureConfig = z.object({
 	 * video and audio are read for other senders' marks.
 	 * Times are in the collector's clock: `clockOffsetMs` is this machine's clock minus it.
 	 */
-	e2e: DelayMarkKinds.extend({
-		sender: z.number().int().min(0).max(0xffff),
-		clockOffsetMs: z.number().min(-86_400_000).max(86_400_000),
-	}).optional(),
+	e2e: MachineDelayMarks.extend({ sender: z.number().int().min(0).max(0xffff) }).optional(),
 	/** getDisplayMedia answers with a generated screen (slides-like, this size and rate). */
 	screen: z.object({ width: z.number().int().min(16).max(3840), height: z.number().int().min(16).max(2160), frameRate: z.number().min(1).max(60) }).optional(),
 });

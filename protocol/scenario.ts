@@ -266,8 +266,18 @@ function nameGroups(groups: ParticipantGroup[]): NamedParticipantGroup[] {
 
 // ---- the scenario ----
 
-/** Which end-to-end delay marks browser bots write and read: `true`/`false` for both, or each on its own. */
-export const EndToEnd = z.union([z.boolean().transform((on) => ({ video: on, audio: on })), DelayMarkKinds]);
+/**
+ * Which end-to-end delay marks bots write and read: `true`/`false` for both kinds, or each on its
+ * own. Browser bots write and read them; lite bots write them too (`lite`) when the scenario
+ * names `e2e` at all, since each lite bot then encodes media of its own as it joins.
+ */
+export const EndToEnd = z.union([
+	z.boolean().transform((on) => ({ video: on, audio: on, lite: on })),
+	DelayMarkKinds.extend({
+		/** Lite bots send marked media (their own, encoded at join: about half a CPU second each at 180p15). */
+		lite: z.boolean().default(true),
+	}),
+]);
 export type EndToEnd = z.output<typeof EndToEnd>;
 
 export const Scenario = z
@@ -294,9 +304,9 @@ export const Scenario = z
 		 * End-to-end delay: browser bots draw their capture time into their camera frames and put
 		 * coded bursts into their microphones, and read both off what they receive (e2e_video_ms
 		 * and e2e_audio_ms per sender and receiver). `true` or `false` for both, or each on its own;
-		 * video only by default.
+		 * by default video only, from browser bots only (lite bots mark when `e2e` is named).
 		 */
-		e2e: EndToEnd.prefault({}),
+		e2e: EndToEnd.default({ video: true, audio: false, lite: false }),
 		/** Most browser pages per Chromium process. */
 		pagesPerBrowser: z.number().int().min(1).max(64).default(8),
 		/** Most lite bots per lite-bot process (one event loop each). */

@@ -112,7 +112,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 		if (event.type === 'join') joined.add(slot.index);
 		if (event.type === 'fail' || event.type === 'leave') ended.add(slot.index);
 	};
-	const lite = bench.driver(runId, 40, onEvent);
+	const lite = bench.driver(runId, { botsPerProcess: 40, onEvent });
 	const browser = groups.some((g) => g.bot === 'browser') ? bench.browserDriver(runId, 4, onEvent) : undefined;
 	const drivers: BotDriver[] = browser ? [lite, browser] : [lite];
 	const botCpuSeconds = (): number => drivers.flatMap((d) => d.processes()).reduce((s, p) => s + treeCpuSeconds(p.pid), 0);

@@ -8,13 +8,16 @@ import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
 import { markScreenStats } from '../../capture/screenStats.ts';
+import { senderMarkId } from '../../capture/marks.ts';
+import type { MachineDelayMarks } from '../../protocol/capture.ts';
 import { CallClient, recordParticipantEvents, SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';
 
 /**
  * One browserless participant: mediasoup-client's Chrome111 handler over werift's WebRTC
  * (installed as the globals by the lite-bot process), publishing pre-encoded VP8 and Opus from
  * the process's media pump and receiving what it subscribes to. Its network goes through
- * impairment relays when the group has network conditions.
+ * impairment relays when the group has network conditions. With delay marks, its media carries
+ * them (its own, encoded as it joins), so browsers receiving it measure its end-to-end delay.
  */
 export class LiteBot {
 	readonly events: ParticipantEvent[] = [];
@@ -29,6 +32,7 @@ export class LiteBot {
 		signalingUrl: string,
 		private readonly pump: MediaPump,
 		network: NetworkConditions | null,
+		private readonly marks?: MachineDelayMarks,
 	) {
 		this.#network = network;
 		this.#signaling = new SignalingClient(signalingUrl, (url) => new WebSocket(url) as unknown as WebSocketLike);
@@ -60,7 +64,7 @@ export class LiteBot {
 		if (publish !== 'none' && publish !== 'audio-only') tracks.video = new MediaStreamTrack({ kind: 'video' });
 		if (tracks.audio) await this.call.publish(tracks.audio as unknown as globalThis.MediaStreamTrack);
 		if (tracks.video) await this.call.publish(tracks.video as unknown as globalThis.MediaStreamTrack, { codecMimeType: 'video/VP8' });
-		this.#detach = await this.pump.attach(publish, tracks);
+		this.#detach = await this.pump.attach(publish, tracks, this.marks && { ...this.marks, sender: senderMarkId(this.slot.peerId) });
 		await this.#signaling.connect();
 		await this.call.join();
 		this.#watchKeyframeRequests();

@@ -194,7 +194,14 @@ export class LiteDriver implements BotDriver {
 			process.byPeer.clear();
 		});
 		this.#processes.push(process);
-		this.#send(process, { op: 'start', runId: this.context.runId, signalingUrl: signalingUrlOf(this.context.target), statsIntervalMs: this.context.statsIntervalMs });
+		const e2e = this.context.e2e;
+		this.#send(process, {
+			op: 'start',
+			runId: this.context.runId,
+			signalingUrl: signalingUrlOf(this.context.target),
+			statsIntervalMs: this.context.statsIntervalMs,
+			...(e2e?.lite ? { e2e: { video: e2e.video, audio: e2e.audio, clockOffsetMs: e2e.clockOffsetMs } } : {}),
+		});
 		return process;
 	}
 

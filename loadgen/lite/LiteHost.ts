@@ -43,7 +43,7 @@ export class LiteHost {
 	}
 
 	async #join(slot: HostedBot['slot'], network: NetworkConditions | null): Promise<void> {
-		const bot: HostedBot = slot.bot === 'viewer' ? new ViewerBot(slot, this.#config!.signalingUrl, network) : new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network);
+		const bot: HostedBot = slot.bot === 'viewer' ? new ViewerBot(slot, this.#config!.signalingUrl, network) : new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network, this.#config!.e2e);
 		this.#bots.set(slot.index, bot);
 		try {
 			await bot.join();

@@ -1,7 +1,8 @@
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
+import type { CaptureConfig } from '../../protocol/capture.ts';
 import { publishProfiles, type PublishProfile } from '../../protocol/scenario.ts';
 import { MediaClock } from './MediaClock.ts';
-import { loadAudio, loadVideo, vp8Payloads, type LiteVideoProfile, type VideoFrame } from './media.ts';
+import { loadAudio, loadVideo, markedAudio, markedVideo, vp8Payloads, type LiteVideoProfile, type VideoFrame } from './media.ts';
 
 /** VP8 bitrate of the pre-encoded video per publish profile. */
 export const liteVideoBitrateKbps: Record<'180p15' | '360p30' | '720p30', number> = {
@@ -22,6 +23,8 @@ interface VideoStream extends Stream {
 	index: number;
 	step: number;
 	keyframeWanted: boolean;
+	/** Frames carry their time in the loop: each goes out at that time (its tick), never early or skipped to. */
+	marked: boolean;
 }
 
 interface AudioStream extends Stream {
@@ -29,28 +32,48 @@ interface AudioStream extends Stream {
 	index: number;
 }
 
+/** A bot's end-to-end delay marks: its 16-bit mark id, the kinds it marks, and this machine's clock minus the collector's. */
+export type LiteMarks = NonNullable<CaptureConfig['e2e']>;
+
 /**
  * Plays the pre-encoded media of one lite-bot process: one clock per video profile and one for
  * audio, whose RTP packets go to every subscribed track. Each werift sender copies a packet and
  * gives it its own SSRC, sequence and timestamp offsets, so bots share the packets safely.
+ *
+ * A bot with delay marks has media of its own instead (its mark id is in every frame and burst),
+ * on a clock aligned to the collector's: frame k of a loop goes out at that time of the loop.
  */
 export class MediaPump {
 	readonly #video = new Map<string, Promise<VideoStream>>();
 	#audio: Promise<AudioStream> | undefined;
+	readonly #own = new Set<Stream>();
 
-	async attach(profile: PublishProfile, tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack }): Promise<() => void> {
+	async attach(profile: PublishProfile, tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack }, marks?: LiteMarks): Promise<() => void> {
 		const spec = publishProfiles[profile];
-		const video = spec.video && tracks.video ? await this.#videoStream(profile as keyof typeof liteVideoBitrateKbps) : undefined;
-		const audio = spec.audio && tracks.audio ? await this.#audioStream() : undefined;
+		const videoProfile = profile as keyof typeof liteVideoBitrateKbps;
+		const settled = await Promise.allSettled([
+			spec.video && tracks.video ? (marks?.video ? this.#markedVideoStream(videoProfile, marks) : this.#videoStream(videoProfile)) : undefined,
+			spec.audio && tracks.audio ? (marks?.audio ? this.#markedAudioStream(marks) : this.#audioStream()) : undefined,
+		]);
+		const failed = settled.find((r) => r.status === 'rejected');
+		if (failed) {
+			// The bot will not send: a marked stream made for it would tick on with nobody to stop it.
+			for (const r of settled) if (r.status === 'fulfilled' && r.value && this.#own.delete(r.value)) r.value.clock.close();
+			throw failed.reason;
+		}
+		const [video, audio] = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [VideoStream | undefined, AudioStream | undefined];
 		if (video && tracks.video) video.tracks.add(tracks.video);
 		if (audio && tracks.audio) audio.tracks.add(tracks.audio);
 		return () => {
-			if (video && tracks.video) video.tracks.delete(tracks.video);
-			if (audio && tracks.audio) audio.tracks.delete(tracks.audio);
+			for (const [stream, track] of [[video, tracks.video], [audio, tracks.audio]] as const) {
+				if (!stream || !track) continue;
+				stream.tracks.delete(track);
+				if (this.#own.delete(stream)) stream.clock.close();
+			}
 		};
 	}
 
-	/** A keyframe as soon as the pre-encoded stream allows: jump to the next one. */
+	/** A keyframe as soon as the pre-encoded stream allows: jump to the next one (marked streams send theirs on time, every second). */
 	async requestKeyframe(profile: PublishProfile): Promise<void> {
 		const stream = await this.#video.get(profile);
 		if (stream) stream.keyframeWanted = true;
@@ -59,46 +82,64 @@ export class MediaPump {
 	#videoStream(profile: keyof typeof liteVideoBitrateKbps): Promise<VideoStream> {
 		let stream = this.#video.get(profile);
 		if (!stream) {
-			const spec = publishProfiles[profile].video;
-			const format: LiteVideoProfile = { ...spec, bitrateKbps: liteVideoBitrateKbps[profile] };
-			stream = loadVideo(format).then((frames) => {
-				const s: VideoStream = {
-					frames,
-					index: 0,
-					step: Math.round(90_000 / spec.frameRate),
-					keyframeWanted: false,
-					tracks: new Set(),
-					seq: Math.floor(Math.random() * 0xffff),
-					timestamp: Math.floor(Math.random() * 0xffffffff),
-					clock: new MediaClock(1000 / spec.frameRate, (skipped) => this.#sendFrame(s, skipped)),
-				};
-				return s;
-			});
+			stream = loadVideo(liteVideoProfile(profile)).then((frames) => this.#newVideoStream(profile, frames));
 			this.#video.set(profile, stream);
 		}
 		return stream;
 	}
 
+	async #markedVideoStream(profile: keyof typeof liteVideoBitrateKbps, marks: LiteMarks): Promise<VideoStream> {
+		const stream = this.#newVideoStream(profile, await markedVideo(liteVideoProfile(profile), marks.sender), marks);
+		this.#own.add(stream);
+		return stream;
+	}
+
+	#newVideoStream(profile: keyof typeof liteVideoBitrateKbps, frames: VideoFrame[], marks?: LiteMarks): VideoStream {
+		const { frameRate } = publishProfiles[profile].video;
+		const s: VideoStream = {
+			frames,
+			index: 0,
+			step: Math.round(90_000 / frameRate),
+			keyframeWanted: false,
+			marked: marks !== undefined,
+			tracks: new Set(),
+			seq: Math.floor(Math.random() * 0xffff),
+			timestamp: Math.floor(Math.random() * 0xffffffff),
+			clock: new MediaClock(1000 / frameRate, (skipped, tick) => this.#sendFrame(s, skipped, tick), undefined, marks && collectorZero(marks)),
+		};
+		return s;
+	}
+
 	#audioStream(): Promise<AudioStream> {
-		this.#audio ??= loadAudio().then((packets) => {
-			const s: AudioStream = {
-				packets,
-				index: 0,
-				tracks: new Set(),
-				seq: Math.floor(Math.random() * 0xffff),
-				timestamp: Math.floor(Math.random() * 0xffffffff),
-				clock: new MediaClock(20, (skipped) => this.#sendAudio(s, skipped)),
-			};
-			return s;
-		});
+		this.#audio ??= loadAudio().then((packets) => this.#newAudioStream(packets));
 		return this.#audio;
 	}
 
-	#sendFrame(s: VideoStream, skipped: number): void {
+	async #markedAudioStream(marks: LiteMarks): Promise<AudioStream> {
+		const stream = this.#newAudioStream(await markedAudio(marks.sender), marks);
+		this.#own.add(stream);
+		return stream;
+	}
+
+	#newAudioStream(packets: Buffer[], marks?: LiteMarks): AudioStream {
+		const s: AudioStream = {
+			packets,
+			index: 0,
+			tracks: new Set(),
+			seq: Math.floor(Math.random() * 0xffff),
+			timestamp: Math.floor(Math.random() * 0xffffffff),
+			// A marked loop's packet k is due k × 20 ms into each loop: its index is the tick's place in the loop.
+			clock: new MediaClock(20, (skipped, tick) => this.#sendAudio(s, skipped, marks ? tick % packets.length : undefined), undefined, marks && collectorZero(marks)),
+		};
+		return s;
+	}
+
+	#sendFrame(s: VideoStream, skipped: number, tick: number): void {
 		s.timestamp = (s.timestamp + s.step * skipped) >>> 0;
-		if (skipped > 0) s.keyframeWanted = true;
+		if (s.marked) s.index = tick % s.frames.length;
+		else if (skipped > 0) s.keyframeWanted = true;
 		if (s.tracks.size === 0) return;
-		if (s.keyframeWanted) {
+		if (s.keyframeWanted && !s.marked) {
 			s.keyframeWanted = false;
 			const next = s.frames.findIndex((f, i) => i >= s.index % s.frames.length && f.keyframe);
 			s.index = next >= 0 ? next : 0;
@@ -117,8 +158,8 @@ export class MediaPump {
 		for (const track of s.tracks) for (const packet of packets) track.writeRtp(packet);
 	}
 
-	#sendAudio(s: AudioStream, skipped: number): void {
-		s.index = (s.index + skipped) % s.packets.length;
+	#sendAudio(s: AudioStream, skipped: number, index: number | undefined): void {
+		s.index = index ?? (s.index + skipped) % s.packets.length;
 		s.timestamp = (s.timestamp + 960 * (skipped + 1)) >>> 0;
 		if (s.tracks.size === 0) return;
 		const payload = s.packets[s.index]!;
@@ -129,5 +170,16 @@ export class MediaPump {
 
 	async close(): Promise<void> {
 		for (const stream of [...this.#video.values(), ...(this.#audio ? [this.#audio] : [])]) (await stream).clock.close();
+		for (const stream of this.#own) stream.clock.close();
+		this.#own.clear();
 	}
+}
+
+function liteVideoProfile(profile: keyof typeof liteVideoBitrateKbps): LiteVideoProfile {
+	return { ...publishProfiles[profile].video, bitrateKbps: liteVideoBitrateKbps[profile] };
+}
+
+/** The `performance.now()` at which the collector's clock reads 0: a marked loop's tick 0. */
+function collectorZero(marks: LiteMarks): number {
+	return marks.clockOffsetMs - performance.timeOrigin;
 }

@@ -1,5 +1,6 @@
 /** Messages between the load generator and its lite-bot processes (validated on both ends). */
 import { z } from 'zod';
+import { MachineDelayMarks } from '../../protocol/capture.ts';
 import { NetworkConditions, PublishProfile } from '../../protocol/scenario.ts';
 import { PeerId, RoomId, VideoLayer } from '../../protocol/signaling.ts';
 import { TelemetryBatch } from '../../protocol/telemetry.ts';
@@ -25,6 +26,8 @@ export const LiteCommand = z.discriminatedUnion('op', [
 		runId: z.string(),
 		signalingUrl: z.string(),
 		statsIntervalMs: z.number().positive(),
+		/** Lite bots' media carries end-to-end delay marks of these kinds (each bot's own, encoded at its join). */
+		e2e: MachineDelayMarks.optional(),
 	}),
 	/** network: conditions through an impairment relay, or null for a direct connection. */
 	z.object({ op: z.literal('join'), slot: LiteSlot, network: NetworkConditions.nullable() }),

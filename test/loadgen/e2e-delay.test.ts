@@ -30,8 +30,12 @@ interface Cell {
 	frames: number;
 }
 
-/** Runs until every receiver has `samples` e2e samples from every other participant (counted from its own first media), then stops. */
-async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
+/**
+ * Runs until every receiver has `samples` e2e samples from every sender (counted from the last
+ * first media), then stops. `pairs`: sender → receiver pairs per kind (default: every participant
+ * to every other).
+ */
+async function measure(input: ScenarioInput, samples: number, pairs?: number): Promise<Cell[]> {
 	const scenario = Scenario.parse(input);
 	const run = new LoadRun({ scenario, dataDir });
 	const firstMedia = new Map<string, number>();
@@ -39,6 +43,7 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 		if (event.type === 'first-media') firstMedia.set(slot.peerId, event.ts);
 	});
 	const participants = scenario.participants.reduce((n, g) => n + g.count, 0);
+	const cellsWanted = 2 * (pairs ?? participants * (participants - 1));
 	const outcome = run.execute();
 	const cells = async (): Promise<Cell[]> => {
 		await run.collector!.flush();
@@ -59,7 +64,7 @@ async function measure(input: ScenarioInput, samples: number): Promise<Cell[]> {
 		const found = await waitFor(async () => {
 			const c = await cells();
 			// Both kinds: audio bursts come once a second, so `samples` of them take `samples` seconds.
-			return c.length === 2 * participants * (participants - 1) && c.every((x) => Number(x.n) >= samples) && c;
+			return c.length === cellsWanted && c.every((x) => Number(x.n) >= samples) && c;
 		}, `${samples} video and audio delay samples for every sender → receiver pair`, 180_000);
 		run.stop('measured');
 		await outcome;
@@ -143,5 +148,40 @@ describe('end-to-end delay', () => {
 			expect(c.p50).toBeLessThan(c.kind === 'video' ? 150 : 250);
 			expect(c.marks / c.frames).toBeGreaterThanOrEqual(c.kind === 'video' ? 0.99 : 0.9);
 		}
+	});
+
+	it('measures lite senders from their own marked media: 100 ms more from those whose network adds it, on every frame and burst', async () => {
+		// Browsers receive only; lite bots send their marked loops, one group through a relay as it is, one adding 100 ms.
+		const cells = await measure(
+			{
+				name: 'e2e-lite',
+				rooms: { count: 1 },
+				participants: [
+					{ name: 'viewers', bot: 'browser', count: 2, publish: 'none' },
+					{ name: 'control', bot: 'lite', count: 1, publish: '360p30', relay: 'always' },
+					{ name: 'delayed', bot: 'lite', count: 1, publish: '360p30', network: { delayMs: 100 } },
+				],
+				schedule: { executor: 'constant-vus', vus: 4, duration: '5m' },
+				statsInterval: '1s',
+				e2e: true,
+			},
+			// A burst a second: 12 of them, so one the receiver's jitter buffer stretched past reading still leaves 90 %.
+			12,
+			2 * 2,
+		);
+		expect([...new Set(cells.map((c) => c.sender.replace(/-\d+$/, '')))].sort()).toEqual(['control', 'delayed']);
+		for (const kind of ['video', 'audio'] as const) {
+			for (const receiver of new Set(cells.map((c) => c.receiver))) {
+				const from = (group: string) => cells.find((c) => c.kind === kind && c.receiver === receiver && c.sender.startsWith(group))!.p50;
+				const message = `${kind} ${receiver}: ${from('delayed').toFixed(0)} ms from the delayed lite bot, ${from('control').toFixed(0)} ms from the control one`;
+				expect(from('control'), message).toBeGreaterThan(0);
+				expect(from('control'), message).toBeLessThan(kind === 'video' ? 150 : 250);
+				// A lite bot has no congestion control or pacer to move with its network: the uplink's 100 ms shows whole.
+				const [low, high] = kind === 'video' ? [75, 125] : [40, 200];
+				expect(from('delayed') - from('control'), message).toBeGreaterThan(low);
+				expect(from('delayed') - from('control'), message).toBeLessThan(high);
+			}
+		}
+		for (const c of cells) expect(c.marks / c.frames, `${c.kind} ${c.sender} → ${c.receiver}`).toBeGreaterThanOrEqual(c.kind === 'video' ? 0.99 : 0.9);
 	});
 });

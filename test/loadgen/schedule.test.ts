@@ -179,13 +179,15 @@ describe('scenario validation', () => {
 		expect(refused([{ count: 1, bot: 'viewer' }], { app: { url: 'https://app.test/{room}' } })).toThrow(/participants\[0\]\.bot: viewer bots speak callswarm signaling/);
 	});
 
-	it('takes end-to-end delay marks on or off, or each kind on its own (video only by default)', () => {
-		expect(scenario({}).e2e).toEqual({ video: true, audio: false });
-		expect(scenario({ e2e: true }).e2e).toEqual({ video: true, audio: true });
-		expect(scenario({ e2e: false }).e2e).toEqual({ video: false, audio: false });
-		expect(scenario({ e2e: { audio: true } }).e2e).toEqual({ video: true, audio: true });
+	it('takes end-to-end delay marks on or off, or each kind on its own (video only, browser bots only, by default)', () => {
+		expect(scenario({}).e2e).toEqual({ video: true, audio: false, lite: false });
+		expect(scenario({ e2e: true }).e2e).toEqual({ video: true, audio: true, lite: true });
+		expect(scenario({ e2e: false }).e2e).toEqual({ video: false, audio: false, lite: false });
+		expect(scenario({ e2e: { audio: true } }).e2e).toEqual({ video: true, audio: true, lite: true });
+		expect(scenario({ e2e: { lite: false } }).e2e).toEqual({ video: true, audio: false, lite: false });
 		// A parsed scenario parses again to itself (shards receive it parsed).
-		expect(scenario({ e2e: scenario({ e2e: { video: false, audio: true } }).e2e }).e2e).toEqual({ video: false, audio: true });
+		expect(scenario({ e2e: scenario({ e2e: { video: false, audio: true } }).e2e }).e2e).toEqual({ video: false, audio: true, lite: true });
+		expect(scenario({ e2e: scenario({}).e2e }).e2e).toEqual({ video: true, audio: false, lite: false });
 		const refused = (e2e: unknown) => () =>
 			parseInput(Scenario, { name: 's', participants: [{ count: 1 }], schedule: { executor: 'constant-vus', vus: 1, duration: '1s' }, e2e }, 'scenario');
 		expect(refused({ audo: false })).toThrow(/e2e/);
