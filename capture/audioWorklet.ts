@@ -4,7 +4,7 @@
  * them in a received track. Both run on the audio thread, sample by sample (audioMarks.ts).
  */
 import { AudioMarkReader, AudioMarkWriter, FrameClock } from './audioMarks.ts';
-import type { E2eConfig } from './e2e.ts';
+import type { SenderDelayMarks } from '../protocol/capture.ts';
 
 /** The AudioWorkletGlobalScope (not in TypeScript's DOM types). */
 declare const currentFrame: number;
@@ -17,8 +17,8 @@ interface WorkletProcessor extends AudioWorkletProcessor {
 	process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean;
 }
 
-export type WriterOptions = Pick<E2eConfig, 'sender' | 'clockOffsetMs'>;
-export type ReaderOptions = Pick<E2eConfig, 'clockOffsetMs'>;
+export type WriterOptions = Pick<SenderDelayMarks, 'sender' | 'clockOffsetMs'>;
+export type ReaderOptions = Pick<SenderDelayMarks, 'clockOffsetMs'>;
 /** What a reader posts after a block in which it heard something. */
 export interface ReaderMessage {
 	syncs: number;

@@ -9,7 +9,7 @@
  * audio worklet that adds coded bursts, and every received audio track feeds one that hears
  * them (audioMarks.ts).
  */
-import type { CaptureConfig } from '../protocol/capture.ts';
+import type { SenderDelayMarks } from '../protocol/capture.ts';
 import type { ReaderMessage, ReaderOptions, WriterOptions } from './audioWorklet.ts';
 import { blockHeight, drawMark, markWords, neutralChroma, readMark } from './marks.ts';
 
@@ -27,14 +27,13 @@ declare class MediaStreamTrackGenerator<T> extends MediaStreamTrack {
 }
 
 /** Which kinds carry marks, this sender's 16-bit id, and this machine's clock minus the collector's (marks are in collector time). */
-export type E2eConfig = NonNullable<CaptureConfig['e2e']>;
 
 export const breakoutBoxAvailable = (): boolean => typeof (globalThis as { MediaStreamTrackProcessor?: unknown }).MediaStreamTrackProcessor === 'function';
 
 const lumaFormats = new Set(['I420', 'I420A', 'I422', 'I444', 'NV12']);
 
 /** A copy of `track` whose frames carry their capture time and sender; the original keeps running underneath. */
-export function markedTrack(track: MediaStreamTrack, config: E2eConfig): MediaStreamTrack {
+export function markedTrack(track: MediaStreamTrack, config: SenderDelayMarks): MediaStreamTrack {
 	if (!breakoutBoxAvailable() || track.kind !== 'video') return track;
 	const processor = new MediaStreamTrackProcessor<VideoFrame>({ track, maxBufferSize: 2 });
 	const generator = new MediaStreamTrackGenerator<VideoFrame>({ kind: 'video' });
@@ -108,7 +107,7 @@ function markContext(): Promise<AudioContext> | undefined {
  * (the microphone ducked around it); the original when Web Audio cannot (a page whose CSP
  * refuses blob: worklets, say).
  */
-export async function markedAudioTrack(track: MediaStreamTrack, config: E2eConfig): Promise<MediaStreamTrack> {
+export async function markedAudioTrack(track: MediaStreamTrack, config: SenderDelayMarks): Promise<MediaStreamTrack> {
 	const pending = track.kind === 'audio' ? markContext() : undefined;
 	const context = await pending?.catch(() => undefined);
 	if (!context) return track;
@@ -171,7 +170,7 @@ export class E2eReceiver {
 	/** Received audio tracks in the Web Audio graph, and how to take each out. */
 	readonly #listening = new Map<MediaStreamTrack, () => void>();
 
-	constructor(private readonly config: Pick<E2eConfig, 'clockOffsetMs' | 'video' | 'audio'>) {}
+	constructor(private readonly config: Pick<SenderDelayMarks, 'clockOffsetMs' | 'video' | 'audio'>) {}
 
 	watch(track: MediaStreamTrack): void {
 		if (this.#readings.has(track.id)) return;

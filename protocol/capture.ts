@@ -26,6 +26,9 @@ export const IceServer = z.object({
 /** The delay marks a machine's bots write and read: which kinds, and this machine's clock minus the collector's. */
 export const MachineDelayMarks = DelayMarkKinds.extend({ clockOffsetMs: z.number().min(-86_400_000).max(86_400_000) });
 export type MachineDelayMarks = z.output<typeof MachineDelayMarks>;
+/** A sending bot's delay marks: the machine's, and its own 16-bit mark id (senderMarkId of its peer id). */
+export const SenderDelayMarks = MachineDelayMarks.extend({ sender: z.number().int().min(0).max(0xffff) });
+export type SenderDelayMarks = z.output<typeof SenderDelayMarks>;
 
 export const CaptureConfig = z.object({
 	/** getStats() of every connection this often, into the buffer `drain()` empties. */
@@ -46,7 +49,7 @@ export const CaptureConfig = z.object({
 	 * video and audio are read for other senders' marks.
 	 * Times are in the collector's clock: `clockOffsetMs` is this machine's clock minus it.
 	 */
-	e2e: MachineDelayMarks.extend({ sender: z.number().int().min(0).max(0xffff) }).optional(),
+	e2e: SenderDelayMarks.optional(),
 	/** getDisplayMedia answers with a generated screen (slides-like, this size and rate). */
 	screen: z.object({ width: z.number().int().min(16).max(3840), height: z.number().int().min(16).max(2160), frameRate: z.number().min(1).max(60) }).optional(),
 });

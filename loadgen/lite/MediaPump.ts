@@ -1,5 +1,5 @@
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
-import type { CaptureConfig } from '../../protocol/capture.ts';
+import type { SenderDelayMarks } from '../../protocol/capture.ts';
 import { publishProfiles, type PublishProfile } from '../../protocol/scenario.ts';
 import { MediaClock } from './MediaClock.ts';
 import { loadAudio, loadVideo, markedAudio, markedVideo, vp8Payloads, type LiteVideoProfile, type VideoFrame } from './media.ts';
@@ -32,9 +32,6 @@ interface AudioStream extends Stream {
 	index: number;
 }
 
-/** A bot's end-to-end delay marks: its 16-bit mark id, the kinds it marks, and this machine's clock minus the collector's. */
-export type LiteMarks = NonNullable<CaptureConfig['e2e']>;
-
 /**
  * Plays the pre-encoded media of one lite-bot process: one clock per video profile and one for
  * audio, whose RTP packets go to every subscribed track. Each werift sender copies a packet and
@@ -48,7 +45,7 @@ export class MediaPump {
 	#audio: Promise<AudioStream> | undefined;
 	readonly #own = new Set<Stream>();
 
-	async attach(profile: PublishProfile, tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack }, marks?: LiteMarks): Promise<() => void> {
+	async attach(profile: PublishProfile, tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack }, marks?: SenderDelayMarks): Promise<() => void> {
 		const spec = publishProfiles[profile];
 		const videoProfile = profile as keyof typeof liteVideoBitrateKbps;
 		const settled = await Promise.allSettled([
@@ -88,13 +85,13 @@ export class MediaPump {
 		return stream;
 	}
 
-	async #markedVideoStream(profile: keyof typeof liteVideoBitrateKbps, marks: LiteMarks): Promise<VideoStream> {
+	async #markedVideoStream(profile: keyof typeof liteVideoBitrateKbps, marks: SenderDelayMarks): Promise<VideoStream> {
 		const stream = this.#newVideoStream(profile, await markedVideo(liteVideoProfile(profile), marks.sender), marks);
 		this.#own.add(stream);
 		return stream;
 	}
 
-	#newVideoStream(profile: keyof typeof liteVideoBitrateKbps, frames: VideoFrame[], marks?: LiteMarks): VideoStream {
+	#newVideoStream(profile: keyof typeof liteVideoBitrateKbps, frames: VideoFrame[], marks?: SenderDelayMarks): VideoStream {
 		const { frameRate } = publishProfiles[profile].video;
 		const s: VideoStream = {
 			frames,
@@ -115,13 +112,13 @@ export class MediaPump {
 		return this.#audio;
 	}
 
-	async #markedAudioStream(marks: LiteMarks): Promise<AudioStream> {
+	async #markedAudioStream(marks: SenderDelayMarks): Promise<AudioStream> {
 		const stream = this.#newAudioStream(await markedAudio(marks.sender), marks);
 		this.#own.add(stream);
 		return stream;
 	}
 
-	#newAudioStream(packets: Buffer[], marks?: LiteMarks): AudioStream {
+	#newAudioStream(packets: Buffer[], marks?: SenderDelayMarks): AudioStream {
 		const s: AudioStream = {
 			packets,
 			index: 0,
@@ -180,6 +177,6 @@ function liteVideoProfile(profile: keyof typeof liteVideoBitrateKbps): LiteVideo
 }
 
 /** The `performance.now()` at which the collector's clock reads 0: a marked loop's tick 0. */
-function collectorZero(marks: LiteMarks): number {
+function collectorZero(marks: SenderDelayMarks): number {
 	return marks.clockOffsetMs - performance.timeOrigin;
 }

@@ -9,13 +9,12 @@
  * frame and packet at that time of every loop, so a browser receiving it measures delay exactly
  * as from a browser sender.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AudioMarkWriter, audioMarkCycleSeconds, FrameClock } from '../../capture/audioMarks.ts';
 import { blockHeight, drawMark, markWords, neutralChroma } from '../../capture/marks.ts';
-import { cacheDir, generateWithFfmpeg } from '../media/fakeMedia.ts';
+import { cacheDir, ffmpegPipe, generateWithFfmpeg } from '../media/fakeMedia.ts';
 
 export interface VideoFrame {
 	data: Buffer;
@@ -117,30 +116,6 @@ function opusPreSkip(file: Buffer): number {
 	const head = file.indexOf('OpusHead');
 	if (head < 0) throw new Error('no OpusHead in the Ogg file');
 	return file.readUInt16LE(head + 10);
-}
-
-/**
- * Runs ffmpeg, its stdin fed by `input` if given, to what it writes on stdout: collected, or
- * piped into `output` (which it then ends) and resolving to nothing.
- */
-function ffmpegPipe(args: string[], streams: { input?: (stdin: NodeJS.WritableStream) => void; output?: NodeJS.WritableStream } = {}): Promise<Buffer> {
-	const { input, output } = streams;
-	return new Promise((resolve, reject) => {
-		const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-		const out: Buffer[] = [];
-		let errors = '';
-		if (output) child.stdout!.pipe(output);
-		else child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
-		child.stderr!.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
-		child.once('error', (error: NodeJS.ErrnoException) =>
-			reject(new Error(error.code === 'ENOENT' ? 'ffmpeg not found: run "npm install" (it apt-installs ffmpeg) or install ffmpeg' : `ffmpeg: ${error.message}`)),
-		);
-		child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg exited with ${code}: ${errors.trim()}`))));
-		if (input && child.stdin) {
-			child.stdin.on('error', () => undefined);
-			input(child.stdin);
-		}
-	});
 }
 
 /** Draws a frame's delay mark into raw I420 frames as they stream past. */

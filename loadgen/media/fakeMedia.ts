@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 	return path.join(env.CALLSWARM_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'callswarm'), 'media');
@@ -15,6 +12,30 @@ export interface VideoFormat {
 	width: number;
 	height: number;
 	frameRate: number;
+}
+
+/**
+ * Runs ffmpeg, its stdin fed by `input` if given, to what it writes on stdout: collected, or
+ * piped into `output` (which it then ends) and resolving to nothing.
+ */
+export function ffmpegPipe(args: string[], streams: { input?: (stdin: NodeJS.WritableStream) => void; output?: NodeJS.WritableStream } = {}): Promise<Buffer> {
+	const { input, output } = streams;
+	return new Promise((resolve, reject) => {
+		const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+		const out: Buffer[] = [];
+		let errors = '';
+		if (output) child.stdout!.pipe(output);
+		else child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
+		child.stderr!.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
+		child.once('error', (error: NodeJS.ErrnoException) =>
+			reject(error.code === 'ENOENT' ? Object.assign(new Error('ffmpeg not found: run "npm install" (it apt-installs ffmpeg) or install ffmpeg'), { code: 'ENOENT' }) : new Error(`ffmpeg: ${error.message}`)),
+		);
+		child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg exited with ${code}: ${errors.trim()}`))));
+		if (input && child.stdin) {
+			child.stdin.on('error', () => undefined);
+			input(child.stdin);
+		}
+	});
 }
 
 const pending = new Map<string, Promise<string>>();
@@ -28,16 +49,11 @@ export function generateWithFfmpeg(file: string, args: string[]): Promise<string
 			await mkdir(path.dirname(file), { recursive: true });
 			const temp = `${file}.${process.pid}.tmp${path.extname(file)}`;
 			try {
-				await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, temp], { maxBuffer: 1 << 20 });
+				await ffmpegPipe(['-y', ...args, temp]);
 				await rename(temp, file);
 			} catch (error) {
 				await rm(temp, { force: true });
-				const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-				throw new Error(
-					missing
-						? 'ffmpeg not found: run "npm install" (it apt-installs ffmpeg) or install ffmpeg'
-						: `ffmpeg could not generate ${file}: ${(error as Error).message}`,
-				);
+				throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? error : new Error(`ffmpeg could not generate ${file}: ${(error as Error).message}`);
 			} finally {
 				pending.delete(file);
 			}
