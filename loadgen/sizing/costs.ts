@@ -9,7 +9,7 @@
  */
 import type { PublishProfile } from '../../protocol/scenario.ts';
 
-type VideoProfile = Exclude<PublishProfile, 'audio-only' | 'none'>;
+export type VideoProfile = Exclude<PublishProfile, 'audio-only' | 'none'>;
 
 export const botCosts = {
 	browser: {
@@ -30,6 +30,12 @@ export const botCosts = {
 		 */
 		sendScreenCores: 0.085,
 		receiveScreenCores: 0.037,
+		/**
+		 * End-to-end delay marks: a bot's whole cost grows by this share when it writes marks into
+		 * what it sends and reads them off what it receives (bench:bots -- --e2e 1, marked bots
+		 * beside unmarked ones at 360p30: video +7.3 to +7.7 %, video and audio +24.3 to +24.6 %).
+		 */
+		e2eExtra: { video: 0.075, audio: 0.17 },
 		/** Memory per page (PSS), and per Chromium process before its first page. */
 		pageMiB: { none: 45, 'audio-only': 50, '180p15': 62, '360p30': 64, '720p30': 82 } satisfies Record<PublishProfile, number>,
 		processMiB: 450,
@@ -41,6 +47,14 @@ export const botCosts = {
 		/** Cores per received stream (nothing is decoded). */
 		receiveAudioCores: 0.0025,
 		receiveVideoCores: { '180p15': 0.006, '360p30': 0.012, '720p30': 0.024 } satisfies Record<VideoProfile, number>,
+		/**
+		 * Sending its own marked media (scenario e2e with lite on) instead of shared pre-encoded
+		 * media: sent streams cost this much more (bench:lite -- --e2e: 0.41 vs 0.34 % of a core per
+		 * stream at 180p15, 0.71 vs 0.45 % at 360p30; 720p30 not measured, taken as 360p30), each
+		 * bot holds its loops, and encoding them costs 0.44 / 0.90 CPU s per join.
+		 */
+		e2eSendFactor: { '180p15': 1.2, '360p30': 1.58, '720p30': 1.58 } satisfies Record<VideoProfile, number>,
+		e2eBotMiB: 2.7,
 		botMiB: 3,
 		processMiB: 90,
 	},

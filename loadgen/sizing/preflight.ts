@@ -9,7 +9,7 @@ import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../.
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
-import { botCosts } from './costs.ts';
+import { botCosts, type VideoProfile } from './costs.ts';
 
 export interface Machine {
 	cores: number;
@@ -107,16 +107,22 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			if (!mine.has(slot.index)) continue;
 			const own = publishProfiles[group.publish];
 			streams += received + (own.audio ? 1 : 0) + (own.video ? 1 : 0) + (group.screenShare ? 1 : 0) + 1;
+			let mib = group.bot === 'browser' ? botCosts.browser.pageMiB[group.publish] : botCosts[group.bot].botMiB;
 			if (group.bot === 'browser') {
 				cores +=
 					botCosts.browser.sendCores[group.publish] *
 					(own.video ? botCosts.browser.codecFactor[group.codec] * (group.simulcast ? botCosts.browser.simulcastFactor : 1) : 1);
 				if (group.screenShare) cores += botCosts.browser.sendScreenCores;
-			} else {
-				if (own.audio) cores += botCosts.lite.sendAudioCores;
-				if (own.video) cores += botCosts.lite.sendVideoCores[group.publish as keyof typeof botCosts.lite.sendVideoCores];
+				const { e2eExtra } = botCosts.browser;
+				cores *= 1 + (scenario.e2e.video ? e2eExtra.video : 0) + (scenario.e2e.audio ? e2eExtra.audio : 0);
+			} else if (group.bot === 'lite') {
+				const video = own.video ? (group.publish as VideoProfile) : undefined;
+				// Marked media is a lite bot's own, for each kind it sends (the video profile's factor stands for its audio too).
+				const marked = scenario.e2e.lite && (own.video || own.audio) ? botCosts.lite.e2eSendFactor[video ?? '180p15'] : 1;
+				if (own.audio) cores += botCosts.lite.sendAudioCores * marked;
+				if (video) cores += botCosts.lite.sendVideoCores[video] * marked;
+				if (marked > 1) mib += botCosts.lite.e2eBotMiB;
 			}
-			const mib = group.bot === 'browser' ? botCosts.browser.pageMiB[group.publish] : botCosts[group.bot].botMiB;
 			const entry = perGroup.get(group.name) ?? { group, count: 0, cores: 0, mib: 0 };
 			entry.count++;
 			entry.cores += cores;

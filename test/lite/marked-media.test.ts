@@ -96,6 +96,30 @@ describe('video marks', () => {
 		expect(readMark(draw([time, id ^ 0x100]), width, width, height, now)).toBeUndefined();
 		expect(readMark(draw([time ^ 0x1000, id]), width, width, height, now)).toBeUndefined();
 	});
+
+	it('fill whole blocks in two rows of a padded plane, and nothing else', () => {
+		// 360p with rows padded to 704 bytes, as decoders and cameras lay planes out.
+		const [width, height, stride] = [640, 360, 704];
+		const plane = new Uint8Array(stride * height).fill(100);
+		const words = markWords(1_795_000_123_456, 0x5a5a);
+		drawMark(plane, stride, width, height, words);
+		const bh = height / 18;
+		for (let y = 0; y < height; y++) {
+			for (let x = 0; x < stride; x++) {
+				const row = Math.floor(y / bh);
+				let expected = 100;
+				if (row < 2 && x < width) {
+					// Block b spans floor(b · width / 34) up to the next block's start.
+					let b = 0;
+					while (Math.floor(((b + 1) * width) / 34) <= x) b++;
+					const bit = b === 0 ? 1 : b === 1 ? 0 : (words[row]! >>> (31 - (b - 2))) & 1;
+					expected = bit ? 235 : 16;
+				}
+				if (plane[y * stride + x] !== expected) throw new Error(`pixel (${x}, ${y}) is ${plane[y * stride + x]}, not ${expected}`);
+			}
+		}
+		expect(readMark(plane, stride, width, height, 1_795_000_123_500)).toEqual({ captureMs: 1_795_000_123_456, sender: 0x5a5a });
+	});
 });
 
 describe("a lite bot's marked media", () => {

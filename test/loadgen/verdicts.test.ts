@@ -123,6 +123,29 @@ describe('preflight sizing', () => {
 		expect(viewers.mib).toBeLessThan(lite.mib);
 	});
 
+	it('counts what delay marks cost: browser bots by the kinds they mark, lite bots only when they send marked media', () => {
+		const machine = { cores: 2, memoryBytes: 24 * 2 ** 30 };
+		const groupOf = (e2e: unknown, bot: 'browser' | 'lite') =>
+			estimate(Scenario.parse({ ...big, participants: [{ name: 'g', bot, count: 6, publish: '360p30' }], ...(e2e === undefined ? {} : { e2e }) }), {
+				bundledSfu: false,
+				localCollector: false,
+				machine,
+			}).lines.find((l) => l.what.includes('"g"'))!;
+		const unmarked = groupOf(false, 'browser');
+		// Video marks are on by default.
+		expect(groupOf(undefined, 'browser').cores / unmarked.cores).toBeCloseTo(1.075, 5);
+		expect(groupOf(true, 'browser').cores / unmarked.cores).toBeCloseTo(1.245, 5);
+		expect(groupOf({ video: false, audio: true }, 'browser').cores / unmarked.cores).toBeCloseTo(1.17, 5);
+		// Lite bots send shared pre-encoded media unless the scenario names e2e.
+		const lite = groupOf(false, 'lite');
+		expect(groupOf(undefined, 'lite')).toEqual(lite);
+		const marked = groupOf(true, 'lite');
+		expect(marked.cores).toBeGreaterThan(lite.cores);
+		// Six in each of five rooms.
+		expect(marked.mib - lite.mib).toBeCloseTo(30 * 2.7, 5);
+		expect(groupOf({ video: true, lite: false }, 'lite')).toEqual(lite);
+	});
+
 	it('warns before the run, and with --strict-capacity refuses to start', async () => {
 		const file = path.join(work, 'thirty.json');
 		const { writeFileSync } = await import('node:fs');
