@@ -101,9 +101,21 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 	});
 
 	it('stores lite bot telemetry with RTT, jitter and loss; the impaired one has the added delay', async () => {
-		await new Promise((r) => setTimeout(r, 4000));
-		await sender.flush();
-		await collector.flush();
+		// Until every lite bot's reports hold a few round trips: anchored on what the bots sent, not on time.
+		await waitFor(
+			async () => {
+				await sender.flush();
+				await collector.flush();
+				const counts = await collector.store.query<{ n: number }>(
+					`SELECT countIf(direction = 'candidate-pair' AND rtt_ms > 0) AS n FROM callswarm.samples
+					WHERE run_id = {run:String} AND source_kind = 'lite' GROUP BY peer_id`,
+					{ run: runId },
+				);
+				return counts.length === slots.length && counts.every((c) => Number(c.n) >= 4);
+			},
+			'four round trips in the reports of every lite bot',
+			60_000,
+		);
 		const rows = await collector.store.query<{ peer_id: string; rtt: number; jitter: number; loss: number; inbound: number }>(
 			`SELECT peer_id, quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
 				avgIf(jitter_ms, direction = 'inbound') AS jitter, avgIf(loss_pct, direction = 'inbound') AS loss,
@@ -120,9 +132,9 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 			expect(row.rtt).toBeGreaterThan(0);
 		}
 		const byPeer = Object.fromEntries(rows.map((r) => [r.peer_id, r.rtt]));
-		// 60 ms each way through the impairment relay.
+		// 60 ms each way through the impairment relay; a loaded machine adds to both alike.
 		expect(byPeer['lite-slow-2']).toBeGreaterThan(100);
-		expect(byPeer['lite-0']).toBeLessThan(40);
+		expect(byPeer['lite-slow-2']! - byPeer['lite-0']!).toBeGreaterThan(80);
 	});
 
 	it('a lite bot killed mid-run is a fail event and the others go on', async () => {
@@ -131,22 +143,31 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		await waitFor(() => events.some((e) => e.peerId === 'lite-1' && e.event.type === 'fail'), 'the fail event of lite-1');
 		const killedAt = Date.now();
 		const before = await mediaByRemotePeer(page);
-		await new Promise((r) => setTimeout(r, 4000));
-		const after = await mediaByRemotePeer(page);
 		// The others keep sending: the browser decodes more of their frames.
-		for (const peer of ['lite-0', 'lite-slow-2']) expect(after.get(peer)!.framesDecoded).toBeGreaterThan(before.get(peer)!.framesDecoded);
-		await sender.flush();
-		await collector.flush();
+		await waitFor(
+			async () => {
+				const after = await mediaByRemotePeer(page);
+				return ['lite-0', 'lite-slow-2'].every((peer) => after.get(peer)!.framesDecoded > before.get(peer)!.framesDecoded + 15);
+			},
+			'more frames from the lite bots still running',
+			30_000,
+		);
+		// And keep reporting: a sample of lite-0 from after the kill is stored.
+		const [later] = await waitFor(async () => {
+			await sender.flush();
+			await collector.flush();
+			const rows = await collector.store.query<{ n: number }>(
+				`SELECT count() AS n FROM callswarm.samples WHERE run_id = {run:String} AND peer_id = 'lite-0' AND ts > fromUnixTimestamp64Milli(toInt64({at:Int64}))`,
+				{ run: runId, at: killedAt },
+			);
+			return Number(rows[0]?.n) > 0 && rows;
+		}, 'a sample of lite-0 after the kill', 30_000);
+		expect(later!.n).toBeGreaterThan(0);
 		const [fail] = await collector.store.query<{ reason: string }>(
 			`SELECT reason FROM callswarm.events WHERE run_id = {run:String} AND peer_id = 'lite-1' AND type = 'fail'`,
 			{ run: runId },
 		);
 		expect(fail!.reason).toMatch(/exited \(SIGKILL\)/);
-		const [later] = await collector.store.query<{ n: number }>(
-			`SELECT count() AS n FROM callswarm.samples WHERE run_id = {run:String} AND peer_id = 'lite-0' AND ts > fromUnixTimestamp64Milli(toInt64({at:Int64}))`,
-			{ run: runId, at: killedAt },
-		);
-		expect(later!.n).toBeGreaterThan(0);
 		expect(lite.pids).toHaveLength(2);
 	});
 });

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
+import { waitFor } from '../helpers/signaling.ts';
 
 const sockets: dgram.Socket[] = [];
 const relays: ImpairmentRelay[] = [];
@@ -116,7 +117,7 @@ describe('impairment relay', () => {
 			client.send(Buffer.alloc(100), target.port, target.address);
 			if (i % 20 === 19) await new Promise((r) => setTimeout(r, 2));
 		}
-		await new Promise((r) => setTimeout(r, 300));
+		await waitFor(() => received >= 200, 'all 200 echoes with the impairment off', 10_000);
 		expect(received).toBe(200);
 	});
 
