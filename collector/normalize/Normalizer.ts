@@ -110,6 +110,8 @@ export class Normalizer {
 	#staged = new Map<string, Previous>();
 	/** The batch carries its baseline: deltas come from it alone, never from what this process remembers. */
 	#selfContained = false;
+	/** When the batch being normalised arrived (epoch ms): what the stream sweep ages streams by. */
+	#now = 0;
 
 	constructor(
 		private readonly defaults: { retentionDays: number; rawRetentionDays: number } = { retentionDays: 30, rawRetentionDays: 7 },
@@ -123,6 +125,7 @@ export class Normalizer {
 	normalize(batch: TelemetryBatch, options: NormalizeOptions = {}): NormalizedBatch {
 		const staged = new Map<string, Previous>();
 		this.#staged = staged;
+		this.#now = Date.now();
 		const owner = {
 			app_id: options.appId ?? '',
 			user_id: options.userId ?? '',
@@ -250,17 +253,18 @@ export class Normalizer {
 		}
 	}
 
-	/** Deltas of `counters` against this stream's previous snapshot (null on the first or after a reset). */
 	/** Counter deltas since the stream's previous snapshot, and that snapshot's values (`before`). */
 	#deltas(key: string, ts: number, counters: Counters, resetOn: keyof Counters): { intervalMs: number | null; d: Counters; before?: Counters } {
 		const previous = this.#staged.get(key) ?? (this.#selfContained ? undefined : this.#previous.get(key));
-		this.#staged.set(key, { ts, seenAt: Date.now(), c: counters });
+		this.#staged.set(key, { ts, seenAt: this.#now, c: counters });
 		if (!previous || ts <= previous.ts) return { intervalMs: null, d: {} };
 		const current = counters[resetOn];
 		const before = previous.c[resetOn];
 		if (current !== undefined && before !== undefined && current < before) return { intervalMs: null, d: {} };
 		const d: Counters = {};
-		for (const name of counterNames) {
+		// The stream's own few counters (one for a remote report, ten for an inbound one), not every name.
+		for (const key in counters) {
+			const name = key as keyof Counters;
 			const now = counters[name];
 			const then = previous.c[name];
 			if (now !== undefined && then !== undefined) d[name] = Math.max(0, now - then);
@@ -311,7 +315,10 @@ export class Normalizer {
 			mos: null,
 			e2e_ms: null,
 			e2e_marks_pct: null,
-			...this.#owner,
+			// Named, not spread: every row gets one shape, which keeps the encoder's property reads monomorphic.
+			app_id: this.#owner.app_id,
+			user_id: this.#owner.user_id,
+			retention_days: this.#owner.retention_days,
 		};
 	}
 

@@ -44,19 +44,18 @@ function fieldCheck(schema: z.ZodType): { check: Check; optional: boolean } | un
  * (nearly all) skip zod; an invalid one is parsed by zod for its exact error and field path.
  */
 function compile(schema: z.ZodObject): ((stat: Record<string, unknown>) => boolean) | undefined {
-	const fields: Array<[string, Check, boolean]> = [];
+	const checks: Check[] = [];
+	const lines: string[] = [];
 	for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
 		const compiled = fieldCheck(field);
 		if (!compiled) return undefined;
-		fields.push([key, compiled.check, compiled.optional]);
+		// One generated read per field (a constant key): reading `stat[key]` in a loop over keys is a
+		// keyed lookup per field on objects of many shapes, and this runs for every stats object.
+		lines.push(`v = stat[${JSON.stringify(key)}]; if (v === undefined ? ${!compiled.optional} : !c[${checks.length}](v)) return false;`);
+		checks.push(compiled.check);
 	}
-	return (stat) => {
-		for (const [key, check, optional] of fields) {
-			const value = stat[key];
-			if (value === undefined ? !optional : !check(value)) return false;
-		}
-		return true;
-	};
+	const body = new Function('c', 'stat', `let v;\n${lines.join('\n')}\nreturn true;`) as (c: Check[], stat: Record<string, unknown>) => boolean;
+	return (stat) => body(checks, stat);
 }
 
 export const validStats = Object.fromEntries(

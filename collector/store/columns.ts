@@ -73,14 +73,12 @@ function compileRowsWriter(columns: readonly Column[]): RowsWriter {
 /**
  * Encodes rows in ClickHouse's RowBinary format: the cheapest format for the server to parse
  * (no text to number conversion), several times faster to insert than JSONEachRow. Per column
- * list a writer function per column is built once; the UTF-8 bytes of repeated strings (run,
- * room and peer ids) are cached.
+ * list a writer function per column is built once.
  */
 export class RowBinaryWriter {
 	buffer: Buffer;
 	offset = 0;
 	readonly #plans = new WeakMap<readonly Column[], RowsWriter>();
-	readonly #strings = new Map<string, Buffer>();
 
 	constructor(initialBytes = 1 << 20) {
 		this.buffer = Buffer.allocUnsafe(initialBytes);
@@ -97,7 +95,6 @@ export class RowBinaryWriter {
 
 	reset(): void {
 		this.offset = 0;
-		if (this.#strings.size > 10_000) this.#strings.clear();
 	}
 
 	/** Drops everything written after `offset` (a batch that could not be encoded whole). */
@@ -124,25 +121,38 @@ export class RowBinaryWriter {
 	}
 
 	/**
-	 * Length-prefixed UTF-8; repeated short strings come from the cache. Each row reserves room
-	 * for its fixed-width values up front, so a string also reserves that much after itself:
-	 * a long string never leaves the values after it without room.
+	 * Length-prefixed UTF-8. Ids and short names are written a byte per character when they are
+	 * ASCII, which is cheaper than a lookup and copy of cached bytes and allocates nothing; other
+	 * text goes through the UTF-8 encoder. Each row reserves room for its fixed-width values up
+	 * front, so a string also reserves that much after itself: a long string never leaves the
+	 * values after it without room.
 	 */
-	writeString(text: string, cache: boolean): void {
-		let bytes = cache ? this.#strings.get(text) : undefined;
-		if (!bytes) {
-			bytes = Buffer.from(text, 'utf8');
-			if (cache && text.length <= 128) this.#strings.set(text, bytes);
+	writeString(text: string): void {
+		const n = text.length;
+		if (n < 0x80) {
+			this.reserve(n + 1 + rowSlackBytes);
+			const buffer = this.buffer;
+			const start = this.offset + 1;
+			let i = 0;
+			for (; i < n; i++) {
+				const code = text.charCodeAt(i);
+				if (code > 0x7f) break;
+				buffer[start + i] = code;
+			}
+			if (i === n) {
+				buffer[this.offset] = n;
+				this.offset = start + n;
+				return;
+			}
 		}
-		this.reserve(bytes.length + 5 + rowSlackBytes);
-		let length = bytes.length;
+		let length = Buffer.byteLength(text, 'utf8');
+		this.reserve(length + 5 + rowSlackBytes);
 		while (length >= 0x80) {
 			this.buffer[this.offset++] = (length & 0x7f) | 0x80;
 			length >>>= 7;
 		}
 		this.buffer[this.offset++] = length;
-		bytes.copy(this.buffer, this.offset);
-		this.offset += bytes.length;
+		this.offset += this.buffer.write(text, this.offset, 'utf8');
 	}
 
 }
@@ -164,9 +174,8 @@ function int64(w: RowBinaryWriter, value: unknown): void {
 function valueWriter(type: ColumnType): ValueWriter {
 	switch (type) {
 		case 'String':
-			return (w, v) => w.writeString(typeof v === 'string' ? v : '', false);
 		case 'LowCardinality(String)':
-			return (w, v) => w.writeString(typeof v === 'string' ? v : '', true);
+			return (w, v) => w.writeString(typeof v === 'string' ? v : '');
 		case 'DateTime64(3)':
 		case 'Int64':
 			return int64;

@@ -42,6 +42,18 @@ describe('RowBinary writer', () => {
 		// 200 bytes of UTF-8: varint 0xc8 0x01
 		expect([bytes[14], bytes[15]]).toEqual([0xc8, 0x01]);
 		expect(bytes.subarray(16).toString('utf8')).toBe('é'.repeat(100));
+		// ASCII a byte per character, text that turns non-ASCII part way, long ASCII (two-byte length), empty.
+		const texts = ['peer-7', 'abcé✓x', 'a'.repeat(300), ''];
+		const strings = new RowBinaryWriter(2);
+		for (const text of texts) strings.writeRow([{ name: 's', type: 'LowCardinality(String)' }], { s: text });
+		const expected = Buffer.concat(
+			texts.map((text) => {
+				const utf8 = Buffer.from(text, 'utf8');
+				const prefix = utf8.length < 0x80 ? [utf8.length] : [(utf8.length & 0x7f) | 0x80, utf8.length >> 7];
+				return Buffer.concat([Buffer.from(prefix), utf8]);
+			}),
+		);
+		expect(strings.bytes().equals(expected)).toBe(true);
 		const big = new RowBinaryWriter();
 		big.writeRow([{ name: 'ts', type: 'DateTime64(3)' }], { ts: 1_795_649_689_905 });
 		expect(big.bytes().readBigInt64LE(0)).toBe(1_795_649_689_905n);
