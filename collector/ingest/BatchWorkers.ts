@@ -24,6 +24,11 @@ export interface BatchWorkersEvents {
 	workerexit: [info: { error: Error }];
 }
 
+/** Whether these bytes are the whole of their ArrayBuffer: only then can it move to another thread. */
+export function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+	return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
 /** What a worker made of a request body: prepared batches, and those to normalise where the counters are remembered. */
 export interface WorkedBody {
 	prepared: PreparedBatch[];
@@ -72,7 +77,9 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 		const id = this.#nextId++;
 		return new Promise<WorkedBody>((resolve, reject) => {
 			slot.pending.set(id, { resolve, reject });
-			slot.worker.postMessage({ id, body } satisfies BatchWorkerJob);
+			// A body in a memory block of its own moves to the worker instead of being copied there (nothing
+			// here reads it again); a small one shares Node's pool block with other buffers, so it is copied.
+			slot.worker.postMessage({ id, body } satisfies BatchWorkerJob, ownsItsMemory(body) ? [body.buffer] : []);
 		});
 	}
 

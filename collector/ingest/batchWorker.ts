@@ -12,7 +12,7 @@ import { HttpError } from '../http.ts';
 import { Normalizer } from '../normalize/Normalizer.ts';
 import { parseBatches } from '../plugins/telemetry.ts';
 import { BatchPreparer, type PreparedBatch } from './BatchPreparer.ts';
-import type { BatchWorkerData, BatchWorkerJob, BatchWorkerResult } from './BatchWorkers.ts';
+import { ownsItsMemory, type BatchWorkerData, type BatchWorkerJob, type BatchWorkerResult } from './BatchWorkers.ts';
 
 const { defaults, keepRawReports } = workerData as BatchWorkerData;
 const preparer = new BatchPreparer(new Normalizer(defaults), keepRawReports);
@@ -46,5 +46,7 @@ parentPort!.on('message', ({ id, body }: BatchWorkerJob) => {
 				? { id, ok: false, statusCode: error.statusCode, code: error.code, message: error.message, issues: error.issues }
 				: { id, ok: false, statusCode: 500, code: 'internal', message: error instanceof Error ? error.message : String(error) };
 	}
-	parentPort!.postMessage(result);
+	// The encoded rows move to the collector's thread rather than being copied (this thread never reads them again).
+	const transfer = result.ok ? result.prepared.flatMap((p) => Object.values(p.tables).flatMap((t) => (ownsItsMemory(t.data) ? [t.data.buffer] : []))) : [];
+	parentPort!.postMessage(result, transfer);
 });

@@ -1,3 +1,4 @@
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { estimateMos } from '../../collector/normalize/mos.ts';
 import { chooseResolution } from '../../collector/queries/Resolution.ts';
@@ -149,5 +150,26 @@ describe('fast stats check', () => {
 			}
 		}
 		expect(compared).toBeGreaterThan(500);
+	});
+});
+
+describe('moving bytes to another thread', () => {
+	it('moves only bytes that are the whole of their memory block, never a slice of Node\'s shared pool', async () => {
+		const { ownsItsMemory } = await import('../../collector/ingest/BatchWorkers.ts');
+		const small = Buffer.from('{"batches":[]}');
+		expect(small.buffer.byteLength).toBeGreaterThan(small.byteLength);
+		expect(ownsItsMemory(small)).toBe(false);
+		const body = Buffer.concat([Buffer.alloc(8_000, 1), Buffer.alloc(8_000, 2)]);
+		expect(ownsItsMemory(body)).toBe(true);
+		expect(ownsItsMemory(body.subarray(1))).toBe(false);
+		// Moved: the sender's view is emptied, the receiver has every byte.
+		const { port1, port2 } = new MessageChannel();
+		const received = new Promise<Uint8Array>((resolve) => port2.once('message', resolve));
+		port1.postMessage(body, [body.buffer]);
+		const bytes = await received;
+		expect(body.byteLength).toBe(0);
+		expect(bytes.byteLength).toBe(16_000);
+		expect([bytes[0], bytes[15_999]]).toEqual([1, 2]);
+		port1.close();
 	});
 });
