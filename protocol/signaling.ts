@@ -61,10 +61,13 @@ export type PeerInfo = z.infer<typeof PeerInfo>;
 
 const Empty = z.object({}).default({});
 
-/** SDES keying of a plain transport: master key and salt, base64 (30 bytes for the AES-CM suite). */
+/**
+ * SDES keying of a plain transport: master key and salt, base64 (16 + 12 bytes). AES-GCM, the
+ * family the SFU settles on with browsers over DTLS, so a viewer costs the SFU what a browser does.
+ */
 export const SrtpParameters = z.object({
-	cryptoSuite: z.literal('AES_CM_128_HMAC_SHA1_80'),
-	keyBase64: z.string().regex(/^[A-Za-z0-9+/]{40}$/, 'must be 30 bytes in base64 (40 characters)'),
+	cryptoSuite: z.literal('AEAD_AES_128_GCM'),
+	keyBase64: z.string().regex(/^[A-Za-z0-9+/]{38}(==)?$/, 'must be 28 bytes in base64 (40 characters with its padding)'),
 });
 export type SrtpParameters = z.infer<typeof SrtpParameters>;
 

@@ -259,14 +259,14 @@ export class SignalingSession {
 				// The client's address comes from its first packet: it may sit behind NAT or a relay.
 				comedia: true,
 				enableSrtp: true,
-				srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
+				srtpCryptoSuite: 'AEAD_AES_128_GCM',
 				appData: { peerId: peer.id, direction: 'recv' },
 			}));
 			return {
 				transportId: transport.id,
 				ip: transport.tuple.localAddress ?? transport.tuple.localIp,
 				port: transport.tuple.localPort,
-				srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: transport.srtpParameters!.keyBase64 },
+				srtpParameters: { cryptoSuite: 'AEAD_AES_128_GCM' as const, keyBase64: transport.srtpParameters!.keyBase64 },
 			};
 		},
 		connectPlainTransport: async ({ transportId, srtpParameters }) => {

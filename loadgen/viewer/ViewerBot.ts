@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { ProtectionProfileAes128CmHmacSha1_80, SrtcpSession } from 'werift';
+import { ProtectionProfileAeadAes128Gcm, SrtcpSession } from 'werift';
 import { WebSocket } from 'ws';
 import type { RtpCapabilities } from '../../protocol/rtp.ts';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
@@ -14,8 +14,11 @@ import { isRtcp, readRtcp, receiverReport, roundTripMs } from './rtcp.ts';
 
 /** How often a viewer reports reception (and asks for a round trip): RFC 3550's minimum interval is 5 s; browsers send about every second. */
 const reportIntervalMs = 1000;
-/** SRTP's authentication tag (AES_CM_128_HMAC_SHA1_80) after every RTP packet. */
-const authTagBytes = 10;
+/** SRTP's authentication tag (AEAD_AES_128_GCM) after every RTP packet. */
+const authTagBytes = 16;
+/** AEAD_AES_128_GCM's master key and salt. */
+const masterKeyBytes = 16;
+const masterSaltBytes = 12;
 
 interface ReceivedStream {
 	ssrc: number;
@@ -105,13 +108,18 @@ export class ViewerBot {
 			this.#relay = await ImpairmentRelay.open(sfu, this.#network);
 			this.#sendTo = this.#relay.address;
 		} else this.#sendTo = sfu;
-		const own = randomBytes(30);
-		const ownKey: SrtpParameters = { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: own.toString('base64') };
+		const own = randomBytes(masterKeyBytes + masterSaltBytes);
+		const ownKey: SrtpParameters = { cryptoSuite: 'AEAD_AES_128_GCM', keyBase64: own.toString('base64') };
 		await this.#signaling.request('connectPlainTransport', { transportId: transport.transportId, srtpParameters: ownKey });
 		const theirs = Buffer.from(transport.srtpParameters.keyBase64, 'base64');
 		this.#srtcp = new SrtcpSession({
-			keys: { localMasterKey: own.subarray(0, 16), localMasterSalt: own.subarray(16), remoteMasterKey: theirs.subarray(0, 16), remoteMasterSalt: theirs.subarray(16) },
-			profile: ProtectionProfileAes128CmHmacSha1_80,
+			keys: {
+				localMasterKey: own.subarray(0, masterKeyBytes),
+				localMasterSalt: own.subarray(masterKeyBytes),
+				remoteMasterKey: theirs.subarray(0, masterKeyBytes),
+				remoteMasterSalt: theirs.subarray(masterKeyBytes),
+			},
+			profile: ProtectionProfileAeadAes128Gcm,
 		});
 		// The SFU learns where to send from this first packet (comedia), so it goes before any consume.
 		this.#report();
