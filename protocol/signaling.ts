@@ -63,7 +63,7 @@ const Empty = z.object({}).default({});
 
 /**
  * SDES keying of a plain transport: master key and salt, base64 (16 + 12 bytes). AES-GCM, the
- * family the SFU settles on with browsers over DTLS, so a viewer costs the SFU what a browser does.
+ * family the SFU settles on with browsers over DTLS, so a viewer costs the SFU about what a browser does.
  */
 export const SrtpParameters = z.object({
 	cryptoSuite: z.literal('AEAD_AES_128_GCM'),
