@@ -65,8 +65,9 @@ const Empty = z.object({}).default({});
  * SDES keying of a plain transport: master key and salt, base64 (16 + 12 bytes). AES-GCM, the
  * family the SFU settles on with browsers over DTLS, so a viewer costs the SFU about what a browser does.
  */
+export const plainTransportCryptoSuite = 'AEAD_AES_128_GCM';
 export const SrtpParameters = z.object({
-	cryptoSuite: z.literal('AEAD_AES_128_GCM'),
+	cryptoSuite: z.literal(plainTransportCryptoSuite),
 	keyBase64: z.string().regex(/^[A-Za-z0-9+/]{38}(==)?$/, 'must be 28 bytes in base64 (40 characters with its padding)'),
 });
 export type SrtpParameters = z.infer<typeof SrtpParameters>;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { z } from 'zod';
 import {
+	plainTransportCryptoSuite,
 	RequestEnvelope,
 	signalingMethods,
 	type ParsedRequestData,
@@ -259,14 +260,14 @@ export class SignalingSession {
 				// The client's address comes from its first packet: it may sit behind NAT or a relay.
 				comedia: true,
 				enableSrtp: true,
-				srtpCryptoSuite: 'AEAD_AES_128_GCM',
+				srtpCryptoSuite: plainTransportCryptoSuite,
 				appData: { peerId: peer.id, direction: 'recv' },
 			}));
 			return {
 				transportId: transport.id,
 				ip: transport.tuple.localAddress ?? transport.tuple.localIp,
 				port: transport.tuple.localPort,
-				srtpParameters: { cryptoSuite: 'AEAD_AES_128_GCM' as const, keyBase64: transport.srtpParameters!.keyBase64 },
+				srtpParameters: { cryptoSuite: plainTransportCryptoSuite, keyBase64: transport.srtpParameters!.keyBase64 },
 			};
 		},
 		connectPlainTransport: async ({ transportId, srtpParameters }) => {

@@ -4,7 +4,7 @@ import { ProtectionProfileAeadAes128Gcm, SrtcpSession } from 'werift';
 import { WebSocket } from 'ws';
 import type { RtpCapabilities } from '../../protocol/rtp.ts';
 import type { NetworkConditions } from '../../protocol/scenario.ts';
-import type { ProducerInfo, SrtpParameters } from '../../protocol/signaling.ts';
+import { plainTransportCryptoSuite, type ProducerInfo, type SrtpParameters } from '../../protocol/signaling.ts';
 import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
 import { SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';
 import type { LiteSlot } from '../lite/ipc.ts';
@@ -109,7 +109,7 @@ export class ViewerBot {
 			this.#sendTo = this.#relay.address;
 		} else this.#sendTo = sfu;
 		const own = randomBytes(masterKeyBytes + masterSaltBytes);
-		const ownKey: SrtpParameters = { cryptoSuite: 'AEAD_AES_128_GCM', keyBase64: own.toString('base64') };
+		const ownKey: SrtpParameters = { cryptoSuite: plainTransportCryptoSuite, keyBase64: own.toString('base64') };
 		await this.#signaling.request('connectPlainTransport', { transportId: transport.transportId, srtpParameters: ownKey });
 		const theirs = Buffer.from(transport.srtpParameters.keyBase64, 'base64');
 		this.#srtcp = new SrtcpSession({
