@@ -13,7 +13,7 @@ WORKDIR /opt/callswarm
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       chromium ffmpeg coturn iproute2 ca-certificates \
-      g++ pkg-config meson ninja-build patch python3 libssl-dev libuv1-dev libsrtp2-dev \
+      g++ pkg-config meson ninja-build patch python3 curl libssl-dev libuv1-dev \
       libusrsctp-dev libabsl-dev flatbuffers-compiler libflatbuffers-dev \
  && rm -rf /var/lib/apt/lists/*
 

@@ -20,7 +20,7 @@ echo "[image] debootstrap bookworm (minbase) into $work/rootfs"
 debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; exit 1; }
 mount -t proc proc "$work/rootfs/proc"
 echo "[image] apt-get install chromium ffmpeg coturn iproute2"
-chroot "$work/rootfs" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg coturn iproute2 ca-certificates libsrtp2-1 libuv1 libusrsctp2 libabsl20220623 libssl3 libnss3 >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*'
+chroot "$work/rootfs" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg coturn iproute2 ca-certificates libuv1 libusrsctp2 libabsl20220623 libssl3 libnss3 >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*'
 umount -l "$work/rootfs/proc"
 
 echo "[image] node 20 from the npm registry"

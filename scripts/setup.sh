@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Build tools and libraries for the worker, the browser for browser bots, ffmpeg for bot media.
-packages=(g++ pkg-config meson ninja-build patch python3 libssl-dev libuv1-dev libsrtp2-dev
+packages=(g++ pkg-config meson ninja-build patch python3 curl libssl-dev libuv1-dev
           libusrsctp-dev libabsl-dev flatbuffers-compiler libflatbuffers-dev
           chromium ffmpeg iproute2 coturn)
 [ -n "${MEDIASOUP_WORKER_BIN:-}" ] && packages=(chromium ffmpeg iproute2 coturn)

@@ -3,9 +3,14 @@
 # tarball, against Debian 12 system libraries. mediasoup's own postinstall downloads a prebuilt
 # binary from GitHub and pip-installs meson, neither of which works without internet access.
 #
+# libsrtp is built from Debian's own source tarball with OpenSSL's AES-GCM, as mediasoup bundles
+# it, and linked statically: Debian's libsrtp2 package does its ciphers through NSS's PKCS#11
+# layer, which cost the worker a quarter of its CPU when it forwards to hundreds of receivers.
+#
 # Output: $MEDIASOUP_WORKER_OUT (default <project>/build/mediasoup-worker)
-# Cache:  $CALLSWARM_CACHE/mediasoup-worker/<version>-<patch hash>-<arch>/ so that fresh
-#         clones and repeated `npm ci` on the same machine do not compile again.
+# Cache:  $CALLSWARM_CACHE/mediasoup-worker/<version>-<recipe hash>-<arch>/ (the recipe is this
+#         script and the patch) so that fresh clones and repeated `npm ci` on the same machine
+#         do not compile again; the libsrtp tarball is kept in $CALLSWARM_CACHE/sources/.
 # The Debian build dependencies are installed by scripts/setup.sh before this runs.
 set -euo pipefail
 
@@ -17,12 +22,42 @@ version="$(node -p "require('$ms_dir/package.json').version")"
 patch_file="$here/mediasoup-$version-unbundle-debian12.patch"
 [ -f "$patch_file" ] || { echo "no unbundling patch for mediasoup $version ($patch_file)" >&2; exit 1; }
 out="${MEDIASOUP_WORKER_OUT:-$root/build/mediasoup-worker}"
-key="$version-$(sha256sum "$patch_file" | cut -c1-12)-$(uname -m)"
+key="$version-$(cat "$patch_file" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)-$(uname -m)"
 cache_root="${CALLSWARM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callswarm}"
 cache_dir="$cache_root/mediasoup-worker/$key"
 
-# The worker exits with code 41 when started without MEDIASOUP_VERSION: proof it links and runs.
-worker_runs() { local rc=0; env -i "$1" >/dev/null 2>&1 || rc=$?; [ "$rc" = 41 ]; }
+srtp_version=2.5.0
+srtp_tarball="libsrtp2_$srtp_version.orig.tar.gz"
+srtp_sha256=8a43ef8e9ae2b665292591af62aa1a4ae41e468b6d98d8258f91478735da4e09
+srtp_url="${LIBSRTP_TARBALL_URL:-http://deb.debian.org/debian/pool/main/libs/libsrtp2/$srtp_tarball}"
+
+# The worker exits with code 41 when started without MEDIASOUP_VERSION: proof it links and runs;
+# and it must carry its own libsrtp (no shared libsrtp2, no NSS).
+worker_runs() {
+  local rc=0; env -i "$1" >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 41 ] && ! ldd "$1" | grep -q -E 'libsrtp2|libnss3'
+}
+
+# Builds libsrtp (static, OpenSSL ciphers) from the Debian source tarball and installs it under $1.
+build_libsrtp() {
+  local prefix="$1" sources="$cache_root/sources"
+  mkdir -p "$sources"
+  if ! echo "$srtp_sha256  $sources/$srtp_tarball" | sha256sum --check --status 2>/dev/null; then
+    echo "[mediasoup-worker] downloading libsrtp $srtp_version source from $srtp_url" >&2
+    curl --fail --silent --show-error --location --retry 3 -o "$sources/$srtp_tarball.tmp" "$srtp_url"
+    echo "$srtp_sha256  $sources/$srtp_tarball.tmp" | sha256sum --check --status \
+      || { echo "[mediasoup-worker] $srtp_tarball: SHA-256 mismatch" >&2; rm -f "$sources/$srtp_tarball.tmp"; exit 1; }
+    mv -f "$sources/$srtp_tarball.tmp" "$sources/$srtp_tarball"
+  fi
+  tar -xzf "$sources/$srtp_tarball" -C "$work"
+  meson setup --buildtype release -Db_ndebug=true -Ddefault_library=static \
+    -Dcrypto-library=openssl -Dcrypto-library-kdf=disabled -Dtests=disabled -Ddoc=disabled \
+    -Dpcap-tests=disabled --prefix "$prefix" --libdir lib \
+    "$work/libsrtp-build" "$work/libsrtp-$srtp_version" > "$work/libsrtp-setup.log" \
+    || { cat "$work/libsrtp-setup.log" >&2; exit 1; }
+  ninja -C "$work/libsrtp-build" install > "$work/libsrtp-build.log" \
+    || { cat "$work/libsrtp-build.log" >&2; exit 1; }
+}
 
 if [ -x "$cache_dir/mediasoup-worker" ] && worker_runs "$cache_dir/mediasoup-worker"; then
   echo "[mediasoup-worker] cached build $cache_dir"
@@ -33,7 +68,8 @@ else
   cp -a "$ms_dir/worker" "$work/worker"
   (cd "$work" && patch -p1 --forward --quiet < "$patch_file")
   started=$(date +%s)
-  meson setup --buildtype release -Db_ndebug=true -Dms_disable_liburing=true \
+  build_libsrtp "$work/libsrtp"
+  PKG_CONFIG_PATH="$work/libsrtp/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" meson setup --buildtype release -Db_ndebug=true -Dms_disable_liburing=true \
     --wrap-mode=nodownload "$work/build" "$work/worker" > "$work/meson-setup.log" \
     || { cat "$work/meson-setup.log" >&2; exit 1; }
   meson compile -C "$work/build" flatbuffers-generator > /dev/null
