@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
 import { BotBench } from '../loadgen/BotBench.ts';
 import type { LiteDriver } from '../loadgen/lite/LiteDriver.ts';
-import { machineCpu, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
+import { machineCpu, runQueueSeconds, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 import type { Slot } from '../loadgen/schedule/slots.ts';
 import { parseInput } from '../protocol/issues.ts';
 import { Scenario } from '../protocol/scenario.ts';
@@ -52,6 +52,8 @@ interface Row {
 	perReceiverPct: number;
 	receiverMiB: number;
 	sfuCores: number;
+	/** Share of the time the SFU worker was ready to work and waiting for a core. */
+	sfuWaiting: number | null;
 	collectorCores: number;
 	machinePct: number;
 	lossPct: number | null;
@@ -79,7 +81,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		const u = process.cpuUsage();
 		return (u.user + u.system) / 1e6;
 	};
-	const [c0, w0, s0, m0] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu()];
+	const [c0, w0, s0, m0, q0] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu(), runQueueSeconds(sfuPid)];
 	const from = Date.now();
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
@@ -87,7 +89,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		await new Promise((r) => setTimeout(r, 1000));
 	}
 	const seconds = (performance.now() - t0) / 1000;
-	const [c1, w1, s1, m1] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu()];
+	const [c1, w1, s1, m1, q1] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu(), runQueueSeconds(sfuPid)];
 	await bench.sender.flush();
 	await bench.collector.flush();
 	const [q] = await bench.collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
@@ -104,6 +106,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		perReceiverPct: (receiversCores / count) * 100,
 		receiverMiB: driver.pids.reduce((sum, pid) => sum + treePssBytes(pid), 0) / 2 ** 20 / count,
 		sfuCores: (w1 - w0) / seconds,
+		sfuWaiting: q0 === undefined || q1 === undefined ? null : (q1 - q0) / seconds,
 		collectorCores: (s1 - s0) / seconds,
 		machinePct: ((m1.busySeconds - m0.busySeconds) / (m1.totalSeconds - m0.totalSeconds)) * 100,
 		lossPct: q?.loss ?? null,
@@ -141,7 +144,7 @@ async function ramp(kind: string, group: Slot['group'], counts: number[], perPro
 			const row = await step(`${count} ${kind}s`, runId, receivers, count, () => media.size, () => failed.size);
 			rows.push(row);
 			status.done(
-				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)}, collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms`,
+				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)} (waiting for a core ${row.sfuWaiting === null ? '-' : `${(row.sfuWaiting * 100).toFixed(0)} %`} of the time), collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms`,
 			);
 			if (row.machinePct > 95 || (row.lossPct ?? 0) > 1 || row.failed > 0) {
 				status.done(`  ${row.failed > 0 ? `${row.failed} failed` : (row.lossPct ?? 0) > 1 ? `loss ${row.lossPct!.toFixed(1)} %` : 'the machine is saturated'}: stopping the ${kind} ramp here`);
@@ -167,6 +170,7 @@ const table = (rows: Row[], kind: string) =>
 				'per core': Math.round(r.participants / r.receiversCores),
 				'MiB each': +r.receiverMiB.toFixed(2),
 				'SFU worker cores': +r.sfuCores.toFixed(2),
+				'SFU waiting %': r.sfuWaiting === null ? '-' : +(r.sfuWaiting * 100).toFixed(0),
 				'collector+runner cores': +r.collectorCores.toFixed(2),
 				'machine %': +r.machinePct.toFixed(0),
 				'lag p99 ms': +r.lagMs.toFixed(0),
@@ -187,6 +191,10 @@ try {
 	console.log(`target: at least 1000 viewers on this machine beside the SFU: ${best && best.participants >= 1000 ? 'met' : 'NOT met'} (largest step with media for all, loss ≤ 1 %, p95 RTT < 50 ms and the machine under 95 %: ${best?.participants ?? 'none'})`);
 	const last = viewers.at(-1);
 	if (last) console.log(`the SFU worker spends ${((last.sfuCores / last.participants) * 1000).toFixed(2)} ms of CPU per second per viewer (at ${last.participants}); the viewers ${((last.receiversCores / last.participants) * 1000).toFixed(2)} ms`);
+	// A packet waits behind everything the worker is doing or is ready to do: its occupancy, not
+	// its CPU alone, is what the round trip follows.
+	if (viewers.every((r) => r.sfuWaiting !== null))
+		console.log(`the SFU worker's occupancy (running + waiting for a core) per step: ${viewers.map((r) => `${r.participants}: ${((r.sfuCores + r.sfuWaiting!) * 100).toFixed(0)} % (p95 RTT ${r.rttP95Ms?.toFixed(0) ?? '-'} ms)`).join(', ')}`);
 	if (lite[0] && viewers[0]) console.log(`a viewer costs ${((viewers[0].perReceiverPct / lite[0].perReceiverPct) * 100).toFixed(0)} % of a lite receiver`);
 } finally {
 	await bench.close();

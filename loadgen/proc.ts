@@ -70,6 +70,34 @@ export function treeCpuSeconds(root: number, table: Map<number, ProcInfo> = proc
 }
 
 /**
+ * Seconds a process's threads have so far spent ready to run but waiting for a core (the
+ * scheduler's run delay, `/proc/<pid>/task/<tid>/schedstat`). CPU time says how much a process
+ * worked; this says how long its work waited, which is what a packet queued behind it feels
+ * before the process is anywhere near a full core. Undefined if the process is gone or the
+ * kernel keeps no scheduler statistics.
+ */
+export function runQueueSeconds(pid: number): number | undefined {
+	let tasks: string[];
+	try {
+		tasks = readdirSync(`/proc/${pid}/task`);
+	} catch {
+		return undefined;
+	}
+	let nanoseconds = 0;
+	let read = false;
+	for (const tid of tasks) {
+		try {
+			// "<on-cpu ns> <run delay ns> <timeslices>"
+			nanoseconds += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+			read = true;
+		} catch {
+			// the thread ended, or no schedstat in this kernel
+		}
+	}
+	return read ? nanoseconds / 1e9 : undefined;
+}
+
+/**
  * Resolves once the process trees together use less than `maxCores` of CPU over `windowMs`
  * (a browser keeps starting up for seconds after it answers), or after `timeoutMs` at most.
  * Returns whether they settled.
