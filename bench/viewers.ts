@@ -8,7 +8,7 @@
  * receiving the same streams.
  * The ramp stops at the first step with loss above 1 % or the machine above 95 %: the SFU or
  * the machine is then the limit, and further steps measure a collapse.
- *   npm run bench:viewers [-- --steps 100,200,300,400,600,1000 --seconds 15 --lite 50]
+ *   npm run bench:viewers [-- --steps 100,200,300,400,600,1000 --seconds 15 --lite 50 --sfuWorkers 1]
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -26,8 +26,9 @@ const flags = parseInput(
 		seconds: z.string().regex(/^\d+$/).default('15').transform(Number),
 		lite: z.string().regex(/^\d+$/).default('50').transform(Number),
 		perProcess: z.string().regex(/^\d+$/).default('500').transform(Number),
+		sfuWorkers: z.string().regex(/^[1-9]\d*$/, 'a whole number of at least 1').default('1').transform(Number),
 	}),
-	parseArgs({ options: { steps: { type: 'string' }, seconds: { type: 'string' }, lite: { type: 'string' }, perProcess: { type: 'string' } } }).values,
+	parseArgs({ options: { steps: { type: 'string' }, seconds: { type: 'string' }, lite: { type: 'string' }, perProcess: { type: 'string' }, sfuWorkers: { type: 'string' } } }).values,
 	'bench:viewers flags',
 );
 
@@ -42,9 +43,15 @@ const [sender, viewer, liteReceiver] = Scenario.parse({
 }).participants as [Slot['group'], Slot['group'], Slot['group']];
 
 const status = new StatusLine();
-// One worker: one room is one router, and a router lives on one worker.
-const bench = await BotBench.start({ sfu: { workers: 1, maxViewersPerRoom: 100_000 }, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
-const sfuPid = (await bench.sfu.workerLoad())[0]!.pid;
+// One worker by default: what one worker holds. With more, the viewers spread over them and the
+// room's media is piped to each (the SFU's spreadViewers).
+const bench = await BotBench.start({ sfu: { workers: flags.sfuWorkers, maxViewersPerRoom: 100_000 }, flushIntervalMs: 2000, log: (m) => status.done(`  ${m}`) });
+const sfuPids = (await bench.sfu.workerLoad()).map((w) => w.pid);
+const sfuCpu = () => sfuPids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+const sfuRunQueue = () => {
+	const waits = sfuPids.map(runQueueSeconds);
+	return waits.every((w) => w !== undefined) ? waits.reduce((a, b) => a! + b!, 0) : undefined;
+};
 
 interface Row {
 	participants: number;
@@ -81,7 +88,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		const u = process.cpuUsage();
 		return (u.user + u.system) / 1e6;
 	};
-	const [c0, w0, s0, m0, q0] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu(), runQueueSeconds(sfuPid)];
+	const [c0, w0, s0, m0, q0] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue()];
 	const from = Date.now();
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
@@ -89,7 +96,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		await new Promise((r) => setTimeout(r, 1000));
 	}
 	const seconds = (performance.now() - t0) / 1000;
-	const [c1, w1, s1, m1, q1] = [cpu(), treeCpuSeconds(sfuPid), self(), machineCpu(), runQueueSeconds(sfuPid)];
+	const [c1, w1, s1, m1, q1] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue()];
 	await bench.sender.flush();
 	await bench.collector.flush();
 	const [q] = await bench.collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
@@ -184,7 +191,7 @@ const table = (rows: Row[], kind: string) =>
 try {
 	const lite = flags.lite > 0 ? await ramp('lite', liteReceiver, [flags.lite], { bots: 50, viewers: flags.perProcess }) : [];
 	const viewers = await ramp('viewer', viewer, flags.steps, { bots: 50, viewers: flags.perProcess });
-	console.log(`\nReceivers of one audio + one 180p15 video (a lite sender), ${flags.seconds} s per step, SFU (1 worker), collector and bots on this ${machineCpu().cores}-core machine`);
+	console.log(`\nReceivers of one audio + one 180p15 video (a lite sender), ${flags.seconds} s per step, SFU (${flags.sfuWorkers} worker${flags.sfuWorkers > 1 ? 's' : ''}), collector and bots on this ${machineCpu().cores}-core machine`);
 	if (lite.length > 0) console.table(table(lite, 'lite receiver'));
 	console.table(table(viewers, 'viewer'));
 	const best = viewers.filter((r) => r.withMedia >= r.participants && (r.rttP95Ms ?? Infinity) < 50 && (r.lossPct ?? 0) <= 1 && r.machinePct < 95).at(-1);
@@ -194,7 +201,7 @@ try {
 	// A packet waits behind everything the worker is doing or is ready to do: its occupancy, not
 	// its CPU alone, is what the round trip follows.
 	if (viewers.every((r) => r.sfuWaiting !== null))
-		console.log(`the SFU worker's occupancy (running + waiting for a core) per step: ${viewers.map((r) => `${r.participants}: ${((r.sfuCores + r.sfuWaiting!) * 100).toFixed(0)} % (p95 RTT ${r.rttP95Ms?.toFixed(0) ?? '-'} ms)`).join(', ')}`);
+		console.log(`the SFU worker's occupancy (running + waiting for a core${flags.sfuWorkers > 1 ? ', per worker' : ''}) per step: ${viewers.map((r) => `${r.participants}: ${(((r.sfuCores + r.sfuWaiting!) / flags.sfuWorkers) * 100).toFixed(0)} % (p95 RTT ${r.rttP95Ms?.toFixed(0) ?? '-'} ms)`).join(', ')}`);
 	if (lite[0] && viewers[0]) console.log(`a viewer costs ${((viewers[0].perReceiverPct / lite[0].perReceiverPct) * 100).toFixed(0)} % of a lite receiver`);
 } finally {
 	await bench.close();

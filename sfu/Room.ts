@@ -3,7 +3,7 @@ import type { NotificationData, SignalingNotificationName } from '../protocol/si
 import type { types } from './mediasoup.ts';
 import type { Peer } from './Peer.ts';
 import { SignalingError } from './SignalingError.ts';
-import type { WorkerSlot } from './WorkerPool.ts';
+import type { WorkerPool, WorkerSlot } from './WorkerPool.ts';
 
 export interface RoomEvents {
 	/** The room is gone: emptied, or reset because its worker died (reason says which). */
@@ -24,7 +24,26 @@ export interface RoomLimits {
 	viewers: number;
 }
 
-/** A call: one mediasoup router on one worker, and the peers in it. */
+/**
+ * Where a room's viewers receive: with `pool`, each on the least-loaded worker, through a router
+ * there that the room's producers are piped to; without, on the room's own router.
+ */
+export interface AudiencePlacement {
+	pool?: WorkerPool;
+	mediaCodecs: types.RtpCodecCapability[];
+}
+
+/** A router of the room on another worker, for viewers only: the room's producers piped in on demand. */
+interface AudienceRouter {
+	readonly worker: types.Worker;
+	readonly router: Promise<types.Router>;
+}
+
+/**
+ * A call: one mediasoup router on one worker, and the peers in it. Viewers may receive from
+ * routers on other workers (AudiencePlacement): one worker forwarding a stream to a thousand
+ * viewers spends its whole loop on each packet, and every other packet waits behind it.
+ */
 export class Room extends EventEmitter<RoomEvents> {
 	readonly peers = new Map<string, Peer>();
 	readonly createdAt = new Date();
@@ -33,6 +52,11 @@ export class Room extends EventEmitter<RoomEvents> {
 	/** Who is loud now, loudest first (the last audioLevels sent). */
 	#loud: string[] = [];
 	#viewers = 0;
+	readonly #audience = new Map<WorkerSlot, AudienceRouter>();
+	/** Where each viewer was placed, and the worker that slot held then. */
+	readonly #placed = new Map<Peer, { slot: WorkerSlot; worker: types.Worker }>();
+	/** `<router id>:<producer id>` -> the producer's pipe into that audience router. */
+	readonly #pipes = new Map<string, Promise<void>>();
 
 	private constructor(
 		readonly id: string,
@@ -41,6 +65,7 @@ export class Room extends EventEmitter<RoomEvents> {
 		private readonly limits: RoomLimits,
 		readonly speakers: types.ActiveSpeakerObserver,
 		readonly levels: types.AudioLevelObserver,
+		private readonly placement: AudiencePlacement,
 	) {
 		super();
 		// Every peer's session listens for the room closing.
@@ -70,12 +95,13 @@ export class Room extends EventEmitter<RoomEvents> {
 		slot: WorkerSlot,
 		mediaCodecs: types.RtpCodecCapability[],
 		limits: RoomLimits,
+		placement: Omit<AudiencePlacement, 'mediaCodecs'> = {},
 	): Promise<Room> {
 		const router = await slot.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
 		const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
 		// Loud: above -60 dBov (speech; a muted microphone's silence is -127), up to 16 at a time.
 		const levels = await router.createAudioLevelObserver({ maxEntries: 16, threshold: -60, interval: 500 });
-		return new Room(id, router, slot, limits, speakers, levels);
+		return new Room(id, router, slot, limits, speakers, levels, { ...placement, mediaCodecs });
 	}
 
 	get closed(): boolean {
@@ -99,7 +125,9 @@ export class Room extends EventEmitter<RoomEvents> {
 			// Audience is neither announced nor listed: a thousand viewers would cost everyone a million notices.
 			this.#viewers++;
 			this.peers.set(peer.id, peer);
-			this.slot.peers++;
+			const slot = this.placement.pool?.leastLoaded() ?? this.slot;
+			this.#placed.set(peer, { slot, worker: slot.worker });
+			slot.peers++;
 			return;
 		}
 		if (this.peers.size - this.#viewers >= this.limits.peers) {
@@ -120,13 +148,73 @@ export class Room extends EventEmitter<RoomEvents> {
 	removePeer(peer: Peer): void {
 		if (this.peers.get(peer.id) !== peer) return;
 		this.peers.delete(peer.id);
-		if (this.#onLiveWorker()) this.slot.peers--;
+		const placed = this.#placed.get(peer);
+		this.#placed.delete(peer);
+		if (placed) {
+			if (placed.slot.worker === placed.worker && !placed.worker.closed) placed.slot.peers--;
+		} else if (this.#onLiveWorker()) this.slot.peers--;
 		if (peer.botKind === 'viewer') this.#viewers--;
 		const producerIds = [...peer.producers.keys()];
 		peer.close();
 		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
 		if (peer.botKind !== 'viewer') this.#tellParticipants(peer.id, 'peerLeft', { peerId: peer.id });
 		if (this.peers.size === 0) this.close('empty');
+	}
+
+	/** The worker slot a peer's media lives on. */
+	slotOf(peer: Peer): WorkerSlot {
+		return this.#placed.get(peer)?.slot ?? this.slot;
+	}
+
+	/** The router a peer's transports and consumers live on: the room's, or a viewer's audience router. */
+	async routerOf(peer: Peer): Promise<types.Router> {
+		const placed = this.#placed.get(peer);
+		if (!placed || placed.slot === this.slot) return this.router;
+		if (placed.slot.worker !== placed.worker || placed.worker.closed) {
+			throw new SignalingError('room_reset', 'the media worker this viewer was placed on died, join again');
+		}
+		let audience = this.#audience.get(placed.slot);
+		if (!audience || audience.worker !== placed.worker) {
+			const router = placed.worker.createRouter({ mediaCodecs: this.placement.mediaCodecs, appData: { roomId: this.id, audience: true } });
+			audience = { worker: placed.worker, router };
+			this.#audience.set(placed.slot, audience);
+			const made = audience;
+			router.then(
+				(r) => {
+					if (this.#closed) r.close();
+					// Its viewers' transports close with it; they are told to join again.
+					r.on('workerclose', () => this.#resetAudience(placed.slot, made));
+				},
+				() => this.#audience.get(placed.slot) === made && this.#audience.delete(placed.slot),
+			);
+		}
+		return audience.router;
+	}
+
+	/** Makes `producerId` consumable on `router`: piped there from the room's router, once. */
+	bringProducerTo(router: types.Router, producerId: string): Promise<void> {
+		if (router === this.router) return Promise.resolve();
+		const key = `${router.id}:${producerId}`;
+		let pipe = this.#pipes.get(key);
+		if (!pipe) {
+			pipe = this.router.pipeToRouter({ producerId, router }).then(({ pipeProducer }) => {
+				// Closed with the producer (or the router): a later consumer pipes it again if it comes back.
+				pipeProducer?.observer.once('close', () => this.#pipes.delete(key));
+			});
+			this.#pipes.set(key, pipe);
+			pipe.catch(() => this.#pipes.get(key) === pipe && this.#pipes.delete(key));
+		}
+		return pipe;
+	}
+
+	/** An audience router's worker died: its viewers are told to join again, and leave. */
+	#resetAudience(slot: WorkerSlot, audience: AudienceRouter): void {
+		if (this.#audience.get(slot) === audience) this.#audience.delete(slot);
+		for (const [peer, placed] of [...this.#placed]) {
+			if (placed.worker !== audience.worker) continue;
+			peer.notify('roomReset', { roomId: this.id, reason: 'media worker died' });
+			this.removePeer(peer);
+		}
 	}
 
 	/** Audio producers take part in the active-speaker detection and the audio levels (until they close). */
@@ -183,11 +271,20 @@ export class Room extends EventEmitter<RoomEvents> {
 			peer.close();
 		}
 		// A dead worker's slot was zeroed by the pool (and may hold a new worker by now).
+		let onRoomSlot = 0;
+		for (const peer of this.peers.values()) {
+			const placed = this.#placed.get(peer);
+			if (!placed || placed.slot === this.slot) onRoomSlot++;
+			else if (placed.slot.worker === placed.worker && !placed.worker.closed) placed.slot.peers--;
+		}
 		if (this.#onLiveWorker()) {
-			this.slot.peers -= this.peers.size;
+			this.slot.peers -= onRoomSlot;
 			this.slot.rooms = Math.max(0, this.slot.rooms - 1);
 		}
 		this.peers.clear();
+		this.#placed.clear();
+		for (const audience of this.#audience.values()) audience.router.then((r) => r.close(), () => undefined);
+		this.#audience.clear();
 		this.router.close();
 		this.emit('close', reason);
 	}

@@ -101,7 +101,9 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusS
 			throw new SignalingError('limit_reached', `room limit reached (maxRooms=${this.options.maxRooms})`);
 		}
 		const slot = this.pool.reserveRoom();
-		const creation = Room.create(roomId, slot, mediaCodecs as unknown as types.RtpCodecCapability[], { peers: this.options.maxPeersPerRoom, viewers: this.options.maxViewersPerRoom }).catch(
+		const creation = Room.create(roomId, slot, mediaCodecs as unknown as types.RtpCodecCapability[], { peers: this.options.maxPeersPerRoom, viewers: this.options.maxViewersPerRoom }, {
+			pool: this.options.spreadViewers && this.pool.slots.length > 1 ? this.pool : undefined,
+		}).catch(
 			(error: unknown) => {
 				this.pool.releaseRoom(slot);
 				throw error;
@@ -152,8 +154,9 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusS
 				let producers = 0;
 				let consumers = 0;
 				for (const room of this.rooms.values()) {
-					if (room.slot !== slot) continue;
 					for (const peer of room.peers.values()) {
+						// A viewer's consumers live on the worker it was placed on; the room's pipes to it are not counted.
+						if (room.slotOf(peer) !== slot) continue;
 						producers += peer.producers.size;
 						consumers += peer.consumers.size;
 					}

@@ -200,7 +200,7 @@ export class SignalingSession {
 		if (peer.transports.size >= maxTransportsPerPeer) {
 			throw new SignalingError('limit_reached', `at most ${maxTransportsPerPeer} transports per peer`);
 		}
-		const transport = await create(room.router, peer);
+		const transport = await create(await room.routerOf(peer), peer);
 		if (peer.closed) {
 			transport.close();
 			throw new SignalingError('room_reset', 'the room was reset while the transport was created, join again');
@@ -337,7 +337,9 @@ export class SignalingSession {
 				throw new SignalingError('cannot_consume', 'send rtpCapabilities (join or setRtpCapabilities) before consuming');
 			}
 			const rtpCapabilities = peer.rtpCapabilities as types.RtpCapabilities;
-			if (!room.router.canConsume({ producerId, rtpCapabilities })) {
+			const router = await room.routerOf(peer);
+			await room.bringProducerTo(router, producerId);
+			if (!router.canConsume({ producerId, rtpCapabilities })) {
 				throw new SignalingError('cannot_consume', `your rtpCapabilities cannot receive producer ${producerId}`);
 			}
 			const consumer = await transport.consume({ producerId, rtpCapabilities, paused: true });

@@ -23,6 +23,11 @@ export const SfuOptions = z
 		maxPeersPerRoom: z.number().int().min(1).default(200),
 		/** Viewers (receive-only audience) a room takes besides its participants. */
 		maxViewersPerRoom: z.number().int().min(0).default(5000),
+		/**
+		 * Each viewer receives from the least-loaded worker, the room's producers piped there
+		 * (mediasoup's pipeToRouter), rather than all from the room's own worker.
+		 */
+		spreadViewers: z.boolean().default(true),
 		/** Signaling messages above this size get a message_too_large error reply. */
 		maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
 		initialAvailableOutgoingBitrate: z.number().int().positive().default(1_000_000),

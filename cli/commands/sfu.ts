@@ -15,6 +15,8 @@ export const sfuHelp = `callswarm sfu [flags]: run the bundled mediasoup SFU
   --max-rooms <n>             rooms per server (default 1000; env CALLSWARM_SFU_MAX_ROOMS)
   --max-peers-per-room <n>    peers per room (default 200; env CALLSWARM_SFU_MAX_PEERS_PER_ROOM)
   --max-viewers-per-room <n>  viewers per room besides them (default 5000; env CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM)
+  --viewers-on-room-worker    viewers receive from their room's worker only (default: each from the
+                              least-loaded worker, the room's media piped there)
   --heartbeat <ms>            ping interval; a peer that misses one ping is closed (default 10000;
                               env CALLSWARM_SFU_HEARTBEAT_MS)
   --no-tcp                    UDP only for media
@@ -34,6 +36,7 @@ const SfuFlags = z.object({
 	'max-viewers-per-room': wholeNumberText.optional(),
 	heartbeat: wholeNumberText.pipe(z.number().min(100)).optional(),
 	'no-tcp': z.boolean().optional(),
+	'viewers-on-room-worker': z.boolean().optional(),
 	'log-level': z.enum(['debug', 'warn', 'error', 'none']).optional(),
 	positionals: z.array(z.string()).max(0, 'takes no positional arguments'),
 });
@@ -54,6 +57,7 @@ export function sfuOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv): SfuO
 		maxViewersPerRoom: flags['max-viewers-per-room'],
 		heartbeatMs: flags.heartbeat,
 		enableTcp: flags['no-tcp'] ? false : undefined,
+		spreadViewers: flags['viewers-on-room-worker'] ? false : undefined,
 		logLevel: flags['log-level'],
 	};
 	const defined = Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined));

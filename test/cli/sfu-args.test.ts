@@ -25,6 +25,9 @@ describe('callswarm sfu flags and environment', () => {
 			maxPeersPerRoom: 200,
 		});
 		expect(SfuOptions.parse(sfuOptionsFromArgs([], { CALLSWARM_SFU_MAX_VIEWERS_PER_ROOM: '10' })).maxViewersPerRoom).toBe(10);
+		// Viewers spread over the workers unless told to stay on their room's.
+		expect(options.spreadViewers).toBe(true);
+		expect(SfuOptions.parse(sfuOptionsFromArgs(['--viewers-on-room-worker'], {})).spreadViewers).toBe(false);
 	});
 
 	it('names the bad flag or variable', () => {
