@@ -53,7 +53,7 @@ export class Room extends EventEmitter<RoomEvents> {
 	#loud: string[] = [];
 	#viewers = 0;
 	readonly #audience = new Map<WorkerSlot, AudienceRouter>();
-	/** Where each viewer was placed, and the worker that slot held then. */
+	/** Where each peer's media lives (the room's slot, or a viewer's), and the worker that slot held then. */
 	readonly #placed = new Map<Peer, { slot: WorkerSlot; worker: types.Worker }>();
 	/** `<router id>:<producer id>` -> the producer's pipe into that audience router. */
 	readonly #pipes = new Map<string, Promise<void>>();
@@ -125,9 +125,7 @@ export class Room extends EventEmitter<RoomEvents> {
 			// Audience is neither announced nor listed: a thousand viewers would cost everyone a million notices.
 			this.#viewers++;
 			this.peers.set(peer.id, peer);
-			const slot = this.placement.pool?.leastLoaded() ?? this.slot;
-			this.#placed.set(peer, { slot, worker: slot.worker });
-			slot.peers++;
+			this.#place(peer, this.placement.pool?.leastLoaded() ?? this.slot);
 			return;
 		}
 		if (this.peers.size - this.#viewers >= this.limits.peers) {
@@ -139,7 +137,7 @@ export class Room extends EventEmitter<RoomEvents> {
 			botKind: peer.botKind,
 		});
 		this.peers.set(peer.id, peer);
-		this.slot.peers++;
+		this.#place(peer, this.slot);
 		// A newcomer learns who is loud now, not only at the next change.
 		if (this.#loud.length > 0) peer.notify('audioLevels', { peerIds: this.#loud });
 	}
@@ -148,17 +146,26 @@ export class Room extends EventEmitter<RoomEvents> {
 	removePeer(peer: Peer): void {
 		if (this.peers.get(peer.id) !== peer) return;
 		this.peers.delete(peer.id);
-		const placed = this.#placed.get(peer);
-		this.#placed.delete(peer);
-		if (placed) {
-			if (placed.slot.worker === placed.worker && !placed.worker.closed) placed.slot.peers--;
-		} else if (this.#onLiveWorker()) this.slot.peers--;
+		this.#release(peer);
 		if (peer.botKind === 'viewer') this.#viewers--;
 		const producerIds = [...peer.producers.keys()];
 		peer.close();
 		for (const producerId of producerIds) this.broadcast(peer.id, 'producerClosed', { producerId, peerId: peer.id });
 		if (peer.botKind !== 'viewer') this.#tellParticipants(peer.id, 'peerLeft', { peerId: peer.id });
 		if (this.peers.size === 0) this.close('empty');
+	}
+
+	/** Counts a peer on the slot its media lives on. */
+	#place(peer: Peer, slot: WorkerSlot): void {
+		this.#placed.set(peer, { slot, worker: slot === this.slot ? this.#worker : slot.worker });
+		slot.peers++;
+	}
+
+	/** Gives a peer's place back, unless its worker died (the pool zeroed that slot, which may hold a new worker by now). */
+	#release(peer: Peer): void {
+		const placed = this.#placed.get(peer);
+		this.#placed.delete(peer);
+		if (placed && placed.slot.worker === placed.worker && !placed.worker.closed) placed.slot.peers--;
 	}
 
 	/** The worker slot a peer's media lives on. */
@@ -270,19 +277,10 @@ export class Room extends EventEmitter<RoomEvents> {
 			if (reset) peer.notify('roomReset', { roomId: this.id, reason });
 			peer.close();
 		}
+		for (const peer of this.peers.values()) this.#release(peer);
 		// A dead worker's slot was zeroed by the pool (and may hold a new worker by now).
-		let onRoomSlot = 0;
-		for (const peer of this.peers.values()) {
-			const placed = this.#placed.get(peer);
-			if (!placed || placed.slot === this.slot) onRoomSlot++;
-			else if (placed.slot.worker === placed.worker && !placed.worker.closed) placed.slot.peers--;
-		}
-		if (this.#onLiveWorker()) {
-			this.slot.peers -= onRoomSlot;
-			this.slot.rooms = Math.max(0, this.slot.rooms - 1);
-		}
+		if (this.#onLiveWorker()) this.slot.rooms = Math.max(0, this.slot.rooms - 1);
 		this.peers.clear();
-		this.#placed.clear();
 		for (const audience of this.#audience.values()) audience.router.then((r) => r.close(), () => undefined);
 		this.#audience.clear();
 		this.router.close();
