@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMediasoup, resolveWorkerBin, type types } from '../../sfu/mediasoup.ts';
 import { mediaCodecs } from '../../sfu/options.ts';
@@ -20,6 +22,16 @@ function rtp(seq: number, ssrc: number, payloadType: number): Buffer {
 	return packet;
 }
 
+/** Whether this kernel lets the worker use io_uring: Linux 6 or later (mediasoup's own bar), and not turned off by sysctl. */
+function ioUringUsable(): boolean {
+	if (Number(os.release().split('.')[0]) < 6) return false;
+	try {
+		return readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0';
+	} catch {
+		return true; // kernels before 6.6 have no such switch
+	}
+}
+
 describe('the offline-built mediasoup worker', () => {
 	it('is the 3.19.3 worker and starts (exit 41 without MEDIASOUP_VERSION means it linked and ran)', async () => {
 		const bin = resolveWorkerBin();
@@ -31,10 +43,10 @@ describe('the offline-built mediasoup worker', () => {
 	it('carries its own libsrtp (Debian\'s shared libsrtp2 does its ciphers through NSS, far slower per packet)', () => {
 		const linked = spawnSync('ldd', [resolveWorkerBin()], { encoding: 'utf8' });
 		expect(linked.status).toBe(0);
-		expect(linked.stdout).not.toMatch(/libsrtp2|libnss3/);
+		expect(linked.stdout).not.toMatch(/libsrtp2|libnss3|liburing/);
 	});
 
-	it('forwards RTP through an SRTP pipe between two workers (libsrtp2 protect/unprotect shim)', async () => {
+	it('forwards RTP through an SRTP pipe between two workers (libsrtp2 protect/unprotect shim), sending through io_uring where the kernel allows', async () => {
 		const mediasoup = await loadMediasoup();
 		const [w1, w2] = await Promise.all([mediasoup.createWorker({ logLevel: 'none' }), mediasoup.createWorker({ logLevel: 'none' })]);
 		workers.push(w1, w2);
@@ -69,5 +81,12 @@ describe('the offline-built mediasoup worker', () => {
 		await waitFor(() => received >= 45, 'RTP to come out of the second worker');
 		source.close();
 		sink.close();
+		// The worker built with liburing sends what it forwards as io_uring submissions; on a kernel
+		// without io_uring it falls back to plain sends and reports no liburing at all.
+		for (const worker of [w1, w2]) {
+			const { liburing } = await worker.dump();
+			if (ioUringUsable()) expect(liburing?.sqeProcessCount).toBeGreaterThan(0);
+			else expect(liburing).toBeUndefined();
+		}
 	});
 });
