@@ -11,8 +11,9 @@
 # of a forwarded packet for all its consumers to the kernel in one submission, not a sendmsg() each.
 #
 # Output: $MEDIASOUP_WORKER_OUT (default <project>/build/mediasoup-worker)
-# Cache:  $CALLSWARM_CACHE/mediasoup-worker/<version>-<recipe hash>-<arch>/ (the recipe is this
-#         script and the patch) so that fresh clones and repeated `npm ci` on the same machine
+# Cache:  $CALLSWARM_CACHE/mediasoup-worker/<version>-<recipe hash>-<arch>-linux<major>/ (the
+#         recipe is this script and the patch; the kernel's major version decides at build time
+#         whether io_uring is compiled in) so that fresh clones and repeated `npm ci` on the same machine
 #         do not compile again; the source tarballs are kept in $CALLSWARM_CACHE/sources/.
 # The Debian build dependencies are installed by scripts/setup.sh before this runs.
 set -euo pipefail
@@ -25,7 +26,7 @@ version="$(node -p "require('$ms_dir/package.json').version")"
 patch_file="$here/mediasoup-$version-unbundle-debian12.patch"
 [ -f "$patch_file" ] || { echo "no unbundling patch for mediasoup $version ($patch_file)" >&2; exit 1; }
 out="${MEDIASOUP_WORKER_OUT:-$root/build/mediasoup-worker}"
-key="$version-$(cat "$patch_file" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)-$(uname -m)"
+key="$version-$(cat "$patch_file" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)-$(uname -m)-linux$(uname -r | cut -d. -f1)"
 cache_root="${CALLSWARM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callswarm}"
 cache_dir="$cache_root/mediasoup-worker/$key"
 

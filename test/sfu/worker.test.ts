@@ -24,8 +24,8 @@ function rtp(seq: number, ssrc: number, payloadType: number): Buffer {
 
 /**
  * Whether the worker must send through io_uring here: on Linux 6 or later (mediasoup's own bar)
- * unless a sysctl turns io_uring off. Undefined under a seccomp filter: a container's (Docker's
- * default profile among them) may forbid io_uring, and the worker then falls back by itself.
+ * unless a sysctl turns io_uring off. Undefined under a seccomp filter: a container's profile may
+ * forbid io_uring (some runtimes' default profiles do), and the worker then falls back by itself.
  */
 function ioUringExpected(): boolean | undefined {
 	if (Number(os.release().split('.')[0]) < 6) return false;
@@ -45,7 +45,7 @@ describe('the offline-built mediasoup worker', () => {
 		expect((await loadMediasoup()).version).toBe('3.19.3');
 	});
 
-	it('carries its own libsrtp (Debian\'s shared libsrtp2 does its ciphers through NSS, far slower per packet)', () => {
+	it('carries its own libsrtp and liburing (Debian\'s shared libsrtp2 does its ciphers through NSS, far slower per packet; its liburing is too old for io_uring sends)', () => {
 		const linked = spawnSync('ldd', [resolveWorkerBin()], { encoding: 'utf8' });
 		expect(linked.status).toBe(0);
 		expect(linked.stdout).not.toMatch(/libsrtp2|libnss3|liburing/);
