@@ -3,10 +3,12 @@
  * beside a plain @clickhouse/client JSONEachRow insert of the same rows into the same embedded
  * engine; then query latency of a run view over `--seed` stored samples (10 million by default;
  * the 100 million figure: --seed 100000000, about 4 minutes to seed).
- *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --ingest-workers n --collectors n]
+ *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --route run|app --ingest-workers n --collectors n]
  * --payload known (default) sends what callswarm's load generator sends (known stats types and
  * fields); compact the same in the compact wire form (protocol/compact.ts, the load generator's
  * --telemetry-format compact); full sends whole getStats() reports, as an app posting its own would.
+ * --route app posts to the monitoring SDK's route (/v1/apps/:appId/telemetry, an app and its
+ * ingest key made first) as pages do: one participant's batch per request.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +20,7 @@ import { z } from 'zod';
 import { bar, StatusLine } from '../cli/status.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { BaselineKeeper } from '../protocol/baseline.ts';
+import { ingestKeyHeader } from '../protocol/sdk.ts';
 import { compactBatch } from '../protocol/compact.ts';
 import { keepKnownStats } from '../protocol/redaction.ts';
 import type { StatsSnapshot, ObjectBatchInput } from '../protocol/telemetry.ts';
@@ -30,6 +33,8 @@ const flags = parseInput(
 		seed: wholeNumberText.default(10_000_000),
 		iterations: wholeNumberText.default(30),
 		payload: z.enum(['known', 'compact', 'full']).default('known'),
+		/** run: the load generator's route; app: the monitoring SDK's (pages of an app, one participant per request). */
+		route: z.enum(['run', 'app']).default('run'),
 		/** on: every 202 waits for the journal's fsync (the default collector); off: for the write only. */
 		'journal-sync': z.enum(['on', 'off']).default('on'),
 		/** Worker threads parsing and normalising telemetry (0: the collector's own thread; default: the collector's default). */
@@ -47,6 +52,7 @@ const flags = parseInput(
 			seed: { type: 'string' },
 			iterations: { type: 'string' },
 			payload: { type: 'string' },
+			route: { type: 'string' },
 			'journal-sync': { type: 'string' },
 			'ingest-workers': { type: 'string' },
 			collectors: { type: 'string' },
@@ -100,6 +106,15 @@ function snapshotsFor(count: number, t0: number): StatsSnapshot[] {
 	return out;
 }
 
+/** Makes the bench's app in a collector and answers a new ingest key of it. */
+async function appKey(url: string, appId: string): Promise<string> {
+	const created = await fetch(`${url}/v1/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appId, name: 'bench' }) });
+	if (created.status !== 201) throw new Error(`creating the bench's app answered ${created.status}`);
+	const made = await fetch(`${url}/v1/apps/${appId}/keys`, { method: 'POST' });
+	if (made.status !== 201) throw new Error(`making an ingest key answered ${made.status}`);
+	return ((await made.json()) as { key: string }).key;
+}
+
 function pct(values: number[], p: number): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -140,6 +155,10 @@ try {
 	const answers = (await Promise.all(collectors.map((c) => c.ask()))) as Array<{ url: string; ingestWorkers: number }>;
 	const { url, ingestWorkers } = answers[0]!;
 	const urls = answers.map((c) => c.url);
+	if (flags.route === 'app' && flags.payload === 'compact') throw new Error('--route app takes stats objects: --payload known or full');
+	const appId = 'bench-app';
+	/** Each collector's ingest key of the bench's app (the SDK route only). */
+	const keys = flags.route === 'app' ? await Promise.all(urls.map((u) => appKey(u, appId))) : [];
 	status.update('preparing telemetry requests');
 	const runId = `bench-${randomUUID().slice(0, 8)}`;
 	const t0 = Date.now() - flags.snapshots * 1000;
@@ -166,7 +185,13 @@ try {
 				});
 			}
 			batches.push(...group);
-			requests.push(JSON.stringify({ batches: flags.payload === 'compact' ? group.map(compactBatch) : group }));
+			if (flags.route === 'app') {
+				// A page posts its own participant's batch; calls of 10 participants.
+				for (const [b, batch] of group.entries()) {
+					const { snapshots, events, baseline } = batch;
+					requests.push(JSON.stringify({ batches: [{ batchId: batch.batchId, callId: `${forRun}-call-${b % 20}`, userId: `user-${b}`, sessionId: `tab-${b}`, snapshots, events, baseline }] }));
+				}
+			} else requests.push(JSON.stringify({ batches: flags.payload === 'compact' ? group.map(compactBatch) : group }));
 		}
 		return { requests, batches };
 	};
@@ -181,9 +206,10 @@ try {
 				if (index >= requests.length) return;
 				for (;;) {
 					const requestStarted = performance.now();
-					const response = await fetch(`${to[index % to.length]}/v1/telemetry`, {
+					const at = index % to.length;
+					const response = await fetch(flags.route === 'app' ? `${to[at]}/v1/apps/${appId}/telemetry` : `${to[at]}/v1/telemetry`, {
 						method: 'POST',
-						headers: { 'content-type': 'application/json' },
+						headers: { 'content-type': 'application/json', ...(flags.route === 'app' ? { [ingestKeyHeader]: keys[at]! } : {}) },
 						body: requests[index],
 					});
 					const body = (await response.json()) as { samples?: number };
@@ -221,7 +247,8 @@ try {
 	const ours = samples / wallS;
 	const raw = baseline.rows / baseline.wallS;
 	const processes = flags.collectors === 1 ? 'one collector process' : `${flags.collectors} collector processes (each its own store; requests in turn)`;
-	console.log(`\nIngest throughput (embedded ClickHouse, ${processes} with ${ingestWorkers} ingest worker thread(s) each, ${os.availableParallelism()} cores, ${flags.payload} getStats payload)`);
+	const route = flags.route === 'app' ? "the monitoring SDK's route, one participant per request" : "the load generator's route";
+	console.log(`\nIngest throughput (embedded ClickHouse, ${processes} with ${ingestWorkers} ingest worker thread(s) each, ${os.availableParallelism()} cores, ${flags.payload} getStats payload, ${route})`);
 	console.table({
 		'callswarm HTTP + normalise + insert': {
 			samples: samples,
@@ -247,7 +274,7 @@ try {
 			.join(', ')} (threads that ended meanwhile are not counted)`,
 	);
 	console.log(
-		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.bots} batches: p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
+		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.route === 'app' ? 1 : flags.bots} batch(es): p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
 	);
 	console.log(`ratio callswarm / raw: ${((ours / raw) * 100).toFixed(0)} % (target >= 50 %); per core: ${Math.round(samples / cpuS).toLocaleString()} samples per CPU-second (target >= 100 000)`);
 

@@ -168,7 +168,7 @@ export class Collector {
 		});
 		this.#sweepTimer = setInterval(() => calls.sweep(), this.options.callSweepIntervalMs);
 		this.#sweepTimer.unref();
-		this.production = { registry, calls, ingest: new AppIngest(this.ingest, registry, calls), views, alerts, deletion };
+		this.production = { registry, calls, ingest: new AppIngest(this.ingest, calls), views, alerts, deletion };
 	}
 
 	/** Stores everything accepted so far (or, with the store down, leaves it safe in the journal). */
@@ -230,7 +230,7 @@ export class Collector {
 		await app.register(runsPlugin, { ingest: this.ingest, queries: this.queries, views: this.views });
 		await app.register(shardsPlugin, { coordinator: this.coordinator });
 		const production = this.production;
-		await app.register(appTelemetryPlugin, { ingest: this.ingest, apps: production.ingest, registry: production.registry });
+		await app.register(appTelemetryPlugin, { ingest: this.ingest, apps: production.ingest, registry: production.registry, workers: this.ingestWorkers });
 		await app.register(appsPlugin, production);
 		// The monitoring SDK, for pages of any origin (a module script cross-origin needs CORS).
 		app.get('/sdk/callswarm.js', async (_request, reply) =>

@@ -1,17 +1,16 @@
 import type { AppTelemetryBatch, AppTelemetryResponse } from '../../protocol/apps.ts';
-import { callSampledIn } from '../../protocol/sdk.ts';
-import { coarseUserAgent } from '../../protocol/redaction.ts';
-import { participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
-import { runRow, type Ingest, type OwnedBatch } from '../ingest/Ingest.ts';
+import type { WorkedBody } from '../ingest/BatchWorkers.ts';
+import { runRow, type Ingest, type OwnedBatch, type Rows } from '../ingest/Ingest.ts';
+import type { PreparedBatch } from '../ingest/BatchPreparer.ts';
 import type { AppRow } from '../store/tables.ts';
-import { edgeHashed, type AppRegistry } from './AppRegistry.ts';
+import { translateAppBatch, type CallPart } from './AppBatch.ts';
 import type { CallTracker } from './CallTracker.ts';
 
-/** Stats types only callswarm's own processes report: a browser of an app never sends them. */
-const serverOnlyTypes = new Set(['sfu-worker', 'generator-process']);
-
-/** Labels with a column of their own in call_participants; the rest stay in `labels`. */
-const versionLabels = ['version', 'appVersion', 'app_version'];
+/** A page's batch on its way to the journal: its call, and how it becomes a prepared batch once its call's rows are known. */
+interface CallBatch {
+	call: CallPart;
+	prepare: (own: Pick<OwnedBatch, 'run' | 'rows'>) => PreparedBatch;
+}
 
 /**
  * Production telemetry into the same tables as load tests: a call is a run (kind "call") whose
@@ -21,25 +20,42 @@ const versionLabels = ['version', 'appVersion', 'app_version'];
 export class AppIngest {
 	constructor(
 		private readonly ingest: Ingest,
-		private readonly registry: AppRegistry,
 		private readonly calls: CallTracker,
 	) {}
 
-	async accept(app: AppRow, batches: AppTelemetryBatch[], requestUserAgent: string | undefined): Promise<AppTelemetryResponse> {
+	/** A page's request, parsed and validated on this thread (a collector without ingest workers). */
+	accept(app: AppRow, batches: AppTelemetryBatch[], requestUserAgent: string | undefined): Promise<AppTelemetryResponse> {
 		const now = Date.now();
-		const owned: OwnedBatch[] = [];
-		const freshCalls: string[] = [];
+		const taken: CallBatch[] = [];
 		let notSampled = 0;
 		for (const batch of batches) {
-			if (!callSampledIn(edgeHashed(app.app_id, batch.callId), app.sample_share)) {
+			const translated = translateAppBatch(app, batch, requestUserAgent, now);
+			if (!translated) {
 				notSampled++;
 				continue;
 			}
-			owned.push(this.#own(app, batch, requestUserAgent, now, freshCalls));
+			const { batch: telemetry, options, call } = translated;
+			taken.push({ call, prepare: (own) => this.ingest.prepare({ batch: telemetry, options, ...own }) });
 		}
-		if (owned.length === 0) return { accepted: 0, duplicates: 0, samples: 0, events: 0, rejected: [], notSampled };
+		return this.#store(taken, notSampled, now);
+	}
+
+	/** A page's request as an ingest worker translated and prepared it: only its calls' rows are made here. */
+	acceptWorked({ prepared, remembered, notSampled }: WorkedBody): Promise<AppTelemetryResponse> {
+		const taken: CallBatch[] = [];
+		for (const worked of prepared) taken.push({ call: callOf(worked), prepare: (own) => this.ingest.attach(worked, own) });
+		for (const { batch, options, ...rest } of remembered) {
+			taken.push({ call: callOf(rest), prepare: (own) => this.ingest.prepare({ batch, options, ...own }) });
+		}
+		return this.#store(taken, notSampled, Date.now());
+	}
+
+	async #store(batches: CallBatch[], notSampled: number, now: number): Promise<AppTelemetryResponse> {
+		if (batches.length === 0) return { accepted: 0, duplicates: 0, samples: 0, events: 0, rejected: [], notSampled };
+		const freshCalls: string[] = [];
+		const prepared = batches.map(({ call, prepare }) => prepare(this.#callRows(call, now, freshCalls)));
 		try {
-			return { ...(await this.ingest.acceptOwned(owned)), notSampled };
+			return { ...(await this.ingest.acceptPrepared(prepared)), notSampled };
 		} catch (error) {
 			// Not stored: the call's registry row is written with its next data instead.
 			for (const callKey of freshCalls) this.calls.forget(callKey);
@@ -47,51 +63,34 @@ export class AppIngest {
 		}
 	}
 
-	#own(app: AppRow, batch: AppTelemetryBatch, requestUserAgent: string | undefined, now: number, freshCalls: string[]): OwnedBatch {
-		const callKey = this.registry.callKey(app, batch.callId);
-		const userId = this.registry.userHash(app, batch.userId);
-		const peerId = `${userId.slice(0, 12)}-${batch.sessionId}`;
-		const times = [...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts)];
-		const firstTs = times.length ? Math.min(...times) : now;
-		const lastTs = times.length ? Math.max(...times) : now;
-		const tracked = this.calls.touch(app.app_id, callKey, peerId, firstTs, now);
-		if (tracked.fresh) freshCalls.push(callKey);
-		const userAgent = coarseUserAgent(batch.userAgent ?? requestUserAgent);
-		const telemetry: TelemetryBatch = {
-			batchId: `${app.app_id}:${batch.batchId}`,
-			runId: callKey,
-			source: participantSource('app', 'call', peerId, userAgent),
-			snapshots: batch.snapshots.map((s) => ({ ...s, stats: s.stats.filter((stat) => !serverOnlyTypes.has(String(stat.type))) })),
-			events: batch.events,
-			baseline: batch.baseline.map((s) => ({ ...s, stats: s.stats.filter((stat) => !serverOnlyTypes.has(String(stat.type))) })),
-		};
-		const labels = { ...batch.labels };
-		const version = versionLabels.map((name) => labels[name]).find((v) => v !== undefined) ?? '';
-		const region = labels.region ?? '';
-		for (const name of [...versionLabels, 'region']) delete labels[name];
+	/** The rows only the call tracker can make: the call's registry row when it is new, and the participant's. */
+	#callRows(call: CallPart, now: number, freshCalls: string[]): { run?: OwnedBatch['run']; rows: Rows } {
+		const tracked = this.calls.touch(call.appId, call.callKey, call.peerId, call.firstTs, now);
+		if (tracked.fresh) freshCalls.push(call.callKey);
 		return {
-			batch: telemetry,
-			options: { appId: app.app_id, userId, retentionDays: app.retention_days, rawRetentionDays: app.raw_retention_days },
-			run: tracked.fresh
-				? runRow(callKey, { scenario: app.name || app.app_id, status: 'running', startedAt: tracked.startedAt }, now, { kind: 'call', appId: app.app_id })
-				: undefined,
+			run: tracked.fresh ? runRow(call.callKey, { scenario: call.scenario, status: 'running', startedAt: tracked.startedAt }, now, { kind: 'call', appId: call.appId }) : undefined,
 			rows: {
 				call_participants: [
 					{
-						app_id: app.app_id,
-						run_id: callKey,
-						peer_id: peerId,
-						user_id: userId,
+						app_id: call.appId,
+						run_id: call.callKey,
+						peer_id: call.peerId,
+						user_id: call.userId,
 						first_seen: tracked.peerFirstSeen,
-						last_seen: Math.max(lastTs, tracked.peerFirstSeen),
-						user_agent: userAgent,
-						app_version: version,
-						region,
-						labels: JSON.stringify(labels),
-						retention_days: app.retention_days,
+						last_seen: Math.max(call.lastTs, tracked.peerFirstSeen),
+						user_agent: call.userAgent,
+						app_version: call.appVersion,
+						region: call.region,
+						labels: call.labels,
+						retention_days: call.retentionDays,
 					},
 				],
 			},
 		};
 	}
+}
+
+function callOf(batch: { call?: CallPart }): CallPart {
+	if (!batch.call) throw new Error('an ingest worker answered a page’s batch without its call');
+	return batch.call;
 }

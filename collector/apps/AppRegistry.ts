@@ -6,6 +6,16 @@ import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { appColumns, appKeyColumns, type AppKeyRow, type AppRow } from '../store/tables.ts';
 
 
+/** A user id as stored (see AppRegistry.userHash): a function of the app's row alone, so ingest workers compute it too. */
+export function storedUserId(app: Pick<AppRow, 'app_id' | 'salt'>, userId: string): string {
+	return createHmac('sha256', app.salt).update(`user\u0000${edgeHashed(app.app_id, userId)}`).digest('hex').slice(0, 24);
+}
+
+/** A call's key in the store (see AppRegistry.callKey). */
+export function storedCallKey(app: Pick<AppRow, 'app_id' | 'salt'>, callId: string): string {
+	return `${app.app_id}.${createHmac('sha256', app.salt).update(`call\u0000${edgeHashed(app.app_id, callId)}`).digest('hex').slice(0, 16)}`;
+}
+
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** An id as the SDK sends it: hashed in the page already, or hashed here the same way. */
@@ -168,11 +178,11 @@ export class AppRegistry {
 	 * without the salt nobody can tell whose it is.
 	 */
 	userHash(app: AppRow, userId: string): string {
-		return createHmac('sha256', app.salt).update(`user\u0000${edgeHashed(app.app_id, userId)}`).digest('hex').slice(0, 24);
+		return storedUserId(app, userId);
 	}
 
 	/** A call's key in the store: the app and an HMAC of its call id's edge hash ("acme.3f2a9c1b7d4e5a60"). */
 	callKey(app: AppRow, callId: string): string {
-		return `${app.app_id}.${createHmac('sha256', app.salt).update(`call\u0000${edgeHashed(app.app_id, callId)}`).digest('hex').slice(0, 16)}`;
+		return storedCallKey(app, callId);
 	}
 }

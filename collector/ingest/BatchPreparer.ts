@@ -89,6 +89,22 @@ export class BatchPreparer {
 		return prepared;
 	}
 
+	/**
+	 * Adds rows made on the collector's thread (a call's registry and participant rows) to a
+	 * batch a worker prepared; a batch that failed stays as it is (it is refused).
+	 */
+	attach(prepared: PreparedBatch, { run, rows: extra }: Pick<OwnedBatch, 'run' | 'rows'>): PreparedBatch {
+		if (prepared.failure !== undefined) return prepared;
+		const rows: Rows = { ...extra };
+		if (run) rows.runs = [run];
+		const tables = { ...prepared.tables };
+		for (const [table, encoded] of Object.entries(this.encode(rows)) as Array<[TableName, EncodedRows]>) {
+			const had = tables[table];
+			tables[table] = had ? { rows: had.rows + encoded.rows, data: Buffer.concat([had.data, encoded.data]) } : encoded;
+		}
+		return { ...prepared, tables, ownRun: prepared.ownRun || Boolean(run) };
+	}
+
 	/** RowBinary per table; each writer's buffer is reused, so the bytes are copied out. */
 	encode(rows: Rows): Partial<Record<TableName, EncodedRows>> {
 		const out: Partial<Record<TableName, EncodedRows>> = {};

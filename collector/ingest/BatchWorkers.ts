@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ApiError } from '../../protocol/api.ts';
 import type { TelemetryBatch } from '../../protocol/telemetry.ts';
+import type { CallPart } from '../apps/AppBatch.ts';
 import { HttpError } from '../http.ts';
+import type { NormalizeOptions } from '../normalize/Normalizer.ts';
+import type { AppRow } from '../store/tables.ts';
 import type { PreparedBatch } from './BatchPreparer.ts';
 
 export interface BatchWorkerData {
@@ -13,10 +16,18 @@ export interface BatchWorkerData {
 export interface BatchWorkerJob {
 	id: number;
 	body: Uint8Array;
+	/** A page's request (the monitoring SDK's) rather than the load generator's. */
+	app?: AppJob;
+}
+
+/** The app a page's request was posted for (its ingest key already checked), and the request's user agent. */
+export interface AppJob {
+	row: AppRow;
+	userAgent?: string;
 }
 
 export type BatchWorkerResult =
-	| { id: number; ok: true; prepared: PreparedBatch[]; remembered: TelemetryBatch[] }
+	| ({ id: number; ok: true } & WorkedBody)
 	| { id: number; ok: false; statusCode: number; code: string; message: string; issues?: ApiError['issues'] };
 
 export interface BatchWorkersEvents {
@@ -29,10 +40,22 @@ export function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffe
 	return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
-/** What a worker made of a request body: prepared batches, and those to normalise where the counters are remembered. */
+/** A batch a worker normalised and encoded; a page's carries its call (its rows are added on the collector's thread). */
+export type WorkedBatch = PreparedBatch & { call?: CallPart };
+
+/** A batch without a baseline: normalised where the counters are remembered, the collector's own thread. */
+export interface RememberedBatch {
+	batch: TelemetryBatch;
+	options?: NormalizeOptions;
+	call?: CallPart;
+}
+
+/** What a worker made of a request body. */
 export interface WorkedBody {
-	prepared: PreparedBatch[];
-	remembered: TelemetryBatch[];
+	prepared: WorkedBatch[];
+	remembered: RememberedBatch[];
+	/** A page's batches of calls outside the app's monitored share (not stored). */
+	notSampled: number;
 }
 
 interface Slot {
@@ -71,7 +94,7 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 	}
 
 	/** Parses, validates and prepares one request body (400 as an HttpError naming the field). */
-	run(body: Buffer): Promise<WorkedBody> {
+	run(body: Buffer, app?: AppJob): Promise<WorkedBody> {
 		if (this.#closed) return Promise.reject(new Error('the ingest workers are closed'));
 		const slot = this.#slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
 		const id = this.#nextId++;
@@ -79,7 +102,7 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 			slot.pending.set(id, { resolve, reject });
 			// A body in a memory block of its own moves to the worker instead of being copied there (nothing
 			// here reads it again); a small one shares Node's pool block with other buffers, so it is copied.
-			slot.worker.postMessage({ id, body } satisfies BatchWorkerJob, ownsItsMemory(body) ? [body.buffer] : []);
+			slot.worker.postMessage({ id, body, ...(app ? { app } : {}) } satisfies BatchWorkerJob, ownsItsMemory(body) ? [body.buffer] : []);
 		});
 	}
 
@@ -95,7 +118,7 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 			const job = slot.pending.get(result.id);
 			if (!job) return;
 			slot.pending.delete(result.id);
-			if (result.ok) job.resolve({ prepared: result.prepared, remembered: result.remembered });
+			if (result.ok) job.resolve({ prepared: result.prepared, remembered: result.remembered, notSampled: result.notSampled });
 			else job.reject(new HttpError(result.statusCode, result.code, result.message, result.issues));
 		});
 		const died = (error: Error) => {

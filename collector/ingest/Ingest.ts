@@ -67,6 +67,11 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		return this.#preparer.prepare(owned);
 	}
 
+	/** Adds rows made on this thread (a call's registry and participant rows) to a batch a worker prepared. */
+	attach(prepared: PreparedBatch, own: Pick<OwnedBatch, 'run' | 'rows'>): PreparedBatch {
+		return this.#preparer.attach(prepared, own);
+	}
+
 	/** Stores batches already normalised and encoded (by this thread or a worker). */
 	async acceptPrepared(batches: PreparedBatch[]): Promise<TelemetryResponse> {
 		const response: TelemetryResponse = { accepted: 0, duplicates: 0, samples: 0, events: 0, rejected: [] };

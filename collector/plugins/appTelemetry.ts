@@ -6,6 +6,7 @@ import { ingestKeyHeader } from '../../protocol/sdk.ts';
 import type { AppIngest } from '../apps/AppIngest.ts';
 import type { AppRegistry } from '../apps/AppRegistry.ts';
 import { HttpError, parseRequest } from '../http.ts';
+import type { BatchWorkers } from '../ingest/BatchWorkers.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
 import { parseBatches, storeTelemetry } from './telemetry.ts';
 
@@ -19,11 +20,12 @@ const bodyLimit = 2 * 1024 * 1024;
  * POST /v1/apps/:appId/telemetry: what the monitoring SDK posts from real users' pages. It
  * takes the app's ingest key (header, or `?key=` for sendBeacon, which cannot set headers),
  * never the run token, and answers cross-origin requests only from the app's own origins. A
- * `text/plain` body is JSON too: sendBeacon sends it without a preflight.
+ * `text/plain` body is JSON too: sendBeacon sends it without a preflight. With ingest workers,
+ * the body goes to one as bytes once its key is checked, as the load generator's do.
  */
-export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppIngest; registry: AppRegistry }> = async (
+export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppIngest; registry: AppRegistry; workers?: BatchWorkers }> = async (
 	app,
-	{ ingest, apps, registry },
+	{ ingest, apps, registry, workers },
 ) => {
 	await app.register(cors, {
 		hook: 'onRequest',
@@ -43,13 +45,18 @@ export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppI
 		},
 	});
 	app.removeContentTypeParser('text/plain');
-	app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
-		try {
-			done(null, JSON.parse(body as string));
-		} catch {
-			done(new HttpError(400, 'bad_json', 'the body is not JSON'));
-		}
-	});
+	if (workers) {
+		app.removeContentTypeParser('application/json');
+		app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+	} else {
+		app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+			try {
+				done(null, JSON.parse(body as string));
+			} catch {
+				done(new HttpError(400, 'bad_json', 'the body is not JSON'));
+			}
+		});
+	}
 
 	app.post(e.appTelemetry.path, { bodyLimit }, async (request, reply) => {
 		const { appId } = parseRequest(e.appTelemetry.params, request.params, 'path');
@@ -58,8 +65,11 @@ export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppI
 		const key = (typeof header === 'string' ? header : undefined) ?? (typeof query.key === 'string' ? query.key : '');
 		const owner = registry.verify(appId, key);
 		if (!owner) throw new HttpError(401, 'unauthorized', `send a valid, unrevoked ingest key of app ${appId} (header ${ingestKeyHeader} or ?key=)`);
-		const response = await storeTelemetry(request, ingest, () =>
-			apps.accept(owner, parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest), request.headers['user-agent']),
+		const userAgent = request.headers['user-agent'];
+		const response = await storeTelemetry(request, ingest, async () =>
+			workers
+				? apps.acceptWorked(await workers.run(request.body as Buffer, { row: owner, userAgent }))
+				: apps.accept(owner, parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest), userAgent),
 		);
 		return reply.code(202).send(response);
 	});

@@ -27,7 +27,7 @@ export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; workers?: Bat
 	app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
 		const response = await storeTelemetry(request, ingest, async () => {
 			const { prepared, remembered } = await workers.run(request.body as Buffer);
-			return ingest.acceptPrepared([...prepared, ...remembered.map((batch) => ingest.prepare({ batch }))]);
+			return ingest.acceptPrepared([...prepared, ...remembered.map(({ batch }) => ingest.prepare({ batch }))]);
 		});
 		return reply.code(202).send(response);
 	});
