@@ -9,15 +9,20 @@ import { TelemetryBatch, type TelemetryBatchInput } from '../protocol/telemetry.
 
 const dataDir = process.argv[2]!;
 const journalSync = process.argv[3] !== 'no-sync';
-const ingestWorkers = process.argv[4] === undefined || process.argv[4] === '' ? undefined : Number(process.argv[4]);
+const number = (arg: string | undefined) => (arg === undefined || arg === '' ? undefined : Number(arg));
+const ingestWorkers = number(process.argv[4]);
+const flushIntervalMs = number(process.argv[5]);
+const flushRows = number(process.argv[6]);
+// The collector's own flush settings unless told otherwise: how often the journal is sealed
+// sets the size of each insert, and small inserts cost the engine several times more.
 const collector = await startCollector({
 	ingestWorkers,
 	port: 0,
 	logLevel: 'silent',
 	dataDir,
 	journalSync,
-	flushRows: 100_000,
-	flushIntervalMs: 250,
+	...(flushIntervalMs === undefined ? {} : { flushIntervalMs }),
+	...(flushRows === undefined ? {} : { flushRows }),
 	maxPendingRows: 2_000_000,
 });
 
@@ -158,4 +163,4 @@ async function settle(): Promise<void> {
 	}
 }
 
-send({ url: collector.url, ingestWorkers: collector.ingestWorkers?.size ?? 0 });
+send({ url: collector.url, ingestWorkers: collector.ingestWorkers?.size ?? 0, flushIntervalMs: collector.options.flushIntervalMs, flushRows: collector.options.flushRows });

@@ -3,7 +3,7 @@
  * beside a plain @clickhouse/client JSONEachRow insert of the same rows into the same embedded
  * engine; then query latency of a run view over `--seed` stored samples (10 million by default;
  * the 100 million figure: --seed 100000000, about 4 minutes to seed).
- *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --route run|app --ingest-workers n --collectors n]
+ *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --route run|app --ingest-workers n --flush-ms n --flush-rows n --collectors n]
  * --payload known (default) sends what callswarm's load generator sends (known stats types and
  * fields); compact the same in the compact wire form (protocol/compact.ts, the load generator's
  * --telemetry-format compact); full sends whole getStats() reports, as an app posting its own would.
@@ -39,6 +39,10 @@ const flags = parseInput(
 		'journal-sync': z.enum(['on', 'off']).default('on'),
 		/** Worker threads parsing and normalising telemetry (0: the collector's own thread; default: the collector's default). */
 		'ingest-workers': wholeNumberText.optional(),
+		/** Seal the journal and insert this often (default: the collector's own default). */
+		'flush-ms': wholeNumberText.optional(),
+		/** ...or once it holds this many rows (default: the collector's own default). */
+		'flush-rows': wholeNumberText.optional(),
 		/** Collector processes taking the requests in turn, as behind a load balancer (the figures after ingest are the first one's). */
 		collectors: wholeNumberText.pipe(z.number().int().min(1).max(8)).default(1),
 		/** Write a V8 CPU profile of the collector process into this directory (where the time goes). */
@@ -55,6 +59,8 @@ const flags = parseInput(
 			route: { type: 'string' },
 			'journal-sync': { type: 'string' },
 			'ingest-workers': { type: 'string' },
+			'flush-ms': { type: 'string' },
+			'flush-rows': { type: 'string' },
 			collectors: { type: 'string' },
 			profile: { type: 'string' },
 		},
@@ -123,7 +129,7 @@ function pct(values: number[], p: number): number {
 /** A collector in its own process with its own embedded store, driven over IPC by `ask`. */
 function collectorProcess() {
 	const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-bench-ingest-'));
-	const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync', flags['ingest-workers'] === undefined ? '' : String(flags['ingest-workers'])], {
+	const child = fork(new URL('./ingest-collector.ts', import.meta.url), [dataDir, flags['journal-sync'] === 'on' ? 'sync' : 'no-sync', flags['ingest-workers'] === undefined ? '' : String(flags['ingest-workers']), flags['flush-ms'] === undefined ? '' : String(flags['flush-ms']), flags['flush-rows'] === undefined ? '' : String(flags['flush-rows'])], {
 		execArgv: ['--import', 'tsx', ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : [])],
 		stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 	});
@@ -152,8 +158,8 @@ const askAll = (message: object) => Promise.all(collectors.map((c) => c.ask(mess
 const sum = (answers: Array<Record<string, unknown>>, pick: (answer: Record<string, unknown>) => number) => answers.reduce((n, a) => n + pick(a), 0);
 
 try {
-	const answers = (await Promise.all(collectors.map((c) => c.ask()))) as Array<{ url: string; ingestWorkers: number }>;
-	const { url, ingestWorkers } = answers[0]!;
+	const answers = (await Promise.all(collectors.map((c) => c.ask()))) as Array<{ url: string; ingestWorkers: number; flushIntervalMs: number; flushRows: number }>;
+	const { url, ingestWorkers, flushIntervalMs, flushRows } = answers[0]!;
 	const urls = answers.map((c) => c.url);
 	if (flags.route === 'app' && flags.payload === 'compact') throw new Error('--route app takes stats objects: --payload known or full');
 	const appId = 'bench-app';
@@ -248,7 +254,7 @@ try {
 	const raw = baseline.rows / baseline.wallS;
 	const processes = flags.collectors === 1 ? 'one collector process' : `${flags.collectors} collector processes (each its own store; requests in turn)`;
 	const route = flags.route === 'app' ? "the monitoring SDK's route, one participant per request" : "the load generator's route";
-	console.log(`\nIngest throughput (embedded ClickHouse, ${processes} with ${ingestWorkers} ingest worker thread(s) each, ${os.availableParallelism()} cores, ${flags.payload} getStats payload, ${route})`);
+	console.log(`\nIngest throughput (embedded ClickHouse, ${processes} with ${ingestWorkers} ingest worker thread(s) each, ${os.availableParallelism()} cores, ${flags.payload} getStats payload, ${route}; journal sealed every ${flushIntervalMs} ms or ${flushRows.toLocaleString()} rows)`);
 	console.table({
 		'callswarm HTTP + normalise + insert': {
 			samples: samples,
