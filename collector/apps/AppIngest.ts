@@ -1,6 +1,6 @@
 import type { AppTelemetryBatch, AppTelemetryResponse } from '../../protocol/apps.ts';
 import type { WorkedBody } from '../ingest/BatchWorkers.ts';
-import { runRow, type Ingest, type OwnedBatch, type Rows } from '../ingest/Ingest.ts';
+import { runRow, type Ingest, type OwnedBatch } from '../ingest/Ingest.ts';
 import type { PreparedBatch } from '../ingest/BatchPreparer.ts';
 import type { AppRow } from '../store/tables.ts';
 import { translateAppBatch, type CallPart } from './AppBatch.ts';
@@ -64,7 +64,7 @@ export class AppIngest {
 	}
 
 	/** The rows only the call tracker can make: the call's registry row when it is new, and the participant's. */
-	#callRows(call: CallPart, now: number, freshCalls: string[]): { run?: OwnedBatch['run']; rows: Rows } {
+	#callRows(call: CallPart, now: number, freshCalls: string[]): Pick<OwnedBatch, 'run' | 'rows'> {
 		const tracked = this.calls.touch(call.appId, call.callKey, call.peerId, call.firstTs, now);
 		if (tracked.fresh) freshCalls.push(call.callKey);
 		return {

@@ -75,9 +75,7 @@ export class BatchPreparer {
 		try {
 			const result = this.normalizer.normalize(batch, { keepRawReports: this.keepRawReports, ...options });
 			const rows: Rows = { samples: result.samples, events: result.events, sfu_samples: result.sfu, generator_samples: result.generator, raw_reports: result.raw };
-			for (const [table, list] of Object.entries(extra ?? {}) as Array<[TableName, never[]]>) rows[table] = [...(rows[table] ?? []), ...list] as never;
-			if (run) rows.runs = [run];
-			prepared.tables = this.encode(rows);
+			prepared.tables = this.#withOwnerRows(this.encode(rows), { run, rows: extra });
 			prepared.streamSamples = result.samples.length + result.sfu.length;
 			prepared.generatorSamples = result.generator.length;
 			prepared.events = result.events.length;
@@ -93,16 +91,20 @@ export class BatchPreparer {
 	 * Adds rows made on the collector's thread (a call's registry and participant rows) to a
 	 * batch a worker prepared; a batch that failed stays as it is (it is refused).
 	 */
-	attach(prepared: PreparedBatch, { run, rows: extra }: Pick<OwnedBatch, 'run' | 'rows'>): PreparedBatch {
+	attach(prepared: PreparedBatch, own: Pick<OwnedBatch, 'run' | 'rows'>): PreparedBatch {
 		if (prepared.failure !== undefined) return prepared;
-		const rows: Rows = { ...extra };
-		if (run) rows.runs = [run];
-		const tables = { ...prepared.tables };
-		for (const [table, encoded] of Object.entries(this.encode(rows)) as Array<[TableName, EncodedRows]>) {
-			const had = tables[table];
-			tables[table] = had ? { rows: had.rows + encoded.rows, data: Buffer.concat([had.data, encoded.data]) } : encoded;
+		return { ...prepared, tables: this.#withOwnerRows(prepared.tables, own), ownRun: prepared.ownRun || Boolean(own.run) };
+	}
+
+	/** A batch's encoded tables with its owner's rows (a run registry row, more rows) encoded after them. */
+	#withOwnerRows(tables: PreparedBatch['tables'], { run, rows }: Pick<OwnedBatch, 'run' | 'rows'>): PreparedBatch['tables'] {
+		if (!run && !rows) return tables;
+		const out = { ...tables };
+		for (const [table, encoded] of Object.entries(this.encode({ ...rows, ...(run ? { runs: [run] } : {}) })) as Array<[TableName, EncodedRows]>) {
+			const had = out[table];
+			out[table] = had ? { rows: had.rows + encoded.rows, data: Buffer.concat([had.data, encoded.data]) } : encoded;
 		}
-		return { ...prepared, tables, ownRun: prepared.ownRun || Boolean(run) };
+		return out;
 	}
 
 	/** RowBinary per table; each writer's buffer is reused, so the bytes are copied out. */

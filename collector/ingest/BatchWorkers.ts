@@ -2,9 +2,8 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ApiError } from '../../protocol/api.ts';
 import type { TelemetryBatch } from '../../protocol/telemetry.ts';
-import type { CallPart } from '../apps/AppBatch.ts';
+import type { AppBatch, CallPart } from '../apps/AppBatch.ts';
 import { HttpError } from '../http.ts';
-import type { NormalizeOptions } from '../normalize/Normalizer.ts';
 import type { AppRow } from '../store/tables.ts';
 import type { PreparedBatch } from './BatchPreparer.ts';
 
@@ -43,12 +42,12 @@ export function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffe
 /** A batch a worker normalised and encoded; a page's carries its call (its rows are added on the collector's thread). */
 export type WorkedBatch = PreparedBatch & { call?: CallPart };
 
-/** A batch without a baseline: normalised where the counters are remembered, the collector's own thread. */
-export interface RememberedBatch {
-	batch: TelemetryBatch;
-	options?: NormalizeOptions;
-	call?: CallPart;
-}
+/**
+ * A batch as sent (the load generator's) or translated (a page's, with its options and call).
+ * Without a baseline it goes back as such: normalised where the counters are remembered, the
+ * collector's own thread.
+ */
+export type RememberedBatch = { batch: TelemetryBatch } & Partial<AppBatch>;
 
 /** What a worker made of a request body. */
 export interface WorkedBody {

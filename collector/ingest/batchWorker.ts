@@ -16,13 +16,13 @@ import { HttpError } from '../http.ts';
 import { Normalizer } from '../normalize/Normalizer.ts';
 import { parseBatches } from '../plugins/telemetry.ts';
 import { BatchPreparer } from './BatchPreparer.ts';
-import { ownsItsMemory, type AppJob, type BatchWorkerData, type BatchWorkerJob, type BatchWorkerResult, type WorkedBody } from './BatchWorkers.ts';
+import { ownsItsMemory, type AppJob, type BatchWorkerData, type BatchWorkerJob, type BatchWorkerResult, type RememberedBatch, type WorkedBody } from './BatchWorkers.ts';
 
 const { defaults, keepRawReports } = workerData as BatchWorkerData;
 const preparer = new BatchPreparer(new Normalizer(defaults), keepRawReports);
 
 /** The request's batches as the collector stores them: a page's translated, the load generator's as sent. */
-function batchesOf(value: unknown, app: AppJob | undefined): { batches: Array<Pick<AppBatch, 'batch'> & Partial<AppBatch>>; notSampled: number } {
+function batchesOf(value: unknown, app: AppJob | undefined): { batches: RememberedBatch[]; notSampled: number } {
 	if (!app) return { batches: parseBatches(value, TelemetryBatch, TelemetryRequest).map((batch) => ({ batch })), notSampled: 0 };
 	const now = Date.now();
 	const batches: AppBatch[] = [];
