@@ -29,6 +29,7 @@ import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { networkPresets, publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
 import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
+import { median } from './median.ts';
 
 const flags = parseInput(
 	z.object({
@@ -328,11 +329,6 @@ try {
 				}
 			}
 		}
-		const median = (values: number[]) => {
-			const sorted = [...values].sort((x, y) => x - y);
-			const mid = sorted.length >> 1;
-			return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-		};
 		const pct = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)} %`;
 		// Each round's marked bots over the unmarked ones measured beside them.
 		const ratios = (name: string) => cores.get(name)!.with.map((marked, i) => marked / cores.get(name)!.without[i]!);

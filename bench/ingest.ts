@@ -4,15 +4,18 @@
  * engine; then query latency of a run view over `--seed` stored samples (10 million by default;
  * the 100 million figure: --seed 100000000, about 4 minutes to seed).
  *   npm run bench:ingest [-- --bots 200 --snapshots 40 --seed 10000000 --payload known|compact|full --route run|app --ingest-workers n --flush-ms n --flush-rows n --collectors n]
+ *   npm run bench:ingest -- --compare 3 [--bots 200 --snapshots 40]
  * --payload known (default) sends what callswarm's load generator sends (known stats types and
  * fields); compact the same in the compact wire form (protocol/compact.ts, the load generator's
  * --telemetry-format compact); full sends whole getStats() reports, as an app posting its own would.
  * --route app posts to the monitoring SDK's route (/v1/apps/:appId/telemetry, an app and its
  * ingest key made first) as pages do: one participant's batch per request.
+ * --compare n runs every one of these configurations n times, in turn, each in a process of its
+ * own, and prints them side by side (bench/ingest-compare.ts); no query part.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +27,27 @@ import { ingestKeyHeader } from '../protocol/sdk.ts';
 import { compactBatch } from '../protocol/compact.ts';
 import { keepKnownStats } from '../protocol/redaction.ts';
 import type { StatsSnapshot, ObjectBatchInput } from '../protocol/telemetry.ts';
+import { compareIngest, type IngestFigures } from './ingest-compare.ts';
+
+const given = parseArgs({
+	options: {
+		bots: { type: 'string' },
+		snapshots: { type: 'string' },
+		concurrency: { type: 'string' },
+		seed: { type: 'string' },
+		iterations: { type: 'string' },
+		payload: { type: 'string' },
+		route: { type: 'string' },
+		'journal-sync': { type: 'string' },
+		'ingest-workers': { type: 'string' },
+		'flush-ms': { type: 'string' },
+		'flush-rows': { type: 'string' },
+		collectors: { type: 'string' },
+		profile: { type: 'string' },
+		compare: { type: 'string' },
+		result: { type: 'string' },
+	},
+}).values;
 
 const flags = parseInput(
 	z.object({
@@ -47,24 +71,19 @@ const flags = parseInput(
 		collectors: wholeNumberText.pipe(z.number().int().min(1).max(8)).default(1),
 		/** Write a V8 CPU profile of the collector process into this directory (where the time goes). */
 		profile: z.string().min(1).optional(),
+		/** Run every configuration this many times, in turn, and print them side by side. */
+		compare: wholeNumberText.pipe(z.number().int().min(1).max(20)).optional(),
+		/** Write this run's ingest figures to this file as JSON (what --compare reads). */
+		result: z.string().min(1).optional(),
+	}).superRefine((f, ctx) => {
+		if (f.compare === undefined) return;
+		for (const chosen of ['payload', 'route', 'ingest-workers', 'collectors', 'profile', 'result'] as const) {
+			if (given[chosen] !== undefined) {
+				ctx.addIssue({ code: 'custom', path: [chosen], message: `--compare runs every payload, route, worker count and collector count itself: drop --${chosen}` });
+			}
+		}
 	}),
-	parseArgs({
-		options: {
-			bots: { type: 'string' },
-			snapshots: { type: 'string' },
-			concurrency: { type: 'string' },
-			seed: { type: 'string' },
-			iterations: { type: 'string' },
-			payload: { type: 'string' },
-			route: { type: 'string' },
-			'journal-sync': { type: 'string' },
-			'ingest-workers': { type: 'string' },
-			'flush-ms': { type: 'string' },
-			'flush-rows': { type: 'string' },
-			collectors: { type: 'string' },
-			profile: { type: 'string' },
-		},
-	}).values,
+	given,
 	'bench:ingest flags',
 );
 
@@ -147,6 +166,15 @@ function collectorProcess() {
 			rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 		},
 	};
+}
+
+if (flags.compare !== undefined) {
+	const passOn = (['bots', 'snapshots', 'concurrency', 'journal-sync', 'flush-ms', 'flush-rows'] as const).flatMap((name) => {
+		const value = flags[name];
+		return value === undefined ? [] : [`--${name}`, String(value)];
+	});
+	await compareIngest({ runs: flags.compare, passOn });
+	process.exit(0);
 }
 
 // Behind a load balancer: every collector gets every n-th request of the same bots.
@@ -274,15 +302,30 @@ try {
 		},
 	});
 	const threadSeconds = (answers: Array<Record<string, unknown>>, part: string) => sum(answers, (a) => (a.threads as Record<string, number>)[part] ?? 0);
+	const threads = Object.fromEntries(Object.keys(drained[0]!.threads as Record<string, number>).map((part) => [part, threadSeconds(drained, part) - threadSeconds(before, part)]));
 	console.log(
-		`collector CPU by thread${flags.collectors > 1 ? ' (all collectors)' : ''}: ${Object.keys(drained[0]!.threads as Record<string, number>)
-			.map((part) => `${part} ${(threadSeconds(drained, part) - threadSeconds(before, part)).toFixed(2)} s`)
+		`collector CPU by thread${flags.collectors > 1 ? ' (all collectors)' : ''}: ${Object.entries(threads)
+			.map(([part, s]) => `${part} ${s.toFixed(2)} s`)
 			.join(', ')} (threads that ended meanwhile are not counted)`,
 	);
 	console.log(
 		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.route === 'app' ? 1 : flags.bots} batch(es): p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
 	);
 	console.log(`ratio callswarm / raw: ${((ours / raw) * 100).toFixed(0)} % (target >= 50 %); per core: ${Math.round(samples / cpuS).toLocaleString()} samples per CPU-second (target >= 100 000)`);
+	if (flags.result) {
+		const figures: IngestFigures = {
+			samples,
+			wallS,
+			cpuS,
+			samplesPerS: ours,
+			samplesPerCpuS: samples / cpuS,
+			rawSamplesPerS: raw,
+			requestMB: bodyBytes / 1e6,
+			threads,
+			p95Ms: pct(latencies, 95),
+		};
+		writeFileSync(flags.result, JSON.stringify(figures));
+	}
 
 	if (flags.seed > 0) {
 		const seedRun = `bench-10m-${randomUUID().slice(0, 8)}`;

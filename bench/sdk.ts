@@ -20,6 +20,7 @@ import { launchChromium } from '../loadgen/browser/chromium.ts';
 import { parseInput } from '../protocol/issues.ts';
 import { startSfu } from '../sfu/index.ts';
 import { startSfuApp } from '../test/fixtures/apps/sfu/server.ts';
+import { median } from './median.ts';
 
 const flags = parseInput(
 	z.object({
@@ -30,11 +31,6 @@ const flags = parseInput(
 	parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, interval: { type: 'string' } } }).values,
 	'bench:sdk flags',
 );
-
-const median = (values: number[]) => {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 await bundleCapture();
 const bundle = readFileSync(sdkFile);
