@@ -375,7 +375,9 @@ try {
 		console.table(table);
 		const view = perEndpoint.get(endpoints[0]!)!;
 		console.log(`run view (GET /v1/runs/:run/view), first visit (cold): ${coldViewMs.toFixed(1)} ms`);
-		console.log(`run view (GET /v1/runs/:run/view), computed: p50 ${pct(view, 50).toFixed(1)} ms, p95 ${pct(view, 95).toFixed(1)} ms (target: p95 <= 100 ms)`);
+		// The issue's targets: 100 ms at 10 M samples, 1 s at 100 M.
+		const viewTargetMs = flags.seed >= 100_000_000 ? 1000 : 100;
+		console.log(`run view (GET /v1/runs/:run/view), computed: p50 ${pct(view, 50).toFixed(1)} ms, p95 ${pct(view, 95).toFixed(1)} ms (target: p95 <= ${viewTargetMs} ms)`);
 		console.log(`run view, finished-run cache: p50 ${pct(cachedView, 50).toFixed(1)} ms, p95 ${pct(cachedView, 95).toFixed(1)} ms`);
 
 		// The dashboard while ingest runs flat out: another run's telemetry is posted as fast as the
