@@ -77,7 +77,8 @@ async function runOnce(configuration: Configuration, passOn: string[], resultFil
 	child.stderr.on('data', (chunk: string) => (said = (said + chunk).slice(-4000)));
 	const code = await new Promise<number | null>((resolve, reject) => {
 		child.once('error', reject);
-		child.once('exit', resolve);
+		// 'close', not 'exit': by then all it printed has been read.
+		child.once('close', resolve);
 	});
 	if (code !== 0) throw new Error(`bench:ingest ${configuration.flags.join(' ')} exited with ${code}:\n${said}`);
 	return parseInput(IngestFigures, JSON.parse(readFileSync(resultFile, 'utf8')), `the figures of bench:ingest ${configuration.flags.join(' ')}`);
