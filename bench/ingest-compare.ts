@@ -112,12 +112,14 @@ export async function compareIngest(options: CompareOptions): Promise<void> {
 	console.log(
 		`\nIngest side by side (${os.availableParallelism()} cores; medians of ${options.runs} run(s) each, the configurations in turn; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the runs' start)`,
 	);
+	/** Each configuration's median samples per CPU-second: the table's first column, the chart and the verdicts. */
+	const perCpu = new Map(comparedConfigurations.map((c) => [c, Math.round(median(runs.get(c.label)!.map((r) => r.figures.samplesPerCpuS)))]));
 	const table: Record<string, Record<string, number | string>> = {};
 	for (const configuration of comparedConfigurations) {
 		const of = runs.get(configuration.label)!.map((r) => r.figures);
 		const m = (pick: (f: IngestFigures) => number) => median(of.map(pick));
 		table[configuration.label] = {
-			'per CPU-second': Math.round(m((f) => f.samplesPerCpuS)),
+			'per CPU-second': perCpu.get(configuration)!,
 			runs: of.map((f) => thousands(f.samplesPerCpuS)).join(' / '),
 			'samples/s': Math.round(m((f) => f.samplesPerS)),
 			"collector's thread s": seconds(m((f) => f.threads['main thread'] ?? 0)),
@@ -134,13 +136,13 @@ export async function compareIngest(options: CompareOptions): Promise<void> {
 	console.log('\nSamples per CPU-second against the target (medians)');
 	const width = Math.max(...comparedConfigurations.map((c) => c.label.length));
 	for (const configuration of comparedConfigurations) {
-		const value = Number(table[configuration.label]!['per CPU-second']);
+		const value = perCpu.get(configuration)!;
 		console.log(`${configuration.label.padEnd(width)} ${bar(value / configuration.target, 40)} of ${thousands(configuration.target)}: ${thousands(value)}`);
 	}
 	for (const target of [loadGeneratorTarget, wholeReportTarget]) {
 		const aimed = comparedConfigurations.filter((c) => c.target === target);
-		const best = aimed.reduce((a, b) => (Number(table[b.label]!['per CPU-second']) > Number(table[a.label]!['per CPU-second']) ? b : a));
-		const value = Number(table[best.label]!['per CPU-second']);
+		const best = aimed.reduce((a, b) => (perCpu.get(b)! > perCpu.get(a)! ? b : a));
+		const value = perCpu.get(best)!;
 		const what = target === loadGeneratorTarget ? "the load generator's payload" : 'whole reports';
 		console.log(`target: ${what} at ≥ ${thousands(target)} samples per CPU-second: ${value >= target ? 'met' : 'NOT met'} (best: ${best.label}, ${thousands(value)})`);
 	}
