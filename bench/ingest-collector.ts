@@ -37,24 +37,27 @@ const send = (m: unknown) => process.send!(m);
 const ticksPerSecond = 100;
 /**
  * CPU seconds of this process's threads by part: the collector's own thread, its other Node
- * threads (ingest workers, libuv's pool, V8's helpers and GC) and the embedded engine's threads
- * (they have names of their own).
+ * threads (ingest workers, libuv's pool where the engine's insert calls run, V8's helpers and GC)
+ * and the embedded engine's threads (they have names of their own); and of each part, the
+ * seconds spent in the kernel (page faults and I/O, whose cost depends on the machine and its
+ * hypervisor: part of why one machine's figures are not another's).
  */
-const threadCpu = (): Record<string, number> => {
-	const parts: Record<string, number> = { 'main thread': 0, 'other node threads': 0, 'engine threads': 0 };
+const threadCpu = (): { threads: Record<string, number>; kernel: Record<string, number> } => {
+	const threads: Record<string, number> = { 'main thread': 0, 'other node threads': 0, 'engine threads': 0 };
+	const kernel: Record<string, number> = { ...threads };
 	for (const tid of readdirSync('/proc/self/task')) {
 		try {
 			const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
 			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 			const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
 			const part = Number(tid) === process.pid ? 'main thread' : comm === 'node' ? 'other node threads' : 'engine threads';
-			parts[part]! += seconds;
+			threads[part]! += (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+			kernel[part]! += Number(fields[12]) / ticksPerSecond;
 		} catch {
 			// A thread that ended meanwhile.
 		}
 	}
-	return parts;
+	return { threads, kernel };
 };
 const cpuSeconds = () => {
 	const u = process.cpuUsage();
@@ -64,12 +67,12 @@ const cpuSeconds = () => {
 process.on('message', async (message: Message) => {
 	switch (message.op) {
 		case 'cpu':
-			send({ cpu: cpuSeconds(), threads: threadCpu() });
+			send({ cpu: cpuSeconds(), ...threadCpu() });
 			break;
 		case 'drain': {
 			while (collector.writer.pendingRows > 0) await collector.flush();
 			await collector.flush();
-			send({ drained: true, cpu: cpuSeconds(), threads: threadCpu() });
+			send({ drained: true, cpu: cpuSeconds(), ...threadCpu() });
 			break;
 		}
 		case 'baseline': {

@@ -29,6 +29,8 @@ export const IngestFigures = z.object({
 	requestMB: z.number().nonnegative(),
 	/** CPU seconds by part: the collector's own thread, its other Node threads, the engine's threads. */
 	threads: z.record(z.string(), z.number()),
+	/** Of cpuS, the seconds spent in the kernel (page faults and I/O). */
+	kernelS: z.number().nonnegative(),
 	/** Time to the 202 (rows on disk) per request. */
 	p95Ms: z.number().nonnegative(),
 });
@@ -129,6 +131,7 @@ export async function compareIngest(options: CompareOptions): Promise<void> {
 			'request MB': +m((f) => f.requestMB).toFixed(1),
 			'202 p95 ms': +m((f) => f.p95Ms).toFixed(1),
 			'% of raw insert': Math.round(m((f) => (f.samplesPerS / f.rawSamplesPerS) * 100)),
+			'% in kernel': Math.round(m((f) => (f.kernelS / f.cpuS) * 100)),
 		};
 	}
 	console.table(table);

@@ -301,12 +301,18 @@ try {
 			'request MB': 0,
 		},
 	});
-	const threadSeconds = (answers: Array<Record<string, unknown>>, part: string) => sum(answers, (a) => (a.threads as Record<string, number>)[part] ?? 0);
-	const threads = Object.fromEntries(Object.keys(drained[0]!.threads as Record<string, number>).map((part) => [part, threadSeconds(drained, part) - threadSeconds(before, part)]));
+	const partSeconds = (field: 'threads' | 'kernel', part: string) => {
+		const of = (answers: Array<Record<string, unknown>>) => sum(answers, (a) => (a[field] as Record<string, number>)[part] ?? 0);
+		return of(drained) - of(before);
+	};
+	const parts = Object.keys(drained[0]!.threads as Record<string, number>);
+	const threads = Object.fromEntries(parts.map((part) => [part, partSeconds('threads', part)]));
+	const kernel = Object.fromEntries(parts.map((part) => [part, partSeconds('kernel', part)]));
+	const kernelS = Object.values(kernel).reduce((n, s) => n + s, 0);
 	console.log(
-		`collector CPU by thread${flags.collectors > 1 ? ' (all collectors)' : ''}: ${Object.entries(threads)
-			.map(([part, s]) => `${part} ${s.toFixed(2)} s`)
-			.join(', ')} (threads that ended meanwhile are not counted)`,
+		`collector CPU by thread${flags.collectors > 1 ? ' (all collectors)' : ''}: ${parts
+			.map((part) => `${part} ${threads[part]!.toFixed(2)} s (kernel ${kernel[part]!.toFixed(2)})`)
+			.join(', ')} (threads that ended meanwhile are not counted); in the kernel: ${kernelS.toFixed(2)} s, ${((kernelS / cpuS) * 100).toFixed(0)} % of the collector's CPU (page faults and I/O, whose cost depends on the machine)`,
 	);
 	console.log(
 		`journal fsync ${flags['journal-sync']}: time to 202 (rows on disk) per request of ${flags.route === 'app' ? 1 : flags.bots} batch(es): p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms`,
@@ -322,6 +328,7 @@ try {
 			rawSamplesPerS: raw,
 			requestMB: bodyBytes / 1e6,
 			threads,
+			kernelS,
 			p95Ms: pct(latencies, 95),
 		};
 		writeFileSync(flags.result, JSON.stringify(figures));

@@ -46,6 +46,11 @@ describe('bench:ingest --compare', () => {
 			const cells = row!.split('│').map((cell) => cell.trim());
 			expect(Number(cells[2])).toBeGreaterThan(0);
 			expect(Number(cells[8])).toBeGreaterThan(0);
+			// The share of the collector's CPU spent in the kernel: a percentage, read from /proc.
+			expect(cells[12]).toMatch(/^\d+$/);
+			const kernelShare = Number(cells[12]);
+			expect(kernelShare).toBeGreaterThanOrEqual(0);
+			expect(kernelShare).toBeLessThanOrEqual(100);
 		}
 		const samples = stdout
 			.split('\n')
