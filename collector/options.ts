@@ -58,6 +58,11 @@ export const CollectorOptions = z.object({
 export type CollectorOptionsInput = z.input<typeof CollectorOptions>;
 export type CollectorOptions = z.output<typeof CollectorOptions>;
 
+/** How often accepted rows are inserted, as a flag or variable gives it. */
+export const flushMsText = wholeNumberText.pipe(z.number().min(10).max(60_000));
+/** How many waiting rows make an insert at once, as a flag or variable gives it. */
+export const flushRowsText = wholeNumberText.pipe(z.number().min(1).max(1_000_000));
+
 const CollectorEnv = z.object({
 	CALLSWARM_COLLECTOR_LISTEN_IP: z.string().optional(),
 	CALLSWARM_COLLECTOR_PORT: wholeNumberText.optional(),
@@ -65,6 +70,8 @@ const CollectorEnv = z.object({
 	CALLSWARM_COLLECTOR_READ_TOKEN: z.string().optional(),
 	CALLSWARM_DATA_DIR: z.string().optional(),
 	CALLSWARM_COLLECTOR_INGEST_WORKERS: wholeNumberText.optional(),
+	CALLSWARM_COLLECTOR_FLUSH_MS: flushMsText.optional(),
+	CALLSWARM_COLLECTOR_FLUSH_ROWS: flushRowsText.optional(),
 	CALLSWARM_TLS_CERT: z.string().optional(),
 	CALLSWARM_TLS_KEY: z.string().optional(),
 });
@@ -79,6 +86,8 @@ export function collectorOptionsFromEnv(env: NodeJS.ProcessEnv): CollectorOption
 		readToken: e.CALLSWARM_COLLECTOR_READ_TOKEN || undefined,
 		dataDir: e.CALLSWARM_DATA_DIR || undefined,
 		ingestWorkers: e.CALLSWARM_COLLECTOR_INGEST_WORKERS,
+		flushIntervalMs: e.CALLSWARM_COLLECTOR_FLUSH_MS,
+		flushRows: e.CALLSWARM_COLLECTOR_FLUSH_ROWS,
 		tls: e.CALLSWARM_TLS_CERT && e.CALLSWARM_TLS_KEY ? { cert: e.CALLSWARM_TLS_CERT, key: e.CALLSWARM_TLS_KEY } : undefined,
 		store,
 	};

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { collectorOptionsFromEnv, startCollector, type CollectorOptionsInput } from '../../collector/index.ts';
+import { flushMsText, flushRowsText } from '../../collector/options.ts';
 import { dashboardDir } from '../../dashboard/bundle.ts';
 import { InputError, wholeNumberText } from '../../protocol/issues.ts';
 import { parseCommandLine } from '../args.ts';
@@ -18,6 +19,11 @@ export const serveHelp = `callswarm serve [flags]: run the collector (telemetry 
                          with CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, CLICKHOUSE_CLUSTER)
   --ingest-workers <n>   worker threads that parse and normalise telemetry (default: cores - 1, 1 to 4;
                          0: the collector's own thread; env CALLSWARM_COLLECTOR_INGEST_WORKERS)
+  --flush-ms <n>         insert what was accepted at least this often (default 1000, 10 to 60000; env
+                         CALLSWARM_COLLECTOR_FLUSH_MS). Longer means fewer, larger inserts: for many
+                         slowly posting pages (the monitoring SDK) the engine then does about half the work,
+                         and new data shows that much later
+  --flush-rows <n>       ...or once this many rows wait (default 50000; env CALLSWARM_COLLECTOR_FLUSH_ROWS)
   --keep-raw-reports     also store whole getStats() reports (redacted, 7-day TTL) for drill-down
   --tls-cert <file>      serve HTTPS with this PEM certificate (env CALLSWARM_TLS_CERT) ...
   --tls-key <file>       ... and this PEM key (env CALLSWARM_TLS_KEY)
@@ -34,6 +40,8 @@ const ServeFlags = z.object({
 	'clickhouse-url': z.string().optional(),
 	'keep-raw-reports': z.boolean().optional(),
 	'ingest-workers': wholeNumberText.pipe(z.number().max(64)).optional(),
+	'flush-ms': flushMsText.optional(),
+	'flush-rows': flushRowsText.optional(),
 	'tls-cert': z.string().min(1).optional(),
 	'tls-key': z.string().min(1).optional(),
 	'allow-plain-http': z.boolean().optional(),
@@ -58,6 +66,8 @@ export function collectorOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv)
 	if (dataDir) options.dataDir = dataDir;
 	if (flags['keep-raw-reports']) options.keepRawReports = true;
 	if (flags['ingest-workers'] !== undefined) options.ingestWorkers = flags['ingest-workers'];
+	if (flags['flush-ms'] !== undefined) options.flushIntervalMs = flags['flush-ms'];
+	if (flags['flush-rows'] !== undefined) options.flushRows = flags['flush-rows'];
 	if (flags['log-level']) options.logLevel = flags['log-level'];
 	if (flags['tls-cert'] || flags['tls-key']) {
 		if (!flags['tls-cert'] || !flags['tls-key']) throw new InputError('callswarm serve: --tls-cert and --tls-key go together');
