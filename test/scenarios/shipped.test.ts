@@ -8,7 +8,9 @@
  * browser bots would all join within a second while the runner shapes their media through four
  * relays (on Node 22 its event loop then lags past the limit), large-room, whose twenty joins
  * would come within ten seconds while the runner starts browsers and lite-bot processes, and
- * growth, whose exponential arrivals four times faster lag a lite-bot process on Node 24.
+ * growth, whose exponential arrivals four times faster lag a lite-bot process on Node 24, and
+ * smoke, whose four browser joins would come within 4 s (on a slower 2-core machine each join
+ * takes most of both cores for 2–3 s).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
 afterAll(() => removeDir(work));
 
 const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
-const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1 };
+const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1, 'smoke.ts': 1 };
 
 describe('shipped scenarios', () => {
 	it('are all here', () => {
