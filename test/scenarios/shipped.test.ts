@@ -2,7 +2,7 @@
  * Every scenario in scenarios/ passes where it is shipped to run: a 2-core machine, thresholds
  * as written. Run here four times shorter (--time-scale 0.25), so a scenario that stops passing
  * (or stops fitting the machine) is caught. A shorter time scale also makes arrivals denser,
- * and two scenarios then saturate the generator on a 2-core machine (the run is rightly invalid),
+ * and some scenarios then saturate the generator on a 2-core machine (the run is rightly invalid),
  * so they run at their own pace: audio-large, whose 24 joins a second apart would come four a
  * second while its lite-bot processes receive dozens of audio streams, and impaired-3g, whose
  * browser bots would all join within a second while the runner shapes their media through four
