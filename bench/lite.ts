@@ -49,7 +49,7 @@ function cpuWithChildren(pids: number[]): number {
  * then for media, then measures CPU and PSS of the given processes.
  */
 async function measure(label: string, bots: Slot[], measured: LiteDriver, others: LiteDriver[] = []): Promise<{ cores: number; pssMiB: number; joinCpuSeconds: number }> {
-	await measured.prepare({ first: bots, all: bots });
+	await measured.prepare({ all: bots });
 	const joinCpu0 = cpuWithChildren(measured.pids);
 	for (const [i, slot] of bots.entries()) {
 		await (slot.group.name === 'sender' && others[0] ? others[0] : measured).join(slot);

@@ -41,9 +41,8 @@ export interface DriverContext {
 	e2e?: EndToEnd & { clockOffsetMs: number; peerOfMark(mark: number): string | undefined };
 }
 
-/** What a driver prepares for: the places that join as the schedule starts, and every place it may host. */
+/** What a driver prepares for: every place it may host during the run. */
 export interface PreparePlan {
-	first: readonly Slot[];
 	all: readonly Slot[];
 }
 

@@ -37,12 +37,19 @@ interface BrowserBot {
 	ended: boolean;
 }
 
+/**
+ * Which browsers a participant's page can go to: those whose fake camera and microphone play its
+ * publish profile (Chromium reads them once per process, from its command line). Groups that
+ * publish alike share browsers, whatever their networks or apps.
+ */
+const mediaOf = (slot: Slot): string => slot.group.publish;
+
 /** Chromium's generated screen for getDisplayMedia: slides at 1080p, 5 frames per second. */
 const screen = { width: 1920, height: 1080, frameRate: 5 };
 
 /**
  * Browser bots: pages in headless Chromium, several per browser process (far cheaper in memory
- * than a browser each), each group in its own browsers (the fake camera file is per process).
+ * than a browser each), shared by the groups that publish alike (the fake camera file is per process).
  * Before any page script runs, callswarm's capture is injected: it wraps RTCPeerConnection, so
  * the bot page and any app are sampled and their participant events derived the same way. A
  * participant whose group has network conditions gets its own impairment relay in front of the
@@ -63,18 +70,23 @@ export class BrowserDriver implements BotDriver {
 		private readonly pagesPerBrowser: number,
 	) {}
 
-	/** Launches the browsers the first joiners fill, and the TURN server if their networks need it. */
-	async prepare({ first }: PreparePlan): Promise<number> {
+	/**
+	 * Launches every browser the run will fill, and the TURN server if any network needs it. All
+	 * of them, not only those of the first joiners: a browser's start takes most of two cores for
+	 * 2–3 s on a slower 2-core machine, and a ramp that starts from zero would otherwise launch its
+	 * first browser inside the judged run, on top of its first join.
+	 */
+	async prepare({ all }: PreparePlan): Promise<number> {
 		const jobs: Promise<unknown>[] = [];
-		if (first.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
-		const byGroup = new Map<string, Slot[]>();
-		for (const slot of first) byGroup.set(slot.group.name, [...(byGroup.get(slot.group.name) ?? []), slot]);
+		if (all.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
+		const byMedia = new Map<string, Slot[]>();
+		for (const slot of all) byMedia.set(mediaOf(slot), [...(byMedia.get(mediaOf(slot)) ?? []), slot]);
 		const pids: number[] = [];
-		for (const [key, slots] of byGroup) {
+		for (const [key, slots] of byMedia) {
 			const missing = Math.ceil(slots.length / this.pagesPerBrowser) - (this.#browsers.get(key)?.length ?? 0);
 			for (let i = 0; i < missing; i++)
 				jobs.push(
-					this.#launch(slots[0]!).then((browser) => {
+					this.#startups.run(() => this.#launch(slots[0]!)).then((browser) => {
 						this.#add(key, browser);
 						if (browser.launched.pid !== undefined) pids.push(browser.launched.pid);
 					}),
@@ -207,7 +219,7 @@ export class BrowserDriver implements BotDriver {
 
 	/** The group's browser with room for one more page, launching one when all are full. */
 	async #browserFor(slot: Slot): Promise<BrowserProcess> {
-		const key = slot.group.name;
+		const key = mediaOf(slot);
 		for (;;) {
 			const list = this.#browsers.get(key) ?? [];
 			const free = list.find((b) => b.bots.size + b.reserved < this.pagesPerBrowser && b.launched.browser.connected);
@@ -230,8 +242,8 @@ export class BrowserDriver implements BotDriver {
 		}
 	}
 
-	#add(group: string, browser: BrowserProcess): void {
-		this.#browsers.set(group, [...(this.#browsers.get(group) ?? []), browser]);
+	#add(media: string, browser: BrowserProcess): void {
+		this.#browsers.set(media, [...(this.#browsers.get(media) ?? []), browser]);
 	}
 
 	async #launch(slot: Slot): Promise<BrowserProcess> {
@@ -244,7 +256,7 @@ export class BrowserDriver implements BotDriver {
 		const launched = await launchChromium({ media: { videoFile, audioFile }, args: insecure });
 		const process: BrowserProcess = {
 			launched,
-			label: `chromium-${slot.group.name}-${++this.#launched}`,
+			label: `chromium-${mediaOf(slot)}-${++this.#launched}`,
 			userAgent: await launched.browser.userAgent(),
 			bots: new Set(),
 			reserved: 0,

@@ -416,13 +416,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 
 	/** Each kind of bot starts the processes the run needs at once, before the schedule starts (and before this shard says it is ready). */
 	async #prepareDrivers(): Promise<void> {
-		const first = this.#membership.wanted(0);
-		const plans = new Map<BotDriver, { first: Slot[]; all: Slot[] }>();
+		const plans = new Map<BotDriver, { all: Slot[] }>();
 		for (const slot of this.slots) {
 			const driver = this.#driver(slot.group.bot);
-			const plan = plans.get(driver) ?? { first: [], all: [] };
+			const plan = plans.get(driver) ?? { all: [] };
 			plan.all.push(slot);
-			if (first.has(slot.index)) plan.first.push(slot);
 			plans.set(driver, plan);
 		}
 		const started = Date.now();

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BrowserDriver } from '../../loadgen/browser/BrowserDriver.ts';
 import { ConcurrencyLimit } from '../../loadgen/ConcurrencyLimit.ts';
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import type { DriverContext } from '../../loadgen/drivers.ts';
@@ -107,22 +108,58 @@ describe('ConcurrencyLimit', () => {
 	});
 });
 
+/** A context for one driver against a fresh SFU; its telemetry goes nowhere (not what these tests are about). */
+async function driverContext(runId: string) {
+	const sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none' });
+	const sender = new TelemetrySender(new CollectorClient('http://127.0.0.1:9'), { flushIntervalMs: 60_000, maxBatchesPerRequest: 10, maxBufferedBatches: 10_000 });
+	const events: Array<{ peerId: string; event: ParticipantEvent }> = [];
+	const context: DriverContext = {
+		runId,
+		target: { kind: 'callswarm', signalingUrl: sfu.wsUrl, botPageUrl: sfu.botPageUrl },
+		relayGroups: new Set(),
+		turn: { listenIp: '127.0.0.1', relayIp: '127.0.0.1' },
+		statsIntervalMs: 1000,
+		sender,
+		networkOf: () => ({ ...networkPresets.perfect }),
+		onEvent: (slot, event) => events.push({ peerId: slot.peerId, event }),
+		log: () => undefined,
+	};
+	const joined = (slots: Slot[]) => slots.every((s) => events.some((e) => e.peerId === s.peerId && e.event.type === 'join'));
+	const close = async () => {
+		await sender.close(0);
+		await sfu.close();
+	};
+	return { context, joined, close };
+}
+
+describe('BrowserDriver.prepare', () => {
+	it('launches every browser the run will fill, even when the schedule starts from zero, and the joins use them', async () => {
+		const { context, joined, close } = await driverContext('prepare-browsers');
+		const group = Scenario.parse({
+			name: 'prepare',
+			participants: [{ name: 'cam', bot: 'browser', count: 3, publish: '180p15' }],
+			schedule: { executor: 'ramping-vus', stages: [{ duration: '30s', target: 3 }] },
+		}).participants[0]!;
+		const slots: Slot[] = [0, 1, 2].map((index) => ({ index, roomId: 'prepare', group, peerId: `cam-${index}` }));
+		const browsers = new BrowserDriver(context, 2);
+		try {
+			// Three pages at two to a browser: two browsers, although no one joins at the schedule's start.
+			expect(await browsers.prepare({ all: slots })).toBe(2);
+			const prepared = browsers.processes().map((p) => p.pid);
+			expect(prepared).toHaveLength(2);
+			await browsers.join(slots[0]!);
+			await waitFor(() => joined([slots[0]!]), 'the first browser bot to join', 60_000);
+			expect(browsers.processes().map((p) => p.pid)).toEqual(prepared);
+		} finally {
+			await browsers.close();
+			await close();
+		}
+	}, 120_000);
+});
+
 describe('LiteDriver.prepare', () => {
 	it('starts one process per core before the run, and the joins use those processes', async () => {
-		const sfu = await startSfu({ port: 0, workers: 1, logLevel: 'none' });
-		const sender = new TelemetrySender(new CollectorClient('http://127.0.0.1:9'), { flushIntervalMs: 60_000, maxBatchesPerRequest: 10, maxBufferedBatches: 10_000 });
-		const events: Array<{ peerId: string; event: ParticipantEvent }> = [];
-		const context: DriverContext = {
-			runId: 'prepare-test',
-			target: { kind: 'callswarm', signalingUrl: sfu.wsUrl, botPageUrl: sfu.botPageUrl },
-			relayGroups: new Set(),
-			turn: { listenIp: '127.0.0.1', relayIp: '127.0.0.1' },
-			statsIntervalMs: 1000,
-			sender,
-			networkOf: () => ({ ...networkPresets.perfect }),
-			onEvent: (slot, event) => events.push({ peerId: slot.peerId, event }),
-			log: () => undefined,
-		};
+		const { context, joined, close } = await driverContext('prepare-test');
 		const group = Scenario.parse({
 			name: 'prepare',
 			participants: [{ name: 'lite', bot: 'lite', count: 3, publish: 'audio-only' }],
@@ -131,19 +168,17 @@ describe('LiteDriver.prepare', () => {
 		const slots: Slot[] = [0, 1, 2].map((index) => ({ index, roomId: 'prepare', group, peerId: `lite-${index}` }));
 		const lite = new LiteDriver(context, { botsPerProcess: 10, processesPerMachine: 2 });
 		try {
-			expect(await lite.prepare({ first: [], all: slots })).toBe(2);
+			expect(await lite.prepare({ all: slots })).toBe(2);
 			const prepared = lite.pids;
 			expect(prepared).toHaveLength(2);
 			for (const slot of slots) await lite.join(slot);
 			expect(lite.pids).toEqual(prepared);
 			// Spread over both prepared processes, none started for the joins.
 			expect(new Set(slots.map((s) => lite.processOf(s)))).toEqual(new Set(prepared));
-			await waitFor(() => slots.every((s) => events.some((e) => e.peerId === s.peerId && e.event.type === 'join')), 'the three lite bots to join', 60_000);
+			await waitFor(() => joined(slots), 'the three lite bots to join', 60_000);
 		} finally {
 			await lite.close();
-			// Nothing listens where it sends: the bots' telemetry is not what this test is about.
-			await sender.close(0);
-			await sfu.close();
+			await close();
 		}
 	}, 120_000);
 });
