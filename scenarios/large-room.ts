@@ -4,7 +4,9 @@ import { defineScenario } from '../protocol/scenario.ts';
  * One big room shaped like a messenger's group call, at the size a 2-core machine holds: video
  * speakers sending simulcast and taking turns to talk (browser bots), one of them presenting
  * slides, and viewers who watch the current speaker's video at the low layer beside the shared
- * screen and hear the two loudest (lite bots, for volume).
+ * screen and hear the two loudest (lite bots, for volume). Two speakers: with a third, a slower
+ * 2-core machine stayed at 100 % once all had joined (each speaker encodes three layers at 30
+ * frames a second), and the run was rightly invalid.
  *
  * It scales by its counts: across shards (`--shards`), keep the speakers in one room and give
  * each machine its share of viewers. A Telegram-sized call is about 30 video senders and 1,000
@@ -12,11 +14,11 @@ import { defineScenario } from '../protocol/scenario.ts';
  */
 export default defineScenario({
 	name: 'large-room',
-	description: 'One room: 3 simulcast video speakers taking turns, one presenting slides (browser) + 10 last-N viewers (lite), ramped up in 40 s, held for 1 min.',
+	description: 'One room: 2 simulcast video speakers taking turns, one presenting slides (browser) + 10 last-N viewers (lite), ramped up in 40 s, held for 1 min.',
 	rooms: { count: 1 },
 	participants: [
 		// Speakers watch whoever spoke last, at the best layer their network allows.
-		{ name: 'speakers', bot: 'browser', count: 2, publish: '360p30', simulcast: true, subscribe: 'all', lastN: 1 },
+		{ name: 'speakers', bot: 'browser', count: 1, publish: '360p30', simulcast: true, subscribe: 'all', lastN: 1 },
 		// A speaker who also shares slides (1080p, 5 frames a second), and watches them rather than the others.
 		{ name: 'presenter', bot: 'browser', count: 1, publish: '360p30', simulcast: true, screenShare: true, subscribe: 'audio' },
 		// Viewers (no camera, no microphone): the current speaker as a thumbnail, the shared screen, and the two loudest voices.
@@ -26,8 +28,8 @@ export default defineScenario({
 	schedule: {
 		executor: 'ramping-vus',
 		stages: [
-			{ duration: '40s', target: 13 },
-			{ duration: '1m', target: 13 },
+			{ duration: '40s', target: 12 },
+			{ duration: '1m', target: 12 },
 		],
 	},
 	thresholds: {

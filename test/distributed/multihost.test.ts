@@ -25,9 +25,13 @@ let client: CollectorClient;
 
 const callswarm = (host: Host, args: string[]): HostProcess => lan.spawn(host, process.execPath, [path.resolve('bin/callswarm.js'), ...args]);
 
-/** Both shards of a run, one per generator host, starting together. */
+/**
+ * Both shards of a run, one per generator host, starting together once both are ready: the four
+ * hosts share this machine's two cores, and a start at a fixed time could fall while the other
+ * shard is still starting (its Node process, its bots), which holds the machine over its limit.
+ */
 function startShards(runId: string): HostProcess[] {
-	const startAt = String(Date.now() + 4000);
+	const startAt = 'all-ready';
 	return generators.map((host, i) =>
 		callswarm(host, [
 			'run', 'test/fixtures/scenarios/distributed.ts', '--shard', `${i + 1}/2`, '--run-id', runId, '--start-at', startAt,

@@ -1,12 +1,11 @@
 /**
  * End-to-end delay with ground truth: video marks drawn into the senders' frames, read off every
  * decoded frame at the receivers, and audio bursts in the senders' microphones, heard in the
- * received audio. In a room of a control group and a group whose network adds 100 ms each way
- * (each through its own relay and a real TURN server, the path the control group's media takes
- * too), senders are seen and heard 100 ms later (±25 ms over all of them) by delayed receivers
- * than by control receivers (audio 70 to 150 ms: its jitter buffer adapts), and delayed senders
- * are heard about 100 ms later than control ones;
- * a direct call shows a small, stable delay; the marks are read on (nearly) every frame and burst.
+ * received audio. A browser sender is seen 100 ms later (±25 ms) by a receiver whose network adds
+ * 100 ms each way than by a control receiver (each through its own relay and a real TURN server),
+ * and heard 40 to 200 ms later (audio's jitter buffer adapts); lite senders whose network adds
+ * 100 ms are seen and heard that much later; a direct call shows a small, stable delay; the marks
+ * are read on (nearly) every frame and burst.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -33,9 +32,9 @@ interface Cell {
 /**
  * Runs until every receiver has `samples` e2e samples from every sender (counted from the last
  * first media), then stops. `pairs`: sender → receiver pairs per kind (default: every participant
- * to every other).
+ * to every other); `receivers`: participants that receive media (default: all of them).
  */
-async function measure(input: ScenarioInput, samples: number, pairs?: number): Promise<Cell[]> {
+async function measure(input: ScenarioInput, samples: number, { pairs, receivers }: { pairs?: number; receivers?: number } = {}): Promise<Cell[]> {
 	const scenario = Scenario.parse(input);
 	const run = new LoadRun({ scenario, dataDir });
 	const firstMedia = new Map<string, number>();
@@ -60,7 +59,7 @@ async function measure(input: ScenarioInput, samples: number, pairs?: number): P
 		);
 	};
 	try {
-		await waitFor(() => firstMedia.size === participants, 'first media of every participant', 180_000);
+		await waitFor(() => firstMedia.size === (receivers ?? participants), 'first media of every participant that receives', 180_000);
 		const found = await waitFor(async () => {
 			const c = await cells();
 			// Both kinds: audio bursts come once a second, so `samples` of them take `samples` seconds.
@@ -77,58 +76,41 @@ async function measure(input: ScenarioInput, samples: number, pairs?: number): P
 }
 
 describe('end-to-end delay', () => {
-	it('measures 100 ms more to receivers whose network adds 100 ms, within 25 ms over all senders, and more from senders whose network adds it', async () => {
+	it('measures 100 ms more to receivers whose network adds 100 ms, for video and audio', async () => {
 		const cells = await measure(
 			{
 				name: 'e2e-delay',
 				rooms: { count: 1 },
+				// One browser sender, seen and heard by a receive-only participant on each network (the control one
+				// through its own relay and TURN as well, the path the delayed one's media takes). Four browser
+				// senders, each decoding the other three, held a slower 2-core machine at 100 % (video delays of
+				// 0.5 to 1 s, the machine's rather than the network's). A sender's uplink delay is measured
+				// below, from lite senders' marked media.
 				participants: [
-					{ name: 'control', bot: 'browser', count: 2, publish: '180p15', relay: 'always' },
-					{ name: 'delayed', bot: 'browser', count: 2, publish: '180p15', network: { delayMs: 100 } },
+					{ name: 'sender', bot: 'browser', count: 1, publish: '180p15', relay: 'always' },
+					{ name: 'control', bot: 'browser', count: 1, publish: 'none', relay: 'always' },
+					{ name: 'delayed', bot: 'browser', count: 1, publish: 'none', network: { delayMs: 100 } },
 				],
-				schedule: { executor: 'constant-vus', vus: 4, duration: '5m' },
+				schedule: { executor: 'constant-vus', vus: 3, duration: '5m' },
 				statsInterval: '1s',
 				e2e: true,
 			},
 			// A burst a second: 12 of them, so one the receiver's jitter buffer stretched past reading still leaves 90 %
 			// (with 8, one missed burst of 9 failed a run on Node 24 in CI).
 			12,
+			// The sender, seen and heard by both receivers (it receives nothing itself).
+			{ pairs: 2, receivers: 2 },
 		);
 		for (const kind of ['video', 'audio'] as const) {
-			const mean = (pick: (c: Cell) => boolean) => {
-				const values = cells.filter((c) => c.kind === kind && pick(c)).map((c) => c.p50);
-				return values.reduce((a, b) => a + b, 0) / values.length;
-			};
-			// Per sender: to delayed receivers minus to control receivers. The sender's own path cancels
-			// out, and what differs is the 100 ms on the receivers' downlink (and each receiver's own
-			// jitter buffer): for video within ±50 ms for each sender, within ±25 ms over all senders.
-			// Audio's jitter buffer adapts to the jitter the relays add, and holds more for the delayed
-			// receivers (runs here: +79 to +160 ms per sender, +98 to +110 ms over all of them).
-			const [perSender, overallBounds] = kind === 'video' ? [[50, 150], [75, 125]] : [[40, 200], [70, 150]];
-			const extras: string[] = [];
-			const downlink = [...new Set(cells.map((c) => c.sender))].map((sender) => {
-				const to = (group: string) => mean((c) => c.sender === sender && c.receiver.startsWith(group));
-				extras.push(`${kind} ${sender}: ${to('delayed').toFixed(0)} ms to delayed receivers, ${to('control').toFixed(0)} ms to control receivers`);
-				return to('delayed') - to('control');
-			});
-			for (const extra of downlink) {
-				expect(extra, extras.join('; ')).toBeGreaterThan(perSender[0]!);
-				expect(extra, extras.join('; ')).toBeLessThan(perSender[1]!);
-			}
-			const overall = downlink.reduce((a, b) => a + b, 0) / downlink.length;
-			expect(overall, extras.join('; ')).toBeGreaterThan(overallBounds[0]!);
-			expect(overall, extras.join('; ')).toBeLessThan(overallBounds[1]!);
-			// Per receiver: from delayed senders minus from control senders shows the uplink's delay too.
-			// Audio follows it (runs here saw +81 to +95 ms over the senders); video less exactly: a sender's congestion
-			// control and pacer move with its network (runs here saw +11 to +107 ms), so for video only
-			// its sign is checked.
-			for (const receiver of new Set(cells.map((c) => c.receiver))) {
-				const from = (group: string) => mean((c) => c.receiver === receiver && c.sender.startsWith(group));
-				const uplink = from('delayed') - from('control');
-				const message = `${kind} ${receiver}: ${from('delayed').toFixed(0)} ms from delayed senders, ${from('control').toFixed(0)} ms from control senders`;
-				expect(uplink, message).toBeGreaterThan(kind === 'audio' ? 40 : 0);
-				if (kind === 'audio') expect(uplink, message).toBeLessThan(200);
-			}
+			const to = (group: string) => cells.find((c) => c.kind === kind && c.receiver.startsWith(group))!.p50;
+			const message = `${kind}: ${to('delayed').toFixed(0)} ms to the delayed receiver, ${to('control').toFixed(0)} ms to the control one`;
+			// The sender's own path cancels out, and what differs is the 100 ms on the receivers' downlink (and
+			// each receiver's own jitter buffer). Audio's jitter buffer adapts to the jitter the relays add, and
+			// holds more for the delayed receiver (runs here: +79 to +160 ms).
+			const [low, high] = kind === 'video' ? [75, 125] : [40, 200];
+			expect(to('control'), message).toBeGreaterThan(0);
+			expect(to('delayed') - to('control'), message).toBeGreaterThan(low);
+			expect(to('delayed') - to('control'), message).toBeLessThan(high);
 		}
 		for (const c of cells) expect(c.marks / c.frames, `${c.kind} ${c.sender} → ${c.receiver}`).toBeGreaterThanOrEqual(c.kind === 'video' ? 0.99 : 0.9);
 	});
@@ -170,7 +152,7 @@ describe('end-to-end delay', () => {
 			},
 			// A burst a second: 12 of them, so one the receiver's jitter buffer stretched past reading still leaves 90 %.
 			12,
-			2 * 2,
+			{ pairs: 2 * 2 },
 		);
 		expect([...new Set(cells.map((c) => c.sender.replace(/-\d+$/, '')))].sort()).toEqual(['control', 'delayed']);
 		for (const kind of ['video', 'audio'] as const) {

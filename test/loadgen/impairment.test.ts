@@ -19,7 +19,8 @@ describe('network impairment of browser bots through TURN', () => {
 			participants: [
 				{ name: 'control', bot: 'browser', count: 2, publish: 'audio-only' },
 				{ name: 'delayed', bot: 'browser', count: 1, publish: 'audio-only', network: { delayMs: 80 } },
-				{ name: 'jittery', bot: 'browser', count: 1, publish: 'audio-only', network: { delayMs: 50, jitterMs: 50 } },
+				// ±80 ms: well above the jitter a busy 2-core machine adds by itself (10–20 ms on a slower one).
+				{ name: 'jittery', bot: 'browser', count: 1, publish: 'audio-only', network: { delayMs: 80, jitterMs: 80 } },
 				// Sends video: RTCP reports on it update the media RTT every second.
 				{ name: 'changing', bot: 'browser', count: 1, publish: '180p15', relay: 'always' },
 			],
@@ -62,7 +63,7 @@ describe('network impairment of browser bots through TURN', () => {
 			const byGroup = await query<{ group: string; rtt: number; jitter: number }>(
 				`SELECT splitByChar('-', peer_id)[1] AS group,
 					quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
-					quantileExactIf(0.5)(jitter_ms, direction = 'inbound') AS jitter
+					quantileExactIf(0.5)(jitter_ms, direction = 'inbound' AND kind = 'audio') AS jitter
 				FROM callswarm.samples WHERE run_id = {run:String} AND peer_id NOT LIKE 'changing%' GROUP BY group`,
 				{},
 			);
@@ -70,8 +71,10 @@ describe('network impairment of browser bots through TURN', () => {
 			expect(g.control!.rtt).toBeLessThan(30);
 			// 80 ms each way, on every connection of the delayed participant.
 			expect(g.delayed!.rtt).toBeGreaterThan(140);
-			// ±50 ms on each packet: the receiver's interarrival jitter rises well above the control's
-			// (which gets some too: it receives the jittery participant's jittered uplink).
+			// ±80 ms on each packet: the receiver's interarrival jitter of audio (every group sends it) rises
+			// well above the control's (which gets some too: it receives the jittery participant's jittered
+			// uplink). Video is left out: only the changing participant sends it, and its frames' packets
+			// arrive in bursts whose jitter is not the network's.
 			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter + 12);
 			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter * 2);
 
@@ -81,7 +84,8 @@ describe('network impairment of browser bots through TURN', () => {
 				ORDER BY ts`,
 				{},
 			);
-			const before = change.filter((r) => r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt).sort((a, b) => a - b);
+			// Before: from its own first media on (its join, and the others', are the machine's busiest seconds).
+			const before = change.filter((r) => r.t >= firstMedia.get('changing')! && r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt).sort((a, b) => a - b);
 			expect(before[Math.floor(before.length / 2)]).toBeLessThan(30);
 			const firstSlow = change.find((r) => r.t >= changedAt && r.rtt > 200);
 			expect(firstSlow, 'an RTT above 200 ms after the change').toBeDefined();

@@ -3,10 +3,11 @@
  * as written. Run here four times shorter (--time-scale 0.25), so a scenario that stops passing
  * (or stops fitting the machine) is caught. A shorter time scale also makes arrivals denser,
  * and some scenarios then saturate the generator on a 2-core machine (the run is rightly invalid),
- * so they run at their own pace: audio-large, whose 24 joins a second apart would come four a
+ * so they run at half their pace (ramp, whose four browser joins four times faster would come
+ * 4 s apart) or at their own: audio-large, whose 24 joins a second apart would come four a
  * second while its lite-bot processes receive dozens of audio streams, and impaired-3g, whose
  * browser bots would all join within a second while the runner shapes their media through four
- * relays (on Node 22 its event loop then lags past the limit), large-room, whose twenty joins
+ * relays (on Node 22 its event loop then lags past the limit), large-room, whose twelve joins
  * would come within ten seconds while the runner starts browsers and lite-bot processes, and
  * growth, whose exponential arrivals four times faster lag a lite-bot process on Node 24, and
  * smoke, whose four browser joins would come within 4 s (on a slower 2-core machine each join
@@ -25,7 +26,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-shipped-'));
 afterAll(() => removeDir(work));
 
 const scenarios = readdirSync('scenarios').filter((f) => f.endsWith('.ts')).sort();
-const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1, 'smoke.ts': 1 };
+const timeScale: Record<string, number> = { 'audio-large.ts': 1, 'growth.ts': 1, 'impaired-3g.ts': 1, 'large-room.ts': 1, 'ramp.ts': 0.5, 'smoke.ts': 1 };
 
 describe('shipped scenarios', () => {
 	it('are all here', () => {
