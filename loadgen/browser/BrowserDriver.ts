@@ -217,7 +217,7 @@ export class BrowserDriver implements BotDriver {
 		return this.#turn;
 	}
 
-	/** The group's browser with room for one more page, launching one when all are full. */
+	/** A browser playing the slot's media with room for one more page, launching one when all are full. */
 	async #browserFor(slot: Slot): Promise<BrowserProcess> {
 		const key = mediaOf(slot);
 		for (;;) {
