@@ -512,7 +512,7 @@ function isProbation(stat: InboundRtpStats): boolean {
 }
 
 /** The candidate pair in use: the transport's selected one, else a nominated succeeded one. */
-function selectedPair(stats: KnownStats[]): CandidatePairStats | undefined {
+export function selectedPair(stats: KnownStats[]): CandidatePairStats | undefined {
 	let selectedId: string | undefined;
 	const pairs: CandidatePairStats[] = [];
 	for (const s of stats) {
