@@ -46,8 +46,11 @@ describe('network impairment of browser bots through TURN', () => {
 		try {
 			// Every window is anchored on the bots' own events, never on the run's start.
 			await waitFor(() => firstMedia.size === 4, 'first media of every group', 180_000);
+			// Measured from 3 s after the last of them has media: a receiver's jitter estimate starts at zero and
+			// takes a few seconds to converge (each packet moves it a sixteenth of the way).
+			const measuredFrom = Math.max(...['control', 'delayed', 'jittery'].map((group) => firstMedia.get(group)!)) + 3000;
 			for (const group of ['control', 'delayed', 'jittery']) {
-				await waitFor(async () => (await samplesOf(group, firstMedia.get(group)!)) >= 6, `samples of the ${group} bots`, 60_000);
+				await waitFor(async () => (await samplesOf(group, measuredFrom)) >= 6, `samples of the ${group} bots`, 60_000);
 			}
 			await waitFor(async () => (await samplesOf('changing', firstMedia.get('changing')!)) >= 4, 'samples before the change', 60_000);
 			const changedAt = Date.now();
@@ -64,8 +67,9 @@ describe('network impairment of browser bots through TURN', () => {
 				`SELECT splitByChar('-', peer_id)[1] AS group,
 					quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
 					quantileExactIf(0.5)(jitter_ms, direction = 'inbound' AND kind = 'audio') AS jitter
-				FROM callswarm.samples WHERE run_id = {run:String} AND peer_id NOT LIKE 'changing%' GROUP BY group`,
-				{},
+				FROM callswarm.samples WHERE run_id = {run:String} AND peer_id NOT LIKE 'changing%'
+					AND ts > fromUnixTimestamp64Milli(toInt64({since:Int64})) GROUP BY group`,
+				{ since: measuredFrom },
 			);
 			const g = Object.fromEntries(byGroup.map((r) => [r.group, r]));
 			expect(g.control!.rtt).toBeLessThan(30);
@@ -74,9 +78,11 @@ describe('network impairment of browser bots through TURN', () => {
 			// ±80 ms on each packet: the receiver's interarrival jitter of audio (every group sends it) rises
 			// well above the control's (which gets some too: it receives the jittery participant's jittered
 			// uplink). Video is left out: only the changing participant sends it, and its frames' packets
-			// arrive in bursts whose jitter is not the network's.
-			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter + 12);
-			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter * 2);
+			// arrive in bursts whose jitter is not the network's. A slower 2-core machine adds 14 to 26 ms of
+			// its own to every group (the delayed one, without jitter, read the control's + 5): the jittery
+			// group read 33 to 52 ms, 2.0 to 2.4 times the control's and 18 to 26 ms above it.
+			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter + 10);
+			expect(g.jittery!.jitter).toBeGreaterThan(g.control!.jitter * 1.5);
 
 			const change = await query<{ t: number; rtt: number; direction: string }>(
 				`SELECT toUnixTimestamp64Milli(ts) AS t, rtt_ms AS rtt, direction FROM callswarm.samples
