@@ -105,12 +105,20 @@ export async function waitFor<T>(
 	check: () => T | undefined | false | Promise<T | undefined | false>,
 	what: string,
 	timeoutMs = 15_000,
+	intervalMs = 50,
 ): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const value = await check();
 		if (value) return value;
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 50));
+		await new Promise((r) => setTimeout(r, intervalMs));
 	}
 }
+
+/**
+ * How often to poll a check that flushes the in-process collector and queries the store: each
+ * flush is an insert (and its rollups), and at 50 ms they load the machine and the event loop that
+ * also relays the bots' media, which then shows in the very delays the test measures.
+ */
+export const storePollMs = 1000;

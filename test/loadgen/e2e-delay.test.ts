@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'callswarm-e2e-test-'));
@@ -64,7 +64,7 @@ async function measure(input: ScenarioInput, samples: number, { pairs, receivers
 			const c = await cells();
 			// Both kinds: audio bursts come once a second, so `samples` of them take `samples` seconds.
 			return c.length === cellsWanted && c.every((x) => Number(x.n) >= samples) && c;
-		}, `${samples} video and audio delay samples for every sender → receiver pair`, 180_000);
+		}, `${samples} video and audio delay samples for every sender → receiver pair`, 180_000, storePollMs);
 		run.stop('measured');
 		await outcome;
 		return found.map((c) => ({ ...c, p50: Number(c.p50), n: Number(c.n), marks: Number(c.marks), frames: Number(c.frames) }));

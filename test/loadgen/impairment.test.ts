@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { BrowserDriver } from '../../loadgen/browser/BrowserDriver.ts';
 import { networkPresets, Scenario } from '../../protocol/scenario.ts';
 import { runDataDir, startWatchedRun } from '../helpers/loadRuns.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 
 const dataDir = runDataDir('impairment');
 
@@ -50,12 +50,12 @@ describe('network impairment of browser bots through TURN', () => {
 			// takes a few seconds to converge (each packet moves it a sixteenth of the way).
 			const measuredFrom = Math.max(...['control', 'delayed', 'jittery'].map((group) => firstMedia.get(group)!)) + 3000;
 			for (const group of ['control', 'delayed', 'jittery']) {
-				await waitFor(async () => (await samplesOf(group, measuredFrom)) >= 6, `samples of the ${group} bots`, 60_000);
+				await waitFor(async () => (await samplesOf(group, measuredFrom)) >= 6, `samples of the ${group} bots`, 60_000, storePollMs);
 			}
-			await waitFor(async () => (await samplesOf('changing', firstMedia.get('changing')!)) >= 4, 'samples before the change', 60_000);
+			await waitFor(async () => (await samplesOf('changing', firstMedia.get('changing')!)) >= 4, 'samples before the change', 60_000, storePollMs);
 			const changedAt = Date.now();
 			await run.setNetwork(['changing'], { ...networkPresets.perfect, delayMs: 120 });
-			await waitFor(async () => (await samplesOf('changing', changedAt + 4000)) >= 2, 'samples after the change', 60_000);
+			await waitFor(async () => (await samplesOf('changing', changedAt + 4000)) >= 2, 'samples after the change', 60_000, storePollMs);
 			const relays = (run.driverOf('browser') as BrowserDriver).relays();
 			expect(relays.length).toBe(3);
 			expect(relays.every((r) => r.stats.forwarded > 0)).toBe(true);
