@@ -155,6 +155,29 @@ describe('BrowserDriver.prepare', () => {
 			await close();
 		}
 	}, 120_000);
+
+	it('shares a browser between groups that publish alike, and gives other media its own', async () => {
+		const { context, close } = await driverContext('prepare-shared');
+		const groups = Scenario.parse({
+			name: 'prepare-shared',
+			participants: [
+				{ name: 'speakers', bot: 'browser', count: 1, publish: '180p15' },
+				{ name: 'watchers', bot: 'browser', count: 1, publish: '180p15', subscribe: 'audio' },
+				{ name: 'callers', bot: 'browser', count: 1, publish: 'audio-only' },
+			],
+			schedule: { executor: 'constant-vus', vus: 3, duration: '1m' },
+		}).participants;
+		const slots: Slot[] = groups.map((group, index) => ({ index, roomId: 'prepare', group, peerId: `${group.name}-${index}` }));
+		const browsers = new BrowserDriver(context, 2);
+		try {
+			// Two 180p15 pages fill one browser whatever their groups; the audio-only page needs another fake camera.
+			expect(await browsers.prepare({ all: slots })).toBe(2);
+			expect(browsers.processes().map((p) => p.id.replace(/-\d+$/, '')).sort()).toEqual(['chromium-180p15', 'chromium-audio-only']);
+		} finally {
+			await browsers.close();
+			await close();
+		}
+	}, 120_000);
 });
 
 describe('LiteDriver.prepare', () => {
