@@ -56,6 +56,7 @@ export const botCosts = {
 		e2eSendFactor: { '180p15': 1.2, '360p30': 1.58, '720p30': 1.58 } satisfies Record<VideoProfile, number>,
 		e2eBotMiB: 2.7,
 		botMiB: 3,
+		/** Per process of lite bots and viewers, before its first bot. */
 		processMiB: 90,
 	},
 	viewer: {
@@ -65,8 +66,8 @@ export const botCosts = {
 		 */
 		receiveAudioCores: 0.0013,
 		receiveVideoCores: { '180p15': 0.0007, '360p30': 0.0014, '720p30': 0.0028 } satisfies Record<VideoProfile, number>,
+		/** Viewers share the lite bots' processes (lite.processMiB). */
 		botMiB: 1,
-		processMiB: 90,
 	},
 	/** The bundled SFU: one mediasoup worker core carries about 1,800 consumers (bench:sfu-capacity). */
 	sfuCoresPerConsumer: 1 / 1800,

@@ -132,11 +132,9 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 	}
 	const lines: SizingLine[] = [];
 	for (const { group, count, cores, mib } of perGroup.values()) {
-		const perProcess = { browser: scenario.pagesPerBrowser, lite: scenario.liteBotsPerProcess, viewer: scenario.viewersPerProcess }[group.bot];
-		const processes = Math.ceil(count / perProcess);
-		const processMiB = processes * botCosts[group.bot].processMiB;
-		lines.push({ what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`, cores, mib: mib + processMiB });
+		lines.push({ what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`, cores, mib });
 	}
+	lines.push(...processLines(scenario, all, peak, mine, machine));
 	if (options.bundledSfu) lines.push({ what: `bundled SFU (${consumers} consumers)`, cores: consumers * botCosts.sfuCoresPerConsumer, mib: 150 });
 	if (options.localCollector) {
 		const samplesPerSecond = streams / (scenario.statsInterval / 1000);
@@ -157,6 +155,40 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				`Try ${browsers > 0 ? 'lite bots for volume (bot: "lite", about a fiftieth of a browser bot), ' : ''}fewer participants, lighter media, or --shard i/${machinesNeeded} on ${machinesNeeded} machines.`,
 			].join(' ');
 	return { peakParticipants: [...peak].filter((i) => mine.has(i)).length, cores, mib, lines, machine, fits, machinesNeeded, advice };
+}
+
+/**
+ * The bot processes, counted as the drivers start them: before the schedule, a browser for every
+ * `pagesPerBrowser` participants this shard will fill that publish alike (groups with the same
+ * profile share browsers: the fake camera and microphone are the browser's), and one lite-bot
+ * process per core (fewer for fewer bots), with more once the peak's lite bots and viewers fill
+ * them, each kind by its share of a process.
+ */
+function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: Set<number>, machine: Machine): SizingLine[] {
+	const pagesByProfile = new Map<string, number>();
+	let hosted = 0;
+	let peakLoad = 0;
+	for (const slot of all) {
+		if (!mine.has(slot.index)) continue;
+		const { bot, publish } = slot.group;
+		if (bot === 'browser') {
+			pagesByProfile.set(publish, (pagesByProfile.get(publish) ?? 0) + 1);
+			continue;
+		}
+		hosted++;
+		if (peak.has(slot.index)) peakLoad += 1 / (bot === 'viewer' ? scenario.viewersPerProcess : scenario.liteBotsPerProcess);
+	}
+	const lines: SizingLine[] = [];
+	const browsers = [...pagesByProfile.values()].reduce((n, pages) => n + Math.ceil(pages / scenario.pagesPerBrowser), 0);
+	if (browsers > 0) {
+		const profiles = [...pagesByProfile.keys()].join(', ');
+		lines.push({ what: `${browsers} browser${browsers === 1 ? '' : 's'} (up to ${scenario.pagesPerBrowser} pages each, by what they publish: ${profiles})`, cores: 0, mib: browsers * botCosts.browser.processMiB });
+	}
+	const liteProcesses = hosted === 0 ? 0 : Math.max(Math.min(machine.cores, hosted), Math.ceil(peakLoad - 1e-9));
+	if (liteProcesses > 0) {
+		lines.push({ what: `${liteProcesses} lite-bot process${liteProcesses === 1 ? '' : 'es'} (lite bots and viewers)`, cores: 0, mib: liteProcesses * botCosts.lite.processMiB });
+	}
+	return lines;
 }
 
 /** The sizing as lines for the terminal. */

@@ -146,6 +146,42 @@ describe('preflight sizing', () => {
 		expect(groupOf({ video: true, lite: false }, 'lite')).toEqual(lite);
 	});
 
+	it('counts bot processes as the drivers start them: browsers by what they publish, lite bots and viewers sharing processes', () => {
+		const sizing = estimate(
+			Scenario.parse({
+				name: 'processes',
+				pagesPerBrowser: 4,
+				participants: [
+					{ name: 'wifi', bot: 'browser', count: 2, publish: '180p15', network: 'wifi' },
+					{ name: 'mobile', bot: 'browser', count: 2, publish: '180p15', network: '4g' },
+					{ name: 'voice', bot: 'browser', count: 1, publish: 'audio-only' },
+					{ name: 'stage', bot: 'lite', count: 10, publish: '180p15' },
+					{ name: 'audience', bot: 'viewer', count: 1200, publish: 'none' },
+				],
+				schedule: { executor: 'constant-vus', vus: 1215, duration: '1m' },
+			}),
+			{ bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } },
+		);
+		const line = (start: string) => sizing.lines.find((l) => l.what.includes(start))!;
+		// The two 180p15 groups fill one browser together; the audio-only page gets its own.
+		expect(line('browsers (').what).toMatch(/^2 browsers/);
+		expect(line('browsers (').mib).toBe(2 * 450);
+		// 10 lite bots at 50 a process and 1200 viewers at 500: 0.2 + 2.4 of a process, so 3.
+		expect(line('lite-bot process').what).toMatch(/^3 lite-bot processes/);
+		expect(line('lite-bot process').mib).toBe(3 * 90);
+		// Group lines carry the bots' own memory only.
+		expect(line('"audience"').mib).toBe(1200 * 1);
+		expect(line('"wifi"').mib).toBe(2 * 62);
+		// Few lite bots still get one process per core, as the driver starts them before the schedule.
+		const few = estimate(Scenario.parse({ name: 'few', participants: [{ bot: 'lite', count: 3, publish: 'audio-only' }], schedule: { executor: 'constant-vus', vus: 3, duration: '1m' } }), {
+			bundledSfu: false,
+			localCollector: false,
+			machine: { cores: 2, memoryBytes: 24 * 2 ** 30 },
+		});
+		expect(few.lines.find((l) => l.what.includes('lite-bot process'))!.what).toMatch(/^2 lite-bot processes/);
+		expect(few.lines.some((l) => l.what.includes('browser'))).toBe(false);
+	});
+
 	it('warns before the run, and with --strict-capacity refuses to start', async () => {
 		const file = path.join(work, 'thirty.json');
 		const { writeFileSync } = await import('node:fs');
