@@ -14,7 +14,7 @@ import { networkPresets, Scenario, type NetworkConditions } from '../../protocol
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { mediaByRemotePeer, pageState } from '../helpers/botpages.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-lite-test-'));
@@ -115,6 +115,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 			},
 			'four round trips in the reports of every lite bot',
 			60_000,
+			storePollMs,
 		);
 		const rows = await collector.store.query<{ peer_id: string; rtt: number; jitter: number; loss: number; inbound: number }>(
 			`SELECT peer_id, minIf(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
@@ -163,7 +164,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 				{ run: runId, at: killedAt },
 			);
 			return Number(rows[0]?.n) > 0 && rows;
-		}, 'a sample of lite-0 after the kill', 30_000);
+		}, 'a sample of lite-0 after the kill', 30_000, storePollMs);
 		expect(later!.n).toBeGreaterThan(0);
 		const [fail] = await collector.store.query<{ reason: string }>(
 			`SELECT reason FROM callswarm.events WHERE run_id = {run:String} AND peer_id = 'lite-1' AND type = 'fail'`,

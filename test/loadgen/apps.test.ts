@@ -12,7 +12,7 @@ import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { startMeshServer, type MeshServer } from '../fixtures/apps/mesh/server.ts';
 import { startSfuApp } from '../fixtures/apps/sfu/server.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-apps-test-'));
@@ -59,7 +59,7 @@ async function runUntilDecoded(scenario: Scenario, working: number, expectFailur
 			if (Number(row?.n ?? 0) !== working) return false;
 			const decoded = await decodedStreams(run);
 			return decoded.size === working && [...decoded.values()].every((streams) => streams.size >= working - 1);
-		}, 'decoded video of every remote participant after first media', 60_000);
+		}, 'decoded video of every remote participant after first media', 60_000, storePollMs);
 		if (also) await waitFor(() => also(run), 'what the test waits for besides', 60_000);
 		run.stop('measured');
 		return { run, result: await outcome, failures };

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Scenario } from '../../protocol/scenario.ts';
 import { runDataDir, startWatchedRun } from '../helpers/loadRuns.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 
 const dataDir = runDataDir('screen-share');
 
@@ -58,7 +58,7 @@ describe('screen share in the collector', () => {
 				seen = await kinds(since);
 				const browserSide = (direction: string, group: string, kind: string) => seen.find((r) => r.group === group && r.direction === direction && r.kind === kind);
 				return ['screen', 'video'].every((kind) => (browserSide('outbound', 'presenter', kind)?.n ?? 0) >= 8 && (browserSide('inbound', 'viewer', kind)?.n ?? 0) >= 8);
-			}, 'eight samples of screen and camera on both sides', 120_000).catch((error: Error) => {
+			}, 'eight samples of screen and camera on both sides', 120_000, storePollMs).catch((error: Error) => {
 				throw new Error(`${error.message}; seen: ${JSON.stringify(seen)}`);
 			});
 			const row = (group: string, direction: string, kind: string) => seen.find((r) => r.group === group && r.direction === direction && r.kind === kind)!;
@@ -81,7 +81,7 @@ describe('screen share in the collector', () => {
 					{ run: run.runId },
 				);
 				return Number(lite?.screen ?? 0) > 0 && Number(lite?.camera ?? 0) > 0;
-			}, 'the lite viewer receiving the screen and the camera, apart', 60_000);
+			}, 'the lite viewer receiving the screen and the camera, apart', 60_000, storePollMs);
 
 			run.stop('measured');
 			const result = await outcome;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { networkPresets, Scenario } from '../../protocol/scenario.ts';
 import { runDataDir, startWatchedRun } from '../helpers/loadRuns.ts';
-import { waitFor } from '../helpers/signaling.ts';
+import { storePollMs, waitFor } from '../helpers/signaling.ts';
 
 const dataDir = runDataDir('simulcast');
 
@@ -45,7 +45,7 @@ describe('simulcast senders and layer-following receivers', () => {
 				trail.splice(0, trail.length, `${group}: ${seen.join(',')}`);
 				// Three samples in a row: a layer the SFU settled on, not one passing frame.
 				return seen.length >= 3 && seen.slice(-3).every(test);
-			}, what, timeoutMs).catch((error: Error) => {
+			}, what, timeoutMs, storePollMs).catch((error: Error) => {
 				throw new Error(`${error.message}; widths seen: ${trail.join(' ')}`);
 			});
 		try {
@@ -60,7 +60,7 @@ describe('simulcast senders and layer-following receivers', () => {
 					{ run: run.runId },
 				);
 				return Number(row?.sizes ?? 0) >= 2;
-			}, 'outbound video in at least two layers', 60_000);
+			}, 'outbound video in at least two layers', 60_000, storePollMs);
 
 			// Unconstrained, the viewer settles on the top layer: the camera's own 640 px.
 			await waitForWidth('viewer', firstMedia.get('viewer')!, (w) => w === 640, 'the viewer on the top layer', 90_000);

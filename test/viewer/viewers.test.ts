@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scenario } from '../../protocol/scenario.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { runDataDir, startWatchedRun } from '../helpers/loadRuns.ts';
-import { fakeParticipant, nodeSignaling, waitFor } from '../helpers/signaling.ts';
+import { fakeParticipant, nodeSignaling, storePollMs, waitFor } from '../helpers/signaling.ts';
 
 const dataDir = runDataDir('viewers');
 
@@ -46,8 +46,8 @@ describe('viewers under impairment', () => {
 		try {
 			await waitFor(() => firstMedia.has('browser') && firstMedia.has('viewer'), 'first media of the browser and the viewers', 180_000);
 			// 2,000 audio packets per receiver (40 s at 50 a second): 5 % loss is then 100 ± 20 lost.
-			await waitFor(async () => (await audioPackets('browser')) >= 2000, 'audio at the browser receiver', 180_000);
-			await waitFor(async () => (await audioPackets('viewer')) >= 3 * 2000, 'audio at the viewers', 180_000);
+			await waitFor(async () => (await audioPackets('browser')) >= 2000, 'audio at the browser receiver', 180_000, storePollMs);
+			await waitFor(async () => (await audioPackets('viewer')) >= 3 * 2000, 'audio at the viewers', 180_000, storePollMs);
 			run.stop('measured');
 			const result = await outcome;
 			expect(result.summary.participants.joined).toBe(5);
