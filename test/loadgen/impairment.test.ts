@@ -90,9 +90,13 @@ describe('network impairment of browser bots through TURN', () => {
 				ORDER BY ts`,
 				{},
 			);
-			// Before: from its own first media on (its join, and the others', are the machine's busiest seconds).
-			const before = change.filter((r) => r.t >= firstMedia.get('changing')! && r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt).sort((a, b) => a - b);
-			expect(before[Math.floor(before.length / 2)]).toBeLessThan(30);
+			// Before: from its own first media on. A candidate pair's RTT is its latest STUN ping, and Chromium pings
+			// a chosen pair every few seconds: one ping answered late in the joins (the machine's busiest seconds) is
+			// then half the samples of the few seconds before the change (CI read a median of 100 ms on a path that
+			// reads 1 to 30). The relay never sends a packet early, so the smallest round trip is the one that tells
+			// whether the path was delayed before the change.
+			const before = change.filter((r) => r.t >= firstMedia.get('changing')! && r.t < changedAt && r.direction === 'candidate-pair').map((r) => r.rtt);
+			expect(Math.min(...before), `RTTs before the change: ${before.join(', ')} ms`).toBeLessThan(30);
 			const firstSlow = change.find((r) => r.t >= changedAt && r.rtt > 200);
 			expect(firstSlow, 'an RTT above 200 ms after the change').toBeDefined();
 			expect(firstSlow!.t - changedAt).toBeLessThanOrEqual(3000);
