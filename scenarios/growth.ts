@@ -5,8 +5,7 @@ import { defineScenario } from '../protocol/scenario.ts';
  * Rooms of 6 like a team call: a browser bot for full realism (it decodes what it receives),
  * two lite bots with camera and three with only a microphone for volume (rooms of 8 held a
  * slower 2-core machine at its limit). Sized for a 2-core machine (about 0.8 core at the
- * peak, see `callswarm run`'s preflight); scale the counts up
- * with --shard over more machines.
+ * peak, see `callswarm run`'s preflight); scale the counts up with --shard over more machines.
  */
 export default defineScenario({
 	name: 'growth',
@@ -14,7 +13,7 @@ export default defineScenario({
 	rooms: { count: 2, fill: 'pack' },
 	participants: [
 		{ name: 'browser', bot: 'browser', count: 1, publish: '180p15' },
-		// Lite bots hear the three loudest, as a messenger's SFU forwards them (all seven held a slower 2-core machine at its limit).
+		// Lite bots hear the three loudest, as a messenger's SFU forwards them (every voice of a room of 8 held a slower 2-core machine at its limit).
 		{ name: 'camera', bot: 'lite', count: 2, publish: '180p15', subscribe: 'audio', audioTopN: 3 },
 		{ name: 'microphone', bot: 'lite', count: 3, publish: 'audio-only', subscribe: 'audio', audioTopN: 3 },
 	],
