@@ -15,6 +15,7 @@ import { TurnServer } from '../network/TurnServer.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { fillPlaceholders, runAppScript, type AppContext } from './appScript.ts';
 import { launchChromium, type LaunchedBrowser } from './chromium.ts';
+import { browserMediaOf } from './media.ts';
 
 interface BrowserProcess {
 	launched: LaunchedBrowser;
@@ -36,13 +37,6 @@ interface BrowserBot {
 	sampling?: Promise<void>;
 	ended: boolean;
 }
-
-/**
- * Which browsers a participant's page can go to: those whose fake camera and microphone play its
- * publish profile (Chromium reads them once per process, from its command line). Groups that
- * publish alike share browsers, whatever their networks or apps.
- */
-const mediaOf = (slot: Slot): string => slot.group.publish;
 
 /** Chromium's generated screen for getDisplayMedia: slides at 1080p, 5 frames per second. */
 const screen = { width: 1920, height: 1080, frameRate: 5 };
@@ -80,7 +74,7 @@ export class BrowserDriver implements BotDriver {
 		const jobs: Promise<unknown>[] = [];
 		if (all.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
 		const byMedia = new Map<string, Slot[]>();
-		for (const slot of all) byMedia.set(mediaOf(slot), [...(byMedia.get(mediaOf(slot)) ?? []), slot]);
+		for (const slot of all) byMedia.set(browserMediaOf(slot), [...(byMedia.get(browserMediaOf(slot)) ?? []), slot]);
 		const pids: number[] = [];
 		for (const [key, slots] of byMedia) {
 			const missing = Math.ceil(slots.length / this.pagesPerBrowser) - (this.#browsers.get(key)?.length ?? 0);
@@ -219,7 +213,7 @@ export class BrowserDriver implements BotDriver {
 
 	/** A browser playing the slot's media with room for one more page, launching one when all are full. */
 	async #browserFor(slot: Slot): Promise<BrowserProcess> {
-		const key = mediaOf(slot);
+		const key = browserMediaOf(slot);
 		for (;;) {
 			const list = this.#browsers.get(key) ?? [];
 			const free = list.find((b) => b.bots.size + b.reserved < this.pagesPerBrowser && b.launched.browser.connected);
@@ -256,7 +250,7 @@ export class BrowserDriver implements BotDriver {
 		const launched = await launchChromium({ media: { videoFile, audioFile }, args: insecure });
 		const process: BrowserProcess = {
 			launched,
-			label: `chromium-${mediaOf(slot)}-${++this.#launched}`,
+			label: `chromium-${browserMediaOf(slot)}-${++this.#launched}`,
 			userAgent: await launched.browser.userAgent(),
 			bots: new Set(),
 			reserved: 0,

@@ -147,7 +147,7 @@ export class LiteDriver implements BotDriver {
 	/** How full a process is, 1 meaning full: lite bots and viewers each take their share. */
 	#load(process: LiteProcess): number {
 		let load = 0;
-		for (const slot of process.bots.values()) load += hostedKind(slot) === 'viewer' ? 1 / this.options.viewersPerProcess : 1 / this.options.botsPerProcess;
+		for (const slot of process.bots.values()) load += processShare(slot, this.options);
 		return load;
 	}
 
@@ -219,4 +219,9 @@ export class LiteDriver implements BotDriver {
 /** What a lite-bot process runs for a slot: a lite bot, or a viewer. */
 function hostedKind(slot: Slot): 'lite' | 'viewer' {
 	return slot.group.bot === 'viewer' ? 'viewer' : 'lite';
+}
+
+/** The share of a lite-bot process a slot takes, 1 being a full process: lite bots and viewers each by their own count per process. */
+export function processShare(slot: Slot, perProcess: { botsPerProcess: number; viewersPerProcess: number }): number {
+	return 1 / (hostedKind(slot) === 'viewer' ? perProcess.viewersPerProcess : perProcess.botsPerProcess);
 }

@@ -9,6 +9,8 @@ import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../.
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
+import { browserMediaOf } from '../browser/media.ts';
+import { processShare } from '../lite/LiteDriver.ts';
 import { botCosts, type VideoProfile } from './costs.ts';
 
 export interface Machine {
@@ -166,17 +168,18 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
  */
 function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: Set<number>, machine: Machine): SizingLine[] {
 	const pagesByProfile = new Map<string, number>();
+	const perProcess = { botsPerProcess: scenario.liteBotsPerProcess, viewersPerProcess: scenario.viewersPerProcess };
 	let hosted = 0;
 	let peakLoad = 0;
 	for (const slot of all) {
 		if (!mine.has(slot.index)) continue;
-		const { bot, publish } = slot.group;
-		if (bot === 'browser') {
-			pagesByProfile.set(publish, (pagesByProfile.get(publish) ?? 0) + 1);
+		if (slot.group.bot === 'browser') {
+			const media = browserMediaOf(slot);
+			pagesByProfile.set(media, (pagesByProfile.get(media) ?? 0) + 1);
 			continue;
 		}
 		hosted++;
-		if (peak.has(slot.index)) peakLoad += 1 / (bot === 'viewer' ? scenario.viewersPerProcess : scenario.liteBotsPerProcess);
+		if (peak.has(slot.index)) peakLoad += processShare(slot, perProcess);
 	}
 	const lines: SizingLine[] = [];
 	const browsers = [...pagesByProfile.values()].reduce((n, pages) => n + Math.ceil(pages / scenario.pagesPerBrowser), 0);
