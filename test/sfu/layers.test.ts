@@ -69,7 +69,7 @@ describe('last-N ranking in the call client (bundled SFU, real mediasoup worker,
 		const viewer = await fakeParticipant(sfu.wsUrl, 'ranking', 'viewer', { publish: false, subscribe: { audio: false, lastN: 2 } });
 		const room = sfu.rooms.get('ranking')!;
 		// The test plays the speaker detector. The room's own would name a speaker on its first tick
-		// even in silence (the first producer it holds), at a moment that depends on the machine's
+		// even in silence (one of the producers it holds), at a moment that depends on the machine's
 		// pace, in between the test's turns.
 		await room.speakers.pause();
 		for (const peer of ['a', 'b', 'c', 'd']) await fakeParticipant(sfu.wsUrl, 'ranking', peer, { subscribe: { audio: false, video: false } });
