@@ -13,7 +13,7 @@ export default defineScenario({
 	rooms: { count: 2, fill: 'pack' },
 	participants: [
 		{ name: 'browser', bot: 'browser', count: 1, publish: '180p15' },
-		// Lite bots hear the three loudest, as a messenger's SFU forwards them (every voice of a room of 8 held a slower 2-core machine at its limit).
+		// Lite bots hear the three loudest, as a messenger's SFU forwards them.
 		{ name: 'camera', bot: 'lite', count: 2, publish: '180p15', subscribe: 'audio', audioTopN: 3 },
 		{ name: 'microphone', bot: 'lite', count: 3, publish: 'audio-only', subscribe: 'audio', audioTopN: 3 },
 	],

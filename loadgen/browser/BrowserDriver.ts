@@ -74,7 +74,10 @@ export class BrowserDriver implements BotDriver {
 		const jobs: Promise<unknown>[] = [];
 		if (all.some((slot) => this.context.relayGroups.has(slot.group.name))) jobs.push(this.#turnServer());
 		const byMedia = new Map<string, Slot[]>();
-		for (const slot of all) byMedia.set(browserMediaOf(slot), [...(byMedia.get(browserMediaOf(slot)) ?? []), slot]);
+		for (const slot of all) {
+			const key = browserMediaOf(slot);
+			byMedia.set(key, [...(byMedia.get(key) ?? []), slot]);
+		}
 		const pids: number[] = [];
 		for (const [key, slots] of byMedia) {
 			const missing = Math.ceil(slots.length / this.pagesPerBrowser) - (this.#browsers.get(key)?.length ?? 0);

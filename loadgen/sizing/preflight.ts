@@ -10,7 +10,7 @@ import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { browserMediaOf } from '../browser/media.ts';
-import { processShare } from '../lite/LiteDriver.ts';
+import { processShare } from '../lite/share.ts';
 import { botCosts, type VideoProfile } from './costs.ts';
 
 export interface Machine {
