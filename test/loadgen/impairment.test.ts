@@ -63,18 +63,27 @@ describe('network impairment of browser bots through TURN', () => {
 			const result = await outcome;
 			expect(result.summary.participants.joined).toBe(5);
 
-			const byGroup = await query<{ group: string; rtt: number; jitter: number }>(
+			const byGroup = await query<{ group: string; jitter: number }>(
 				`SELECT splitByChar('-', peer_id)[1] AS group,
-					quantileExactIf(0.5)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
 					quantileExactIf(0.5)(jitter_ms, direction = 'inbound' AND kind = 'audio') AS jitter
 				FROM callswarm.samples WHERE run_id = {run:String} AND peer_id NOT LIKE 'changing%'
 					AND ts > fromUnixTimestamp64Milli(toInt64({since:Int64})) GROUP BY group`,
 				{ since: measuredFrom },
 			);
 			const g = Object.fromEntries(byGroup.map((r) => [r.group, r]));
-			expect(g.control!.rtt).toBeLessThan(30);
+			// A candidate pair's RTT is its latest STUN ping, answered by a browser and an SFU on a busy machine:
+			// CI on Node 24 read a median of 59 ms on the control's direct loopback path. The relay never sends a
+			// packet early, so each group's smallest round trip tells its path's delay; all of a group's pings count.
+			const pings = await query<{ group: string; rtt: number }>(
+				`SELECT splitByChar('-', peer_id)[1] AS group, rtt_ms AS rtt FROM callswarm.samples
+				WHERE run_id = {run:String} AND peer_id NOT LIKE 'changing%' AND direction = 'candidate-pair' AND rtt_ms > 0
+				ORDER BY ts`,
+				{},
+			);
+			const rttsOf = (group: string) => pings.filter((r) => r.group === group).map((r) => r.rtt);
+			expect(Math.min(...rttsOf('control')), `control RTTs: ${rttsOf('control').join(', ')} ms`).toBeLessThan(30);
 			// 80 ms each way, on every connection of the delayed participant.
-			expect(g.delayed!.rtt).toBeGreaterThan(140);
+			expect(Math.min(...rttsOf('delayed')), `delayed RTTs: ${rttsOf('delayed').join(', ')} ms`).toBeGreaterThan(140);
 			// ±80 ms on each packet: the receiver's interarrival jitter of audio (every group sends it) rises
 			// well above the control's (which gets some too: it receives the jittery participant's jittered
 			// uplink). Video is left out: only the changing participant sends it, and its frames' packets
