@@ -5,7 +5,7 @@
  * slower 2-core machine: ramp and hybrid. A shorter run makes arrivals denser, and at a quarter
  * of their pace these saturated the generator there (the run rightly invalid): hybrid, whose ten
  * joins a second apart lagged a lite-bot process over 50 ms for 5 s during them
- * (in one of five full runs, 2026-11-30); ramp, whose four browser joins would come 4 s apart;
+ * (in one of six full runs, 2026-11-30); ramp, whose four browser joins would come 4 s apart;
  * audio-large, whose 24 joins would come four a second while its lite-bot processes receive
  * dozens of audio streams; impaired-3g, whose browser bots would all join within a second while
  * the runner shapes their media through four relays (on Node 22 its event loop then lags past
