@@ -15,6 +15,7 @@
  * every received audio track). The cost is the median over rounds of marked / unmarked.
  *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1 --e2e 1 --rounds 3]
  */
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import { z } from 'zod';
@@ -46,6 +47,7 @@ const flags = parseInput(
 		split: z.enum(['0', '1']).default('0'),
 		relay: z.enum(['0', '1']).default('0'),
 		e2e: z.enum(['0', '1']).default('0'),
+		joins: z.enum(['0', '1']).default('0'),
 		rounds: wholeNumberText.pipe(z.number().min(1)).default(3),
 	}),
 	parseArgs({
@@ -59,6 +61,7 @@ const flags = parseInput(
 			split: { type: 'string' },
 			relay: { type: 'string' },
 			e2e: { type: 'string' },
+			joins: { type: 'string' },
 			rounds: { type: 'string' },
 		},
 	}).values,
@@ -251,6 +254,91 @@ async function samplingCost(profile: PublishProfile): Promise<{ msPerCall: numbe
 	} finally {
 		await close();
 	}
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** CPU seconds of everything this benchmark runs: Chromium, the SFU's worker, the relays. */
+const allCpuSeconds = () => treeCpuSeconds(process.pid);
+
+/**
+ * The one-off CPU of each join, in CPU seconds: the whole tree's CPU from opening the page until
+ * 2 s after its media flows (the others' too), less what the room cost before the join (over the
+ * time to first media) and what it costs after (over the rest of that window).
+ */
+async function joinCosts(profile: PublishProfile, round: number): Promise<Array<{ cpuSeconds: number; firstMediaMs: number }>> {
+	const p = publishProfiles[profile];
+	const launched = await launchChromium({ media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() } });
+	const relays: ImpairmentRelay[] = [];
+	const rate = async (seconds: number, label: string) => {
+		const c0 = allCpuSeconds();
+		const t0 = performance.now();
+		for (let s = 0; s < seconds; s++) {
+			status.update(`${label} ${bar(s / seconds)}`);
+			await sleep(1000);
+		}
+		return (allCpuSeconds() - c0) / ((performance.now() - t0) / 1000);
+	};
+	try {
+		const joins: Array<{ cpuSeconds: number; firstMediaMs: number }> = [];
+		const pages: Page[] = [];
+		const room = `joins-${profile}-${round}`;
+		const video = p.video ? `${p.video.width}x${p.video.height}@${p.video.frameRate}` : '0';
+		// The browser's own start settles first: the quiet before the first join is the idle room.
+		await rate(3, `${profile} joins, round ${round}: the browser settling`);
+		let before = await rate(3, `${profile} joins, round ${round}: quiet before the first`);
+		for (let i = 0; i < flags.bots; i++) {
+			const label = `${profile} joins, round ${round}: join ${i + 1} of ${flags.bots}`;
+			status.update(label);
+			const c0 = allCpuSeconds();
+			const t0 = performance.now();
+			const page = await launched.browser.newPage();
+			const relay = await inject(page);
+			if (relay) relays.push(relay);
+			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${room}-${i}&video=${video}&audio=1&subscribe=all&codec=${flags.codec}`);
+			pages.push(page);
+			// Media flows when the newcomer sends and receives everyone, and everyone receives it.
+			const kinds = (p.video ? 1 : 0) + 1;
+			await page.waitForFunction((want: number) => window.callswarm.state().producers.length > 0 && window.callswarm.state().consumers.length >= want, { polling: 100, timeout: 30_000 }, i * kinds);
+			for (const other of pages.slice(0, -1)) {
+				await other.waitForFunction((want: number) => window.callswarm.state().consumers.length >= want, { polling: 100, timeout: 30_000 }, i * kinds);
+			}
+			const firstMediaMs = performance.now() - t0;
+			await sleep(2000);
+			const windowCpu = allCpuSeconds() - c0;
+			const windowSeconds = (performance.now() - t0) / 1000;
+			const after = await rate(4, `${label}: settled`);
+			const cpuSeconds = windowCpu - before * (firstMediaMs / 1000) - after * (windowSeconds - firstMediaMs / 1000);
+			joins.push({ cpuSeconds, firstMediaMs });
+			status.done(`${profile} join ${i + 1} (round ${round}): ${cpuSeconds.toFixed(2)} CPU s at once, media after ${firstMediaMs.toFixed(0)} ms; the room ${before.toFixed(2)} → ${after.toFixed(2)} cores`);
+			before = after;
+		}
+		return joins;
+	} finally {
+		await launched.close();
+		for (const relay of relays) relay.close();
+	}
+}
+
+if (flags.joins === '1') {
+	const table: Record<string, Record<string, number | string>> = {};
+	for (const profile of flags.profiles) {
+		const all: number[] = [];
+		const medians: number[] = [];
+		for (let round = 1; round <= flags.rounds; round++) {
+			const joins = await joinCosts(profile, round);
+			all.push(...joins.map((j) => j.cpuSeconds));
+			medians.push(median(joins.map((j) => j.cpuSeconds)));
+		}
+		table[profile] = {
+			'CPU s per join (median)': +median(all).toFixed(2),
+			'round medians': medians.map((m) => m.toFixed(2)).join(' / '),
+			'min / max': `${Math.min(...all).toFixed(2)} / ${Math.max(...all).toFixed(2)}`,
+		};
+	}
+	console.log(`\nWhat a browser bot's join costs at once (${flags.codec}, ${flags.bots} pages joining one room of one launched Chromium in turn, ${flags.rounds} rounds; load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
+	console.table(table);
+	await sfu.close();
+	process.exit(0);
 }
 
 const results: Record<string, Record<string, number>> = {};

@@ -44,7 +44,7 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
                            {room}, {peer}, {name} work here too)
   --time-scale <factor>    every duration of the scenario times this (0.25: four times shorter), to try it out
   --strict-capacity        refuse to start when the preflight sizing says this machine cannot carry the
-                           scenario's peak (default: warn and run)
+                           scenario's peak or its browser joins (default: warn and run)
 
 Exit code: 0 passed, 99 a threshold failed (k6's convention), 3 invalid (the load generator itself
 saturated: no verdict on the call), 2 bad input, 130 interrupted, 1 error.
@@ -130,8 +130,10 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
 	const sfuUrl = flags.sfu ?? e.CALLSWARM_SFU_URL;
 	const collectorUrl = flags.collector ?? e.CALLSWARM_COLLECTOR_URL;
 	const sizing = estimate(scenario, { shard, bundledSfu: !sfuUrl && scenario.target === 'bundled', localCollector: !collectorUrl });
-	if (!sizing.fits) {
-		const message = `${renderSizing(sizing)}\n${flags['strict-capacity'] ? 'refused (--strict-capacity)' : 'warning'}: ${sizing.advice}`;
+	const problems = [sizing.advice, sizing.joins.advice].filter(Boolean);
+	if (problems.length) {
+		const verdict = flags['strict-capacity'] ? 'refused (--strict-capacity)' : 'warning';
+		const message = [renderSizing(sizing), ...problems.map((problem) => `${verdict}: ${problem}`)].join('\n');
 		if (flags['strict-capacity']) throw new InputError(message);
 		console.warn(message);
 	}

@@ -36,6 +36,13 @@ export const botCosts = {
 		 * beside unmarked ones at 360p30: video +7.3 to +7.7 %, video and audio +24.3 to +24.6 %).
 		 */
 		e2eExtra: { video: 0.075, audio: 0.17 },
+		/**
+		 * CPU seconds a join costs at once (the page, its media, its connection, the others
+		 * starting to receive it), beyond what the bot then costs to keep: bench:bots -- --joins 1,
+		 * four pages joining one room in turn, three rounds: 180p15 1.81 (1.56–2.51), 360p30 1.91
+		 * (1.48–2.32), load average 5.3. A 2-core machine spends most of both cores on it for 1–2 s.
+		 */
+		joinCpuSeconds: 1.85,
 		/** Memory per page (PSS), and per Chromium process before its first page. */
 		pageMiB: { none: 45, 'audio-only': 50, '180p15': 62, '360p30': 64, '720p30': 82 } satisfies Record<PublishProfile, number>,
 		processMiB: 450,

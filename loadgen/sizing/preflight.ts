@@ -5,6 +5,7 @@
  * the call, so the user hears about it before the run, not after.
  */
 import os from 'node:os';
+import { formatDuration } from '../../protocol/durations.ts';
 import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../../protocol/scenario.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
@@ -42,6 +43,29 @@ export interface Sizing {
 	/** How many machines (shards) of this size the scenario needs. */
 	machinesNeeded: number;
 	/** What to tell the user when it does not fit. */
+	advice: string;
+	/** The densest stretch of browser joins on this shard, and whether the machine carries it. */
+	joins: JoinBurst;
+}
+
+/**
+ * Browser joins close together: each costs a burst of CPU (joinCpuSeconds) on top of the calls
+ * already running, and a machine held over its overload limit for the overload window marks the
+ * run invalid however light the calls are once everyone is in.
+ */
+export interface JoinBurst {
+	/** Browser joins of this shard in the densest overload window. */
+	count: number;
+	/** Where that window starts, ms into the schedule. */
+	atMs: number;
+	windowMs: number;
+	/** Cores the machine needs over that window: the joins' CPU spread over it, plus the calls in progress at its end. */
+	cores: number;
+	/** The machine's overload limit, in cores. */
+	limitCores: number;
+	/** The most browser joins per window that fit under the limit with those calls in progress. */
+	fitting: number;
+	fits: boolean;
 	advice: string;
 }
 
@@ -156,7 +180,51 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				`this needs about ${cores.toFixed(1)} cores and ${(mib / 1024).toFixed(1)} GiB at its peak; this machine has ${machine.cores} cores (${usableCores.toFixed(1)} usable) and ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB: the load generator would saturate and the run would be invalid.`,
 				`Try ${browsers > 0 ? 'lite bots for volume (bot: "lite", about a fiftieth of a browser bot), ' : ''}fewer participants, lighter media, or --shard i/${machinesNeeded} on ${machinesNeeded} machines.`,
 			].join(' ');
-	return { peakParticipants: [...peak].filter((i) => mine.has(i)).length, cores, mib, lines, machine, fits, machinesNeeded, advice };
+	const peakParticipants = [...peak].filter((i) => mine.has(i)).length;
+	const joins = joinBurst(scenario, all, mine, { cores, participants: peakParticipants }, machine);
+	return { peakParticipants, cores, mib, lines, machine, fits, machinesNeeded, advice, joins };
+}
+
+/**
+ * The densest overload window of this shard's browser joins (a place that leaves and comes back
+ * joins again). The calls in progress at the window's end cost their share of the peak's cores.
+ */
+function joinBurst(scenario: Scenario, all: Slot[], mine: Set<number>, peak: { cores: number; participants: number }, machine: Machine): JoinBurst {
+	const { sustain: windowMs, maxMachineCpuPct } = scenario.overload;
+	const limitCores = (machine.cores * maxMachineCpuPct) / 100;
+	const membership = new Membership(scenario.schedule, all, all.length);
+	const duration = scheduleDuration(scenario.schedule);
+	const step = Math.max(100, duration / 20_000);
+	const joinsAt: number[] = [];
+	const inCallsAt: Array<[number, number]> = [];
+	let before = new Set<number>();
+	for (let t = 0; t <= duration; t += step) {
+		const wanted = membership.wanted(t);
+		for (const index of wanted) if (!before.has(index) && mine.has(index) && all[index]!.group.bot === 'browser') joinsAt.push(t);
+		inCallsAt.push([t, [...wanted].filter((i) => mine.has(i)).length]);
+		before = wanted;
+	}
+	const inCallsBy = (t: number) => inCallsAt.findLast(([at]) => at <= t)?.[1] ?? 0;
+	const perParticipant = peak.participants > 0 ? peak.cores / peak.participants : 0;
+	let worst = { count: 0, atMs: 0, cores: 0, steady: 0 };
+	for (let first = 0, last = 0; first < joinsAt.length; first++) {
+		while (last < joinsAt.length && joinsAt[last]! < joinsAt[first]! + windowMs) last++;
+		const count = last - first;
+		const steady = Math.min(peak.cores, perParticipant * inCallsBy(joinsAt[first]! + windowMs));
+		const cores = (count * botCosts.browser.joinCpuSeconds) / (windowMs / 1000) + steady;
+		if (cores > worst.cores) worst = { count, atMs: joinsAt[first]!, cores, steady };
+	}
+	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / botCosts.browser.joinCpuSeconds));
+	const fits = worst.count <= 1 || worst.cores <= limitCores;
+	const windowText = formatDuration(windowMs);
+	const advice = fits
+		? ''
+		: [
+				`${worst.count} browser bots join within ${windowText} (${worst.atMs === 0 ? 'at the start' : `from ${formatDuration(worst.atMs)} into the schedule`}). A join costs about ${botCosts.browser.joinCpuSeconds} CPU seconds at once,`,
+				`so with the calls in progress this machine would need about ${worst.cores.toFixed(1)} cores over those ${windowText}, past its overload limit (${maxMachineCpuPct} % of ${machine.cores} cores, ${limitCores.toFixed(1)}):`,
+				`the joins would measure the machine and the run would be invalid. Spread them: at most ${Math.max(1, fitting)} browser join${fitting > 1 ? 's' : ''} per ${windowText} here (ramping-vus stages, a lower arrival rate), or --shard.`,
+			].join(' ');
+	return { count: worst.count, atMs: worst.atMs, windowMs, cores: worst.cores, limitCores, fitting, fits, advice };
 }
 
 /**

@@ -182,6 +182,56 @@ describe('preflight sizing', () => {
 		expect(few.lines.some((l) => l.what.includes('browser'))).toBe(false);
 	});
 
+	describe('browser joins close together', () => {
+		const twoCores = { bundledSfu: true, localCollector: true, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } };
+		const four = (schedule: unknown, bot = 'browser') =>
+			Scenario.parse({ name: 'four', rooms: { count: 1 }, participants: [{ bot, count: 4, publish: '180p15' }], schedule });
+		const atOnce = { executor: 'constant-vus', vus: 4, duration: '1m30s' };
+
+		it('says four browser bots joining at once do not fit a 2-core machine, though the call does, and how many joins would', () => {
+			const sizing = estimate(four(atOnce), twoCores);
+			expect(sizing.fits).toBe(true);
+			const { joins } = sizing;
+			expect(joins).toMatchObject({ count: 4, atMs: 0, windowMs: 5000, limitCores: 1.9, fits: false, fitting: 1 });
+			// 4 × 1.85 CPU s over 5 s, and the four calls in progress.
+			expect(joins.cores).toBeCloseTo(4 * 0.37 + sizing.cores, 5);
+			expect(joins.advice).toMatch(/^4 browser bots join within 5s \(at the start\)\. A join costs about 1\.85 CPU seconds at once/);
+			expect(joins.advice).toContain('at most 1 browser join per 5s here');
+		});
+
+		it('finds the densest window mid-run, and lets joins that come far enough apart through', () => {
+			// 2 early, then 2 within the same second at 30 s: the burst is the second pair.
+			const late = estimate(
+				four({ executor: 'ramping-vus', stages: [{ duration: '20s', target: 2 }, { duration: '10s', target: 2 }, { duration: '1s', target: 4 }, { duration: '30s', target: 4 }] }),
+				twoCores,
+			);
+			expect(late.joins.count).toBe(2);
+			expect(late.joins.atMs).toBeGreaterThanOrEqual(30_000);
+			expect(late.joins.atMs).toBeLessThan(31_000);
+			// What the shipped impaired-3g does: 6 s apart, one join per window.
+			const spread = estimate(four({ executor: 'ramping-vus', stages: [{ duration: '24s', target: 4 }, { duration: '1m', target: 4 }] }), twoCores);
+			expect(spread.joins).toMatchObject({ count: 1, fits: true, advice: '' });
+			// A bigger machine carries the burst; lite bots' joins are not browsers'.
+			expect(estimate(four(atOnce), { ...twoCores, machine: { cores: 8, memoryBytes: 24 * 2 ** 30 } }).joins.fits).toBe(true);
+			expect(estimate(four(atOnce, 'lite'), twoCores).joins).toMatchObject({ count: 0, fits: true });
+			// A shard counts its own joins: two of the four here.
+			expect(estimate(four(atOnce), { ...twoCores, shard: { index: 1, count: 2 } }).joins.count).toBe(2);
+		});
+
+		it('with --strict-capacity refuses a burst of browser joins the calls alone would fit', async () => {
+			const file = path.join(work, 'four-at-once.json');
+			const { writeFileSync } = await import('node:fs');
+			writeFileSync(file, JSON.stringify({ name: 'four-at-once', rooms: { count: 1 }, participants: [{ bot: 'browser', count: 4, publish: '180p15' }], schedule: atOnce }));
+			const dataDir = path.join(work, 'burst-data');
+			const { code, stderr } = await callswarm(['run', file, '--strict-capacity', '--data-dir', dataDir]);
+			expect(code).toBe(2);
+			expect(stderr).toContain('preflight: peak 4 participants');
+			expect(stderr).not.toContain('this needs about');
+			expect(stderr).toContain('refused (--strict-capacity): 4 browser bots join within 5s (at the start)');
+			expect(existsSync(dataDir)).toBe(false);
+		});
+	});
+
 	it('warns before the run, and with --strict-capacity refuses to start', async () => {
 		const file = path.join(work, 'thirty.json');
 		const { writeFileSync } = await import('node:fs');

@@ -7,9 +7,10 @@
  * joins a second apart lagged a lite-bot process over 50 ms for 5 s during them
  * (in one of six full runs, 2026-11-30); ramp, whose four browser joins would come 4 s apart;
  * audio-large, whose 24 joins would come four a second while its lite-bot processes receive
- * dozens of audio streams; impaired-3g, whose browser bots would all join within a second while
- * the runner shapes their media through four relays (on Node 22 its event loop then lags past
- * the limit); large-room, whose twelve joins would come within ten seconds while the runner
+ * dozens of audio streams; impaired-3g, whose browser bots would join 1.5 s apart while the runner
+ * shapes their media through four relays (when they all joined at once, on the project's CI the
+ * machine was over 95 % for 5 s at its own pace: they now come 6 s apart, and the preflight
+ * warns of such bursts, which this test refuses); large-room, whose twelve joins would come within ten seconds while the runner
  * starts browsers and lite-bot processes; growth, whose exponential arrivals lag a lite-bot
  * process on Node 24; and smoke, whose four browser joins would come within 4 s (on a slower
  * 2-core machine each join takes most of both cores for 2–3 s).
@@ -47,6 +48,7 @@ describe('shipped scenarios', () => {
 				(e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
 			);
 			expect(result.stderr, 'preflight sizing').not.toContain('warning: this needs about');
+			expect(result.stderr, 'preflight join check').not.toContain('browser bots join within');
 			const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { status: string; statusReason: string };
 			expect({ code: result.code, status: summary.status, reason: summary.statusReason }, result.stdout).toEqual({ code: 0, status: 'passed', reason: '' });
 		}, 330_000);
