@@ -69,17 +69,25 @@ export interface JoinBurst {
 	advice: string;
 }
 
-/** The moment the schedule wants the most participants, and who they are (every shard). */
-function peakSet(scenario: Scenario, slots: Slot[]): Set<number> {
+/**
+ * Participants in calls over the schedule, on one grid: the moment the schedule wants the most
+ * (every shard), and at each grid point how many of them are this shard's.
+ */
+function callsOverTime(scenario: Scenario, slots: Slot[], mine: Set<number>): { peak: Set<number>; stepMs: number; mineInCalls: number[] } {
 	const membership = new Membership(scenario.schedule, slots, slots.length);
 	const duration = scheduleDuration(scenario.schedule);
-	const step = Math.max(250, duration / 2000);
-	let best = new Set<number>();
-	for (let t = 0; t <= duration; t += step) {
+	const stepMs = Math.max(250, duration / 2000);
+	let peak = new Set<number>();
+	const mineInCalls: number[] = [];
+	for (let t = 0; t <= duration; t += stepMs) {
 		const wanted = membership.wanted(t);
-		if (wanted.size > best.size) best = wanted;
+		if (wanted.size > peak.size) peak = wanted;
+		let count = 0;
+		if (mine.size === slots.length) count = wanted.size;
+		else for (const index of wanted) if (mine.has(index)) count++;
+		mineInCalls.push(count);
 	}
-	return best;
+	return { peak, stepMs, mineInCalls };
 }
 
 const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => group.subscribe === 'all' || group.subscribe === kind;
@@ -88,8 +96,9 @@ const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => gr
 export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSfu: boolean; localCollector: boolean; machine?: Machine }): Sizing {
 	const machine = options.machine ?? thisMachine();
 	const all = buildSlots(scenario);
-	const peak = peakSet(scenario, all);
 	const mine = new Set((options.shard ? slotsOfShard(all, options.shard) : all).map((s) => s.index));
+	const calls = callsOverTime(scenario, all, mine);
+	const { peak } = calls;
 	const byRoom = new Map<string, Slot[]>();
 	for (const slot of all) {
 		if (!peak.has(slot.index)) continue;
@@ -181,7 +190,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				`Try ${browsers > 0 ? 'lite bots for volume (bot: "lite", about a fiftieth of a browser bot), ' : ''}fewer participants, lighter media, or --shard i/${machinesNeeded} on ${machinesNeeded} machines.`,
 			].join(' ');
 	const peakParticipants = [...peak].filter((i) => mine.has(i)).length;
-	const joins = joinBurst(scenario, all, mine, { cores, participants: peakParticipants }, machine);
+	const joins = joinBurst(scenario, all, mine, calls, { cores, participants: peakParticipants }, machine);
 	return { peakParticipants, cores, mib, lines, machine, fits, machinesNeeded, advice, joins };
 }
 
@@ -189,22 +198,31 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
  * The densest overload window of this shard's browser joins (a place that leaves and comes back
  * joins again). The calls in progress at the window's end cost their share of the peak's cores.
  */
-function joinBurst(scenario: Scenario, all: Slot[], mine: Set<number>, peak: { cores: number; participants: number }, machine: Machine): JoinBurst {
+function joinBurst(
+	scenario: Scenario,
+	all: Slot[],
+	mine: Set<number>,
+	calls: { stepMs: number; mineInCalls: number[] },
+	peak: { cores: number; participants: number },
+	machine: Machine,
+): JoinBurst {
 	const { sustain: windowMs, maxMachineCpuPct } = scenario.overload;
 	const limitCores = (machine.cores * maxMachineCpuPct) / 100;
-	const membership = new Membership(scenario.schedule, all, all.length);
 	const duration = scheduleDuration(scenario.schedule);
+	// Joins to a tenth of a second, from this shard's browser places only (usually a few).
+	const browsers = new Membership(scenario.schedule, all.filter((slot) => mine.has(slot.index) && slot.group.bot === 'browser'), all.length);
 	const step = Math.max(100, duration / 20_000);
 	const joinsAt: number[] = [];
-	const inCallsAt: Array<[number, number]> = [];
 	let before = new Set<number>();
 	for (let t = 0; t <= duration; t += step) {
-		const wanted = membership.wanted(t);
-		for (const index of wanted) if (!before.has(index) && mine.has(index) && all[index]!.group.bot === 'browser') joinsAt.push(t);
-		inCallsAt.push([t, [...wanted].filter((i) => mine.has(i)).length]);
+		const wanted = browsers.wanted(t);
+		for (const index of wanted) if (!before.has(index)) joinsAt.push(t);
 		before = wanted;
 	}
-	const inCallsBy = (t: number) => inCallsAt.findLast(([at]) => at <= t)?.[1] ?? 0;
+	// The grid points either side of t, the larger: a join counts from the moment it is wanted.
+	const { stepMs, mineInCalls } = calls;
+	const at = (i: number) => mineInCalls[Math.min(mineInCalls.length - 1, i)] ?? 0;
+	const inCallsBy = (t: number) => Math.max(at(Math.floor(t / stepMs)), at(Math.ceil(t / stepMs)));
 	const perParticipant = peak.participants > 0 ? peak.cores / peak.participants : 0;
 	let worst = { count: 0, atMs: 0, cores: 0, steady: 0 };
 	for (let first = 0, last = 0; first < joinsAt.length; first++) {
