@@ -59,7 +59,7 @@ export interface JoinBurst {
 	/** Where that window starts, ms into the schedule. */
 	atMs: number;
 	windowMs: number;
-	/** Cores the machine needs over that window: the joins' CPU spread over it, plus the calls in progress at its end. */
+	/** Cores the machine needs over that window: the joins' CPU spread over it, plus the calls in progress at its end (0 when no window holds two joins). */
 	cores: number;
 	/** The machine's overload limit, in cores. */
 	limitCores: number;
@@ -224,16 +224,19 @@ function joinBurst(
 	const at = (i: number) => mineInCalls[Math.min(mineInCalls.length - 1, i)] ?? 0;
 	const inCallsBy = (t: number) => Math.max(at(Math.floor(t / stepMs)), at(Math.ceil(t / stepMs)));
 	const perParticipant = peak.participants > 0 ? peak.cores / peak.participants : 0;
-	let worst = { count: 0, atMs: 0, cores: 0, steady: 0 };
+	// A lone join is the peak's business (what fits its 70 % leaves room for one); the worst of
+	// the windows with several is the one to report.
+	let worst = { count: Math.min(1, joinsAt.length), atMs: joinsAt[0] ?? 0, cores: 0, steady: 0 };
 	for (let first = 0, last = 0; first < joinsAt.length; first++) {
 		while (last < joinsAt.length && joinsAt[last]! < joinsAt[first]! + windowMs) last++;
 		const count = last - first;
+		if (count < 2) continue;
 		const steady = Math.min(peak.cores, perParticipant * inCallsBy(joinsAt[first]! + windowMs));
 		const cores = (count * botCosts.browser.joinCpuSeconds) / (windowMs / 1000) + steady;
 		if (cores > worst.cores) worst = { count, atMs: joinsAt[first]!, cores, steady };
 	}
 	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / botCosts.browser.joinCpuSeconds));
-	const fits = worst.count <= 1 || worst.cores <= limitCores;
+	const fits = worst.cores <= limitCores;
 	const windowText = formatDuration(windowMs);
 	const advice = fits
 		? ''
