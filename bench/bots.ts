@@ -13,9 +13,13 @@
  * both), for --rounds rounds: video marks alone (written into every sent frame, read from every
  * received one), then video and audio marks (a burst every second in the microphone, heard in
  * every received audio track). The cost is the median over rounds of marked / unmarked.
- *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1 --e2e 1 --rounds 3]
+ * With --joins 1 it measures only what a join costs at once, beyond what the bot then costs to
+ * keep: --bots pages join one room of a launched browser one after another, --rounds times per
+ * profile (the figure of the preflight's join check).
+ *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1 --e2e 1 --joins 1 --rounds 3]
  */
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Page } from 'puppeteer-core';
 import { z } from 'zod';
@@ -177,7 +181,7 @@ async function measureTogether(
 ): Promise<{ coresPerBot: number[]; ownCoresPerBot: number; otherCoresPerBot: number[] }> {
 	for (let s = 0; s < flags.warmup; s++) {
 		status.update(`${label}: warming up ${bar(s / flags.warmup)}`);
-		await new Promise((r) => setTimeout(r, 1000));
+		await sleep(1000);
 	}
 	const cpu0 = groups.map((g) => treeCpuSeconds(g.pid));
 	const other0 = otherPids.map((pid) => treeCpuSeconds(pid));
@@ -185,7 +189,7 @@ async function measureTogether(
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
 		status.update(`${label}: measuring ${bar(s / flags.seconds)}`);
-		await new Promise((r) => setTimeout(r, 1000));
+		await sleep(1000);
 	}
 	const seconds = (performance.now() - t0) / 1000;
 	const own = process.cpuUsage(own0);
@@ -219,7 +223,7 @@ async function measure(profile: PublishProfile, label: string, samplingMs?: numb
 async function samplingCost(profile: PublishProfile): Promise<{ msPerCall: number; botCores: number }> {
 	const { pages, pid, close } = await openBots(profile, 'sampling');
 	try {
-		await new Promise((r) => setTimeout(r, flags.warmup * 1000));
+		await sleep(flags.warmup * 1000);
 		const phase = async (sampleEveryMs: number | undefined, label: string) => {
 			let calls = 0;
 			const timers = sampleEveryMs
@@ -236,7 +240,7 @@ async function samplingCost(profile: PublishProfile): Promise<{ msPerCall: numbe
 			const t0 = performance.now();
 			for (let s = 0; s < flags.seconds; s++) {
 				status.update(`sampling cost, ${label} ${bar(s / flags.seconds)}`);
-				await new Promise((r) => setTimeout(r, 1000));
+				await sleep(1000);
 			}
 			for (const t of timers) clearInterval(t);
 			const seconds = (performance.now() - t0) / 1000;
@@ -256,7 +260,6 @@ async function samplingCost(profile: PublishProfile): Promise<{ msPerCall: numbe
 	}
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** CPU seconds of everything this benchmark runs: Chromium, the SFU's worker, the relays. */
 const allCpuSeconds = () => treeCpuSeconds(process.pid);
 
@@ -268,7 +271,6 @@ const allCpuSeconds = () => treeCpuSeconds(process.pid);
 async function joinCosts(profile: PublishProfile, round: number): Promise<Array<{ cpuSeconds: number; firstMediaMs: number }>> {
 	const p = publishProfiles[profile];
 	const launched = await launchChromium({ media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() } });
-	const relays: ImpairmentRelay[] = [];
 	const rate = async (seconds: number, label: string) => {
 		const c0 = allCpuSeconds();
 		const t0 = performance.now();
@@ -292,8 +294,8 @@ async function joinCosts(profile: PublishProfile, round: number): Promise<Array<
 			const c0 = allCpuSeconds();
 			const t0 = performance.now();
 			const page = await launched.browser.newPage();
-			const relay = await inject(page);
-			if (relay) relays.push(relay);
+			// Without a TURN server no relay is opened: the page gets the capture only.
+			await inject(page);
 			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${room}-${i}&video=${video}&audio=1&subscribe=all&codec=${flags.codec}`);
 			pages.push(page);
 			// Media flows when the newcomer sends and receives everyone, and everyone receives it.
@@ -315,7 +317,6 @@ async function joinCosts(profile: PublishProfile, round: number): Promise<Array<
 		return joins;
 	} finally {
 		await launched.close();
-		for (const relay of relays) relay.close();
 	}
 }
 

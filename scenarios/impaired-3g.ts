@@ -6,8 +6,9 @@ import { defineScenario } from '../protocol/scenario.ts';
  * would. Each mobile participant's media goes through its own impaired link, so everyone hears
  * them degrade. The gate: nobody drops out, and the call stays usable (MOS over 2.2 for half of
  * the audio). Four browser bots: what a 2-core machine decodes with headroom. They join 6 s
- * apart, as people do: a browser's join takes most of a 2-core machine's CPU for 2–3 s, and
- * four at once held one at 99 % for 5 s (the run rightly invalid: the joins measured the machine).
+ * apart, as people do: a browser's join costs about 1.85 CPU seconds at once (most of a 2-core
+ * machine for 1–2 s), and four at once held one at 99 % for 5 s (the run rightly invalid: the
+ * joins measured the machine).
  */
 export default defineScenario({
 	name: 'impaired-3g',
