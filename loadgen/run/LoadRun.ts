@@ -492,14 +492,14 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 				await this.setNetwork(change.groups ?? this.#scenario.participants.map((g) => g.name), change.network);
 			}
 			const wanted = this.#membership.wanted(t);
-			for (const slot of this.slots) {
-				if (wanted.has(slot.index)) this.#join(slot);
+			for (const [position, slot] of this.slots.entries()) {
+				if (position >= wanted.from && position < wanted.to) this.#join(slot);
 				else if (this.#active.has(slot.index)) void this.#leave(slot);
 			}
 			if (Date.now() - lastStatus >= 1000) {
 				lastStatus = Date.now();
 				if (t > 3000) void this.#refreshLatest();
-				this.emit('progress', this.#progress(t, wanted.size));
+				this.emit('progress', this.#progress(t, wanted.to - wanted.from));
 			}
 			if (abortFrom !== undefined && t >= abortFrom && Date.now() - lastAbortCheck >= abortCheckMs) {
 				lastAbortCheck = Date.now();
@@ -518,7 +518,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	async #finish(startAt: number, stop: StopReason): Promise<RunOutcome> {
 		this.#log(stop.kind === 'completed' ? 'schedule done: participants leave' : `stopping: ${describeStop(stop)}`);
 		this.#speakerTurns?.close();
-		await Promise.all([...this.#active.keys()].map((index) => this.#leave(this.slots.find((s) => s.index === index)!)));
+		await Promise.all(this.slots.filter((slot) => this.#active.has(slot.index)).map((slot) => this.#leave(slot)));
 		for (const driver of this.#drivers.values()) await driver.close();
 		this.#sfuReporter?.stop();
 		this.#monitor?.stop();

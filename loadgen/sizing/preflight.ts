@@ -8,7 +8,7 @@ import os from 'node:os';
 import { formatDuration } from '../../protocol/durations.ts';
 import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../../protocol/scenario.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
-import { Membership } from '../schedule/Membership.ts';
+import { Membership, newlyWanted, type WantedPlaces } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { browserMediaOf } from '../browser/media.ts';
 import { processShare } from '../lite/share.ts';
@@ -77,17 +77,17 @@ function callsOverTime(scenario: Scenario, slots: Slot[], mine: Set<number>): { 
 	const membership = new Membership(scenario.schedule, slots, slots.length);
 	const duration = scheduleDuration(scenario.schedule);
 	const stepMs = Math.max(250, duration / 2000);
-	let peak = new Set<number>();
+	/** This shard's places among the first p of the run. */
+	const mineBefore = new Int32Array(slots.length + 1);
+	for (const [position, slot] of slots.entries()) mineBefore[position + 1] = mineBefore[position]! + (mine.has(slot.index) ? 1 : 0);
+	let peak: WantedPlaces = { from: 0, to: 0 };
 	const mineInCalls: number[] = [];
 	for (let t = 0; t <= duration; t += stepMs) {
 		const wanted = membership.wanted(t);
-		if (wanted.size > peak.size) peak = wanted;
-		let count = 0;
-		if (mine.size === slots.length) count = wanted.size;
-		else for (const index of wanted) if (mine.has(index)) count++;
-		mineInCalls.push(count);
+		if (wanted.to - wanted.from > peak.to - peak.from) peak = wanted;
+		mineInCalls.push(mineBefore[wanted.to]! - mineBefore[wanted.from]!);
 	}
-	return { peak, stepMs, mineInCalls };
+	return { peak: new Set(slots.slice(peak.from, peak.to).map((slot) => slot.index)), stepMs, mineInCalls };
 }
 
 const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => group.subscribe === 'all' || group.subscribe === kind;
@@ -213,10 +213,10 @@ function joinBurst(
 	const browsers = new Membership(scenario.schedule, all.filter((slot) => mine.has(slot.index) && slot.group.bot === 'browser'), all.length);
 	const step = Math.max(100, duration / 20_000);
 	const joinsAt: number[] = [];
-	let before = new Set<number>();
+	let before: WantedPlaces = { from: 0, to: 0 };
 	for (let t = 0; t <= duration; t += step) {
 		const wanted = browsers.wanted(t);
-		for (const index of wanted) if (!before.has(index)) joinsAt.push(t);
+		for (let joined = newlyWanted(before, wanted); joined > 0; joined--) joinsAt.push(t);
 		before = wanted;
 	}
 	// The grid points either side of t, the larger: a join counts from the moment it is wanted.

@@ -4,8 +4,8 @@ import { parseDuration } from '../../protocol/durations.ts';
 import { Executor, Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { parseThreshold } from '../../protocol/thresholds.ts';
 import { arrivalsBy, growthAt, scheduleDuration, targetAt } from '../../loadgen/schedule/executors.ts';
-import { Membership } from '../../loadgen/schedule/Membership.ts';
-import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
+import { Membership, newlyWanted, type WantedPlaces } from '../../loadgen/schedule/Membership.ts';
+import { buildSlots, slotsOfShard, type Slot } from '../../loadgen/schedule/slots.ts';
 import { abortsRun, holds, parseThreshold as parse } from '../../protocol/thresholds.ts';
 
 const executor = (value: unknown) => Executor.parse(value);
@@ -217,18 +217,46 @@ describe('ready scenarios', () => {
 });
 
 describe('membership: who the schedule wants in calls', () => {
+	/** The run's place numbers of the wanted positions. */
+	const placesOf = (slots: Slot[], wanted: WantedPlaces) => slots.slice(wanted.from, wanted.to).map((slot) => slot.index);
+
 	it('wants the first target places of the whole run, of which a shard keeps its own', () => {
 		const s = scenario({ rooms: { count: 2 }, participants: [{ count: 3 }], schedule: { executor: 'ramping-vus', stages: [{ duration: '10s', target: 6 }] } });
 		const slots = buildSlots(s);
 		const all = new Membership(s.schedule, slots, slots.length);
-		expect([...all.wanted(5_000)]).toEqual([0, 1, 2]);
-		expect([...all.wanted(10_000)]).toEqual([0, 1, 2, 3, 4, 5]);
-		const shard = new Membership(s.schedule, slotsOfShard(slots, { index: 2, count: 2 }), slots.length);
-		expect([...shard.wanted(5_000)]).toEqual([1]);
-		expect([...shard.wanted(10_000)]).toEqual([1, 3, 5]);
+		expect(placesOf(slots, all.wanted(5_000))).toEqual([0, 1, 2]);
+		expect(placesOf(slots, all.wanted(10_000))).toEqual([0, 1, 2, 3, 4, 5]);
+		const mine = slotsOfShard(slots, { index: 2, count: 2 });
+		const shard = new Membership(s.schedule, mine, slots.length);
+		expect(placesOf(mine, shard.wanted(5_000))).toEqual([1]);
+		expect(placesOf(mine, shard.wanted(10_000))).toEqual([1, 3, 5]);
 	});
 
-	it('lets arrivals stay for holdTime under ramping-arrival-rate, counted from each one\'s arrival', () => {
+	it('lets the last places go when a VU target falls, and takes them again when it rises; counts who joins anew', () => {
+		const s = scenario({
+			participants: [{ count: 6 }],
+			schedule: {
+				executor: 'ramping-vus',
+				stages: [
+					{ duration: '6s', target: 6 },
+					{ duration: '4s', target: 2 },
+					{ duration: '4s', target: 6 },
+				],
+			},
+		});
+		const slots = buildSlots(s);
+		const membership = new Membership(s.schedule, slots, slots.length);
+		const peak = membership.wanted(6_000);
+		expect(placesOf(slots, peak)).toEqual([0, 1, 2, 3, 4, 5]);
+		const low = membership.wanted(10_000);
+		expect(placesOf(slots, low)).toEqual([0, 1]);
+		expect(newlyWanted(peak, low)).toBe(0);
+		const again = membership.wanted(14_000);
+		expect(placesOf(slots, again)).toEqual([0, 1, 2, 3, 4, 5]);
+		expect(newlyWanted(low, again)).toBe(4);
+	});
+
+	it("lets arrivals stay for holdTime under ramping-arrival-rate, counted from each one's arrival", () => {
 		const s = scenario({
 			participants: [{ count: 10 }],
 			schedule: { executor: 'ramping-arrival-rate', startRate: 1, timeUnit: '1s', stages: [{ duration: '10s', target: 1 }], holdTime: '3s' },
@@ -236,10 +264,21 @@ describe('membership: who the schedule wants in calls', () => {
 		const slots = buildSlots(s);
 		const membership = new Membership(s.schedule, slots, slots.length);
 		for (let t = 0; t <= 2_000; t += 250) membership.wanted(t);
-		expect([...membership.wanted(2_000)]).toEqual([0, 1]);
+		const early = membership.wanted(2_000);
+		expect(placesOf(slots, early)).toEqual([0, 1]);
 		for (let t = 2_250; t <= 5_000; t += 250) membership.wanted(t);
 		// Arrived at 1 s, 2 s, ..., 5 s; the first ones have used up their 3 s.
-		expect([...membership.wanted(5_000)]).toEqual([2, 3, 4]);
+		const later = membership.wanted(5_000);
+		expect(placesOf(slots, later)).toEqual([2, 3, 4]);
+		expect(newlyWanted(early, later)).toBe(3);
+	});
+
+	it('refuses to be asked about an earlier moment (what it remembers of arrivals only goes forward)', () => {
+		const s = scenario({ participants: [{ count: 2 }], schedule: { executor: 'ramping-arrival-rate', startRate: 1, timeUnit: '1s', stages: [{ duration: '2s', target: 1 }] } });
+		const slots = buildSlots(s);
+		const membership = new Membership(s.schedule, slots, slots.length);
+		membership.wanted(2_000);
+		expect(() => membership.wanted(1_000)).toThrow(/time only goes forward/);
 	});
 });
 

@@ -146,6 +146,24 @@ describe('preflight sizing', () => {
 		expect(groupOf({ video: true, lite: false }, 'lite')).toEqual(lite);
 	});
 
+	it('finds the peak of a messenger-sized arrival-rate run: the rate times the hold, and a shard its share', () => {
+		// 36 000 places arriving at 10 a second for an hour, each staying 10 minutes: 6 000 in calls at once from 10 min on.
+		const crowd = Scenario.parse({
+			name: 'crowd',
+			rooms: { count: 360 },
+			participants: [{ bot: 'viewer', count: 100, subscribe: 'audio' }],
+			schedule: { executor: 'ramping-arrival-rate', startRate: 10, timeUnit: '1s', stages: [{ duration: '1h', target: 10 }], holdTime: '10m' },
+		});
+		const options = { bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } };
+		// Arrivals are seen on the preflight's grid (1.8 s here), so a few more or fewer may be in at the peak.
+		const whole = estimate(crowd, options).peakParticipants;
+		expect(whole).toBeGreaterThanOrEqual(5_980);
+		expect(whole).toBeLessThanOrEqual(6_020);
+		const shard = estimate(crowd, { ...options, shard: { index: 2, count: 100 } }).peakParticipants;
+		expect(shard).toBeGreaterThanOrEqual(59);
+		expect(shard).toBeLessThanOrEqual(61);
+	});
+
 	it('counts bot processes as the drivers start them: browsers by what they publish, lite bots and viewers sharing processes', () => {
 		const sizing = estimate(
 			Scenario.parse({
