@@ -2,7 +2,10 @@
  * bench:bots: what a browser bot costs. Per media profile: cores (CPU time of the whole
  * Chromium process tree over wall time) and memory (PSS) per bot, each bot sending one stream
  * and receiving one (rooms of two) through the bundled SFU; then the cost of getStats()
- * sampling at 1 s and 2 s against no sampling.
+ * sampling at 1 s and 2 s against no sampling. Each profile's row also splits off the browser's
+ * processes that are not renderers (browser, GPU, utility): run with --bots 2 and --bots 8, the
+ * fixed part of a browser's CPU is (4 × at 2 − at 8) / 3 of the whole browser's (cores per bot ×
+ * bots), costs.ts's browserWideCores.
  * With --split 1 it also measures send-only pages (each alone in its room), so a bot's cost
  * splits into sending one stream and receiving one: the figures of loadgen/sizing/costs.ts.
  * With --relay 1 it measures 360p30 bots whose connections go through their own impairment
@@ -33,7 +36,7 @@ import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { networkPresets, publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
-import { treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
+import { browserWideCpuSeconds, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 import { median } from './median.ts';
 
 const flags = parseInput(
@@ -76,6 +79,8 @@ const sfu = await startSfu({ port: 0, logLevel: 'none' });
 
 interface Measurement {
 	coresPerBot: number;
+	/** Cores of the browser's processes other than its renderers (browser, GPU, utility), the whole browser's. */
+	browserWideCores: number;
 	pssMiBPerBot: number;
 	browserPssMiB: number;
 	/** Cores of this process per bot (the relays run here), and of coturn when relayed. */
@@ -178,12 +183,13 @@ async function measureTogether(
 	groups: BotGroup[],
 	label: string,
 	otherPids: number[] = [],
-): Promise<{ coresPerBot: number[]; ownCoresPerBot: number; otherCoresPerBot: number[] }> {
+): Promise<{ coresPerBot: number[]; browserWideCores: number[]; ownCoresPerBot: number; otherCoresPerBot: number[] }> {
 	for (let s = 0; s < flags.warmup; s++) {
 		status.update(`${label}: warming up ${bar(s / flags.warmup)}`);
 		await sleep(1000);
 	}
 	const cpu0 = groups.map((g) => treeCpuSeconds(g.pid));
+	const wide0 = groups.map((g) => browserWideCpuSeconds(g.pid));
 	const other0 = otherPids.map((pid) => treeCpuSeconds(pid));
 	const own0 = process.cpuUsage();
 	const t0 = performance.now();
@@ -196,6 +202,7 @@ async function measureTogether(
 	const bots = flags.bots * groups.length;
 	return {
 		coresPerBot: groups.map((g, i) => (treeCpuSeconds(g.pid) - cpu0[i]!) / seconds / flags.bots),
+		browserWideCores: groups.map((g, i) => (browserWideCpuSeconds(g.pid) - wide0[i]!) / seconds),
 		ownCoresPerBot: (own.user + own.system) / 1e6 / seconds / bots,
 		otherCoresPerBot: otherPids.map((pid, i) => (treeCpuSeconds(pid) - other0[i]!) / seconds / bots),
 	};
@@ -209,6 +216,7 @@ async function measure(profile: PublishProfile, label: string, samplingMs?: numb
 		const pss = treePssBytes(group.pid);
 		return {
 			coresPerBot: m.coresPerBot[0]!,
+			browserWideCores: m.browserWideCores[0]!,
 			pssMiBPerBot: (pss - group.pssEmpty) / flags.bots / 2 ** 20,
 			browserPssMiB: pss / 2 ** 20,
 			ownCoresPerBot: m.ownCoresPerBot,
@@ -348,6 +356,8 @@ try {
 		const m = await measure(profile, profile);
 		results[profile] = {
 			'cores per bot': +m.coresPerBot.toFixed(3),
+			'of which browser-wide': +(m.browserWideCores / flags.bots).toFixed(3),
+			'browser-wide cores': +m.browserWideCores.toFixed(3),
 			'PSS MiB per bot': +m.pssMiBPerBot.toFixed(0),
 			'browser PSS MiB': +m.browserPssMiB.toFixed(0),
 		};

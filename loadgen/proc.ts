@@ -70,6 +70,25 @@ export function treeCpuSeconds(root: number, table: Map<number, ProcInfo> = proc
 }
 
 /**
+ * CPU seconds so far of a Chromium process tree's processes other than its renderers (one per
+ * page): the browser process, the GPU process and the utility processes (network, audio,
+ * storage), which a browser runs whatever its number of pages.
+ */
+export function browserWideCpuSeconds(root: number, table: Map<number, ProcInfo> = processTable()): number {
+	let sum = 0;
+	for (const pid of processTree(root, table)) {
+		let command: string;
+		try {
+			command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+		} catch {
+			continue;
+		}
+		if (!command.split(/[\0 ]/).includes('--type=renderer')) sum += table.get(pid)?.cpuSeconds ?? 0;
+	}
+	return sum;
+}
+
+/**
  * Seconds a process's threads have so far spent ready to run but waiting for a core (the
  * scheduler's run delay, `/proc/<pid>/task/<tid>/schedstat`). CPU time says how much a process
  * worked; this says how long its work waited, which is what a packet queued behind it feels

@@ -1,3 +1,4 @@
+import type { PublishProfile } from '../../protocol/scenario.ts';
 import type { Slot } from '../schedule/slots.ts';
 
 /**
@@ -5,4 +6,4 @@ import type { Slot } from '../schedule/slots.ts';
  * publish profile (Chromium reads them once per process, from its command line). Groups that
  * publish alike share browsers, whatever their networks or apps.
  */
-export const browserMediaOf = (slot: Slot): string => slot.group.publish;
+export const browserMediaOf = (slot: Slot): PublishProfile => slot.group.publish;

@@ -43,6 +43,20 @@ export const botCosts = {
 		 * (1.48–2.32), load average 5.3. A 2-core machine spends most of both cores on it for 1–2 s.
 		 */
 		joinCpuSeconds: 1.85,
+		/**
+		 * Cores a browser's own processes (the browser, GPU and utility processes: its fake camera
+		 * and microphone play once for all its pages) take whatever its number of pages, by what it
+		 * publishes. The figures above were measured `pagesPerMeasuredBrowser` pages to a browser
+		 * and hold that share of it, so a browser with fewer pages costs the rest. Each is the fixed
+		 * part of a straight line through the whole browser's CPU at 2 and at 8 pages (bench:bots --
+		 * --bots 2|8 --sampling 0; medians of 3 runs for 180p15 (0.085, 0.109, 0.069) and 360p30
+		 * (0.227, 0.205, 0.197), 2 for audio-only (0.059, 0.040)), and for 720p30 at 2 and 4 pages
+		 * (0.38, 0.28: eight such pages saturate a 2-core machine); load average 7–13 with the
+		 * bench's own browsers, 2026-12-01, the slower machine. A page that publishes nothing is
+		 * taken as audio-only (its browser still plays the audio it receives).
+		 */
+		browserWideCores: { none: 0.05, 'audio-only': 0.05, '180p15': 0.085, '360p30': 0.205, '720p30': 0.3 } satisfies Record<PublishProfile, number>,
+		pagesPerMeasuredBrowser: 4,
 		/** Memory per page (PSS), and per Chromium process before its first page. */
 		pageMiB: { none: 45, 'audio-only': 50, '180p15': 62, '360p30': 64, '720p30': 82 } satisfies Record<PublishProfile, number>,
 		processMiB: 450,

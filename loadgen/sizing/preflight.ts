@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { formatDuration } from '../../protocol/durations.ts';
-import { publishProfiles, type NamedParticipantGroup, type Scenario } from '../../protocol/scenario.ts';
+import { publishProfiles, type NamedParticipantGroup, type PublishProfile, type Scenario } from '../../protocol/scenario.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership, newlyWanted, type WantedPlaces } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
@@ -256,7 +256,7 @@ function joinBurst(
  * them, each kind by its share of a process.
  */
 function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: Set<number>, machine: Machine): SizingLine[] {
-	const pagesByProfile = new Map<string, number>();
+	const pagesByProfile = new Map<PublishProfile, { pages: number; atPeak: number }>();
 	const perProcess = { botsPerProcess: scenario.liteBotsPerProcess, viewersPerProcess: scenario.viewersPerProcess };
 	let hosted = 0;
 	let peakLoad = 0;
@@ -264,17 +264,35 @@ function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: 
 		if (!mine.has(slot.index)) continue;
 		if (slot.group.bot === 'browser') {
 			const media = browserMediaOf(slot);
-			pagesByProfile.set(media, (pagesByProfile.get(media) ?? 0) + 1);
+			const count = pagesByProfile.get(media) ?? { pages: 0, atPeak: 0 };
+			count.pages++;
+			if (peak.has(slot.index)) count.atPeak++;
+			pagesByProfile.set(media, count);
 			continue;
 		}
 		hosted++;
 		if (peak.has(slot.index)) peakLoad += processShare(slot, perProcess);
 	}
 	const lines: SizingLine[] = [];
-	const browsers = [...pagesByProfile.values()].reduce((n, pages) => n + Math.ceil(pages / scenario.pagesPerBrowser), 0);
+	let browsers = 0;
+	let browserCores = 0;
+	const { browserWideCores, pagesPerMeasuredBrowser } = botCosts.browser;
+	for (const [profile, { pages, atPeak }] of pagesByProfile) {
+		const launched = Math.ceil(pages / scenario.pagesPerBrowser);
+		browsers += launched;
+		// The pages' figures hold a measured browser's share; one with fewer pages (the driver fills them in turn) costs the rest.
+		for (let b = 0; b < launched; b++) {
+			const pagesHere = Math.min(scenario.pagesPerBrowser, Math.max(0, atPeak - b * scenario.pagesPerBrowser));
+			browserCores += browserWideCores[profile] * Math.max(0, 1 - pagesHere / pagesPerMeasuredBrowser);
+		}
+	}
 	if (browsers > 0) {
 		const profiles = [...pagesByProfile.keys()].join(', ');
-		lines.push({ what: `${browsers} browser${browsers === 1 ? '' : 's'} (up to ${scenario.pagesPerBrowser} pages each, by what they publish: ${profiles})`, cores: 0, mib: browsers * botCosts.browser.processMiB });
+		lines.push({
+			what: `${browsers} browser${browsers === 1 ? '' : 's'} (up to ${scenario.pagesPerBrowser} pages each, by what they publish: ${profiles})`,
+			cores: browserCores,
+			mib: browsers * botCosts.browser.processMiB,
+		});
 	}
 	const liteProcesses = hosted === 0 ? 0 : Math.max(Math.min(machine.cores, hosted), Math.ceil(peakLoad - 1e-9));
 	if (liteProcesses > 0) {

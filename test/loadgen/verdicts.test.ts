@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { botCosts } from '../../loadgen/sizing/costs.ts';
 import { estimate } from '../../loadgen/sizing/preflight.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import { removeDir } from '../helpers/tempDir.ts';
@@ -146,6 +147,24 @@ describe('preflight sizing', () => {
 		expect(groupOf({ video: true, lite: false }, 'lite')).toEqual(lite);
 	});
 
+	it("counts a browser's own processes beyond what its pages' figures hold: a page to a browser costs more than four", () => {
+		const pages = (pagesPerBrowser: number, count = 4) =>
+			estimate(Scenario.parse({ name: 'pages', pagesPerBrowser, participants: [{ bot: 'browser', count, publish: '360p30' }], schedule: { executor: 'constant-vus', vus: count, duration: '1m' } }), {
+				bundledSfu: false,
+				localCollector: false,
+				machine: { cores: 8, memoryBytes: 24 * 2 ** 30 },
+			});
+		const shared = pages(4);
+		const alone = pages(1);
+		const browsersLine = (sizing: ReturnType<typeof estimate>) => sizing.lines.find((l) => /^\d+ browsers? \(/.test(l.what))!;
+		expect(browsersLine(shared).cores).toBe(0);
+		expect(browsersLine(alone).what).toMatch(/^4 browsers/);
+		expect(browsersLine(alone).cores).toBeCloseTo(4 * 0.75 * botCosts.browser.browserWideCores['360p30'], 5);
+		expect(alone.cores - shared.cores).toBeCloseTo(3 * botCosts.browser.browserWideCores['360p30'], 5);
+		// More pages than were measured to a browser are not counted below their figures.
+		expect(browsersLine(pages(8, 8)).cores).toBe(0);
+	});
+
 	it('finds the peak of a messenger-sized arrival-rate run: the rate times the hold, and a shard its share', () => {
 		// 36 000 places arriving at 10 a second for an hour, each staying 10 minutes: 6 000 in calls at once from 10 min on.
 		const crowd = Scenario.parse({
@@ -184,6 +203,8 @@ describe('preflight sizing', () => {
 		// The two 180p15 groups fill one browser together; the audio-only page gets its own.
 		expect(line('browsers (').what).toMatch(/^2 browsers/);
 		expect(line('browsers (').mib).toBe(2 * 450);
+		// The 180p15 browser's four pages hold its own processes' cost; the lone audio-only page holds a quarter of its browser's.
+		expect(line('browsers (').cores).toBeCloseTo(0.75 * botCosts.browser.browserWideCores['audio-only'], 5);
 		// 10 lite bots at 50 a process and 1200 viewers at 500: 0.2 + 2.4 of a process, so 3.
 		expect(line('lite-bot process').what).toMatch(/^3 lite-bot processes/);
 		expect(line('lite-bot process').mib).toBe(3 * 90);
