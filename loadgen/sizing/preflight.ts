@@ -253,7 +253,8 @@ function joinBurst(
  * `pagesPerBrowser` participants this shard will fill that publish alike (groups with the same
  * profile share browsers: the fake camera and microphone are the browser's), and one lite-bot
  * process per core (fewer for fewer bots), with more once the peak's lite bots and viewers fill
- * them, each kind by its share of a process.
+ * them, each kind by its share of a process. Their memory, and the CPU of the browsers' own
+ * processes that their pages' figures do not hold (a browser with few pages at the peak).
  */
 function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: Set<number>, machine: Machine): SizingLine[] {
 	const pagesByProfile = new Map<PublishProfile, { pages: number; atPeak: number }>();
