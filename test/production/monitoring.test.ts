@@ -318,7 +318,13 @@ describe('a real app monitored by the SDK', () => {
 		const rule = made.body.ruleId;
 		const state = async () => (await api<AlertList>('GET', `/v1/apps/${appId}/alerts`)).body.rules.find((r) => r.ruleId === rule)!;
 		await waitFor(async () => (await state()).state === 'ok', 'the rule evaluated ok on the healthy call', 60_000);
-		expect(webhook.received).toHaveLength(0);
+		// The window may still hold the joins' first seconds: on a loaded machine their RTT went past the
+		// threshold once (CI), and the rule fired at once and resolved the next second. That pair is the
+		// rule doing its job; the impairment below is what this test follows. (A rule is ok before its
+		// resolving notification has been posted.)
+		if (webhook.received.length > 0) await waitFor(() => webhook.received.some((n) => n.state === 'resolved'), 'the early alert resolved', 30_000);
+		const early = webhook.received.splice(0);
+		expect(early.map((n) => n.state)).toEqual(early.length === 0 ? [] : ['firing', 'resolved']);
 
 		relay.setConditions({ delayMs: 150, jitterMs: 0, lossPct: 0, rateKbps: 0 });
 		const firing = await waitFor(() => webhook.received.find((n) => n.state === 'firing'), 'the firing notification', 90_000);
@@ -333,9 +339,9 @@ describe('a real app monitored by the SDK', () => {
 		// The history records each change once its notification was sent.
 		const list = await waitFor(async () => {
 			const body = (await api<AlertList>('GET', `/v1/apps/${appId}/alerts`)).body;
-			return body.history.length >= 2 && body;
+			return body.history.length >= 2 + early.length && body;
 		}, 'both changes in the history');
-		expect(list.history.filter((h) => h.ruleId === rule).map((h) => h.state)).toEqual(['resolved', 'firing']);
+		expect(list.history.filter((h) => h.ruleId === rule).map((h) => h.state)).toEqual(['resolved', 'firing', ...early.map((n) => n.state).reverse()]);
 		expect(list.history.every((h) => h.delivered)).toBe(true);
 		// The app view shows the rule with its state.
 		expect((await api<AppView>('GET', `/v1/apps/${appId}/view`)).body.alerts.find((a) => a.ruleId === rule)?.state).toBe('ok');
