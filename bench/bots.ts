@@ -36,7 +36,7 @@ import { fakeAudio, fakeVideo } from '../loadgen/media/fakeMedia.ts';
 import { parseInput, wholeNumberText } from '../protocol/issues.ts';
 import { networkPresets, publishProfiles, type PublishProfile } from '../protocol/scenario.ts';
 import { startSfu } from '../sfu/index.ts';
-import { browserWideCpuSeconds, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
+import { browserWideCpuSeconds, processTable, treeCpuSeconds, treePssBytes } from '../loadgen/proc.ts';
 import { median } from './median.ts';
 
 const flags = parseInput(
@@ -188,9 +188,11 @@ async function measureTogether(
 		status.update(`${label}: warming up ${bar(s / flags.warmup)}`);
 		await sleep(1000);
 	}
-	const cpu0 = groups.map((g) => treeCpuSeconds(g.pid));
-	const wide0 = groups.map((g) => browserWideCpuSeconds(g.pid));
-	const other0 = otherPids.map((pid) => treeCpuSeconds(pid));
+	// One reading of /proc for all the figures of a moment: they are then of the same instant.
+	const table0 = processTable();
+	const cpu0 = groups.map((g) => treeCpuSeconds(g.pid, table0));
+	const wide0 = groups.map((g) => browserWideCpuSeconds(g.pid, table0));
+	const other0 = otherPids.map((pid) => treeCpuSeconds(pid, table0));
 	const own0 = process.cpuUsage();
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
@@ -199,12 +201,13 @@ async function measureTogether(
 	}
 	const seconds = (performance.now() - t0) / 1000;
 	const own = process.cpuUsage(own0);
+	const table = processTable();
 	const bots = flags.bots * groups.length;
 	return {
-		coresPerBot: groups.map((g, i) => (treeCpuSeconds(g.pid) - cpu0[i]!) / seconds / flags.bots),
-		browserWideCores: groups.map((g, i) => (browserWideCpuSeconds(g.pid) - wide0[i]!) / seconds),
+		coresPerBot: groups.map((g, i) => (treeCpuSeconds(g.pid, table) - cpu0[i]!) / seconds / flags.bots),
+		browserWideCores: groups.map((g, i) => (browserWideCpuSeconds(g.pid, table) - wide0[i]!) / seconds),
 		ownCoresPerBot: (own.user + own.system) / 1e6 / seconds / bots,
-		otherCoresPerBot: otherPids.map((pid, i) => (treeCpuSeconds(pid) - other0[i]!) / seconds / bots),
+		otherCoresPerBot: otherPids.map((pid, i) => (treeCpuSeconds(pid, table) - other0[i]!) / seconds / bots),
 	};
 }
 
