@@ -4,8 +4,10 @@
  * video into one room; viewers join it in steps, each receiving the audio and the video. Each
  * step is measured once its viewers have media: CPU of the viewer processes, of the SFU
  * worker, of this process (collector and telemetry) and of the whole machine, loss, p95 RTT
- * and p95 jitter as the viewers report them. First, for comparison in the same run, lite bots
- * receiving the same streams.
+ * and p95 jitter as the viewers report them; and what each step's joins cost at once (CPU of
+ * the receivers' processes and of the SFU worker from the step's first join until all have
+ * media, less what keeping the receivers costs over that time). First, for comparison in the
+ * same run, lite bots receiving the same streams.
  * The ramp stops at the first step with loss above 1 % or the machine above 95 %: the SFU or
  * the machine is then the limit, and further steps measure a collapse.
  *   npm run bench:viewers [-- --steps 100,200,300,400,600,1000 --seconds 15 --lite 50 --sfuWorkers 1]
@@ -71,14 +73,49 @@ interface Row {
 	failed: number;
 	/** Worst event-loop delay p99 of the receivers' processes at the end, ms. */
 	lagMs: number;
+	/** CPU seconds per join of this step's receivers, theirs and the SFU's, beyond what keeping them costs (null for a step with failures). */
+	joinCpuSeconds: number | null;
+	sfuJoinCpuSeconds: number | null;
 }
 
-async function step(label: string, runId: string, driver: LiteDriver, count: number, withMedia: () => number, failed: () => number): Promise<Row> {
+/** CPU so far of the receivers' processes, the SFU's workers, and when it was read. */
+interface CpuMark {
+	receivers: number;
+	sfu: number;
+	at: number;
+}
+const markCpu = (driver: LiteDriver): CpuMark => ({ receivers: driver.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0), sfu: sfuCpu(), at: performance.now() });
+
+/**
+ * A step's joins: the CPU from its first join until every receiver has media, less what the
+ * receivers already in the room cost over that time (the step before's rate) and what the new
+ * ones cost from their first media on (this step's rate), per new receiver.
+ */
+function joinCost(
+	before: CpuMark,
+	after: CpuMark,
+	previous: Row | undefined,
+	row: Omit<Row, 'joinCpuSeconds' | 'sfuJoinCpuSeconds'>,
+	mediaSince: number[],
+): { receivers: number; sfu: number } {
+	const seconds = (after.at - before.at) / 1000;
+	const newSeconds = mediaSince.reduce((sum, at) => sum + Math.max(0, after.at - at) / 1000, 0);
+	const joins = row.participants - (previous?.participants ?? 0);
+	const receivers = after.receivers - before.receivers - (previous?.receiversCores ?? 0) * seconds - (row.receiversCores / row.participants) * newSeconds;
+	const sfuPerReceiver = previous ? (row.sfuCores - previous.sfuCores) / joins : row.sfuCores / row.participants;
+	const sfu = after.sfu - before.sfu - (previous?.sfuCores ?? 0) * seconds - sfuPerReceiver * newSeconds;
+	return { receivers: receivers / joins, sfu: sfu / joins };
+}
+
+async function untilMedia(label: string, count: number, withMedia: () => number, failed: () => number): Promise<void> {
 	const deadline = Date.now() + 120_000;
 	while (withMedia() + failed() < count && Date.now() < deadline) {
 		status.update(`${label}: ${withMedia()} of ${count} with media ${bar(withMedia() / count)}`);
-		await new Promise((r) => setTimeout(r, 500));
+		await new Promise((r) => setTimeout(r, 100));
 	}
+}
+
+async function step(label: string, runId: string, driver: LiteDriver, count: number, withMedia: () => number, failed: () => number): Promise<Omit<Row, 'joinCpuSeconds' | 'sfuJoinCpuSeconds'>> {
 	for (let s = 0; s < 4; s++) {
 		status.update(`${label}: settling ${bar(s / 4)}`);
 		await new Promise((r) => setTimeout(r, 1000));
@@ -128,11 +165,12 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 /** One room: the sender, then `counts` receivers of `group` joined in steps, each step measured. */
 async function ramp(kind: string, group: Slot['group'], counts: number[], perProcess: { bots: number; viewers: number }): Promise<Row[]> {
 	const runId = `bench-viewers-${kind}-${Date.now()}`;
-	const media = new Set<number>();
+	/** Receivers with media, and since when (performance.now()). */
+	const media = new Map<number, number>();
 	const failed = new Set<number>();
 	const onEvent = (slot: Slot, event: { type: string; mediaKind?: string }) => {
 		if (slot.group === sender) return;
-		if (event.type === 'first-media') media.add(slot.index);
+		if (event.type === 'first-media' && !media.has(slot.index)) media.set(slot.index, performance.now());
 		if (event.type === 'fail') failed.add(slot.index);
 	};
 	const source = bench.driver(runId, { botsPerProcess: 1, onEvent });
@@ -140,18 +178,28 @@ async function ramp(kind: string, group: Slot['group'], counts: number[], perPro
 	const rows: Row[] = [];
 	try {
 		await source.join({ index: 0, roomId: `bench-${kind}`, group: sender, peerId: 'sender' });
+		const slots: Slot[] = Array.from({ length: Math.max(...counts) }, (_, j) => ({ index: 1 + j, roomId: `bench-${kind}`, group, peerId: `${kind}-${j}` }));
+		// The processes start first, as a run starts them before its schedule: the joins' CPU is the joins'.
+		await receivers.prepare({ all: slots });
 		let joined = 0;
 		for (const count of counts) {
+			const before = markCpu(receivers);
+			const from = joined;
 			for (; joined < count; joined++) {
-				await receivers.join({ index: 1 + joined, roomId: `bench-${kind}`, group, peerId: `${kind}-${joined}` });
+				await receivers.join(slots[joined]!);
 				// Joins spread over time, as people arrive; a burst of thousands measures the signaling.
 				if (joined % 25 === 24) await new Promise((r) => setTimeout(r, 200));
 				if (joined % 50 === 0) status.update(`${kind} ${count}: joining ${bar(joined / count)}`);
 			}
-			const row = await step(`${count} ${kind}s`, runId, receivers, count, () => media.size, () => failed.size);
+			await untilMedia(`${count} ${kind}s`, count, () => media.size, () => failed.size);
+			const after = markCpu(receivers);
+			const measured = await step(`${count} ${kind}s`, runId, receivers, count, () => media.size, () => failed.size);
+			const since = [...media].filter(([index]) => index > from).map(([, at]) => at);
+			const join = measured.failed === 0 ? joinCost(before, after, rows.at(-1), measured, since) : null;
+			const row: Row = { ...measured, joinCpuSeconds: join?.receivers ?? null, sfuJoinCpuSeconds: join?.sfu ?? null };
 			rows.push(row);
 			status.done(
-				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)} (waiting for a core ${row.sfuWaiting === null ? '-' : `${(row.sfuWaiting * 100).toFixed(0)} %`} of the time), collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms`,
+				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)} (waiting for a core ${row.sfuWaiting === null ? '-' : `${(row.sfuWaiting * 100).toFixed(0)} %`} of the time), collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, ${row.joinCpuSeconds === null ? '' : `joins ${(row.joinCpuSeconds * 1000).toFixed(0)} + SFU ${(row.sfuJoinCpuSeconds! * 1000).toFixed(0)} CPU ms each, `}lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms`,
 			);
 			if (row.machinePct > 95 || (row.lossPct ?? 0) > 1 || row.failed > 0) {
 				status.done(`  ${row.failed > 0 ? `${row.failed} failed` : (row.lossPct ?? 0) > 1 ? `loss ${row.lossPct!.toFixed(1)} %` : 'the machine is saturated'}: stopping the ${kind} ramp here`);
@@ -181,6 +229,8 @@ const table = (rows: Row[], kind: string) =>
 				'collector+runner cores': +r.collectorCores.toFixed(2),
 				'machine %': +r.machinePct.toFixed(0),
 				'lag p99 ms': +r.lagMs.toFixed(0),
+				'CPU ms per join': r.joinCpuSeconds === null ? '-' : Math.round(r.joinCpuSeconds * 1000),
+				'SFU CPU ms per join': r.sfuJoinCpuSeconds === null ? '-' : Math.round(r.sfuJoinCpuSeconds * 1000),
 				'loss %': r.lossPct === null ? '-' : +r.lossPct.toFixed(2),
 				'p95 RTT ms': r.rttP95Ms === null ? '-' : +r.rttP95Ms.toFixed(1),
 				'p95 audio jitter ms': r.jitterP95Ms === null ? '-' : +r.jitterP95Ms.toFixed(1),

@@ -44,7 +44,7 @@ export const runHelp = `callswarm run <scenario> [flags]: run a scenario and che
                            {room}, {peer}, {name} work here too)
   --time-scale <factor>    every duration of the scenario times this (0.25: four times shorter), to try it out
   --strict-capacity        refuse to start when the preflight sizing says this machine cannot carry the
-                           scenario's peak or its browser joins (default: warn and run)
+                           scenario's peak or its joins (default: warn and run)
 
 Exit code: 0 passed, 99 a threshold failed (k6's convention), 3 invalid (the load generator itself
 saturated: no verdict on the call), 2 bad input, 130 interrupted, 1 error.

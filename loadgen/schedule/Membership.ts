@@ -62,7 +62,10 @@ export class Membership {
 	}
 }
 
-/** The places of `wanted` that were not in `before` (they join now). */
-export function newlyWanted(before: WantedPlaces, wanted: WantedPlaces): number {
-	return Math.max(0, Math.min(wanted.to, before.from) - wanted.from) + Math.max(0, wanted.to - Math.max(wanted.from, before.to));
+/** The places of `wanted` that were not in `before` (they join now): at most two runs of positions. */
+export function newlyWanted(before: WantedPlaces, wanted: WantedPlaces): WantedPlaces[] {
+	return [
+		{ from: wanted.from, to: Math.min(wanted.to, before.from) },
+		{ from: Math.max(wanted.from, before.to), to: wanted.to },
+	].filter((run) => run.to > run.from);
 }

@@ -75,6 +75,17 @@ export const botCosts = {
 		 * bot holds its loops, and encoding them costs 0.44 / 0.90 CPU s per join.
 		 */
 		e2eSendFactor: { '180p15': 1.2, '360p30': 1.58, '720p30': 1.58 } satisfies Record<VideoProfile, number>,
+		/**
+		 * CPU seconds of its process a join costs at once (signaling, ICE and DTLS, the first
+		 * streams), beyond what the bot then costs to keep: bench:lite 0.05 for a sender (the join
+		 * alone), bench:viewers 0.065–0.114 (median of 3 runs 0.082) for a receiver of audio and
+		 * video until its media flows (processes started before, 2026-12-01, the slower machine). With marks, its own
+		 * media is encoded too: e2eJoinCpuSeconds instead (bench:lite -- --e2e: 0.44 at 180p15,
+		 * 0.90 at 360p30; 720p30 not measured, taken as 360p30; audio alone as 180p15). The bundled
+		 * SFU's part of a join (5–10 ms) is not counted, as for browser joins.
+		 */
+		joinCpuSeconds: 0.1,
+		e2eJoinCpuSeconds: { '180p15': 0.44, '360p30': 0.9, '720p30': 0.9 } satisfies Record<VideoProfile, number>,
 		e2eBotMiB: 2.7,
 		botMiB: 3,
 		/** Per process of lite bots and viewers, before its first bot. */
@@ -89,6 +100,13 @@ export const botCosts = {
 		receiveVideoCores: { '180p15': 0.0007, '360p30': 0.0014, '720p30': 0.0028 } satisfies Record<VideoProfile, number>,
 		/** Viewers share the lite bots' processes (lite.processMiB). */
 		botMiB: 1,
+		/**
+		 * CPU seconds of its process a join costs until its media flows, beyond keeping it
+		 * (bench:viewers, steps of 100 to 400 viewers joining 25 at a time, 3 runs, 2026-12-01, the
+		 * slower machine: 3–5 ms, 10–12 ms in a process's first step); the SFU's part, 1–2 ms, is not
+		 * counted.
+		 */
+		joinCpuSeconds: 0.01,
 	},
 	/** The bundled SFU: one mediasoup worker core carries about 1,800 consumers (bench:sfu-capacity). */
 	sfuCoresPerConsumer: 1 / 1800,

@@ -44,18 +44,22 @@ export interface Sizing {
 	machinesNeeded: number;
 	/** What to tell the user when it does not fit. */
 	advice: string;
-	/** The densest stretch of browser joins on this shard, and whether the machine carries it. */
+	/** The densest stretch of joins on this shard (every bot kind, weighed by its cost), and whether the machine carries it. */
 	joins: JoinBurst;
 }
 
 /**
- * Browser joins close together: each costs a burst of CPU (joinCpuSeconds) on top of the calls
- * already running, and a machine held over its overload limit for the overload window marks the
- * run invalid however light the calls are once everyone is in.
+ * Joins close together: each costs a burst of CPU (a browser's most, joinCpuSeconds by bot kind)
+ * on top of the calls already running, and a machine held over its overload limit for the
+ * overload window marks the run invalid however light the calls are once everyone is in.
  */
 export interface JoinBurst {
-	/** Browser joins of this shard in the densest overload window. */
+	/** Joins of this shard in the densest overload window, of every bot kind. */
 	count: number;
+	/** Those joins by bot kind. */
+	byKind: Record<BotKind, number>;
+	/** CPU seconds those joins cost at once. */
+	cpuSeconds: number;
 	/** Where that window starts, ms into the schedule. */
 	atMs: number;
 	windowMs: number;
@@ -63,10 +67,22 @@ export interface JoinBurst {
 	cores: number;
 	/** The machine's overload limit, in cores. */
 	limitCores: number;
-	/** The most browser joins per window that fit under the limit with those calls in progress. */
+	/** The most joins of that window's mix per window that fit under the limit with those calls in progress. */
 	fitting: number;
 	fits: boolean;
 	advice: string;
+}
+
+type BotKind = NamedParticipantGroup['bot'];
+
+/** CPU seconds one join of this group's bots costs at once, beyond keeping the bot (costs.ts). */
+export function joinCpuSecondsOf(group: NamedParticipantGroup, scenario: Scenario): number {
+	if (group.bot === 'browser') return botCosts.browser.joinCpuSeconds;
+	if (group.bot === 'viewer') return botCosts.viewer.joinCpuSeconds;
+	const own = publishProfiles[group.publish];
+	// Marked media is encoded at the join, for each kind the bot sends.
+	if (scenario.e2e.lite && (own.video || own.audio)) return botCosts.lite.e2eJoinCpuSeconds[own.video ? (group.publish as VideoProfile) : '180p15'];
+	return botCosts.lite.joinCpuSeconds;
 }
 
 /**
@@ -195,8 +211,9 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 }
 
 /**
- * The densest overload window of this shard's browser joins (a place that leaves and comes back
- * joins again). The calls in progress at the window's end cost their share of the peak's cores.
+ * The densest overload window of this shard's joins, weighed by what each costs (a place that
+ * leaves and comes back joins again). The calls in progress at the window's end cost their share
+ * of the peak's cores.
  */
 function joinBurst(
 	scenario: Scenario,
@@ -209,14 +226,17 @@ function joinBurst(
 	const { sustain: windowMs, maxMachineCpuPct } = scenario.overload;
 	const limitCores = (machine.cores * maxMachineCpuPct) / 100;
 	const duration = scheduleDuration(scenario.schedule);
-	// Joins to a tenth of a second, from this shard's browser places only (usually a few).
-	const browsers = new Membership(scenario.schedule, all.filter((slot) => mine.has(slot.index) && slot.group.bot === 'browser'), all.length);
+	// Joins to a tenth of a second (coarser for schedules over half an hour).
+	const places = all.filter((slot) => mine.has(slot.index));
+	const membership = new Membership(scenario.schedule, places, all.length);
+	const costOf = new Map<NamedParticipantGroup, number>();
+	for (const { group } of places) if (!costOf.has(group)) costOf.set(group, joinCpuSecondsOf(group, scenario));
 	const step = Math.max(100, duration / 20_000);
-	const joinsAt: number[] = [];
+	const joins: { at: number; slot: Slot }[] = [];
 	let before: WantedPlaces = { from: 0, to: 0 };
 	for (let t = 0; t <= duration; t += step) {
-		const wanted = browsers.wanted(t);
-		for (let joined = newlyWanted(before, wanted); joined > 0; joined--) joinsAt.push(t);
+		const wanted = membership.wanted(t);
+		for (const { from, to } of newlyWanted(before, wanted)) for (let position = from; position < to; position++) joins.push({ at: t, slot: places[position]! });
 		before = wanted;
 	}
 	// The grid points either side of t, the larger: a join counts from the moment it is wanted.
@@ -226,27 +246,46 @@ function joinBurst(
 	const perParticipant = peak.participants > 0 ? peak.cores / peak.participants : 0;
 	// A lone join is the peak's business (what fits its 70 % leaves room for one); the worst of
 	// the windows with several is the one to report.
-	let worst = { count: Math.min(1, joinsAt.length), atMs: joinsAt[0] ?? 0, cores: 0, steady: 0 };
-	for (let first = 0, last = 0; first < joinsAt.length; first++) {
-		while (last < joinsAt.length && joinsAt[last]! < joinsAt[first]! + windowMs) last++;
-		const count = last - first;
-		if (count < 2) continue;
-		const steady = Math.min(peak.cores, perParticipant * inCallsBy(joinsAt[first]! + windowMs));
-		const cores = (count * botCosts.browser.joinCpuSeconds) / (windowMs / 1000) + steady;
-		if (cores > worst.cores) worst = { count, atMs: joinsAt[first]!, cores, steady };
+	let worst = { first: 0, last: Math.min(1, joins.length), cpuSeconds: 0, cores: 0, steady: 0 };
+	let cpuSeconds = 0;
+	for (let first = 0, last = 0; first < joins.length; first++) {
+		while (last < joins.length && joins[last]!.at < joins[first]!.at + windowMs) cpuSeconds += costOf.get(joins[last++]!.slot.group)!;
+		if (last - first >= 2) {
+			const steady = Math.min(peak.cores, perParticipant * inCallsBy(joins[first]!.at + windowMs));
+			const cores = cpuSeconds / (windowMs / 1000) + steady;
+			if (cores > worst.cores) worst = { first, last, cpuSeconds, cores, steady };
+		}
+		cpuSeconds -= costOf.get(joins[first]!.slot.group)!;
 	}
-	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / botCosts.browser.joinCpuSeconds));
+	const window = joins.slice(worst.first, worst.last);
+	const byKind: Record<BotKind, number> = { browser: 0, lite: 0, viewer: 0 };
+	for (const { slot } of window) byKind[slot.group.bot]++;
+	const count = window.length;
+	const perJoin = count > 0 ? worst.cpuSeconds / count : botCosts.browser.joinCpuSeconds;
+	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / (perJoin || botCosts.browser.joinCpuSeconds)));
 	const fits = worst.cores <= limitCores;
 	const windowText = formatDuration(windowMs);
+	const kinds = (Object.keys(byKind) as BotKind[]).filter((kind) => byKind[kind] > 0);
+	const mixText = kinds.map((kind) => `${byKind[kind]} ${botNoun(kind, byKind[kind])}`).join(' and ');
+	const costText = kinds
+		.map((kind, i) => {
+			const costs = [...new Set(window.filter(({ slot }) => slot.group.bot === kind).map(({ slot }) => costOf.get(slot.group)!))].sort((a, b) => a - b);
+			const figure = costs.length === 1 ? `${costs[0]}` : `${costs[0]}–${costs.at(-1)}`;
+			return i === 0 ? `A ${kind === 'viewer' ? "viewer's" : `${kind} bot's`} join costs about ${figure} CPU seconds at once` : `a ${kind === 'viewer' ? "viewer's" : `${kind} bot's`} ${figure}`;
+		})
+		.join(', ');
+	const joinNoun = kinds.length === 1 ? `${kinds[0] === 'viewer' ? 'viewer' : `${kinds[0]}`} join${fitting > 1 ? 's' : ''}` : `join${fitting > 1 ? 's' : ''} of that mix`;
 	const advice = fits
 		? ''
 		: [
-				`${worst.count} browser bots join within ${windowText} (${worst.atMs === 0 ? 'at the start' : `from ${formatDuration(worst.atMs)} into the schedule`}). A join costs about ${botCosts.browser.joinCpuSeconds} CPU seconds at once,`,
+				`${mixText} join within ${windowText} (${joins[worst.first]!.at === 0 ? 'at the start' : `from ${formatDuration(joins[worst.first]!.at)} into the schedule`}). ${costText},`,
 				`so with the calls in progress this machine would need about ${worst.cores.toFixed(1)} cores over those ${windowText}, past its overload limit (${maxMachineCpuPct} % of ${machine.cores} cores, ${limitCores.toFixed(1)}):`,
-				`the joins would measure the machine and the run would be invalid. Spread them: at most ${Math.max(1, fitting)} browser join${fitting > 1 ? 's' : ''} per ${windowText} here (ramping-vus stages, a lower arrival rate), or --shard.`,
+				`the joins would measure the machine and the run would be invalid. Spread them: at most ${Math.max(1, fitting)} ${joinNoun} per ${windowText} here (ramping-vus stages, a lower arrival rate), or --shard.`,
 			].join(' ');
-	return { count: worst.count, atMs: worst.atMs, windowMs, cores: worst.cores, limitCores, fitting, fits, advice };
+	return { count, byKind, cpuSeconds: worst.cpuSeconds, atMs: joins[worst.first]?.at ?? 0, windowMs, cores: worst.cores, limitCores, fitting, fits, advice };
 }
+
+const botNoun = (kind: BotKind, count: number) => (kind === 'viewer' ? `viewer${count === 1 ? '' : 's'}` : `${kind} bot${count === 1 ? '' : 's'}`);
 
 /**
  * The bot processes, counted as the drivers start them: before the schedule, a browser for every

@@ -250,10 +250,11 @@ describe('membership: who the schedule wants in calls', () => {
 		expect(placesOf(slots, peak)).toEqual([0, 1, 2, 3, 4, 5]);
 		const low = membership.wanted(10_000);
 		expect(placesOf(slots, low)).toEqual([0, 1]);
-		expect(newlyWanted(peak, low)).toBe(0);
+		expect(newlyWanted(peak, low)).toEqual([]);
 		const again = membership.wanted(14_000);
 		expect(placesOf(slots, again)).toEqual([0, 1, 2, 3, 4, 5]);
-		expect(newlyWanted(low, again)).toBe(4);
+		// The four that left join again: the run of positions after the two that stayed.
+		expect(newlyWanted(low, again)).toEqual([{ from: 2, to: 6 }]);
 	});
 
 	it("lets arrivals stay for holdTime under ramping-arrival-rate, counted from each one's arrival", () => {
@@ -270,7 +271,7 @@ describe('membership: who the schedule wants in calls', () => {
 		// Arrived at 1 s, 2 s, ..., 5 s; the first ones have used up their 3 s.
 		const later = membership.wanted(5_000);
 		expect(placesOf(slots, later)).toEqual([2, 3, 4]);
-		expect(newlyWanted(early, later)).toBe(3);
+		expect(newlyWanted(early, later)).toEqual([{ from: 2, to: 5 }]);
 	});
 
 	it('refuses to be asked about an earlier moment (what it remembers of arrivals only goes forward)', () => {

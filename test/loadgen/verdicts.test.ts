@@ -221,7 +221,7 @@ describe('preflight sizing', () => {
 		expect(few.lines.some((l) => l.what.includes('browser'))).toBe(false);
 	});
 
-	describe('browser joins close together', () => {
+	describe('joins close together', () => {
 		const twoCores = { bundledSfu: true, localCollector: true, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } };
 		const four = (schedule: unknown, bot = 'browser') =>
 			Scenario.parse({ name: 'four', rooms: { count: 1 }, participants: [{ bot, count: 4, publish: '180p15' }], schedule });
@@ -234,7 +234,9 @@ describe('preflight sizing', () => {
 			expect(joins).toMatchObject({ count: 4, atMs: 0, windowMs: 5000, limitCores: 1.9, fits: false, fitting: 1 });
 			// 4 × 1.85 CPU s over 5 s, and the four calls in progress.
 			expect(joins.cores).toBeCloseTo(4 * 0.37 + sizing.cores, 5);
-			expect(joins.advice).toMatch(/^4 browser bots join within 5s \(at the start\)\. A join costs about 1\.85 CPU seconds at once/);
+			expect(joins).toMatchObject({ byKind: { browser: 4, lite: 0, viewer: 0 } });
+			expect(joins.cpuSeconds).toBeCloseTo(4 * 1.85, 5);
+			expect(joins.advice).toMatch(/^4 browser bots join within 5s \(at the start\)\. A browser bot's join costs about 1\.85 CPU seconds at once/);
 			expect(joins.advice).toContain('at most 1 browser join per 5s here');
 		});
 
@@ -250,11 +252,54 @@ describe('preflight sizing', () => {
 			// What the shipped impaired-3g does: 6 s apart, one join per window.
 			const spread = estimate(four({ executor: 'ramping-vus', stages: [{ duration: '24s', target: 4 }, { duration: '1m', target: 4 }] }), twoCores);
 			expect(spread.joins).toMatchObject({ count: 1, fits: true, advice: '' });
-			// A bigger machine carries the burst; lite bots' joins are not browsers'.
+			// A bigger machine carries the burst; four lite bots' joins are light.
 			expect(estimate(four(atOnce), { ...twoCores, machine: { cores: 8, memoryBytes: 24 * 2 ** 30 } }).joins.fits).toBe(true);
-			expect(estimate(four(atOnce, 'lite'), twoCores).joins).toMatchObject({ count: 0, fits: true });
+			const lite = estimate(four(atOnce, 'lite'), twoCores).joins;
+			expect(lite).toMatchObject({ count: 4, byKind: { browser: 0, lite: 4, viewer: 0 }, fits: true, advice: '' });
+			expect(lite.cpuSeconds).toBeCloseTo(4 * botCosts.lite.joinCpuSeconds, 5);
 			// A shard counts its own joins: two of the four here.
 			expect(estimate(four(atOnce), { ...twoCores, shard: { index: 1, count: 2 } }).joins.count).toBe(2);
+		});
+
+		it('weighs every kind of join by its cost: lite bots encoding their marked media, a crowd of viewers beside browsers', () => {
+			// Ten lite bots marking 360p30 media encode it as they join: 0.9 CPU s each.
+			const marked = Scenario.parse({
+				name: 'marked',
+				e2e: { video: true, lite: true },
+				participants: [{ bot: 'lite', count: 10, publish: '360p30', subscribe: 'none' }],
+				schedule: { ...atOnce, vus: 10 },
+			});
+			const joins = estimate(marked, twoCores).joins;
+			expect(joins).toMatchObject({ count: 10, byKind: { lite: 10 }, fits: false });
+			expect(joins.cpuSeconds).toBeCloseTo(10 * botCosts.lite.e2eJoinCpuSeconds['360p30'], 5);
+			expect(joins.advice).toMatch(/^10 lite bots join within 5s \(at the start\)\. A lite bot's join costs about 0\.9 CPU seconds at once/);
+			expect(joins.advice).toMatch(/at most [1-9] lite joins per 5s here/);
+			// Without marks the same joins are a ninth of that and fit.
+			expect(estimate({ ...marked, e2e: { video: true, audio: false, lite: false } }, twoCores).joins).toMatchObject({ count: 10, fits: true });
+
+			// Two browsers and 100 viewers at once: the call fits, the browsers' joins alone would
+			// (3.7 CPU s over 5 s beside it), the viewers' 1 CPU s more tips it over.
+			const crowd = (schedule: unknown) =>
+				Scenario.parse({
+					name: 'crowd',
+					participants: [
+						{ name: 'stage', bot: 'browser', count: 2, publish: '180p15' },
+						{ name: 'audience', bot: 'viewer', count: 100 },
+					],
+					schedule,
+				});
+			const together = estimate(crowd({ executor: 'constant-vus', vus: 102, duration: '1m' }), twoCores);
+			expect(together.fits).toBe(true);
+			const mixed = together.joins;
+			expect(mixed).toMatchObject({ count: 102, byKind: { browser: 2, lite: 0, viewer: 100 }, fits: false });
+			expect(mixed.cpuSeconds).toBeCloseTo(2 * 1.85 + 100 * botCosts.viewer.joinCpuSeconds, 5);
+			expect((2 * 1.85) / 5 + together.cores).toBeLessThan(mixed.limitCores);
+			expect(mixed.advice).toMatch(/^2 browser bots and 100 viewers join within 5s \(at the start\)\. A browser bot's join costs about 1\.85 CPU seconds at once, a viewer's 0\.01,/);
+			expect(mixed.advice).toMatch(/at most \d+ joins of that mix per 5s here/);
+			// The same crowd arriving over a minute fits.
+			const arriving = estimate(crowd({ executor: 'ramping-vus', stages: [{ duration: '1m', target: 102 }, { duration: '1m', target: 102 }] }), twoCores).joins;
+			expect(arriving.fits).toBe(true);
+			expect(arriving.count).toBeLessThan(15);
 		});
 
 		it('with --strict-capacity refuses a burst of browser joins the calls alone would fit', async () => {
