@@ -246,7 +246,7 @@ function joinBurst(
 	const perParticipant = peak.participants > 0 ? peak.cores / peak.participants : 0;
 	// A lone join is the peak's business (what fits its 70 % leaves room for one); the worst of
 	// the windows with several is the one to report.
-	let worst = { first: 0, last: Math.min(1, joins.length), cpuSeconds: 0, cores: 0, steady: 0 };
+	let worst = { first: 0, last: Math.min(1, joins.length), cpuSeconds: joins[0] ? costOf.get(joins[0].slot.group)! : 0, cores: 0, steady: 0 };
 	let cpuSeconds = 0;
 	for (let first = 0, last = 0; first < joins.length; first++) {
 		while (last < joins.length && joins[last]!.at < joins[first]!.at + windowMs) cpuSeconds += costOf.get(joins[last++]!.slot.group)!;
@@ -262,7 +262,7 @@ function joinBurst(
 	for (const { slot } of window) byKind[slot.group.bot]++;
 	const count = window.length;
 	const perJoin = count > 0 ? worst.cpuSeconds / count : botCosts.browser.joinCpuSeconds;
-	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / (perJoin || botCosts.browser.joinCpuSeconds)));
+	const fitting = Math.max(0, Math.floor(((limitCores - worst.steady) * (windowMs / 1000)) / perJoin));
 	const fits = worst.cores <= limitCores;
 	const windowText = formatDuration(windowMs);
 	const kinds = (Object.keys(byKind) as BotKind[]).filter((kind) => byKind[kind] > 0);
@@ -271,10 +271,11 @@ function joinBurst(
 		.map((kind, i) => {
 			const costs = [...new Set(window.filter(({ slot }) => slot.group.bot === kind).map(({ slot }) => costOf.get(slot.group)!))].sort((a, b) => a - b);
 			const figure = costs.length === 1 ? `${costs[0]}` : `${costs[0]}–${costs.at(-1)}`;
-			return i === 0 ? `A ${kind === 'viewer' ? "viewer's" : `${kind} bot's`} join costs about ${figure} CPU seconds at once` : `a ${kind === 'viewer' ? "viewer's" : `${kind} bot's`} ${figure}`;
+			const whose = kind === 'viewer' ? "viewer's" : `${kind} bot's`;
+			return i === 0 ? `A ${whose} join costs about ${figure} CPU seconds at once` : `a ${whose} ${figure}`;
 		})
 		.join(', ');
-	const joinNoun = kinds.length === 1 ? `${kinds[0] === 'viewer' ? 'viewer' : `${kinds[0]}`} join${fitting > 1 ? 's' : ''}` : `join${fitting > 1 ? 's' : ''} of that mix`;
+	const joinNoun = `${kinds.length === 1 ? `${kinds[0]} ` : ''}join${fitting > 1 ? 's' : ''}${kinds.length === 1 ? '' : ' of that mix'}`;
 	const advice = fits
 		? ''
 		: [
