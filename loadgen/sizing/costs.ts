@@ -79,10 +79,10 @@ export const botCosts = {
 		 * CPU seconds of its process a join costs at once (signaling, ICE and DTLS, the first
 		 * streams), beyond what the bot then costs to keep: bench:lite 0.05 for a sender (the join
 		 * alone), bench:viewers 0.065–0.114 (median of 3 runs 0.082) for a receiver of audio and
-		 * video until its media flows (processes started before, 2026-12-01, the slower machine). With marks, its own
-		 * media is encoded too: e2eJoinCpuSeconds instead (bench:lite -- --e2e: 0.44 at 180p15,
-		 * 0.90 at 360p30; 720p30 not measured, taken as 360p30; audio alone as 180p15). The bundled
-		 * SFU's part of a join (5–10 ms) is not counted, as for browser joins.
+		 * video until its media flows (processes started before, 2026-12-01, the slower machine).
+		 * With marks, its own media is encoded too: e2eJoinCpuSeconds instead (bench:lite --
+		 * --e2e: 0.44 at 180p15, 0.90 at 360p30; 720p30 not measured, taken as 360p30; audio alone
+		 * as 180p15). The bundled SFU's part of a join (5–10 ms) is not counted, as for browser joins.
 		 */
 		joinCpuSeconds: 0.1,
 		e2eJoinCpuSeconds: { '180p15': 0.44, '360p30': 0.9, '720p30': 0.9 } satisfies Record<VideoProfile, number>,
