@@ -252,6 +252,8 @@ describe('preflight sizing', () => {
 			// What the shipped impaired-3g does: 6 s apart, one join per window.
 			const spread = estimate(four({ executor: 'ramping-vus', stages: [{ duration: '24s', target: 4 }, { duration: '1m', target: 4 }] }), twoCores);
 			expect(spread.joins).toMatchObject({ count: 1, fits: true, advice: '' });
+			// A lone join's window still says what that join costs.
+			expect(spread.joins.cpuSeconds).toBeCloseTo(botCosts.browser.joinCpuSeconds, 5);
 			// A bigger machine carries the burst; four lite bots' joins are light.
 			expect(estimate(four(atOnce), { ...twoCores, machine: { cores: 8, memoryBytes: 24 * 2 ** 30 } }).joins.fits).toBe(true);
 			const lite = estimate(four(atOnce, 'lite'), twoCores).joins;
