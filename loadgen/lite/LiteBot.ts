@@ -7,6 +7,7 @@ import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.t
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
+import { PairRoundTrips, type LoopStalls } from './LoopStalls.ts';
 import { markScreenStats } from '../../capture/screenStats.ts';
 import { senderMarkId } from '../../capture/marks.ts';
 import type { MachineDelayMarks } from '../../protocol/capture.ts';
@@ -26,14 +27,17 @@ export class LiteBot {
 	readonly #relays: ImpairmentRelay[] = [];
 	#detach: (() => void) | undefined;
 	#network: NetworkConditions | null;
+	readonly #roundTrips: PairRoundTrips;
 
 	constructor(
 		readonly slot: LiteSlot,
 		signalingUrl: string,
 		private readonly pump: MediaPump,
+		stalls: LoopStalls,
 		network: NetworkConditions | null,
 		private readonly marks?: MachineDelayMarks,
 	) {
+		this.#roundTrips = new PairRoundTrips(stalls);
 		this.#network = network;
 		this.#signaling = new SignalingClient(signalingUrl, (url) => new WebSocket(url) as unknown as WebSocketLike);
 		this.call = new CallClient({
@@ -58,6 +62,7 @@ export class LiteBot {
 	}
 
 	async join(): Promise<void> {
+		this.#roundTrips.joining();
 		const publish = this.slot.publish;
 		const tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack } = {};
 		if (publish !== 'none') tracks.audio = new MediaStreamTrack({ kind: 'audio' });
@@ -100,11 +105,9 @@ export class LiteBot {
 		const ts = Date.now();
 		const reports = await this.call.getStats();
 		const receivedTracks = new Set([...this.call.consumers.values()].filter((r) => r.screen).map((r) => r.consumer.track.id));
-		return reports.map(({ direction, report }) => ({
-			ts,
-			pc: direction,
-			stats: keepKnownStats(markScreenStats([...(report.values() as IterableIterator<Record<string, unknown>>)], { receivedTracks })),
-		}));
+		const looked = reports.map(({ direction, report }) => ({ pc: direction, stats: [...(report.values() as IterableIterator<Record<string, unknown>>)] }));
+		this.#roundTrips.withholdStretched(looked);
+		return looked.map(({ pc, stats }) => ({ ts, pc, stats: keepKnownStats(markScreenStats(stats, { receivedTracks })) }));
 	}
 
 	async leave(): Promise<void> {

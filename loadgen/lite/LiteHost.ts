@@ -3,6 +3,7 @@ import type { LiteReply, ParsedLiteCommand } from './ipc.ts';
 import { LiteBot } from './LiteBot.ts';
 import { newBatch, participantSource } from '../../protocol/telemetry.ts';
 import { MediaPump } from './MediaPump.ts';
+import { LoopStalls } from './LoopStalls.ts';
 import { ViewerBot } from '../viewer/ViewerBot.ts';
 
 /** What the host needs of a bot it holds: a lite bot or a viewer. */
@@ -15,6 +16,7 @@ type HostedBot = Pick<LiteBot & ViewerBot, 'slot' | 'events' | 'warnings' | 'joi
 export class LiteHost {
 	readonly #bots = new Map<number, HostedBot>();
 	readonly #pump = new MediaPump();
+	readonly #stalls = new LoopStalls();
 	#timer: NodeJS.Timeout | undefined;
 	#config: Extract<ParsedLiteCommand, { op: 'start' }> | undefined;
 
@@ -37,13 +39,14 @@ export class LiteHost {
 			case 'stop':
 				await Promise.all([...this.#bots.keys()].map((index) => this.#leave(index)));
 				clearInterval(this.#timer);
+				this.#stalls.close();
 				await this.#pump.close();
 				return;
 		}
 	}
 
 	async #join(slot: HostedBot['slot'], network: NetworkConditions | null): Promise<void> {
-		const bot: HostedBot = slot.bot === 'viewer' ? new ViewerBot(slot, this.#config!.signalingUrl, network) : new LiteBot(slot, this.#config!.signalingUrl, this.#pump, network, this.#config!.e2e);
+		const bot: HostedBot = slot.bot === 'viewer' ? new ViewerBot(slot, this.#config!.signalingUrl, this.#stalls, network) : new LiteBot(slot, this.#config!.signalingUrl, this.#pump, this.#stalls, network, this.#config!.e2e);
 		this.#bots.set(slot.index, bot);
 		try {
 			await bot.join();

@@ -8,6 +8,7 @@ import { plainTransportCryptoSuite, type ProducerInfo, type SrtpParameters } fro
 import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.ts';
 import { SignalingClient, type WebSocketLike } from '../../sfu/client/index.ts';
 import type { LiteSlot } from '../lite/ipc.ts';
+import type { LoopStalls } from '../lite/LoopStalls.ts';
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import { ReceiveStatistics } from './ReceiveStatistics.ts';
 import { isRtcp, readRtcp, receiverReport, roundTripMs } from './rtcp.ts';
@@ -64,6 +65,7 @@ export class ViewerBot {
 	constructor(
 		readonly slot: LiteSlot,
 		signalingUrl: string,
+		private readonly stalls: LoopStalls,
 		network: NetworkConditions | null,
 	) {
 		this.#network = network;
@@ -204,7 +206,10 @@ export class ViewerBot {
 			if (info.type === 'sr') stream.stats.onSenderReport(info.ntpMiddle, now);
 			else {
 				const rtt = roundTripMs(info, now);
-				if (rtt !== undefined) this.#rttMs = rtt;
+				if (rtt === undefined) continue;
+				// A report that waited out this process's own stall does not give the network's round trip.
+				const at = now - performance.timeOrigin;
+				this.#rttMs = this.stalls.distorts(rtt, at, at) ? undefined : rtt;
 			}
 		}
 	}

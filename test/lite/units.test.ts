@@ -2,16 +2,27 @@ import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
+import { LoopStalls, PairRoundTrips } from '../../loadgen/lite/LoopStalls.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 import { waitFor } from '../helpers/signaling.ts';
 
 const sockets: dgram.Socket[] = [];
 const relays: ImpairmentRelay[] = [];
+const stallWatches: LoopStalls[] = [];
 afterAll(() => {
 	for (const s of sockets) s.close();
 	for (const r of relays) r.close();
+	for (const w of stallWatches) w.close();
 });
+
+/** Holds this process's event loop, as a join or a busy machine does to a bot's process. */
+function holdLoop(ms: number): void {
+	const until = performance.now() + ms;
+	while (performance.now() < until);
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 30));
 
 async function udp(): Promise<dgram.Socket> {
 	const socket = dgram.createSocket('udp4');
@@ -131,5 +142,102 @@ describe('impairment relay', () => {
 		expect(received).toBeGreaterThan(1);
 		expect(received).toBeLessThan(10);
 		expect(relay.stats.dropped).toBeGreaterThan(25);
+	});
+});
+
+describe('round trips timed on a stalled loop', () => {
+	const watch = () => {
+		const stalls = new LoopStalls();
+		stallWatches.push(stalls);
+		return stalls;
+	};
+	const pair = (measurements: number, rttMs: number) => ({ type: 'candidate-pair', id: 'CP1', roundTripTimeMeasurements: measurements, currentRoundTripTime: rttMs / 1000 });
+
+	it('knows a stall, the one that has just ended too, and how much of it a window holds', async () => {
+		const stalls = watch();
+		await tick();
+		const before = performance.now();
+		holdLoop(400);
+		const after = performance.now();
+		// No tick has run since the hold: the stall is still seen.
+		expect(stalls.longestStallBetween(after - 50, after)).toBeGreaterThanOrEqual(40);
+		await tick();
+		expect(stalls.longestStallBetween(before - 1000, after + 1000)).toBeGreaterThanOrEqual(380);
+		expect(stalls.longestStallBetween(before + 100, before + 200)).toBeCloseTo(100, 0);
+		// The stall ends where the hold did (a loaded machine stalls a process now and then, but
+		// not for 100 ms of the 300 after it).
+		await new Promise((r) => setTimeout(r, 300));
+		expect(stalls.longestStallBetween(after + 20, performance.now())).toBeLessThan(100);
+	});
+
+	it('withholds a pair’s round trip measured across a stall until a clean one comes', async () => {
+		const roundTrips = new PairRoundTrips(watch());
+		await tick();
+		roundTrips.joining();
+		// The join's connectivity check, answered while the process was held: its 300 ms are the stall's.
+		holdLoop(300);
+		const joined = [{ pc: 'send', stats: [pair(1, 300)] }];
+		roundTrips.withholdStretched(joined);
+		expect(joined[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
+		expect(joined[0]!.stats[0]).toMatchObject({ roundTripTimeMeasurements: 1 });
+		// Looked at again with no new measurement: still withheld.
+		await tick();
+		const again = [{ pc: 'send', stats: [pair(1, 300)] }];
+		roundTrips.withholdStretched(again);
+		expect(again[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
+		// A consent check with no stall since: reported, and kept while it is the last one.
+		await tick();
+		for (let i = 0; i < 2; i++) {
+			const clean = [{ pc: 'send', stats: [pair(2, 1)] }];
+			roundTrips.withholdStretched(clean);
+			expect(clean[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.001 });
+		}
+		// Another pc's pair of the same id is a pair of its own: first seen now, measured since the last look.
+		const other = [{ pc: 'recv', stats: [pair(2, 1)] }];
+		roundTrips.withholdStretched(other);
+		expect(other[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.001 });
+	});
+
+	it('withholds a measurement that began before a stall, looked at after it', async () => {
+		const roundTrips = new PairRoundTrips(watch());
+		await tick();
+		holdLoop(300);
+		await tick();
+		// A look that finds no pair yet; the next finds one whose 450 ms round trip began before that look, during the stall.
+		roundTrips.withholdStretched([{ pc: 'send', stats: [] }]);
+		const looked = [{ pc: 'send', stats: [pair(1, 450)] }];
+		roundTrips.withholdStretched(looked);
+		expect(looked[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
+		const quick = [{ pc: 'recv', stats: [pair(1, 1)] }];
+		roundTrips.withholdStretched(quick);
+		expect(quick[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.001 });
+		// Stats without a round trip (no check answered yet) pass untouched.
+		const none = [{ pc: 'send', stats: [{ type: 'candidate-pair', id: 'CP2' }, { type: 'inbound-rtp', id: 'IT1', currentRoundTripTime: 5 }] }];
+		roundTrips.withholdStretched(none);
+		expect(none[0]!.stats).toEqual([{ type: 'candidate-pair', id: 'CP2' }, { type: 'inbound-rtp', id: 'IT1', currentRoundTripTime: 5 }]);
+	});
+
+	it('keeps a figure a stall cannot have stretched by much: a short round trip, a short stall', async () => {
+		const roundTrips = new PairRoundTrips(watch());
+		await tick();
+		roundTrips.joining();
+		holdLoop(300);
+		// 2 ms measured across a 300 ms stall: the stall added 2 ms at most.
+		const short = [{ pc: 'send', stats: [pair(1, 2)] }];
+		roundTrips.withholdStretched(short);
+		expect(short[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.002 });
+		// Looked at again well after the stall, with no new figure; then a short stall.
+		await new Promise((r) => setTimeout(r, 450));
+		roundTrips.withholdStretched([{ pc: 'send', stats: [pair(1, 2)] }]);
+		holdLoop(30);
+		// 400 ms across a 30 ms stall: within a fifth of itself.
+		const long = [{ pc: 'send', stats: [pair(2, 400)] }];
+		roundTrips.withholdStretched(long);
+		expect(long[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.4 });
+		// The same 400 ms figure, first seen by a look that a 300 ms stall went before, is not.
+		holdLoop(300);
+		const stretched = [{ pc: 'send', stats: [pair(3, 400)] }];
+		roundTrips.withholdStretched(stretched);
+		expect(stretched[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
 	});
 });
