@@ -43,13 +43,11 @@ export class LoopStalls {
 	/** The longest time the loop stood still within [from, to] (performance.now() ms), a stall still going on included. */
 	longestStallBetween(from: number, to: number): number {
 		const now = performance.now();
+		const overlap = (stall: Stall) => Math.min(stall.to, to) - Math.max(stall.from, from);
 		// A stall that has just ended has no tick after it yet: the caller runs first.
-		const current = now - this.#lastTick >= 2 * this.tickMs ? [{ from: this.#lastTick + this.tickMs, to: now }] : [];
-		let longest = 0;
-		for (const stall of [...this.#stalls, ...current]) {
-			const overlap = Math.min(stall.to, to) - Math.max(stall.from, from);
-			if (overlap > longest) longest = overlap;
-		}
+		let longest = now - this.#lastTick >= 2 * this.tickMs ? Math.max(0, overlap({ from: this.#lastTick + this.tickMs, to: now })) : 0;
+		// Newest first: the stalls are in order, and one that ended before the window ends the search.
+		for (let i = this.#stalls.length - 1; i >= 0 && this.#stalls[i]!.to >= from; i--) longest = Math.max(longest, overlap(this.#stalls[i]!));
 		return longest;
 	}
 
