@@ -67,6 +67,9 @@ interface Row {
 	machinePct: number;
 	lossPct: number | null;
 	rttP95Ms: number | null;
+	/** Round trips the receivers timed in the step, and the share withheld because their own process stood still meanwhile. */
+	roundTrips: number;
+	withheldPct: number | null;
 	jitterP95Ms: number | null;
 	withMedia: number;
 	/** Receivers that failed (join, signaling) so far. */
@@ -125,7 +128,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		const u = process.cpuUsage();
 		return (u.user + u.system) / 1e6;
 	};
-	const [c0, w0, s0, m0, q0] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue()];
+	const [c0, w0, s0, m0, q0, r0] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.roundTrips()];
 	const from = Date.now();
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
@@ -133,7 +136,8 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		await new Promise((r) => setTimeout(r, 1000));
 	}
 	const seconds = (performance.now() - t0) / 1000;
-	const [c1, w1, s1, m1, q1] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue()];
+	const [c1, w1, s1, m1, q1, r1] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.roundTrips()];
+	const roundTrips = r1.judged - r0.judged;
 	await bench.sender.flush();
 	await bench.collector.flush();
 	const [q] = await bench.collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
@@ -155,6 +159,8 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		machinePct: ((m1.busySeconds - m0.busySeconds) / (m1.totalSeconds - m0.totalSeconds)) * 100,
 		lossPct: q?.loss ?? null,
 		rttP95Ms: q?.rtt ?? null,
+		roundTrips,
+		withheldPct: roundTrips > 0 ? ((r1.withheld - r0.withheld) / roundTrips) * 100 : null,
 		jitterP95Ms: q?.jitter ?? null,
 		withMedia: withMedia(),
 		failed: failed(),
@@ -199,7 +205,7 @@ async function ramp(kind: string, group: Slot['group'], counts: number[], perPro
 			const row: Row = { ...measured, joinCpuSeconds: join?.receivers ?? null, sfuJoinCpuSeconds: join?.sfu ?? null };
 			rows.push(row);
 			status.done(
-				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)} (waiting for a core ${row.sfuWaiting === null ? '-' : `${(row.sfuWaiting * 100).toFixed(0)} %`} of the time), collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, ${row.joinCpuSeconds === null ? '' : `joins ${(row.joinCpuSeconds * 1000).toFixed(0)} + SFU ${(row.sfuJoinCpuSeconds! * 1000).toFixed(0)} CPU ms each, `}lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms`,
+				`${count} ${kind}s: ${row.receiversCores.toFixed(2)} cores (${row.perReceiverPct.toFixed(2)} % each), SFU ${row.sfuCores.toFixed(2)} (waiting for a core ${row.sfuWaiting === null ? '-' : `${(row.sfuWaiting * 100).toFixed(0)} %`} of the time), collector+runner ${row.collectorCores.toFixed(2)}, machine ${row.machinePct.toFixed(0)} %, ${row.joinCpuSeconds === null ? '' : `joins ${(row.joinCpuSeconds * 1000).toFixed(0)} + SFU ${(row.sfuJoinCpuSeconds! * 1000).toFixed(0)} CPU ms each, `}lag ${row.lagMs.toFixed(0)} ms, loss ${row.lossPct?.toFixed(2)} %, p95 RTT ${row.rttP95Ms?.toFixed(1)} ms (${row.withheldPct === null ? 'no round trips timed' : `${row.withheldPct.toFixed(1)} % of ${row.roundTrips} withheld`})`,
 			);
 			if (row.machinePct > 95 || (row.lossPct ?? 0) > 1 || row.failed > 0) {
 				status.done(`  ${row.failed > 0 ? `${row.failed} failed` : (row.lossPct ?? 0) > 1 ? `loss ${row.lossPct!.toFixed(1)} %` : 'the machine is saturated'}: stopping the ${kind} ramp here`);
@@ -233,6 +239,7 @@ const table = (rows: Row[], kind: string) =>
 				'SFU CPU ms per join': r.sfuJoinCpuSeconds === null ? '-' : Math.round(r.sfuJoinCpuSeconds * 1000),
 				'loss %': r.lossPct === null ? '-' : +r.lossPct.toFixed(2),
 				'p95 RTT ms': r.rttP95Ms === null ? '-' : +r.rttP95Ms.toFixed(1),
+				'RTT withheld %': r.withheldPct === null ? '-' : +r.withheldPct.toFixed(1),
 				'p95 audio jitter ms': r.jitterP95Ms === null ? '-' : +r.jitterP95Ms.toFixed(1),
 			},
 		]),

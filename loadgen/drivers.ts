@@ -1,6 +1,7 @@
 import type { AppTarget, EndToEnd, NetworkConditions } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { WatchedProcess } from './health/GeneratorMonitor.ts';
+import type { RoundTripCounts } from './lite/ipc.ts';
 import type { Slot } from './schedule/slots.ts';
 import type { TelemetrySender } from './telemetry/TelemetrySender.ts';
 
@@ -61,6 +62,11 @@ export interface BotDriver {
 	setNetwork(group: string, conditions: NetworkConditions): Promise<void>;
 	/** Speaker turns: the participant talks or falls silent (drivers whose bots cannot, leave it out). */
 	setSpeaking?(slot: Slot, speaking: boolean): Promise<void>;
+	/**
+	 * Round trips its bots timed on their own event loop, and how many of them a stall of that
+	 * loop may have stretched and were withheld (drivers whose bots are timed elsewhere leave it out).
+	 */
+	roundTrips?(): RoundTripCounts;
 	/** The driver's processes now, for the generator's own health. */
 	processes(): WatchedProcess[];
 	/** Every participant leaves; the driver's processes stop. */

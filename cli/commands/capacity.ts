@@ -97,6 +97,8 @@ export interface Step {
 	botCpu: number;
 	lossPct: number | null;
 	rttP95Ms: number | null;
+	/** Share of the lite bots' round trips in the step withheld because their own process stood still meanwhile. */
+	rttWithheldPct: number | null;
 }
 
 /** Ramps rooms of the mix onto one worker, step by step, until a limit; each step as it is measured goes to `status`. */
@@ -152,6 +154,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			await new Promise((r) => setTimeout(r, flags.mix === 'basic' ? 4000 : 8000));
 			const [load0] = await sfu.workerLoad();
 			const bot0 = botCpuSeconds();
+			const timed0 = lite.roundTrips();
 			saturatedNow = undefined;
 			const from = Date.now();
 			const t0 = performance.now();
@@ -167,6 +170,8 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				{ run: runId, from },
 			);
 			const totals = sfu.totals();
+			const timed1 = lite.roundTrips();
+			const timed = timed1.judged - timed0.judged;
 			const step: Step = {
 				generatorSaturated: saturatedNow,
 				rooms,
@@ -177,10 +182,11 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				botCpu: (botCpuSeconds() - bot0) / seconds,
 				lossPct: q?.loss ?? null,
 				rttP95Ms: q?.rtt ?? null,
+				rttWithheldPct: timed > 0 ? ((timed1.withheld - timed0.withheld) / timed) * 100 : null,
 			};
 			steps.push(step);
 			status.done(
-				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms`,
+				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms${step.rttWithheldPct ? ` (${step.rttWithheldPct.toFixed(1)} % of the bots' round trips withheld: their process stood still)` : ''}`,
 			);
 			if (step.generatorSaturated) {
 				stopReason = `the load generator saturated first (${step.generatorSaturated}), with the SFU worker at ${(step.workerCpu * 100).toFixed(0)} % of its core: this machine's bots are the limit, not the SFU. Measure further with bots on other machines`;
@@ -222,6 +228,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			'participants per worker core': perCore(s.participants, s),
 			'loss %': s.lossPct === null ? '-' : +s.lossPct.toFixed(3),
 			'p95 RTT ms': s.rttP95Ms === null ? '-' : +s.rttP95Ms.toFixed(1),
+			'RTT withheld %': s.rttWithheldPct === null ? '-' : +s.rttWithheldPct.toFixed(1),
 			'bot cores': +s.botCpu.toFixed(2),
 			generator: s.generatorSaturated ? 'SATURATED' : 'ok',
 		})),

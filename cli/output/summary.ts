@@ -70,11 +70,27 @@ export function renderSummary(outcome: RunOutcome): string {
 				]
 			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
+		...withheldRoundTrips(outcome),
 		'',
 	];
 	const failed = thresholds.filter((t) => !t.ok).length;
 	const footer = ['', thresholds.length ? `thresholds: ${thresholds.length - failed} passed, ${failed} failed` : 'no thresholds'];
 	return [...header, ...lines, ...footer].join('\n');
+}
+
+/** Above this share of withheld round trips, rtt_ms rests on noticeably fewer figures than the bots measured. */
+const withheldShareWarning = 0.1;
+
+/** The round trips rtt_ms leaves out because the generator's own process stood still while they were in flight. */
+function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
+	if (!roundTrips || roundTrips.withheld === 0) return [];
+	const share = roundTrips.withheld / roundTrips.judged;
+	const line =
+		`rtt_ms leaves out ${roundTrips.withheld} of ${roundTrips.judged} round trips lite bots and viewers timed (${(share * 100).toFixed(1)} %): ` +
+		'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
+	return share > withheldShareWarning
+		? [red(`${line} rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`)]
+		: [dim(line)];
 }
 
 function escapeXml(text: string): string {

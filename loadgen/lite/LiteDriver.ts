@@ -5,7 +5,7 @@ import { signalingUrlOf, type BotDriver, type DriverContext, type PreparePlan } 
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { newBatch, participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
-import { LiteReply, type LiteCommand } from './ipc.ts';
+import { LiteReply, type LiteCommand, type RoundTripCounts } from './ipc.ts';
 import { hostedKind, processShare } from './share.ts';
 
 interface LiteProcess {
@@ -17,6 +17,8 @@ interface LiteProcess {
 	exited: boolean;
 	/** Its last reported event-loop delay p99, ms. */
 	lagMs: number | undefined;
+	/** Its bots' round trips so far, as it last reported them (it reports totals, so a lost report loses nothing). */
+	roundTrips: RoundTripCounts;
 	label: string;
 }
 
@@ -58,6 +60,17 @@ export class LiteDriver implements BotDriver {
 		return this.#processes
 			.filter((p) => !p.exited && p.child.pid !== undefined)
 			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false }));
+	}
+
+	/** Round trips the bots of every process (gone ones included) timed, and how many were withheld. */
+	roundTrips(): RoundTripCounts {
+		let judged = 0;
+		let withheld = 0;
+		for (const p of this.#processes) {
+			judged += p.roundTrips.judged;
+			withheld += p.roundTrips.withheld;
+		}
+		return { judged, withheld };
 	}
 
 	processOf(slot: Slot): number | undefined {
@@ -167,6 +180,7 @@ export class LiteDriver implements BotDriver {
 			leaving: new Map(),
 			exited: false,
 			lagMs: undefined,
+			roundTrips: { judged: 0, withheld: 0 },
 			label: `lite-${this.#processes.length + 1}`,
 		};
 		child.on('message', (raw) => {
@@ -177,6 +191,7 @@ export class LiteDriver implements BotDriver {
 			else if (message.op === 'log') this.context.log(`lite bots (pid ${child.pid}): ${message.message}`);
 			else if (message.op === 'left') process.leaving.get(message.index)?.();
 			else if (message.op === 'health') process.lagMs = message.lagMs;
+			else if (message.op === 'roundTrips') process.roundTrips = message.counts;
 			else this.#onBatch(process, message.batch);
 		});
 		child.on('exit', (code, signal) => {

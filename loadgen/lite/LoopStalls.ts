@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { RoundTripCounts } from './ipc.ts';
 
 interface Stall {
 	/** performance.now() ms */
@@ -14,6 +15,7 @@ interface Stall {
  */
 export class LoopStalls {
 	readonly #stalls: Stall[] = [];
+	readonly #counts: RoundTripCounts = { judged: 0, withheld: 0 };
 	#lastTick = performance.now();
 	readonly #timer: NodeJS.Timeout;
 
@@ -61,6 +63,19 @@ export class LoopStalls {
 		return worstError > Math.max(this.toleranceMs, this.toleranceShare * rttMs);
 	}
 
+	/** Judges one new round trip as `distorts` does, and counts it: a run says how many figures it left out. */
+	withholds(rttMs: number, since: number, until: number): boolean {
+		const withheld = this.distorts(rttMs, since, until);
+		this.#counts.judged++;
+		if (withheld) this.#counts.withheld++;
+		return withheld;
+	}
+
+	/** Round trips judged and withheld so far. */
+	get counts(): RoundTripCounts {
+		return { ...this.#counts };
+	}
+
 	close(): void {
 		clearInterval(this.#timer);
 	}
@@ -97,7 +112,7 @@ export class PairRoundTrips {
 				let seen = this.#pairs.get(key);
 				if (seen?.measurement === measurement) seen.at = now;
 				else {
-					seen = { measurement, at: now, stretched: this.stalls.distorts(rtt * 1000, seen?.at ?? lookedAt, now) };
+					seen = { measurement, at: now, stretched: this.stalls.withholds(rtt * 1000, seen?.at ?? lookedAt, now) };
 					this.#pairs.set(key, seen);
 				}
 				if (seen.stretched) delete pair.currentRoundTripTime;

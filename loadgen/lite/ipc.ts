@@ -38,9 +38,15 @@ export const LiteCommand = z.discriminatedUnion('op', [
 export type LiteCommand = z.input<typeof LiteCommand>;
 export type ParsedLiteCommand = z.output<typeof LiteCommand>;
 
+/** Round trips a process's bots timed since it started, and how many a stall of its own may have stretched (withheld from the stats). */
+export const RoundTripCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
+export type RoundTripCounts = z.infer<typeof RoundTripCounts>;
+
 export const LiteReply = z.discriminatedUnion('op', [
 	z.object({ op: z.literal('ready') }),
 	z.object({ op: z.literal('batch'), batch: TelemetryBatch }),
+	/** Sent with every round of samples and before every `left`, so the last leave carries the final counts. */
+	z.object({ op: z.literal('roundTrips'), counts: RoundTripCounts }),
 	z.object({ op: z.literal('left'), index: z.number().int() }),
 	z.object({ op: z.literal('log'), message: z.string() }),
 	/** Event-loop delay p99 over the last second: a lite-bot process that lags sends media late. */

@@ -12,6 +12,7 @@ import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
+import type { RoundTripCounts } from '../lite/ipc.ts';
 import { LiteDriver } from '../lite/LiteDriver.ts';
 import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
@@ -96,6 +97,11 @@ export interface RunOutcome {
 	statusReason: string;
 	stop: StopReason;
 	overloaded: Overload | undefined;
+	/**
+	 * Round trips this machine's lite bots and viewers timed, and how many `rtt_ms` left out
+	 * because a stall of their own process may have stretched them. Absent without such bots.
+	 */
+	roundTrips: RoundTripCounts | undefined;
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -520,6 +526,9 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#speakerTurns?.close();
 		await Promise.all(this.slots.filter((slot) => this.#active.has(slot.index)).map((slot) => this.#leave(slot)));
 		for (const driver of this.#drivers.values()) await driver.close();
+		const roundTrips = [...this.#drivers.values()]
+			.flatMap((driver) => driver.roundTrips?.() ?? [])
+			.reduce<RoundTripCounts | undefined>((all, t) => ({ judged: (all?.judged ?? 0) + t.judged, withheld: (all?.withheld ?? 0) + t.withheld }), undefined);
 		this.#sfuReporter?.stop();
 		this.#monitor?.stop();
 		await this.#sender.close();
@@ -536,6 +545,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			statusReason,
 			stop,
 			overloaded: overload,
+			roundTrips,
 			thresholds,
 			summary,
 			startedAt: startAt,

@@ -209,7 +209,7 @@ export class ViewerBot {
 				if (rtt === undefined) continue;
 				// A report that waited out this process's own stall does not give the network's round trip.
 				const at = now - performance.timeOrigin;
-				this.#rttMs = this.stalls.distorts(rtt, at, at) ? undefined : rtt;
+				this.#rttMs = this.stalls.withholds(rtt, at, at) ? undefined : rtt;
 			}
 		}
 	}

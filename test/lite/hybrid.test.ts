@@ -138,6 +138,10 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		// moment, so the smallest round trip of each is what tells the paths apart.
 		expect(byPeer['lite-slow-2']).toBeGreaterThan(115);
 		expect(byPeer['lite-slow-2']! - byPeer['lite-0']!).toBeGreaterThan(80);
+		// Every bot's figures were judged against its process's stalls, and the processes told the driver.
+		const timed = lite.roundTrips();
+		expect(timed.judged).toBeGreaterThanOrEqual(slots.length);
+		expect(timed.withheld).toBeLessThanOrEqual(timed.judged);
 	});
 
 	it('a lite bot killed mid-run is a fail event and the others go on', async () => {

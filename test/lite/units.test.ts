@@ -171,7 +171,8 @@ describe('round trips timed on a stalled loop', () => {
 	});
 
 	it('withholds a pair’s round trip measured across a stall until a clean one comes', async () => {
-		const roundTrips = new PairRoundTrips(watch());
+		const stalls = watch();
+		const roundTrips = new PairRoundTrips(stalls);
 		await tick();
 		roundTrips.joining();
 		// The join's connectivity check, answered while the process was held: its 300 ms are the stall's.
@@ -194,6 +195,8 @@ describe('round trips timed on a stalled loop', () => {
 			roundTrips.withholdStretched(clean);
 			expect(clean[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.001 });
 		}
+		// Each measurement is counted once, however often it is looked at: three, one withheld.
+		expect(stalls.counts).toEqual({ judged: 3, withheld: 1 });
 	});
 
 	it('withholds a measurement that began before a stall, looked at after it', async () => {
@@ -216,7 +219,8 @@ describe('round trips timed on a stalled loop', () => {
 	});
 
 	it('keeps a figure a stall cannot have stretched by much: a short round trip, a short stall', async () => {
-		const roundTrips = new PairRoundTrips(watch());
+		const stalls = watch();
+		const roundTrips = new PairRoundTrips(stalls);
 		await tick();
 		roundTrips.joining();
 		holdLoop(300);
@@ -237,5 +241,19 @@ describe('round trips timed on a stalled loop', () => {
 		const stretched = [{ pc: 'send', stats: [pair(3, 400)] }];
 		roundTrips.withholdStretched(stretched);
 		expect(stretched[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
+		expect(stalls.counts).toEqual({ judged: 3, withheld: 1 });
+	});
+
+	it('counts a viewer’s round trips as it counts a pair’s, and hands out a copy of the counts', async () => {
+		const stalls = watch();
+		await tick();
+		const at = performance.now();
+		expect(stalls.withholds(2, at, at)).toBe(false);
+		holdLoop(300);
+		const answered = performance.now();
+		expect(stalls.withholds(300, answered, answered)).toBe(true);
+		const counts = stalls.counts;
+		counts.judged = 0;
+		expect(stalls.counts).toEqual({ judged: 2, withheld: 1 });
 	});
 });

@@ -77,6 +77,9 @@ describe('a run of two shards', () => {
 		// Both shards report the same, coordinated verdict.
 		for (const outcome of outcomes) {
 			expect(outcome.status).toBe('failed');
+			// Each shard counts the round trips its own lite bots timed: its rtt_ms figures come from them.
+			expect(outcome.roundTrips!.judged).toBeGreaterThan(0);
+			expect(outcome.roundTrips!.withheld).toBeLessThanOrEqual(outcome.roundTrips!.judged);
 			expect(outcome.thresholds.map((t) => [t.metric, t.expression, t.ok])).toEqual([
 				['join_ms', 'count>=4', true],
 				['join_ms', 'count<=3', false],

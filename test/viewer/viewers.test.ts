@@ -51,6 +51,9 @@ describe('viewers under impairment', () => {
 			run.stop('measured');
 			const result = await outcome;
 			expect(result.summary.participants.joined).toBe(5);
+			// The viewers' RTCP round trips (one a second each, 40 s) and the lite sender's, judged against their process's stalls.
+			expect(result.roundTrips!.judged).toBeGreaterThanOrEqual(3 * 20);
+			expect(result.roundTrips!.withheld).toBeLessThanOrEqual(result.roundTrips!.judged);
 
 			const rows = await query<{ group: string; loss: number; jitter: number; rtt: number; withVideo: number }>(
 				`SELECT splitByChar('-', peer_id)[1] AS group,
