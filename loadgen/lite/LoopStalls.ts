@@ -42,12 +42,22 @@ export class LoopStalls {
 		while (this.#stalls.length > 0 && this.#stalls[0]!.to < now - this.keepMs) this.#stalls.shift();
 	}
 
+	/**
+	 * How far behind its tick the loop is now, ms, or 0 within one tick's slack. Above 0 the loop
+	 * has just stood still and no tick has run since: I/O handled now (a packet read from its
+	 * socket, an answer) may have waited up to this long.
+	 */
+	behindMs(now = performance.now()): number {
+		const behind = now - this.#lastTick - this.tickMs;
+		return behind >= this.tickMs ? behind : 0;
+	}
+
 	/** The longest time the loop stood still within [from, to] (performance.now() ms), a stall still going on included. */
 	longestStallBetween(from: number, to: number): number {
 		const now = performance.now();
 		const overlap = (stall: Stall) => Math.min(stall.to, to) - Math.max(stall.from, from);
 		// A stall that has just ended has no tick after it yet: the caller runs first.
-		let longest = now - this.#lastTick >= 2 * this.tickMs ? Math.max(0, overlap({ from: this.#lastTick + this.tickMs, to: now })) : 0;
+		let longest = this.behindMs(now) > 0 ? Math.max(0, overlap({ from: this.#lastTick + this.tickMs, to: now })) : 0;
 		// Newest first: the stalls are in order, and one that ended before the window ends the search.
 		for (let i = this.#stalls.length - 1; i >= 0 && this.#stalls[i]!.to >= from; i--) longest = Math.max(longest, overlap(this.#stalls[i]!));
 		return longest;

@@ -28,8 +28,13 @@ export class ReceiveStatistics {
 
 	constructor(readonly clockRate: number) {}
 
-	/** One RTP packet: its sequence number and timestamp, its payload size, and when it arrived (ms, any monotonic clock). */
-	onPacket(seq: number, timestamp: number, payloadBytes: number, arrivalMs: number): void {
+	/**
+	 * One RTP packet: its sequence number and timestamp, its payload size, and when it arrived
+	 * (ms, any monotonic clock). A packet read `late` (it may have waited in the socket while the
+	 * receiver's own process stood still) is counted, but its arrival time is not the network's
+	 * and does not move the jitter.
+	 */
+	onPacket(seq: number, timestamp: number, payloadBytes: number, arrivalMs: number, late = false): void {
 		if (this.firstPacketAtMs === undefined) {
 			this.firstPacketAtMs = arrivalMs;
 			this.#baseSeq = seq;
@@ -58,6 +63,9 @@ export class ReceiveStatistics {
 		// Jitter from in-order packets that start a new frame, as libwebrtc does: the packets of
 		// one frame share a timestamp and leave the sender in a burst.
 		if (timestamp !== this.#lastTimestamp) {
+			this.#lastTimestamp = timestamp;
+			// The next timely frame is compared with the last timely one: both transits are the network's.
+			if (late) return;
 			const transit = (arrivalMs / 1000) * this.clockRate - timestamp;
 			if (this.#lastTransit !== undefined) {
 				let d = Math.abs(transit - this.#lastTransit);
@@ -66,7 +74,6 @@ export class ReceiveStatistics {
 				this.#jitter += (d - this.#jitter) / 16;
 			}
 			this.#lastTransit = transit;
-			this.#lastTimestamp = timestamp;
 		}
 	}
 

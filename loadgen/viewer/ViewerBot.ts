@@ -173,7 +173,8 @@ export class ViewerBot {
 	}
 
 	#receive(packet: Buffer): void {
-		const now = performance.timeOrigin + performance.now();
+		const readAt = performance.now();
+		const now = performance.timeOrigin + readAt;
 		this.#bytesReceived += packet.length;
 		if (isRtcp(packet)) {
 			this.#readRtcp(packet, now);
@@ -186,7 +187,7 @@ export class ViewerBot {
 		if (packet[0]! & 0x10 && packet.length >= headerBytes + 4) headerBytes += 4 + 4 * packet.readUInt16BE(headerBytes + 2);
 		const payloadBytes = packet.length - headerBytes - authTagBytes;
 		if (payloadBytes < 0) return;
-		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), payloadBytes, now);
+		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), payloadBytes, now, this.stalls.behindMs(readAt) > 0);
 		if (!this.#firstMedia.has(stream.kind)) {
 			this.#firstMedia.add(stream.kind);
 			this.events.push({ type: 'first-media', ts: Date.now(), durationMs: Date.now() - this.#joinStartedAt, mediaKind: stream.kind });

@@ -51,6 +51,22 @@ describe('receive statistics', () => {
 		expect(jittery.jitterSeconds * 1000).toBeLessThan(8.5);
 	});
 
+	it('leaves packets read late (the receiver stood still) out of the jitter, and counts them as received', () => {
+		// A steady stream; the receiver stands still for 100 ms, then reads the five packets that
+		// waited in its socket at once, then reads on time again.
+		const stall = new Set([100, 101, 102, 103, 104]);
+		const arrival = (n: number) => (stall.has(n) ? 104 * 20 + 1 : n * 20);
+		const judged = new ReceiveStatistics(48_000);
+		for (let n = 0; n < 200; n++) judged.onPacket(n, n * 960, 80, arrival(n), stall.has(n));
+		expect(judged.jitterSeconds).toBeCloseTo(0, 6);
+		expect(judged.packetsReceived).toBe(200);
+		expect(judged.packetsLost).toBe(0);
+		// Taken at face value, the same reads are the stall's: several ms of jitter.
+		const naive = new ReceiveStatistics(48_000);
+		for (let n = 0; n < 110; n++) naive.onPacket(n, n * 960, 80, arrival(n));
+		expect(naive.jitterSeconds * 1000).toBeGreaterThan(5);
+	});
+
 	it('reports fraction lost since the previous report', () => {
 		const stats = new ReceiveStatistics(48_000);
 		feed(stats, Array.from({ length: 100 }, (_, i) => i));
