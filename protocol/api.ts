@@ -194,6 +194,9 @@ export const GeneratorHealth = z.object({
 			peakCpuPct: z.number().nullable(),
 			peakLagMs: z.number().nullable(),
 			saturatedSeconds: z.number(),
+			/** Round trips its lite bots and viewers timed, and of them withheld from rtt_ms because the process stood still (0 for others). */
+			roundTripsJudged: z.number(),
+			roundTripsWithheld: z.number(),
 		}),
 	),
 });

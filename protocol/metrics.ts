@@ -73,6 +73,13 @@ export interface RateMetric {
 	description: string;
 }
 
+/**
+ * Above this share of round trips withheld (the bot's own process stood still while they were in
+ * flight), rtt_ms rests on noticeably fewer figures than the bots measured: the summary and the
+ * run view say so in red.
+ */
+export const withheldRoundTripsWarning = 0.1;
+
 export const metricCatalogue = {
 	rtt_ms: {
 		source: 'samples',

@@ -316,6 +316,12 @@ export const GeneratorProcessStats = z.object({
 	lagMs: z.number().min(0).max(3_600_000).optional(),
 	rssBytes: counter,
 	saturated: z.boolean(),
+	/**
+	 * Round trips the process's bots timed so far (lite bots, viewers): cumulative, and how many
+	 * of them were withheld from rtt_ms because the process itself stood still while they ran.
+	 */
+	roundTripsJudged: uint32.optional(),
+	roundTripsWithheld: uint32.optional(),
 });
 export type GeneratorProcessStats = z.infer<typeof GeneratorProcessStats>;
 

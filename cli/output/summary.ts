@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, type MetricName } from '../../protocol/metrics.ts';
+import { metricCatalogue, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -78,9 +78,6 @@ export function renderSummary(outcome: RunOutcome): string {
 	return [...header, ...lines, ...footer].join('\n');
 }
 
-/** Above this share of withheld round trips, rtt_ms rests on noticeably fewer figures than the bots measured. */
-const withheldShareWarning = 0.1;
-
 /** The round trips rtt_ms leaves out because the generator's own process stood still while they were in flight. */
 function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
 	if (!roundTrips || roundTrips.withheld === 0) return [];
@@ -88,7 +85,7 @@ function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
 	const line =
 		`rtt_ms leaves out ${roundTrips.withheld} of ${roundTrips.judged} round trips lite bots and viewers timed (${(share * 100).toFixed(1)} %): ` +
 		'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
-	return share > withheldShareWarning
+	return share > withheldRoundTripsWarning
 		? [red(`${line} rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`)]
 		: [dim(line)];
 }

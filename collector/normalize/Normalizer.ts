@@ -500,6 +500,8 @@ function generatorRow(batch: TelemetryBatch, ts: number, s: GeneratorProcessStat
 		lag_ms: s.lagMs ?? null,
 		rss_bytes: s.rssBytes,
 		saturated: s.saturated ? 1 : 0,
+		round_trips_judged: s.roundTripsJudged ?? 0,
+		round_trips_withheld: s.roundTripsWithheld ?? 0,
 	};
 }
 

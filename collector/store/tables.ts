@@ -119,6 +119,9 @@ export const generatorSampleColumns = [
 	f32('lag_ms'),
 	{ name: 'rss_bytes', type: 'Float64' },
 	{ name: 'saturated', type: 'UInt8' },
+	/** Round trips the process's lite bots and viewers timed so far, and of them withheld from rtt_ms (the process stood still). */
+	{ name: 'round_trips_judged', type: 'UInt32' },
+	{ name: 'round_trips_withheld', type: 'UInt32' },
 ] as const satisfies readonly Column[];
 export type GeneratorSampleRow = RowOf<typeof generatorSampleColumns>;
 

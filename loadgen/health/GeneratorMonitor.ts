@@ -1,6 +1,7 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorProcessStats } from '../../protocol/telemetry.ts';
+import type { RoundTripCounts } from '../lite/ipc.ts';
 import { machineCpu, processTable, processTree } from '../proc.ts';
 
 /** A process of the load generator besides the runner: a Chromium (with its children) or a lite-bot process. */
@@ -13,6 +14,8 @@ export interface WatchedProcess {
 	lagMs?: number;
 	/** Watch the process and all its children (Chromium's renderers, GPU and utility processes). */
 	tree: boolean;
+	/** Round trips its bots timed so far and withheld from rtt_ms (lite-bot processes). */
+	roundTrips?: RoundTripCounts;
 }
 
 /** When the generator counts as saturated: any of these, held for `sustainMs`. */
@@ -111,7 +114,17 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 
 	stop(): void {
 		clearInterval(this.#timer);
+		this.#timer = undefined;
 		this.#lag.disable();
+	}
+
+	/**
+	 * Waits for the next reading (at most two intervals), so what the processes last reported
+	 * (their final round-trip counts) is recorded before they go. Returns at once when stopped.
+	 */
+	async nextReading(): Promise<void> {
+		if (!this.#timer) return;
+		await once(this, 'reading', { signal: AbortSignal.timeout(2 * this.intervalMs) }).catch(() => undefined);
 	}
 
 	#tick(): void {
@@ -165,7 +178,7 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 				maxLag = Math.max(maxLag, lag);
 				signals.push({ key: `${watched.id}:lag`, process: watched.id, over: lag > maxLagMs, describe: () => `event-loop lag p99 ${lag.toFixed(0)} ms > ${maxLagMs} ms` });
 			}
-			stats.push(entry(watched.role, watched.id, watched.pid, total, watched.lagMs, rss, ts));
+			stats.push(entry(watched.role, watched.id, watched.pid, total, watched.lagMs, rss, ts, watched.roundTrips));
 		}
 		for (const pid of this.#lastCpu.keys()) if (!seen.has(pid)) this.#lastCpu.delete(pid);
 
@@ -227,6 +240,7 @@ function entry(
 	lagMs: number | undefined,
 	rssBytes: number,
 	ts: number,
+	roundTrips?: RoundTripCounts,
 ): GeneratorProcessStats {
 	return {
 		type: 'generator-process',
@@ -238,5 +252,6 @@ function entry(
 		...(lagMs === undefined ? {} : { lagMs: Math.min(3_600_000, lagMs) }),
 		rssBytes,
 		saturated: false,
+		...(roundTrips ? { roundTripsJudged: Math.min(0xffff_ffff, roundTrips.judged), roundTripsWithheld: Math.min(0xffff_ffff, roundTrips.withheld) } : {}),
 	};
 }

@@ -59,7 +59,7 @@ export class LiteDriver implements BotDriver {
 	processes(): WatchedProcess[] {
 		return this.#processes
 			.filter((p) => !p.exited && p.child.pid !== undefined)
-			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false }));
+			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false, roundTrips: p.roundTrips }));
 	}
 
 	/** Round trips the bots of every process (gone ones included) timed, and how many were withheld. */

@@ -525,6 +525,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#log(stop.kind === 'completed' ? 'schedule done: participants leave' : `stopping: ${describeStop(stop)}`);
 		this.#speakerTurns?.close();
 		await Promise.all(this.slots.filter((slot) => this.#active.has(slot.index)).map((slot) => this.#leave(slot)));
+		// The processes' final round-trip counts (sent with their bots' leaves) reach the collector before the processes go.
+		if ([...this.#drivers.values()].some((driver) => driver.roundTrips)) await this.#monitor?.nextReading();
 		for (const driver of this.#drivers.values()) await driver.close();
 		const roundTrips = [...this.#drivers.values()]
 			.flatMap((driver) => driver.roundTrips?.() ?? [])

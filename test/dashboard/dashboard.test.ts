@@ -12,6 +12,8 @@ import { main } from '../../cli/main.ts';
 import { LoadRun } from '../../loadgen/run/LoadRun.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import { removeDir } from '../helpers/tempDir.ts';
+import { batch, chromiumFixture, post } from '../helpers/telemetry.ts';
+import { serverSource } from '../../protocol/telemetry.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'callswarm-dashboard-test-'));
 const screenshots = path.resolve('artifacts/screenshots');
@@ -168,6 +170,72 @@ describe('dashboard', () => {
 		expect(await page.$eval('.badge', (e) => e.textContent)).toBe('invalid');
 		expect(errors).toEqual([]);
 		await page.close();
+	});
+
+	it('says per load-generator process how many round trips rtt_ms left out, in the run view and the report', async () => {
+		const runId = 'dash-withheld';
+		const client = new CollectorClient(collector.url);
+		const fixture = chromiumFixture();
+		const t0 = Date.now() - 60_000;
+		const shift = t0 - fixture.snapshots[0]!.ts;
+		await client.registerRun(runId, { scenario: 'viewers', status: 'passed', startedAt: t0, endedAt: t0 + 30_000 });
+		const reading = (ts: number, counts: Record<string, [number, number] | undefined>) => ({
+			ts,
+			pc: '',
+			stats: Object.entries(counts).map(([id, c], i) => ({
+				type: 'generator-process' as const,
+				id,
+				timestamp: ts,
+				role: id.startsWith('lite') ? ('lite' as const) : ('browser' as const),
+				pid: 100 + i,
+				cpuPct: 40,
+				lagMs: 5,
+				rssBytes: 80e6,
+				saturated: false,
+				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1] } : {}),
+			})),
+		});
+		const generator = { source: serverSource('generator', 'generator:test:1of1') };
+		const reply = await post(collector.url, {
+			batches: [
+				batch(runId, 'p0', fixture.snapshots.map((s) => ({ ...s, ts: s.ts + shift })), [{ type: 'join', ts: t0, durationMs: 300, attempt: 1 }]),
+				// Totals so far: the last reading of each process is what counts.
+				batch(runId, '-', [reading(t0 + 5000, { 'lite-1': [100, 2], 'lite-2': [150, 0], 'browser-1': undefined })], [], generator),
+				batch(runId, '-', [reading(t0 + 25_000, { 'lite-1': [300, 40], 'lite-2': [400, 1], 'browser-1': undefined })], [], generator),
+			],
+		});
+		expect(reply.status).toBe(202);
+		await collector.flush();
+
+		const view = await client.view(runId);
+		const counts = Object.fromEntries(view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld]]));
+		expect(counts).toEqual({ 'browser-1': [0, 0], 'lite-1': [300, 40], 'lite-2': [400, 1] });
+
+		const cells = (page: Page) =>
+			page.$$eval('table.generator tbody tr', (rows) => Object.fromEntries(rows.map((r) => [r.children[1]!.textContent, r.children[6]!.innerHTML.trim()])));
+		const note = (page: Page) => page.$eval('table.generator + p.note', (e) => e.textContent ?? '');
+		const check = async (page: Page) => {
+			const byProcess = await cells(page);
+			expect(byProcess['browser-1']).toBe('–');
+			expect(byProcess['lite-2']).toBe('1 of 400 (0.3 %)');
+			// Above 10 % a process's figures are flagged.
+			expect(byProcess['lite-1']).toBe('<span class="badge invalid">40 of 300 (13.3 %)</span>');
+			const text = await note(page);
+			expect(text).toContain('rtt_ms leaves out 41 of the 700 round trips lite bots and viewers timed (5.9 %)');
+			expect(text).not.toContain('--shard');
+		};
+		const { page, errors } = await open(`#/runs/${runId}`, 'run-withheld');
+		await check(page);
+		expect(errors).toEqual([]);
+		await page.close();
+
+		const file = path.join(work, 'report-withheld.html');
+		await writeReport(client, runId, file);
+		const report = await chromium.browser.newPage();
+		await report.goto(`file://${file}`, { waitUntil: 'load' });
+		await report.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
+		await check(report);
+		await report.close();
 	});
 
 	it('writes a self-contained report that shows the same charts from disk with the network off', async () => {

@@ -54,6 +54,12 @@ describe('viewers under impairment', () => {
 			// The viewers' RTCP round trips (one a second each, 40 s) and the lite sender's, judged against their process's stalls.
 			expect(result.roundTrips!.judged).toBeGreaterThanOrEqual(3 * 20);
 			expect(result.roundTrips!.withheld).toBeLessThanOrEqual(result.roundTrips!.judged);
+			// The generator monitor stored each lite-bot process's last counts (read after the bots left): the run view's figures are the run's.
+			const [stored] = await query<{ judged: number; withheld: number }>(
+				`SELECT sum(j) AS judged, sum(w) AS withheld FROM (SELECT max(round_trips_judged) AS j, max(round_trips_withheld) AS w
+				FROM callswarm.generator_samples WHERE run_id = {run:String} AND role = 'lite' GROUP BY process_id)`,
+			);
+			expect({ judged: Number(stored!.judged), withheld: Number(stored!.withheld) }).toEqual(result.roundTrips);
 
 			const rows = await query<{ group: string; loss: number; jitter: number; rtt: number; withVideo: number }>(
 				`SELECT splitByChar('-', peer_id)[1] AS group,

@@ -1,6 +1,6 @@
 import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, seriesCharts, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, seriesCharts, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge } from '../dom.ts';
@@ -109,13 +109,34 @@ function summaryTable(view: RunView): string {
 function generatorTable(view: RunView): string {
 	const processes = view.generator.processes.filter((p) => p.role !== 'machine');
 	if (processes.length === 0) return '';
-	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th></tr></thead><tbody>${processes
+	const judged = processes.reduce((n, p) => n + p.roundTripsJudged, 0);
+	const withheld = processes.reduce((n, p) => n + p.roundTripsWithheld, 0);
+	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th><th class="num" title="Round trips its lite bots and viewers timed while the process itself stood still: left out of rtt_ms">RTT withheld</th></tr></thead><tbody>${processes
 		.map(
 			(p) => `<tr><td>${escapeHtml(p.generatorId)}</td><td>${escapeHtml(p.processId)}</td><td>${escapeHtml(p.role)}</td>
 			<td class="num">${value(p.peakCpuPct, '%')}</td><td class="num">${value(p.peakLagMs, 'ms')}</td>
-			<td class="num">${p.saturatedSeconds ? `<span class="badge invalid">${p.saturatedSeconds} s</span>` : '–'}</td></tr>`,
+			<td class="num">${p.saturatedSeconds ? `<span class="badge invalid">${p.saturatedSeconds} s</span>` : '–'}</td>
+			<td class="num">${withheldCell(p.roundTripsWithheld, p.roundTripsJudged)}</td></tr>`,
 		)
-		.join('')}</tbody></table></section>`;
+		.join('')}</tbody></table>${withheldNote(withheld, judged)}</section>`;
+}
+
+const share = (part: number, whole: number) => `${((part / whole) * 100).toFixed(1)} %`;
+
+function withheldCell(withheld: number, judged: number): string {
+	if (judged === 0) return '–';
+	const text = `${withheld} of ${judged} (${share(withheld, judged)})`;
+	return withheld / judged > withheldRoundTripsWarning ? `<span class="badge invalid">${text}</span>` : text;
+}
+
+/** What the withheld round trips mean for rtt_ms, under the table. */
+function withheldNote(withheld: number, judged: number): string {
+	if (judged === 0) return '';
+	const advice =
+		withheld / judged > withheldRoundTripsWarning
+			? ' rtt_ms rests on noticeably fewer figures than were measured: run fewer lite bots or viewers per process or per machine (<code>--shard</code>).'
+			: '';
+	return `<p class="note">rtt_ms leaves out ${withheld} of the ${judged} round trips lite bots and viewers timed (${share(withheld, judged)}): their own process stood still while the answer was on its way, a wait of this machine, not of the network.${advice}</p>`;
 }
 
 function peersTable(peers: PeerList): string {
