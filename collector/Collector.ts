@@ -100,6 +100,8 @@ export class Collector {
 					})
 				: undefined;
 		ingest.on('runchanged', (runId) => views.invalidate(runId));
+		// Accepted rows reach the store a moment later: an answer computed in between lacks them.
+		writer.on('flushed', ({ runIds }) => (runIds ? runIds.forEach((runId) => views.invalidate(runId)) : views.clear()));
 		const queries = new Queries(store);
 		const app = Fastify({
 			...(https ? { https } : {}),

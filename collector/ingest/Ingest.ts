@@ -113,7 +113,8 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		if (taken.length === 0) return response;
 
 		gather(gathered, this.#preparer.encode(rows));
-		const written = this.#write({ batchIds: [...ids], tables: journalTables(gathered) });
+		const runIds = [...new Set(taken.map((b) => b.runId))];
+		const written = this.#write({ batchIds: [...ids], tables: journalTables(gathered), runIds });
 		for (const id of ids) this.#inFlight.set(id, written);
 		try {
 			await written;
@@ -123,7 +124,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 		for (const prepared of taken) prepared.commit?.();
 		for (const id of ids) this.seen.add(id);
 		for (const runId of newRuns) this.#knownRuns.add(runId);
-		for (const runId of new Set(taken.map((b) => b.runId))) this.emit('runchanged', runId);
+		for (const runId of runIds) this.emit('runchanged', runId);
 		response.accepted = taken.length;
 		return response;
 	}
@@ -132,7 +133,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
 	async registerRun(runId: string, run: RunUpsert, owner?: RunOwner): Promise<void> {
 		const rows: Rows = {};
 		push(rows, 'runs', [runRow(runId, run, Date.now(), owner)]);
-		await this.#write({ batchIds: [], tables: journalTables(gather(new Map(), this.#preparer.encode(rows))) });
+		await this.#write({ batchIds: [], tables: journalTables(gather(new Map(), this.#preparer.encode(rows))), runIds: [runId] });
 		this.#knownRuns.add(runId);
 		await this.writer.flush();
 		this.emit('runchanged', runId);

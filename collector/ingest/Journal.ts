@@ -23,6 +23,8 @@ const currentLayout: TableLayout = tables;
 export interface JournalEntry {
 	batchIds: string[];
 	tables: Partial<Record<TableName, { rows: number; data: Buffer }>>;
+	/** The runs its rows belong to; in memory only (not written), so absent in entries read back from disk. */
+	runIds?: readonly string[];
 }
 
 /** A closed segment: its entries wait for the store, then the file is removed. */
@@ -40,6 +42,8 @@ export interface SealedSegment {
 	readonly layout: TableLayout | undefined;
 	/** In memory while the store keeps up; dropped (and read back from disk) while it is down. */
 	entries: JournalEntry[] | undefined;
+	/** The runs whose rows it holds; undefined for a segment an earlier process left (not known). */
+	readonly runIds: ReadonlySet<string> | undefined;
 }
 
 interface ActiveSegment {
@@ -49,6 +53,7 @@ interface ActiveSegment {
 	bytes: number;
 	rows: number;
 	entries: JournalEntry[];
+	runIds: Set<string>;
 }
 
 /** No room left on the journal's disk: nothing of the write was kept, retry later. */
@@ -118,6 +123,7 @@ export class Journal {
 				schemaVersion: Number(version),
 				layout,
 				entries,
+				runIds: undefined,
 			});
 			journal.#sealedBytes += validBytes;
 			journal.#sealedFiles++;
@@ -210,6 +216,7 @@ export class Journal {
 			for (const g of group) {
 				segment.entries.push(g.entry);
 				segment.rows += countRows([g.entry]);
+				for (const runId of g.entry.runIds ?? []) segment.runIds.add(runId);
 			}
 			this.diskFull = false;
 			for (const g of group) g.resolve();
@@ -238,7 +245,7 @@ export class Journal {
 			await rm(file, { force: true });
 			throw error;
 		}
-		this.#active = { name, file, handle, bytes: layout.length, rows: 0, entries: [] };
+		this.#active = { name, file, handle, bytes: layout.length, rows: 0, entries: [], runIds: new Set() };
 		return this.#active;
 	}
 
@@ -261,6 +268,7 @@ export class Journal {
 			schemaVersion,
 			layout: currentLayout,
 			entries: active.entries,
+			runIds: active.runIds,
 		};
 	}
 }

@@ -16,7 +16,8 @@ export interface StoreWriterOptions {
 }
 
 export interface StoreWriterEvents {
-	flushed: [info: { segment: string; rows: number; bytes: number; ms: number }];
+	/** A segment is in the store; `runIds` are the runs its rows belong to (undefined: not known, a segment an earlier process left). */
+	flushed: [info: { segment: string; rows: number; bytes: number; ms: number; runIds: ReadonlySet<string> | undefined }];
 	/** The store failed: sealed segments stay on disk until it is back. */
 	degraded: [error: Error];
 	/** Every waiting segment is stored again. */
@@ -129,7 +130,7 @@ export class StoreWriter extends EventEmitter<StoreWriterEvents> {
 				this.#recoveredSegments++;
 				this.#recoveredBytes += segment.bytes;
 			}
-			this.emit('flushed', { segment: segment.name, rows: segment.rows, bytes: segment.bytes, ms: performance.now() - started });
+			this.emit('flushed', { segment: segment.name, rows: segment.rows, bytes: segment.bytes, ms: performance.now() - started, runIds: segment.runIds });
 		}
 		if (this.#degraded) {
 			this.#degraded = false;

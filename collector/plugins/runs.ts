@@ -28,9 +28,7 @@ export const runsPlugin: FastifyPluginAsync<{ ingest: Ingest; queries: Queries; 
 	): Promise<T> {
 		const hit = noCache ? undefined : views.get<T>(runId, key);
 		if (hit !== undefined) return hit;
-		const value = await compute();
-		if (value !== undefined && (await finished(value))) views.set(runId, key, value);
-		return value;
+		return views.remember(runId, key, compute, async (value) => value !== undefined && (await finished(value)));
 	}
 	const viewFinished = async (view: RunView | undefined) => view?.run.status !== 'running';
 	const noCache = (headers: Record<string, unknown>) => String(headers['cache-control'] ?? '').includes('no-cache');
