@@ -80,6 +80,10 @@ export interface RateMetric {
  */
 export const withheldRoundTripsWarning = 0.1;
 
+/** Why a withheld round trip is left out, and what to do when many are: said alike by the summary and the run view. */
+export const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
+export const withheldRoundTripsAdvice = 'rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).';
+
 export const metricCatalogue = {
 	rtt_ms: {
 		source: 'samples',

@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
+import { metricCatalogue, withheldRoundTripsAdvice, withheldRoundTripsReason, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -84,9 +84,9 @@ function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
 	const share = roundTrips.withheld / roundTrips.judged;
 	const line =
 		`rtt_ms leaves out ${roundTrips.withheld} of ${roundTrips.judged} round trips lite bots and viewers timed (${(share * 100).toFixed(1)} %): ` +
-		'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
+		withheldRoundTripsReason;
 	return share > withheldRoundTripsWarning
-		? [red(`${line} rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`)]
+		? [red(`${line} ${withheldRoundTripsAdvice}`)]
 		: [dim(line)];
 }
 

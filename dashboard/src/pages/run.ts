@@ -1,6 +1,6 @@
 import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, seriesCharts, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsReason, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge } from '../dom.ts';
@@ -132,11 +132,8 @@ function withheldCell(withheld: number, judged: number): string {
 /** What the withheld round trips mean for rtt_ms, under the table. */
 function withheldNote(withheld: number, judged: number): string {
 	if (judged === 0) return '';
-	const advice =
-		withheld / judged > withheldRoundTripsWarning
-			? ' rtt_ms rests on noticeably fewer figures than were measured: run fewer lite bots or viewers per process or per machine (<code>--shard</code>).'
-			: '';
-	return `<p class="note">rtt_ms leaves out ${withheld} of the ${judged} round trips lite bots and viewers timed (${share(withheld, judged)}): their own process stood still while the answer was on its way, a wait of this machine, not of the network.${advice}</p>`;
+	const advice = withheld / judged > withheldRoundTripsWarning ? ` ${escapeHtml(withheldRoundTripsAdvice)}` : '';
+	return `<p class="note">rtt_ms leaves out ${withheld} of the ${judged} round trips lite bots and viewers timed (${share(withheld, judged)}): ${escapeHtml(withheldRoundTripsReason)}${advice}</p>`;
 }
 
 function peersTable(peers: PeerList): string {
