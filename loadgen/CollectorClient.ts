@@ -93,6 +93,10 @@ export class CollectorClient {
 		return this.#call('timeseries', { runId }, { metrics: metrics.join(','), bucket });
 	}
 
+	generator(runId: string): Promise<EndpointReply<'generator'>> {
+		return this.#call('generator', { runId });
+	}
+
 	view(runId: string): Promise<EndpointReply<'view'>> {
 		return this.#call('view', { runId });
 	}

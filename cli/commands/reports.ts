@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { comparedMetricNames, metricCatalogue, metricChange } from '../../protocol/metrics.ts';
+import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
+import { metricCatalogue } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
+import { exitCodes } from '../output/exitCodes.ts';
 import { writeReport } from '../output/report.ts';
 import { table } from '../output/table.ts';
 import { parseCommandLine } from '../args.ts';
@@ -67,36 +69,41 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 
 export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against A, regressions flagged
 
-Exit code 1 when B is worse than A by more than 5 % on a compared percentile (a regression gate).
+Exit code 1 when B is worse than A by more than 5 % on a compared percentile (a regression gate);
+3 when the comparison proves nothing either way: a run is invalid (its load generator saturated),
+aborted or still running, or a figure that moved rests on too few round trips (marked "?").
 ${collectorHelp}`;
 
 export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 	const flags = parseCommandLine(argv, z.object({ ...collectorFlagSchema, positionals: z.tuple([RunId, RunId]) }), 'compare');
 	const [idA, idB] = flags.positionals;
-	const [a, b] = await withCollector(flags, env, (client) => Promise.all([client.summary(idA, true), client.summary(idB, true)]));
+	const [a, b] = await withCollector(flags, env, (client) =>
+		Promise.all(
+			[idA, idB].map(async (runId) => {
+				const [run, summary, generator] = await Promise.all([client.run(runId), client.summary(runId, true), client.generator(runId)]);
+				return { run, summary, generator };
+			}),
+		),
+	);
+	const comparison = compareRuns(a!, b!);
 	const rows = [['metric', 'stat', 'A', 'B', 'B - A', '']];
-	let regressions = 0;
-	for (const metric of comparedMetricNames) {
-		const def = metricCatalogue[metric];
-		for (const stat of def.source === 'rate' ? (['rate'] as const) : (['p50', 'p95'] as const)) {
-			const va = a.metrics[metric]?.[stat] ?? null;
-			const vb = b.metrics[metric]?.[stat] ?? null;
-			if (va === null && vb === null) continue;
-			const { diff, relative, change } = metricChange(metric, va, vb);
-			if (change === 'worse') regressions++;
-			const fmt = (v: number | null) => (v === null ? '-' : def.source === 'rate' ? `${(v * 100).toFixed(2)}%` : `${v.toFixed(2)} ${def.unit}`);
-			rows.push([
-				metric,
-				stat,
-				fmt(va),
-				fmt(vb),
-				diff === null ? '-' : `${diff >= 0 ? '+' : ''}${fmt(diff)}${relative === null ? '' : ` (${relative >= 0 ? '+' : ''}${(relative * 100).toFixed(0)}%)`}`,
-				change === 'worse' ? 'REGRESSION' : change === 'better' ? 'better' : '',
-			]);
-		}
+	for (const row of comparison.rows) {
+		const def = metricCatalogue[row.metric];
+		const fmt = (v: number | null) => (v === null ? '-' : def.source === 'rate' ? `${(v * 100).toFixed(2)}%` : `${v.toFixed(2)} ${def.unit}`);
+		const mark = row.change === 'worse' ? 'REGRESSION' : row.change === 'better' ? 'better' : '';
+		rows.push([
+			row.metric,
+			row.stat,
+			fmt(row.a),
+			fmt(row.b),
+			row.diff === null ? '-' : `${row.diff >= 0 ? '+' : ''}${fmt(row.diff)}${row.relative === null ? '' : ` (${row.relative >= 0 ? '+' : ''}${(row.relative * 100).toFixed(0)}%)`}`,
+			row.doubted && mark ? `${mark}?` : mark,
+		]);
 	}
-	console.log(`A = ${idA}\nB = ${idB}\n`);
+	console.log(`A = ${idA} (${a!.run.status})\nB = ${idB} (${b!.run.status})\n`);
+	for (const doubt of comparison.doubts) console.log(`in doubt: ${doubt.text}`);
+	if (comparison.doubts.length) console.log('');
 	console.log(table(rows));
-	console.log(`\n${regressions ? `${regressions} regression(s)` : 'no regression'}`);
-	return regressions ? 1 : 0;
+	console.log(`\n${comparisonVerdictText(comparison)}`);
+	return comparison.verdict === 'regression' ? exitCodes.regression : comparison.verdict === 'inconclusive' ? exitCodes.invalid : exitCodes.passed;
 }

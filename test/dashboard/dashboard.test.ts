@@ -172,8 +172,8 @@ describe('dashboard', () => {
 		await page.close();
 	});
 
-	it('says per load-generator process how many round trips rtt_ms left out, in the run view and the report', async () => {
-		const runId = 'dash-withheld';
+	/** A run of the Chromium fixture's samples whose load-generator processes report these round-trip totals, in two readings. */
+	async function runWithRoundTrips(runId: string, last: Record<string, [number, number] | undefined>): Promise<void> {
 		const client = new CollectorClient(collector.url);
 		const fixture = chromiumFixture();
 		const t0 = Date.now() - 60_000;
@@ -195,17 +195,24 @@ describe('dashboard', () => {
 				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1] } : {}),
 			})),
 		});
+		const first = Object.fromEntries(Object.entries(last).map(([id, c]) => [id, c && ([Math.floor(c[0] / 3), Math.floor(c[1] / 20)] as [number, number])]));
 		const generator = { source: serverSource('generator', 'generator:test:1of1') };
 		const reply = await post(collector.url, {
 			batches: [
 				batch(runId, 'p0', fixture.snapshots.map((s) => ({ ...s, ts: s.ts + shift })), [{ type: 'join', ts: t0, durationMs: 300, attempt: 1 }]),
 				// Totals so far: the last reading of each process is what counts.
-				batch(runId, '-', [reading(t0 + 5000, { 'lite-1': [100, 2], 'lite-2': [150, 0], 'browser-1': undefined })], [], generator),
-				batch(runId, '-', [reading(t0 + 25_000, { 'lite-1': [300, 40], 'lite-2': [400, 1], 'browser-1': undefined })], [], generator),
+				batch(runId, '-', [reading(t0 + 5000, first)], [], generator),
+				batch(runId, '-', [reading(t0 + 25_000, last)], [], generator),
 			],
 		});
 		expect(reply.status).toBe(202);
 		await collector.flush();
+	}
+
+	it('says per load-generator process how many round trips rtt_ms left out, in the run view and the report', async () => {
+		const runId = 'dash-withheld';
+		const client = new CollectorClient(collector.url);
+		await runWithRoundTrips(runId, { 'lite-1': [300, 40], 'lite-2': [400, 1], 'browser-1': undefined });
 
 		const view = await client.view(runId);
 		const counts = Object.fromEntries(view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld]]));
@@ -236,6 +243,47 @@ describe('dashboard', () => {
 		await report.waitForFunction(() => document.getElementById('app')?.dataset.state === 'ready', { polling: 100, timeout: 10_000 });
 		await check(report);
 		await report.close();
+	});
+
+	it('gives no verdict on a comparison whose figures are in doubt, and says why, in the compare view and the CLI', async () => {
+		const lines: string[] = [];
+		const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+		try {
+			// Against a run whose load generator saturated: every figure is in doubt, exit 3.
+			const invalid = await open(`#/compare/${runIds[0]}/dash-invalid`, 'compare-invalid');
+			const alert = await invalid.page.$eval('.alert', (e) => e.textContent ?? '');
+			expect(alert).toContain('B is invalid: load generator overloaded at 0:42');
+			expect(await invalid.page.$eval('.verdict', (e) => e.textContent ?? '')).toMatch(/^no verdict/);
+			const classes = await invalid.page.$$eval('table.compare tbody tr', (trs) => trs.map((tr) => tr.className));
+			expect(classes.length).toBeGreaterThan(4);
+			for (const cls of classes) expect(cls).toContain('doubted');
+			expect(invalid.errors).toEqual([]);
+			await invalid.page.close();
+			expect(await main(['compare', runIds[0]!, 'dash-invalid', '--collector', collector.url])).toBe(3);
+			expect(lines.join('\n')).toContain('in doubt: B is invalid: load generator overloaded at 0:42');
+			expect(lines.join('\n')).toMatch(/no verdict: the figures are in doubt/);
+
+			// Against a run that withheld 30 % of its round trips: rtt_ms alone is in doubt.
+			await runWithRoundTrips('dash-withheld-many', { 'lite-1': [300, 90] });
+			const withheld = await open('#/compare/dash-withheld/dash-withheld-many', 'compare-withheld');
+			expect(await withheld.page.$eval('.alert', (e) => e.textContent ?? '')).toContain("B's rtt_ms leaves out 90 of 300 round trips (30.0 %)");
+			const rows = await withheld.page.$$eval('table.compare tbody tr', (trs) =>
+				trs.map((tr) => ({ metric: tr.querySelector('th')?.textContent ?? '', doubted: tr.classList.contains('doubted'), mark: tr.querySelector('.doubt') !== null })),
+			);
+			const doubted = rows.filter((r) => r.doubted);
+			expect(doubted.map((r) => r.metric)).toEqual(['Round-trip time p50', 'Round-trip time p95']);
+			for (const r of doubted) expect(r.mark).toBe(true);
+			expect(rows.length).toBeGreaterThan(doubted.length);
+			// The same samples on both sides: nothing moved, so no regression.
+			expect(await withheld.page.$eval('.verdict', (e) => e.textContent ?? '')).toBe('no regression');
+			expect(withheld.errors).toEqual([]);
+			await withheld.page.close();
+			lines.length = 0;
+			expect(await main(['compare', 'dash-withheld', 'dash-withheld-many', '--collector', collector.url])).toBe(0);
+			expect(lines.join('\n')).toContain("in doubt: B's rtt_ms leaves out 90 of 300 round trips (30.0 %)");
+		} finally {
+			log.mockRestore();
+		}
 	});
 
 	it('writes a self-contained report that shows the same charts from disk with the network off', async () => {

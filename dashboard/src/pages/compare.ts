@@ -1,5 +1,6 @@
-import type { MetricSummary, RunView, SeriesPoint } from '../../../protocol/api.ts';
-import { comparedMetricNames, metricCatalogue, metricChange, seriesCharts, type MetricName } from '../../../protocol/metrics.ts';
+import type { RunView, SeriesPoint } from '../../../protocol/api.ts';
+import { compareRuns, comparisonVerdictText, type ComparedRow } from '../../../protocol/comparison.ts';
+import { metricCatalogue, seriesCharts } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { destroyCharts, lineChart, palette } from '../charts.ts';
 import { canvas, card, statusBadge } from '../dom.ts';
@@ -7,17 +8,13 @@ import { duration, escapeHtml, value } from '../format.ts';
 import type { Page } from './page.ts';
 
 
-/** Change from A to B, red when it is a regression for this metric. */
-function delta(metric: MetricName, a: number | null, b: number | null): { text: string; cls: string } {
-	const { diff, relative, change } = metricChange(metric, a, b);
-	if (diff === null) return { text: '–', cls: '' };
-	const unit = metricCatalogue[metric].source === 'rate' ? 'ratio' : metricCatalogue[metric].unit;
-	const percent = relative === null ? '' : ` (${relative >= 0 ? '+' : ''}${(relative * 100).toFixed(0)} %)`;
-	return { text: `${diff >= 0 ? '+' : ''}${value(diff, unit)}${percent}`, cls: change };
-}
-
-function pick(m: MetricSummary | undefined, stat: 'p50' | 'p95' | 'rate'): number | null {
-	return m ? m[stat] : null;
+/** B − A with its share of A. */
+function delta(row: ComparedRow): string {
+	if (row.diff === null) return '–';
+	const def = metricCatalogue[row.metric];
+	const unit = def.source === 'rate' ? 'ratio' : def.unit;
+	const percent = row.relative === null ? '' : ` (${row.relative >= 0 ? '+' : ''}${(row.relative * 100).toFixed(0)} %)`;
+	return `${row.diff >= 0 ? '+' : ''}${value(row.diff, unit)}${percent}`;
 }
 
 const overlay = (a: RunView, b: RunView, metric: string, stat: keyof SeriesPoint) => [
@@ -36,24 +33,20 @@ export function comparePage(idA: string, idB: string): Page {
 	return {
 		async render(root) {
 			const [a, b] = await Promise.all([api.view(idA), api.view(idB)]);
-			const rows = comparedMetricNames
-				.map((metric) => {
-					const def = metricCatalogue[metric];
-					const ma = a.summary.metrics[metric];
-					const mb = b.summary.metrics[metric];
-					if ((!ma || ma.count === 0) && (!mb || mb.count === 0)) return '';
-					const stats: Array<'p50' | 'p95' | 'rate'> = def.source === 'rate' ? ['rate'] : ['p50', 'p95'];
-					return stats
-						.map((stat) => {
-							const unit = def.source === 'rate' ? 'ratio' : def.unit;
-							const d = delta(metric, pick(ma, stat), pick(mb, stat));
-							return `<tr class="${d.cls}"><th>${def.label} <span class="note">${stat}</span></th>
-								<td class="num">${value(pick(ma, stat), unit)}</td><td class="num">${value(pick(mb, stat), unit)}</td>
-								<td class="num delta">${d.text}</td></tr>`;
-						})
-						.join('');
+			const comparison = compareRuns(a, b);
+			const rows = comparison.rows
+				.map((row) => {
+					const def = metricCatalogue[row.metric];
+					const unit = def.source === 'rate' ? 'ratio' : def.unit;
+					const doubt = row.doubted ? ' <span class="doubt" title="in doubt: see above">?</span>' : '';
+					return `<tr class="${row.change}${row.doubted ? ' doubted' : ''}"><th>${def.label} <span class="note">${row.stat}</span></th>
+						<td class="num">${value(row.a, unit)}</td><td class="num">${value(row.b, unit)}</td>
+						<td class="num delta">${delta(row)}${doubt}</td></tr>`;
 				})
 				.join('');
+			const doubts = comparison.doubts.length
+				? `<div class="alert" role="alert"><strong>In doubt:</strong><ul>${comparison.doubts.map((d) => `<li>${escapeHtml(d.text)}</li>`).join('')}</ul></div>`
+				: '';
 			const head = (v: RunView, label: string) =>
 				`<div class="card"><h3>${label}: <a href="#/runs/${encodeURIComponent(v.run.runId)}">${escapeHtml(v.run.runId)}</a> ${statusBadge(v.run.status)}</h3>
 				<p>${escapeHtml(v.run.scenario)} · ${duration(v.run.durationMs)} · ${v.summary.participants.joined} joined · peak ${v.summary.participants.peakActive}</p></div>`;
@@ -61,9 +54,11 @@ export function comparePage(idA: string, idB: string): Page {
 			root.innerHTML = `
 				<h2>Compare runs</h2>
 				<div class="columns">${head(a, 'A')}${head(b, 'B')}</div>
+				${doubts}
 				<section class="card"><h3>Summary: B against A</h3>
+					<p class="verdict ${comparison.verdict.replace(' ', '-')}">${escapeHtml(comparisonVerdictText(comparison))}</p>
 					<table class="compare"><thead><tr><th>metric</th><th class="num">A</th><th class="num">B</th><th class="num">B − A</th></tr></thead><tbody>${rows}</tbody></table>
-					<p class="note">Red: B is worse than A by more than 5 %; green: better.</p></section>
+					<p class="note">Red: B is worse than A by more than 5 %; green: better; ?: in doubt, no verdict.</p></section>
 				<div class="grid">
 					${card('cmp-participants', 'Participants in call')}
 					${overlays.map((o) => card(`cmp-${o.chart}`, `${o.title} ${o.stat}`)).join('')}
