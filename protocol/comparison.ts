@@ -5,7 +5,7 @@
  * so and gives no verdict either way.
  */
 import type { GeneratorHealth, RunInfo, RunSummary } from './api.ts';
-import { comparedMetricNames, metricCatalogue, metricChange, withheldRoundTripsReason, withheldRoundTripsWarning, type Change, type MetricName } from './metrics.ts';
+import { comparedMetricNames, metricCatalogue, metricChange, withheldRoundTripsText, withheldRoundTripsWarning, type Change, type MetricName } from './metrics.ts';
 
 /** What a compared run brings: its registry entry, its summary and its load generator's health. */
 export interface ComparedRun {
@@ -61,7 +61,7 @@ export function comparisonDoubts(side: 'A' | 'B', { run, generator }: ComparedRu
 		doubts.push({
 			side,
 			metric: 'rtt_ms',
-			text: `${side}'s rtt_ms leaves out ${withheld} of ${judged} round trips (${((withheld / judged) * 100).toFixed(1)} %): ${withheldRoundTripsReason}`,
+			text: withheldRoundTripsText(withheld, judged, `${side}'s `),
 		});
 	}
 	return doubts;

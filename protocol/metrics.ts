@@ -84,6 +84,11 @@ export const withheldRoundTripsWarning = 0.1;
 export const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
 export const withheldRoundTripsAdvice = 'rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).';
 
+/** `rtt_ms leaves out W of J round trips …: why`, alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
+export function withheldRoundTripsText(withheld: number, judged: number, whose = ''): string {
+	return `${whose}rtt_ms leaves out ${withheld} of ${judged} round trips lite bots and viewers timed (${((withheld / judged) * 100).toFixed(1)} %): ${withheldRoundTripsReason}`;
+}
+
 export const metricCatalogue = {
 	rtt_ms: {
 		source: 'samples',

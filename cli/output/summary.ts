@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, withheldRoundTripsAdvice, withheldRoundTripsReason, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
+import { metricCatalogue, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -82,9 +82,7 @@ export function renderSummary(outcome: RunOutcome): string {
 function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
 	if (!roundTrips || roundTrips.withheld === 0) return [];
 	const share = roundTrips.withheld / roundTrips.judged;
-	const line =
-		`rtt_ms leaves out ${roundTrips.withheld} of ${roundTrips.judged} round trips lite bots and viewers timed (${(share * 100).toFixed(1)} %): ` +
-		withheldRoundTripsReason;
+	const line = withheldRoundTripsText(roundTrips.withheld, roundTrips.judged);
 	return share > withheldRoundTripsWarning
 		? [red(`${line} ${withheldRoundTripsAdvice}`)]
 		: [dim(line)];

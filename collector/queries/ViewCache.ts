@@ -19,7 +19,7 @@ export class ViewCache {
 		return entry.value as T;
 	}
 
-	set(runId: string, key: string, value: unknown): void {
+	#set(runId: string, key: string, value: unknown): void {
 		const k = `${runId}\u0000${key}`;
 		this.#entries.delete(k);
 		this.#entries.set(k, { runId, value });
@@ -37,7 +37,7 @@ export class ViewCache {
 		tickets.add(ticket);
 		try {
 			const value = await compute();
-			if ((await keep(value)) && !ticket.stale) this.set(runId, key, value);
+			if ((await keep(value)) && !ticket.stale) this.#set(runId, key, value);
 			return value;
 		} finally {
 			tickets.delete(ticket);

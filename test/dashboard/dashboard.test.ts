@@ -228,7 +228,7 @@ describe('dashboard', () => {
 			// Above 10 % a process's figures are flagged.
 			expect(byProcess['lite-1']).toBe('<span class="badge invalid">40 of 300 (13.3 %)</span>');
 			const text = await note(page);
-			expect(text).toContain('rtt_ms leaves out 41 of the 700 round trips lite bots and viewers timed (5.9 %)');
+			expect(text).toContain('rtt_ms leaves out 41 of 700 round trips lite bots and viewers timed (5.9 %)');
 			expect(text).not.toContain('--shard');
 		};
 		const { page, errors } = await open(`#/runs/${runId}`, 'run-withheld');
@@ -266,7 +266,7 @@ describe('dashboard', () => {
 			// Against a run that withheld 30 % of its round trips: rtt_ms alone is in doubt.
 			await runWithRoundTrips('dash-withheld-many', { 'lite-1': [300, 90] });
 			const withheld = await open('#/compare/dash-withheld/dash-withheld-many', 'compare-withheld');
-			expect(await withheld.page.$eval('.alert', (e) => e.textContent ?? '')).toContain("B's rtt_ms leaves out 90 of 300 round trips (30.0 %)");
+			expect(await withheld.page.$eval('.alert', (e) => e.textContent ?? '')).toContain("B's rtt_ms leaves out 90 of 300 round trips lite bots and viewers timed (30.0 %)");
 			const rows = await withheld.page.$$eval('table.compare tbody tr', (trs) =>
 				trs.map((tr) => ({ metric: tr.querySelector('th')?.textContent ?? '', doubted: tr.classList.contains('doubted'), mark: tr.querySelector('.doubt') !== null })),
 			);
@@ -280,7 +280,7 @@ describe('dashboard', () => {
 			await withheld.page.close();
 			lines.length = 0;
 			expect(await main(['compare', 'dash-withheld', 'dash-withheld-many', '--collector', collector.url])).toBe(0);
-			expect(lines.join('\n')).toContain("in doubt: B's rtt_ms leaves out 90 of 300 round trips (30.0 %)");
+			expect(lines.join('\n')).toContain("in doubt: B's rtt_ms leaves out 90 of 300 round trips lite bots and viewers timed (30.0 %)");
 		} finally {
 			log.mockRestore();
 		}

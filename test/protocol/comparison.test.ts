@@ -62,7 +62,7 @@ describe('comparing two runs', () => {
 	it('doubts rtt_ms alone when a run withheld more than a tenth of its round trips', () => {
 		// B's RTT got worse, but B left out 15 % of its round trips: no verdict on rtt_ms.
 		const doubtedRtt = compareRuns(compared(base), compared(slower, { withheld: [1000, 150] }));
-		expect(doubtedRtt.doubts).toEqual([{ side: 'B', metric: 'rtt_ms', text: expect.stringMatching(/^B's rtt_ms leaves out 150 of 1000 round trips \(15\.0 %\): their own process stood still/) }]);
+		expect(doubtedRtt.doubts).toEqual([{ side: 'B', metric: 'rtt_ms', text: expect.stringMatching(/^B's rtt_ms leaves out 150 of 1000 round trips lite bots and viewers timed \(15\.0 %\): their own process stood still/) }]);
 		expect(doubtedRtt.rows.filter((r) => r.doubted).map((r) => `${r.metric} ${r.stat}`)).toEqual(['rtt_ms p50', 'rtt_ms p95']);
 		expect(doubtedRtt.verdict).toBe('inconclusive');
 

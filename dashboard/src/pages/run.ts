@@ -1,6 +1,6 @@
 import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsReason, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge } from '../dom.ts';
@@ -133,7 +133,7 @@ function withheldCell(withheld: number, judged: number): string {
 function withheldNote(withheld: number, judged: number): string {
 	if (judged === 0) return '';
 	const advice = withheld / judged > withheldRoundTripsWarning ? ` ${escapeHtml(withheldRoundTripsAdvice)}` : '';
-	return `<p class="note">rtt_ms leaves out ${withheld} of the ${judged} round trips lite bots and viewers timed (${share(withheld, judged)}): ${escapeHtml(withheldRoundTripsReason)}${advice}</p>`;
+	return `<p class="note">${escapeHtml(withheldRoundTripsText(withheld, judged))}${advice}</p>`;
 }
 
 function peersTable(peers: PeerList): string {
