@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
@@ -72,20 +73,21 @@ export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against
 Exit code 1 when B is worse than A by more than 5 % on a compared percentile (a regression gate);
 3 when the comparison proves nothing either way: a run is invalid (its load generator saturated),
 aborted or still running, or a figure that moved rests on too few round trips (marked "?").
+
+  --json <file>        also write the comparison as JSON here (rows, what is in doubt, verdict)
 ${collectorHelp}`;
 
 export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-	const flags = parseCommandLine(argv, z.object({ ...collectorFlagSchema, positionals: z.tuple([RunId, RunId]) }), 'compare');
+	const flags = parseCommandLine(argv, z.object({ ...collectorFlagSchema, json: z.string().min(1).optional(), positionals: z.tuple([RunId, RunId]) }), 'compare');
 	const [idA, idB] = flags.positionals;
-	const [a, b] = await withCollector(flags, env, (client) =>
-		Promise.all(
-			[idA, idB].map(async (runId) => {
-				const [run, summary, generator] = await Promise.all([client.run(runId), client.summary(runId, true), client.generator(runId)]);
-				return { run, summary, generator };
-			}),
-		),
-	);
-	const comparison = compareRuns(a!, b!);
+	const [a, b] = await withCollector(flags, env, (client) => {
+		const compared = async (runId: string) => {
+			const [run, summary, generator] = await Promise.all([client.run(runId), client.summary(runId, true), client.generator(runId)]);
+			return { run, summary, generator };
+		};
+		return Promise.all([compared(idA), compared(idB)]);
+	});
+	const comparison = compareRuns(a, b);
 	const rows = [['metric', 'stat', 'A', 'B', 'B - A', '']];
 	for (const row of comparison.rows) {
 		const def = metricCatalogue[row.metric];
@@ -100,10 +102,14 @@ export async function compareCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
 			row.doubted && mark ? `${mark}?` : mark,
 		]);
 	}
-	console.log(`A = ${idA} (${a!.run.status})\nB = ${idB} (${b!.run.status})\n`);
+	console.log(`A = ${idA} (${a.run.status})\nB = ${idB} (${b.run.status})\n`);
 	for (const doubt of comparison.doubts) console.log(`in doubt: ${doubt.text}`);
 	if (comparison.doubts.length) console.log('');
 	console.log(table(rows));
 	console.log(`\n${comparisonVerdictText(comparison)}`);
+	if (flags.json) {
+		const run = ({ run: { runId, status, statusReason } }: typeof a) => ({ runId, status, statusReason });
+		await writeFile(flags.json, `${JSON.stringify({ a: run(a), b: run(b), ...comparison }, null, 2)}\n`);
+	}
 	return comparison.verdict === 'regression' ? exitCodes.regression : comparison.verdict === 'inconclusive' ? exitCodes.invalid : exitCodes.passed;
 }

@@ -259,7 +259,14 @@ describe('dashboard', () => {
 			for (const cls of classes) expect(cls).toContain('doubted');
 			expect(invalid.errors).toEqual([]);
 			await invalid.page.close();
-			expect(await main(['compare', runIds[0]!, 'dash-invalid', '--collector', collector.url])).toBe(3);
+			const json = path.join(work, 'compare-invalid.json');
+			expect(await main(['compare', runIds[0]!, 'dash-invalid', '--collector', collector.url, '--json', json])).toBe(3);
+			const written = JSON.parse(readFileSync(json, 'utf8')) as { b: { status: string }; verdict: string; doubts: { side: string; metric: string | null }[]; rows: { doubted: boolean }[] };
+			expect(written.b.status).toBe('invalid');
+			expect(written.verdict).toBe('inconclusive');
+			expect(written.doubts).toEqual([expect.objectContaining({ side: 'B', metric: null })]);
+			expect(written.rows.length).toBeGreaterThan(4);
+			for (const row of written.rows) expect(row.doubted).toBe(true);
 			expect(lines.join('\n')).toContain('in doubt: B is invalid: load generator overloaded at 0:42');
 			expect(lines.join('\n')).toMatch(/no verdict: the figures are in doubt/);
 
