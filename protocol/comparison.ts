@@ -5,7 +5,7 @@
  * so and gives no verdict either way.
  */
 import type { GeneratorHealth, RunInfo, RunSummary } from './api.ts';
-import { comparedMetricNames, metricCatalogue, metricChange, withheldRoundTripsText, withheldRoundTripsWarning, type Change, type MetricName } from './metrics.ts';
+import { comparedMetricNames, metricCatalogue, metricChange, roundTripTotals, withheldRoundTripsText, withheldRoundTripsWarning, type Change, type MetricName } from './metrics.ts';
 
 /** What a compared run brings: its registry entry, its summary and its load generator's health. */
 export interface ComparedRun {
@@ -55,8 +55,7 @@ export function comparisonDoubts(side: 'A' | 'B', { run, generator }: ComparedRu
 	if (run.status === 'invalid') doubts.push({ side, metric: null, text: `${side} is invalid${why}; its figures describe the load generator, not the call` });
 	else if (run.status === 'aborted') doubts.push({ side, metric: null, text: `${side} was aborted${why}; its figures cover only part of the planned load` });
 	else if (run.status === 'running') doubts.push({ side, metric: null, text: `${side} is still running; its figures will change` });
-	const judged = generator.processes.reduce((n, p) => n + p.roundTripsJudged, 0);
-	const withheld = generator.processes.reduce((n, p) => n + p.roundTripsWithheld, 0);
+	const { judged, withheld } = roundTripTotals(generator.processes);
 	if (judged > 0 && withheld / judged > withheldRoundTripsWarning) {
 		doubts.push({
 			side,

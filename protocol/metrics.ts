@@ -80,9 +80,14 @@ export interface RateMetric {
  */
 export const withheldRoundTripsWarning = 0.1;
 
-/** Why a withheld round trip is left out, and what to do when many are: said alike by the summary and the run view. */
-export const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
+/** Why a withheld round trip is left out (in withheldRoundTripsText), and what to do when many are. */
+const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
 export const withheldRoundTripsAdvice = 'rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).';
+
+/** A run's round trips over its load-generator processes (each process's counts are its totals). */
+export function roundTripTotals(processes: ReadonlyArray<{ roundTripsJudged: number; roundTripsWithheld: number }>): { judged: number; withheld: number } {
+	return { judged: processes.reduce((n, p) => n + p.roundTripsJudged, 0), withheld: processes.reduce((n, p) => n + p.roundTripsWithheld, 0) };
+}
 
 /** `rtt_ms leaves out W of J round trips …: why`, alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
 export function withheldRoundTripsText(withheld: number, judged: number, whose = ''): string {

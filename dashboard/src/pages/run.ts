@@ -1,6 +1,6 @@
 import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, roundTripTotals, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge } from '../dom.ts';
@@ -109,8 +109,7 @@ function summaryTable(view: RunView): string {
 function generatorTable(view: RunView): string {
 	const processes = view.generator.processes.filter((p) => p.role !== 'machine');
 	if (processes.length === 0) return '';
-	const judged = processes.reduce((n, p) => n + p.roundTripsJudged, 0);
-	const withheld = processes.reduce((n, p) => n + p.roundTripsWithheld, 0);
+	const { judged, withheld } = roundTripTotals(processes);
 	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th><th class="num" title="Round trips its lite bots and viewers timed while the process itself stood still: left out of rtt_ms">RTT withheld</th></tr></thead><tbody>${processes
 		.map(
 			(p) => `<tr><td>${escapeHtml(p.generatorId)}</td><td>${escapeHtml(p.processId)}</td><td>${escapeHtml(p.role)}</td>
