@@ -69,6 +69,11 @@ export const RunInfo = z.object({
 	appId: z.string(),
 	/** Load-generator machines (shards) of a multi-machine run; 1 for a run from one machine. */
 	shards: z.number(),
+	/**
+	 * Round trips the run's lite bots and viewers timed, and of them withheld from rtt_ms because
+	 * their own process stood still (both 0 for a run without such bots).
+	 */
+	roundTrips: z.object({ judged: z.number(), withheld: z.number() }),
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 

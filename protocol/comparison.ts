@@ -5,7 +5,7 @@
  * so and gives no verdict either way.
  */
 import type { GeneratorHealth, RunInfo, RunSummary } from './api.ts';
-import { comparedMetricNames, metricCatalogue, metricChange, roundTripTotals, withheldRoundTripsText, withheldRoundTripsWarning, type Change, type MetricName } from './metrics.ts';
+import { comparedMetricNames, metricCatalogue, metricChange, roundTripTotals, tooManyRoundTripsWithheld, withheldRoundTripsText, type Change, type MetricName } from './metrics.ts';
 
 /** What a compared run brings: its registry entry, its summary and its load generator's health. */
 export interface ComparedRun {
@@ -56,7 +56,7 @@ export function comparisonDoubts(side: 'A' | 'B', { run, generator }: ComparedRu
 	else if (run.status === 'aborted') doubts.push({ side, metric: null, text: `${side} was aborted${why}; its figures cover only part of the planned load` });
 	else if (run.status === 'running') doubts.push({ side, metric: null, text: `${side} is still running; its figures will change` });
 	const { judged, withheld } = roundTripTotals(generator.processes);
-	if (judged > 0 && withheld / judged > withheldRoundTripsWarning) {
+	if (tooManyRoundTripsWithheld(withheld, judged)) {
 		doubts.push({
 			side,
 			metric: 'rtt_ms',

@@ -78,7 +78,7 @@ export interface RateMetric {
  * flight), rtt_ms rests on noticeably fewer figures than the bots measured: the summary and the
  * run view say so in red.
  */
-export const withheldRoundTripsWarning = 0.1;
+const withheldRoundTripsWarning = 0.1;
 
 /** Why a withheld round trip is left out (in withheldRoundTripsText), and what to do when many are. */
 const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
@@ -89,9 +89,24 @@ export function roundTripTotals(processes: ReadonlyArray<{ roundTripsJudged: num
 	return { judged: processes.reduce((n, p) => n + p.roundTripsJudged, 0), withheld: processes.reduce((n, p) => n + p.roundTripsWithheld, 0) };
 }
 
+/** The share of round trips withheld as people read it: `12.5 %`. */
+function withheldShare(withheld: number, judged: number): string {
+	return `${((withheld / judged) * 100).toFixed(1)} %`;
+}
+
+/** `W of J (x %)`: a process's or a run's withheld round trips in a table cell, alike in the run view, the runs list and the CLI. */
+export function withheldRoundTripsCount(withheld: number, judged: number): string {
+	return `${withheld} of ${judged} (${withheldShare(withheld, judged)})`;
+}
+
+/** Whether so many round trips were withheld that rtt_ms is in doubt (none timed: nothing to doubt). */
+export function tooManyRoundTripsWithheld(withheld: number, judged: number): boolean {
+	return judged > 0 && withheld / judged > withheldRoundTripsWarning;
+}
+
 /** `rtt_ms leaves out W of J round trips …: why`, alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
 export function withheldRoundTripsText(withheld: number, judged: number, whose = ''): string {
-	return `${whose}rtt_ms leaves out ${withheld} of ${judged} round trips lite bots and viewers timed (${((withheld / judged) * 100).toFixed(1)} %): ${withheldRoundTripsReason}`;
+	return `${whose}rtt_ms leaves out ${withheld} of ${judged} round trips lite bots and viewers timed (${withheldShare(withheld, judged)}): ${withheldRoundTripsReason}`;
 }
 
 export const metricCatalogue = {

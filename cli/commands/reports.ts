@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
-import { metricCatalogue } from '../../protocol/metrics.ts';
+import type { RunInfo } from '../../protocol/api.ts';
+import { metricCatalogue, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsCount } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { exitCodes } from '../output/exitCodes.ts';
@@ -50,7 +51,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 		return 0;
 	}
 	const rows = [
-		['started', 'run', 'scenario', 'participants', 'duration', 'status', 'thresholds'],
+		['started', 'run', 'scenario', 'participants', 'duration', 'status', 'rtt withheld', 'thresholds'],
 		...runs.map((r) => {
 			const failed = r.verdict.filter((v) => !v.ok).length;
 			return [
@@ -60,12 +61,22 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 				String(r.participants),
 				formatDuration(r.durationMs),
 				r.status,
+				withheldColumn(r.roundTrips),
 				r.verdict.length ? `${r.verdict.length - failed}/${r.verdict.length} passed` : '-',
 			];
 		}),
 	];
 	console.log(table(rows));
+	if (runs.some((r) => tooManyRoundTripsWithheld(r.roundTrips.withheld, r.roundTrips.judged))) {
+		console.log(`! rtt_ms is in doubt: ${withheldRoundTripsAdvice}`);
+	}
 	return 0;
+}
+
+/** A run's withheld round trips, marked "!" where they put rtt_ms in doubt; "-" when no lite bot or viewer timed any. */
+function withheldColumn({ withheld, judged }: RunInfo['roundTrips']): string {
+	if (judged === 0) return '-';
+	return `${withheldRoundTripsCount(withheld, judged)}${tooManyRoundTripsWithheld(withheld, judged) ? ' !' : ''}`;
 }
 
 export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against A, regressions flagged

@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../protocol/metrics.ts';
+import { metricCatalogue, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsText, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -81,9 +81,8 @@ export function renderSummary(outcome: RunOutcome): string {
 /** The round trips rtt_ms leaves out because the generator's own process stood still while they were in flight. */
 function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
 	if (!roundTrips || roundTrips.withheld === 0) return [];
-	const share = roundTrips.withheld / roundTrips.judged;
 	const line = withheldRoundTripsText(roundTrips.withheld, roundTrips.judged);
-	return share > withheldRoundTripsWarning
+	return tooManyRoundTripsWithheld(roundTrips.withheld, roundTrips.judged)
 		? [red(`${line} ${withheldRoundTripsAdvice}`)]
 		: [dim(line)];
 }

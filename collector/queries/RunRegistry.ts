@@ -17,17 +17,23 @@ export interface RunRecord {
 	shard_count: number;
 }
 
-/** What a run's events add to its record: who took part, and when its first and last events were. */
+/**
+ * What a run's events add to its record: who took part, and when its first and last events were;
+ * and its load generator's round-trip totals.
+ */
 export interface RunEventSpan {
 	participants: number;
 	firstMs: number | null;
 	lastMs: number | null;
+	roundTrips: RunInfo['roundTrips'];
 }
 
 interface RunRowResult extends RunRecord {
 	participants: number;
 	first_ms: number | null;
 	last_ms: number | null;
+	judged: number;
+	withheld: number;
 }
 
 const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
@@ -54,7 +60,8 @@ export class RunRegistry {
 		const rows = await this.sql.rows<RunRowResult>(
 			`SELECT ${recordColumns},
 				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
-				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count
+				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count,
+				toUInt64(ifNull(rt.judged, 0)) AS judged, toUInt64(ifNull(rt.withheld, 0)) AS withheld
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
@@ -64,11 +71,21 @@ export class RunRegistry {
 			LEFT JOIN (
 				SELECT run_id, max(shard_count) AS shard_count FROM ${db}.run_shards ${runId ? 'WHERE run_id = {run:String}' : ''} GROUP BY run_id
 			) AS sh ON sh.run_id = r.run_id
+			LEFT JOIN (
+				-- A process's counts are its totals so far: its largest are its last.
+				SELECT run_id, sum(judged) AS judged, sum(withheld) AS withheld FROM (
+					SELECT run_id, max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld
+					FROM ${db}.generator_samples ${runId ? 'WHERE run_id = {run:String}' : ''}
+					GROUP BY run_id, generator_id, role, process_id
+				) GROUP BY run_id
+			) AS rt ON rt.run_id = r.run_id
 			ORDER BY r.started_at DESC
 			LIMIT {limit:UInt32}`,
 			{ limit, ...(runId ? { run: runId } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.app ? { app: filter.app } : {}) },
 		);
-		return rows.map((r) => runInfo(r, { participants: Number(r.participants), firstMs: r.first_ms, lastMs: r.last_ms }));
+		return rows.map((r) =>
+			runInfo(r, { participants: Number(r.participants), firstMs: r.first_ms, lastMs: r.last_ms, roundTrips: { judged: Number(r.judged), withheld: Number(r.withheld) } }),
+		);
 	}
 
 	async get(runId: string): Promise<RunInfo | undefined> {
@@ -109,5 +126,6 @@ export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
 		appId: r.app_id,
 		// A run with no shard rows ran on one machine (an unmatched join gives 0, not NULL).
 		shards: Math.max(1, Number(r.shard_count)),
+		roundTrips: events.roundTrips,
 	};
 }

@@ -1,4 +1,5 @@
 import type { RunView } from '../../protocol/api.ts';
+import { roundTripTotals } from '../../protocol/metrics.ts';
 import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { DrillDown } from './DrillDown.ts';
 import { Resolutions } from './Resolution.ts';
@@ -39,7 +40,7 @@ export class Queries {
 		const record = await this.registry.record(runId);
 		if (!record) return undefined;
 		// Whether the run has ended and how long it ran need no events when it has an end time.
-		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null }));
+		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: { judged: 0, withheld: 0 } }));
 		const [people, overview, sfu, generator, events] = await Promise.all([
 			this.series.people(runId, resolution),
 			this.series.overview(runId, resolution),
@@ -49,7 +50,7 @@ export class Queries {
 		]);
 		const sampleMetrics = overview.metrics ?? (await this.summaries.sampleMetrics(runId, false));
 		return {
-			run: runInfo(record, { participants: events.participation.attempted, firstMs: events.firstMs, lastMs: events.lastMs }),
+			run: runInfo(record, { participants: events.participation.attempted, firstMs: events.firstMs, lastMs: events.lastMs, roundTrips: roundTripTotals(generator.processes) }),
 			summary: runSummary(runId, false, sampleMetrics, events, people.participants),
 			timeseries: overview.timeseries,
 			participants: people.participants,

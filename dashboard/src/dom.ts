@@ -1,3 +1,5 @@
+import { tooManyRoundTripsWithheld, withheldRoundTripsCount } from '../../protocol/metrics.ts';
+
 /** Small DOM helpers: the pages are plain HTML strings plus event wiring. */
 export function $(selector: string, root: ParentNode = document): HTMLElement {
 	const element = root.querySelector<HTMLElement>(selector);
@@ -20,4 +22,11 @@ export function message(kind: 'empty' | 'error' | 'loading', text: string): stri
 
 export function statusBadge(status: string): string {
 	return `<span class="badge ${status}">${status}</span>`;
+}
+
+/** A process's or a run's withheld round trips, flagged when rtt_ms is in doubt ('–': none timed). */
+export function withheldCell(withheld: number, judged: number): string {
+	if (judged === 0) return '–';
+	const text = withheldRoundTripsCount(withheld, judged);
+	return tooManyRoundTripsWithheld(withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
 }

@@ -293,6 +293,35 @@ describe('dashboard', () => {
 		}
 	});
 
+	it('lists each run with the round trips rtt_ms left out, flagging the runs where that puts rtt_ms in doubt, in the runs list and the CLI', async () => {
+		// Both runs' processes sent two readings of their totals: the list adds up each process's last, not every reading.
+		const { page, errors } = await open('#/', 'runs-withheld');
+		const cells = await page.$$eval('table.runs tbody tr', (rows) => Object.fromEntries(rows.map((r) => [r.children[2]!.textContent, r.children[7]!.innerHTML.trim()])));
+		expect(cells['dash-withheld']).toBe('41 of 700 (5.9 %)');
+		expect(cells['dash-withheld-many']).toBe('<span class="badge invalid">90 of 300 (30.0 %)</span>');
+		// A run of browser bots only timed none.
+		expect(cells[runIds[0]!]).toBe('–');
+		expect(errors).toEqual([]);
+		await page.close();
+
+		const client = new CollectorClient(collector.url);
+		expect((await client.run('dash-withheld')).roundTrips).toEqual({ judged: 700, withheld: 41 });
+		expect((await client.view('dash-withheld-many')).run.roundTrips).toEqual({ judged: 300, withheld: 90 });
+
+		const lines: string[] = [];
+		const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+		try {
+			expect(await main(['runs', '--collector', collector.url])).toBe(0);
+			const line = (runId: string) => lines.join('\n').split('\n').find((l) => l.includes(` ${runId} `)) ?? '';
+			expect(line('dash-withheld')).toContain('41 of 700 (5.9 %)');
+			expect(line('dash-withheld')).not.toContain('(5.9 %) !');
+			expect(line('dash-withheld-many')).toContain('90 of 300 (30.0 %) !');
+			expect(lines.at(-1)).toMatch(/^! rtt_ms is in doubt: .*--shard/);
+		} finally {
+			log.mockRestore();
+		}
+	});
+
 	it('writes a self-contained report that shows the same charts from disk with the network off', async () => {
 		const file = path.join(work, 'report.html');
 		await writeReport(new CollectorClient(collector.url), runIds[0]!, file);

@@ -1,9 +1,9 @@
 import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, roundTripTotals, seriesCharts, withheldRoundTripsAdvice, withheldRoundTripsText, withheldRoundTripsWarning, type MetricName } from '../../../protocol/metrics.ts';
+import { metricCatalogue, roundTripTotals, seriesCharts, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsText, type MetricName } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
-import { $, canvas, card, message, statusBadge } from '../dom.ts';
+import { $, canvas, card, message, statusBadge, withheldCell } from '../dom.ts';
 import { dateTime, duration, elapsed, escapeHtml, value } from '../format.ts';
 import type { Page, PageContext } from './page.ts';
 
@@ -120,18 +120,10 @@ function generatorTable(view: RunView): string {
 		.join('')}</tbody></table>${withheldNote(withheld, judged)}</section>`;
 }
 
-const share = (part: number, whole: number) => `${((part / whole) * 100).toFixed(1)} %`;
-
-function withheldCell(withheld: number, judged: number): string {
-	if (judged === 0) return '–';
-	const text = `${withheld} of ${judged} (${share(withheld, judged)})`;
-	return withheld / judged > withheldRoundTripsWarning ? `<span class="badge invalid">${text}</span>` : text;
-}
-
 /** What the withheld round trips mean for rtt_ms, under the table. */
 function withheldNote(withheld: number, judged: number): string {
 	if (judged === 0) return '';
-	const advice = withheld / judged > withheldRoundTripsWarning ? ` ${escapeHtml(withheldRoundTripsAdvice)}` : '';
+	const advice = tooManyRoundTripsWithheld(withheld, judged) ? ` ${escapeHtml(withheldRoundTripsAdvice)}` : '';
 	return `<p class="note">${escapeHtml(withheldRoundTripsText(withheld, judged))}${advice}</p>`;
 }
 

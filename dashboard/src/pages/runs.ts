@@ -1,6 +1,6 @@
 import { api } from '../api.ts';
 import { destroyCharts } from '../charts.ts';
-import { message, statusBadge } from '../dom.ts';
+import { message, statusBadge, withheldCell } from '../dom.ts';
 import { dateTime, duration, escapeHtml } from '../format.ts';
 import type { Page } from './page.ts';
 
@@ -28,6 +28,7 @@ export const runsPage: Page = {
 					<td class="num">${run.participants}${run.plannedParticipants ? ` / ${run.plannedParticipants}` : ''}</td>
 					<td class="num">${duration(run.durationMs)}</td>
 					<td title="${escapeHtml(run.statusReason)}">${statusBadge(run.status)}</td>
+					<td class="num">${withheldCell(run.roundTrips.withheld, run.roundTrips.judged)}</td>
 					<td>${verdict}</td>
 				</tr>`;
 			})
@@ -35,7 +36,7 @@ export const runsPage: Page = {
 		root.innerHTML = `
 			<div class="toolbar"><h2>Runs</h2><button id="compare" disabled>Compare selected (2)</button></div>
 			<table class="runs">
-				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th><th>thresholds</th></tr></thead>
+				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th><th class="num" title="Round trips lite bots and viewers timed while their own process stood still: left out of rtt_ms, flagged where so many are that rtt_ms is in doubt">RTT withheld</th><th>thresholds</th></tr></thead>
 				<tbody>${rows}</tbody>
 			</table>`;
 		const button = root.querySelector<HTMLButtonElement>('#compare')!;
