@@ -7,7 +7,7 @@ import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.t
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
-import { PairRoundTrips, type LoopStalls } from './LoopStalls.ts';
+import { PairRoundTrips, ReceiveJitter, type LoopStalls } from './LoopStalls.ts';
 import { markScreenStats } from '../../capture/screenStats.ts';
 import { senderMarkId } from '../../capture/marks.ts';
 import type { MachineDelayMarks } from '../../protocol/capture.ts';
@@ -28,6 +28,7 @@ export class LiteBot {
 	#detach: (() => void) | undefined;
 	#network: NetworkConditions | null;
 	readonly #roundTrips: PairRoundTrips;
+	readonly #jitter: ReceiveJitter;
 
 	constructor(
 		readonly slot: LiteSlot,
@@ -38,6 +39,7 @@ export class LiteBot {
 		private readonly marks?: MachineDelayMarks,
 	) {
 		this.#roundTrips = new PairRoundTrips(stalls);
+		this.#jitter = new ReceiveJitter(stalls);
 		this.#network = network;
 		this.#signaling = new SignalingClient(signalingUrl, (url) => new WebSocket(url) as unknown as WebSocketLike);
 		this.call = new CallClient({
@@ -107,6 +109,7 @@ export class LiteBot {
 		const receivedTracks = new Set([...this.call.consumers.values()].filter((r) => r.screen).map((r) => r.consumer.track.id));
 		const looked = reports.map(({ direction, report }) => ({ pc: direction, stats: [...(report.values() as IterableIterator<Record<string, unknown>>)] }));
 		this.#roundTrips.withholdStretched(looked);
+		this.#jitter.withholdStretched(looked);
 		return looked.map(({ pc, stats }) => ({ ts, pc, stats: keepKnownStats(markScreenStats(stats, { receivedTracks })) }));
 	}
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { RoundTripCounts } from './ipc.ts';
 
-interface Stall {
+export interface Stall {
 	/** performance.now() ms */
 	from: number;
 	to: number;
@@ -54,13 +54,21 @@ export class LoopStalls {
 
 	/** The longest time the loop stood still within [from, to] (performance.now() ms), a stall still going on included. */
 	longestStallBetween(from: number, to: number): number {
+		return this.stallsBetween(from, to).reduce((longest, stall) => Math.max(longest, stall.to - stall.from), 0);
+	}
+
+	/** When the loop stood still within [from, to] (performance.now() ms), cut to the window, newest first; a stall still going on included. */
+	stallsBetween(from: number, to: number): Stall[] {
 		const now = performance.now();
-		const overlap = (stall: Stall) => Math.min(stall.to, to) - Math.max(stall.from, from);
+		const within = (stall: Stall): Stall[] => {
+			const cut = { from: Math.max(stall.from, from), to: Math.min(stall.to, to) };
+			return cut.to > cut.from ? [cut] : [];
+		};
 		// A stall that has just ended has no tick after it yet: the caller runs first.
-		let longest = this.behindMs(now) > 0 ? Math.max(0, overlap({ from: this.#lastTick + this.tickMs, to: now })) : 0;
+		const out = this.behindMs(now) > 0 ? within({ from: this.#lastTick + this.tickMs, to: now }) : [];
 		// Newest first: the stalls are in order, and one that ended before the window ends the search.
-		for (let i = this.#stalls.length - 1; i >= 0 && this.#stalls[i]!.to >= from; i--) longest = Math.max(longest, overlap(this.#stalls[i]!));
-		return longest;
+		for (let i = this.#stalls.length - 1; i >= 0 && this.#stalls[i]!.to >= from; i--) out.push(...within(this.#stalls[i]!));
+		return out;
 	}
 
 	/**
@@ -129,4 +137,53 @@ export class PairRoundTrips {
 			}
 		}
 	}
+}
+
+/**
+ * A received stream's interarrival jitter as werift reports it: werift stamps a packet's
+ * arrival when this process's loop handles it, so the packets that waited in the socket through
+ * a stall arrive as one burst. A frame that should have arrived within the stall arrives its
+ * length late and the next one on time: two differences of the stall's length, each weighing a
+ * sixteenth in RFC 3550's estimator, grow the jitter by up to an eighth of the stall; the
+ * estimator then forgets a sixteenth of that per frame. That is this machine's wait, not the network's: a jitter figure
+ * that what is left of a stall's mark may have grown by more than the tolerance is withheld.
+ */
+export class ReceiveJitter {
+	/**
+	 * @param toleranceMs a jitter figure may be off by this much, or by `toleranceShare` of itself
+	 *   if that is more: the loop's ordinary stalls of 10 to 40 ms (a GC, the process's other bots'
+	 *   stats) add up to 5 ms, and would withhold a third of the figures of a loaded machine
+	 * @param lookBackMs stalls older than this have left no mark worth the name (30 frames at 15 fps: an eighth)
+	 */
+	constructor(
+		private readonly stalls: LoopStalls,
+		readonly toleranceMs = 5,
+		readonly toleranceShare = 0.2,
+		readonly lookBackMs = 2000,
+	) {}
+
+	/** Removes, in place, every inbound-rtp jitter (seconds) what is left of a recent stall may have grown by more than the tolerance. */
+	withholdStretched(reports: { stats: Record<string, unknown>[] }[]): void {
+		const now = performance.now();
+		const recent = this.stalls.stallsBetween(now - this.lookBackMs, now);
+		if (recent.length === 0) return;
+		for (const { stats } of reports) {
+			for (const stat of stats) {
+				const jitter = stat.jitter;
+				if (stat.type !== 'inbound-rtp' || typeof jitter !== 'number') continue;
+				const errorMs = Math.max(...recent.map((stall) => ((stall.to - stall.from) / 8) * forgetting ** ((now - stall.to) / frameIntervalMs(stat))));
+				if (errorMs > Math.max(this.toleranceMs, this.toleranceShare * jitter * 1000)) delete stat.jitter;
+			}
+		}
+	}
+}
+
+/** The estimator keeps 15/16 of its figure per frame (RFC 3550). */
+const forgetting = 15 / 16;
+
+/** Time between a received stream's frames, ms: 20 ms Opus packets, or the video's frame rate (15 fps until it has one). */
+function frameIntervalMs(inbound: Record<string, unknown>): number {
+	if (inbound.kind === 'audio') return 20;
+	const fps = inbound.framesPerSecond;
+	return typeof fps === 'number' && fps > 0 ? 1000 / fps : 1000 / 15;
 }

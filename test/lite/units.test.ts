@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
-import { LoopStalls, PairRoundTrips } from '../../loadgen/lite/LoopStalls.ts';
+import { LoopStalls, PairRoundTrips, ReceiveJitter } from '../../loadgen/lite/LoopStalls.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 import { waitFor } from '../helpers/signaling.ts';
@@ -245,6 +245,38 @@ describe('round trips timed on a stalled loop', () => {
 		roundTrips.withholdStretched(stretched);
 		expect(stretched[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
 		expect(stalls.counts).toEqual({ judged: 3, withheld: 1 });
+	});
+
+	it('withholds a received stream’s jitter while a stall’s mark on it may exceed the tolerance, and keeps a figure it cannot have moved by much', async () => {
+		const jitter = new ReceiveJitter(watch());
+		const stats = () => [
+			{
+				pc: 'recv',
+				stats: [
+					{ type: 'inbound-rtp', id: 'IA', kind: 'audio', jitter: 0.1 },
+					{ type: 'inbound-rtp', id: 'IV', kind: 'video', framesPerSecond: 5, jitter: 0.1 },
+					{ type: 'inbound-rtp', id: 'IB', kind: 'video', jitter: 0.5 },
+					// What the SFU measured of this bot's sending, and a stream with no figure yet: not this loop's reads.
+					{ type: 'remote-inbound-rtp', id: 'RA', jitter: 0.1 },
+					{ type: 'inbound-rtp', id: 'IX', kind: 'video' },
+				],
+			},
+		];
+		const jitterAfterLook = () => {
+			const looked = stats();
+			jitter.withholdStretched(looked);
+			return looked[0]!.stats.map((s) => ('jitter' in s ? s.jitter : undefined));
+		};
+		await tick();
+		// Right after a 400 ms stall a figure may be up to 50 ms too high: 100 ms of jitter may be off by more than a fifth, 500 ms is not.
+		holdLoop(400);
+		expect(jitterAfterLook()).toEqual([undefined, undefined, 0.5, 0.1, undefined]);
+		// A third of a second on, 20 ms audio packets have forgotten most of it; video at 5 fps has not (it needs 2 s).
+		await new Promise((r) => setTimeout(r, 350));
+		expect(jitterAfterLook()).toEqual([0.1, undefined, 0.5, 0.1, undefined]);
+		// Past the look-back, the stall is forgotten.
+		await new Promise((r) => setTimeout(r, jitter.lookBackMs));
+		expect(jitterAfterLook()).toEqual([0.1, 0.1, 0.5, 0.1, undefined]);
 	});
 
 	it('counts a viewer’s round trips as it counts a pair’s, and hands out a copy of the counts', async () => {
