@@ -25,12 +25,14 @@ export class LoopStalls {
 	 *   if that is more: a few ms are the loop's ordinary work (a GC, a burst of packets, the
 	 *   stats of the process's other bots) and would withhold nearly every figure
 	 * @param keepMs how long a stall is remembered: longer than the oldest window asked about
+	 * @param drainMs how long after a stall what waited in the sockets through it may still be read
 	 */
 	constructor(
 		readonly tickMs = 10,
 		readonly toleranceMs = 20,
 		readonly toleranceShare = 0.2,
 		readonly keepMs = 60_000,
+		readonly drainMs = 2 * tickMs,
 	) {
 		this.#timer = setInterval(() => this.#tick(), tickMs).unref();
 	}
@@ -50,6 +52,18 @@ export class LoopStalls {
 	behindMs(now = performance.now()): number {
 		const behind = now - this.#lastTick - this.tickMs;
 		return behind >= this.tickMs ? behind : 0;
+	}
+
+	/**
+	 * Whether I/O handled now (a packet read from its socket) may have waited out a stall: the
+	 * loop is behind, or a stall ended less than `drainMs` ago. The tick that sees a stall end
+	 * may run before the sockets are read (timers come first in the loop's turn), and a backlog
+	 * of many sockets takes more than one turn to read.
+	 */
+	mayHaveWaited(now = performance.now()): boolean {
+		if (this.behindMs(now) > 0) return true;
+		const last = this.#stalls.at(-1);
+		return last !== undefined && now - last.to < this.drainMs;
 	}
 
 	/** The longest time the loop stood still within [from, to] (performance.now() ms), a stall still going on included. */

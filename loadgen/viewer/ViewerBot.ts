@@ -187,7 +187,7 @@ export class ViewerBot {
 		if (packet[0]! & 0x10 && packet.length >= headerBytes + 4) headerBytes += 4 + 4 * packet.readUInt16BE(headerBytes + 2);
 		const payloadBytes = packet.length - headerBytes - authTagBytes;
 		if (payloadBytes < 0) return;
-		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), payloadBytes, now, this.stalls.behindMs(readAt) > 0);
+		stream.stats.onPacket(packet.readUInt16BE(2), packet.readUInt32BE(4), payloadBytes, now, this.stalls.mayHaveWaited(readAt));
 		if (!this.#firstMedia.has(stream.kind)) {
 			this.#firstMedia.add(stream.kind);
 			this.events.push({ type: 'first-media', ts: Date.now(), durationMs: Date.now() - this.#joinStartedAt, mediaKind: stream.kind });

@@ -173,6 +173,23 @@ describe('round trips timed on a stalled loop', () => {
 		expect(stalls.longestStallBetween(after + 20, performance.now())).toBeLessThan(100);
 	});
 
+	it('tells a read that may have waited out a stall, after the tick that saw the stall end too', async () => {
+		const stalls = new LoopStalls(10, 20, 0.2, 60_000, 200);
+		stallWatches.push(stalls);
+		await tick();
+		holdLoop(150);
+		// Nothing has run since the hold: the loop is behind.
+		expect(stalls.mayHaveWaited()).toBe(true);
+		// The next turn's timers run the tick before the sockets are read: no longer behind, but a packet read now may still have waited.
+		await new Promise((r) => setTimeout(r, 0));
+		expect(stalls.behindMs()).toBe(0);
+		expect(stalls.mayHaveWaited()).toBe(true);
+		// Past the drain, a read may have waited only if the loop stood still again meanwhile.
+		await new Promise((r) => setTimeout(r, 250));
+		const now = performance.now();
+		expect(stalls.mayHaveWaited(now)).toBe(stalls.longestStallBetween(now - stalls.drainMs, now) > 0);
+	});
+
 	it('withholds a pair’s round trip measured across a stall until a clean one comes', async () => {
 		const stalls = watch();
 		const roundTrips = new PairRoundTrips(stalls);
