@@ -159,15 +159,16 @@ export class PairRoundTrips {
  * a stall arrive as one burst. A frame that should have arrived within the stall arrives its
  * length late and the next one on time: two differences of the stall's length, each weighing a
  * sixteenth in RFC 3550's estimator, grow the jitter by up to an eighth of the stall; the
- * estimator then forgets a sixteenth of that per frame. That is this machine's wait, not the network's: a jitter figure
- * that what is left of a stall's mark may have grown by more than the tolerance is withheld.
+ * estimator then forgets a sixteenth of that per frame. That is this machine's wait, not the
+ * network's: a jitter figure that what is left of a stall's mark may have grown by more than
+ * the tolerance is withheld.
  */
 export class ReceiveJitter {
 	/**
 	 * @param toleranceMs a jitter figure may be off by this much, or by `toleranceShare` of itself
 	 *   if that is more: the loop's ordinary stalls of 10 to 40 ms (a GC, the process's other bots'
-	 *   stats) add up to 5 ms, and would withhold a third of the figures of a loaded machine
-	 * @param lookBackMs stalls older than this have left no mark worth the name (30 frames at 15 fps: an eighth)
+	 *   stats) add up to 5 ms (a 2 ms tolerance withheld 15–55 % of a loaded machine's figures)
+	 * @param lookBackMs stalls older than this have left little of their mark (30 frames at 15 fps: a seventh)
 	 */
 	constructor(
 		private readonly stalls: LoopStalls,
