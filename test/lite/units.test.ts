@@ -288,7 +288,7 @@ describe('round trips timed on a stalled loop', () => {
 		// Right after a 400 ms stall a figure may be up to 50 ms too high: 100 ms of jitter may be off by more than a fifth, 500 ms is not.
 		holdLoop(400);
 		expect(jitterAfterLook()).toEqual([undefined, undefined, 0.5, 0.1, undefined]);
-		// A third of a second on, 20 ms audio packets have forgotten most of it; video at 5 fps has not (it needs 2 s).
+		// A third of a second on, 20 ms audio packets have forgotten most of it; video at 5 fps has not (it needs nearly 3 s; the look-back ends at 2).
 		await new Promise((r) => setTimeout(r, 350));
 		expect(jitterAfterLook()).toEqual([0.1, undefined, 0.5, 0.1, undefined]);
 		// Past the look-back, the stall is forgotten.
