@@ -1,7 +1,7 @@
 import type { AppTarget, EndToEnd, NetworkConditions } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { WatchedProcess } from './health/GeneratorMonitor.ts';
-import type { RoundTripCounts } from './lite/ipc.ts';
+import type { RoundTripCounts } from '../protocol/api.ts';
 import type { Slot } from './schedule/slots.ts';
 import type { TelemetrySender } from './telemetry/TelemetrySender.ts';
 

@@ -52,6 +52,10 @@ export const RunListQuery = z.object({
 	app: z.string().max(32).optional(),
 });
 
+/** Round trips lite bots and viewers timed, and how many a stall of their own process may have stretched (withheld from rtt_ms). */
+export const RoundTripCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
+export type RoundTripCounts = z.infer<typeof RoundTripCounts>;
+
 export const RunInfo = z.object({
 	runId: z.string(),
 	scenario: z.string(),
@@ -73,7 +77,7 @@ export const RunInfo = z.object({
 	 * Round trips the run's lite bots and viewers timed, and of them withheld from rtt_ms because
 	 * their own process stood still (both 0 for a run without such bots).
 	 */
-	roundTrips: z.object({ judged: z.number(), withheld: z.number() }),
+	roundTrips: RoundTripCounts,
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 

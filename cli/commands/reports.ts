@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
-import type { RunInfo } from '../../protocol/api.ts';
+import type { RoundTripCounts } from '../../protocol/api.ts';
 import { metricCatalogue, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsCount } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
@@ -74,7 +74,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 /** A run's withheld round trips, marked "!" where they put rtt_ms in doubt; "-" when no lite bot or viewer timed any. */
-function withheldColumn({ withheld, judged }: RunInfo['roundTrips']): string {
+function withheldColumn({ withheld, judged }: RoundTripCounts): string {
 	if (judged === 0) return '-';
 	return `${withheldRoundTripsCount(withheld, judged)}${tooManyRoundTripsWithheld(withheld, judged) ? ' !' : ''}`;
 }

@@ -1,4 +1,4 @@
-import type { RunInfo } from '../../protocol/api.ts';
+import type { RoundTripCounts, RunInfo } from '../../protocol/api.ts';
 import { parseJson, type Sql } from './sql.ts';
 
 /** A run's registry row as stored, to be completed by its events (`runInfo`). */
@@ -25,7 +25,7 @@ export interface RunEventSpan {
 	participants: number;
 	firstMs: number | null;
 	lastMs: number | null;
-	roundTrips: RunInfo['roundTrips'];
+	roundTrips: RoundTripCounts;
 }
 
 interface RunRowResult extends RunRecord {

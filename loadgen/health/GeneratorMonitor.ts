@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorProcessStats } from '../../protocol/telemetry.ts';
-import type { RoundTripCounts } from '../lite/ipc.ts';
+import type { RoundTripCounts } from '../../protocol/api.ts';
 import { machineCpu, processTable, processTree } from '../proc.ts';
 
 /** A process of the load generator besides the runner: a Chromium (with its children) or a lite-bot process. */

@@ -5,7 +5,8 @@ import { signalingUrlOf, type BotDriver, type DriverContext, type PreparePlan } 
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { newBatch, participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
-import { LiteReply, type LiteCommand, type RoundTripCounts } from './ipc.ts';
+import type { RoundTripCounts } from '../../protocol/api.ts';
+import { LiteReply, type LiteCommand } from './ipc.ts';
 import { hostedKind, processShare } from './share.ts';
 
 interface LiteProcess {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { RoundTripCounts } from './ipc.ts';
+import type { RoundTripCounts } from '../../protocol/api.ts';
 
 export interface Stall {
 	/** performance.now() ms */

@@ -1,5 +1,6 @@
 /** Messages between the load generator and its lite-bot processes (validated on both ends). */
 import { z } from 'zod';
+import { RoundTripCounts } from '../../protocol/api.ts';
 import { MachineDelayMarks } from '../../protocol/capture.ts';
 import { NetworkConditions, PublishProfile } from '../../protocol/scenario.ts';
 import { PeerId, RoomId, VideoLayer } from '../../protocol/signaling.ts';
@@ -37,10 +38,6 @@ export const LiteCommand = z.discriminatedUnion('op', [
 ]);
 export type LiteCommand = z.input<typeof LiteCommand>;
 export type ParsedLiteCommand = z.output<typeof LiteCommand>;
-
-/** Round trips a process's bots timed since it started, and how many a stall of its own may have stretched (withheld from the stats). */
-export const RoundTripCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
-export type RoundTripCounts = z.infer<typeof RoundTripCounts>;
 
 export const LiteReply = z.discriminatedUnion('op', [
 	z.object({ op: z.literal('ready') }),

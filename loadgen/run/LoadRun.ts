@@ -12,7 +12,7 @@ import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
-import type { RoundTripCounts } from '../lite/ipc.ts';
+import type { RoundTripCounts } from '../../protocol/api.ts';
 import { LiteDriver } from '../lite/LiteDriver.ts';
 import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
