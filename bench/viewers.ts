@@ -128,7 +128,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		const u = process.cpuUsage();
 		return (u.user + u.system) / 1e6;
 	};
-	const [c0, w0, s0, m0, q0, r0] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.roundTrips()];
+	const [c0, w0, s0, m0, q0, r0] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.withheldFigures().roundTrips];
 	const from = Date.now();
 	const t0 = performance.now();
 	for (let s = 0; s < flags.seconds; s++) {
@@ -136,7 +136,7 @@ async function step(label: string, runId: string, driver: LiteDriver, count: num
 		await new Promise((r) => setTimeout(r, 1000));
 	}
 	const seconds = (performance.now() - t0) / 1000;
-	const [c1, w1, s1, m1, q1, r1] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.roundTrips()];
+	const [c1, w1, s1, m1, q1, r1] = [cpu(), sfuCpu(), self(), machineCpu(), sfuRunQueue(), driver.withheldFigures().roundTrips];
 	const roundTrips = r1.judged - r0.judged;
 	await bench.sender.flush();
 	await bench.collector.flush();

@@ -1,7 +1,7 @@
 import type { AppTarget, EndToEnd, NetworkConditions } from '../protocol/scenario.ts';
 import type { ParticipantEvent } from '../protocol/telemetry.ts';
 import type { WatchedProcess } from './health/GeneratorMonitor.ts';
-import type { RoundTripCounts } from '../protocol/api.ts';
+import type { WithheldFigures } from '../protocol/api.ts';
 import type { Slot } from './schedule/slots.ts';
 import type { TelemetrySender } from './telemetry/TelemetrySender.ts';
 
@@ -63,10 +63,11 @@ export interface BotDriver {
 	/** Speaker turns: the participant talks or falls silent (drivers whose bots cannot, leave it out). */
 	setSpeaking?(slot: Slot, speaking: boolean): Promise<void>;
 	/**
-	 * Round trips its bots timed on their own event loop, and how many of them a stall of that
-	 * loop may have stretched and were withheld (drivers whose bots are timed elsewhere leave it out).
+	 * Round trips its bots timed and jitter figures they reported on their own event loop, and how
+	 * many of them a stall of that loop may have distorted and were withheld (drivers whose bots
+	 * are measured elsewhere leave it out).
 	 */
-	roundTrips?(): RoundTripCounts;
+	withheldFigures?(): WithheldFigures;
 	/** The driver's processes now, for the generator's own health. */
 	processes(): WatchedProcess[];
 	/** Every participant leaves; the driver's processes stop. */

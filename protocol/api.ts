@@ -52,9 +52,16 @@ export const RunListQuery = z.object({
 	app: z.string().max(32).optional(),
 });
 
-/** Round trips lite bots and viewers timed, and how many a stall of their own process may have stretched (withheld from rtt_ms). */
-export const RoundTripCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
-export type RoundTripCounts = z.infer<typeof RoundTripCounts>;
+/**
+ * Figures of one metric lite bots and viewers judged, and how many of them a stall of their own
+ * process may have distorted (withheld from the metric): round trips, or received jitter.
+ */
+export const FigureCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
+export type FigureCounts = z.infer<typeof FigureCounts>;
+
+/** A lite-bot process's counts so far: round trips (rtt_ms) and received jitter (jitter_ms). */
+export const WithheldFigures = z.object({ roundTrips: FigureCounts, jitter: FigureCounts });
+export type WithheldFigures = z.infer<typeof WithheldFigures>;
 
 export const RunInfo = z.object({
 	runId: z.string(),
@@ -77,7 +84,9 @@ export const RunInfo = z.object({
 	 * Round trips the run's lite bots and viewers timed, and of them withheld from rtt_ms because
 	 * their own process stood still (both 0 for a run without such bots).
 	 */
-	roundTrips: RoundTripCounts,
+	roundTrips: FigureCounts,
+	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
+	jitterFigures: FigureCounts,
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 
@@ -206,6 +215,9 @@ export const GeneratorHealth = z.object({
 			/** Round trips its lite bots and viewers timed, and of them withheld from rtt_ms because the process stood still (0 for others). */
 			roundTripsJudged: z.number(),
 			roundTripsWithheld: z.number(),
+			/** Received-jitter figures its lite bots reported, and of them withheld from jitter_ms because the process stood still (0 for others). */
+			jitterJudged: z.number(),
+			jitterWithheld: z.number(),
 		}),
 	),
 });

@@ -5,6 +5,7 @@
  * shares of participants.
  */
 import { z } from 'zod';
+import type { FigureCounts, WithheldFigures } from './api.ts';
 
 export type SeriesStat = 'avg' | 'p50' | 'p95' | 'p99';
 
@@ -74,39 +75,82 @@ export interface RateMetric {
 }
 
 /**
- * Above this share of round trips withheld (the bot's own process stood still while they were in
- * flight), rtt_ms rests on noticeably fewer figures than the bots measured: the summary and the
- * run view say so in red.
+ * Above this share of a metric's figures withheld (the bot's own process stood still while they
+ * were measured), the metric rests on noticeably fewer figures than the bots measured: the
+ * summary, the run view and a comparison say so in red.
  */
-const withheldRoundTripsWarning = 0.1;
+const withheldFiguresWarning = 0.1;
 
-/** Why a withheld round trip is left out (in withheldRoundTripsText), and what to do when many are. */
-const withheldRoundTripsReason = 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.';
-export const withheldRoundTripsAdvice = 'rtt_ms rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).';
+/**
+ * The metrics lite bots and viewers withhold figures of when their own process stood still,
+ * what those figures are, and why one is left out (in withheldFiguresText).
+ */
+const withheldFigureKinds = {
+	rtt_ms: {
+		figures: 'round trips lite bots and viewers timed',
+		reason: 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.',
+	},
+	jitter_ms: {
+		figures: 'jitter figures lite bots reported',
+		reason: 'a stall of their own process may have grown them (packets that waited through it are stamped as they are read), a wait of this machine, not of the network.',
+	},
+} as const;
+export type WithheldMetric = keyof typeof withheldFigureKinds;
+export const withheldMetrics = Object.keys(withheldFigureKinds) as WithheldMetric[];
 
-/** A run's round trips over its load-generator processes (each process's counts are its totals). */
-export function roundTripTotals(processes: ReadonlyArray<{ roundTripsJudged: number; roundTripsWithheld: number }>): { judged: number; withheld: number } {
-	return { judged: processes.reduce((n, p) => n + p.roundTripsJudged, 0), withheld: processes.reduce((n, p) => n + p.roundTripsWithheld, 0) };
+/** What to do when many of a metric's figures are withheld. */
+export function withheldFiguresAdvice(metric: WithheldMetric): string {
+	return `${metric} rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`;
 }
 
-/** The share of round trips withheld as people read it: `12.5 %`. */
+/** A load-generator process's counts of one metric's figures: judged, and of them withheld. */
+export function figureCounts(process: GeneratorProcessCounts, metric: WithheldMetric): FigureCounts {
+	return metric === 'rtt_ms'
+		? { judged: process.roundTripsJudged, withheld: process.roundTripsWithheld }
+		: { judged: process.jitterJudged, withheld: process.jitterWithheld };
+}
+
+/** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
+export interface GeneratorProcessCounts {
+	roundTripsJudged: number;
+	roundTripsWithheld: number;
+	jitterJudged: number;
+	jitterWithheld: number;
+}
+
+/** A run's figures of one metric over its load-generator processes (each process's counts are its totals). */
+export function figureTotals(processes: ReadonlyArray<GeneratorProcessCounts>, metric: WithheldMetric): FigureCounts {
+	return addCounts(processes.map((p) => figureCounts(p, metric)));
+}
+
+/** Several processes' or drivers' judged and withheld figures added up. */
+export function sumWithheld(all: ReadonlyArray<WithheldFigures>): WithheldFigures {
+	return { roundTrips: addCounts(all.map((w) => w.roundTrips)), jitter: addCounts(all.map((w) => w.jitter)) };
+}
+
+function addCounts(all: ReadonlyArray<FigureCounts>): FigureCounts {
+	return { judged: all.reduce((n, c) => n + c.judged, 0), withheld: all.reduce((n, c) => n + c.withheld, 0) };
+}
+
+/** The share of figures withheld as people read it: `12.5 %`. */
 function withheldShare(withheld: number, judged: number): string {
 	return `${((withheld / judged) * 100).toFixed(1)} %`;
 }
 
-/** `W of J (x %)`: a process's or a run's withheld round trips in a table cell, alike in the run view, the runs list and the CLI. */
-export function withheldRoundTripsCount(withheld: number, judged: number): string {
+/** `W of J (x %)`: a process's or a run's withheld figures in a table cell, alike in the run view, the runs list and the CLI. */
+export function withheldCount(withheld: number, judged: number): string {
 	return `${withheld} of ${judged} (${withheldShare(withheld, judged)})`;
 }
 
-/** Whether so many round trips were withheld that rtt_ms is in doubt (none timed: nothing to doubt). */
-export function tooManyRoundTripsWithheld(withheld: number, judged: number): boolean {
-	return judged > 0 && withheld / judged > withheldRoundTripsWarning;
+/** Whether so many figures were withheld that the metric is in doubt (none judged: nothing to doubt). */
+export function tooManyWithheld(withheld: number, judged: number): boolean {
+	return judged > 0 && withheld / judged > withheldFiguresWarning;
 }
 
-/** `rtt_ms leaves out W of J round trips …: why`, alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
-export function withheldRoundTripsText(withheld: number, judged: number, whose = ''): string {
-	return `${whose}rtt_ms leaves out ${withheld} of ${judged} round trips lite bots and viewers timed (${withheldShare(withheld, judged)}): ${withheldRoundTripsReason}`;
+/** `rtt_ms leaves out W of J round trips …: why` (or jitter_ms's jitter figures), alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
+export function withheldFiguresText(metric: WithheldMetric, withheld: number, judged: number, whose = ''): string {
+	const kind = withheldFigureKinds[metric];
+	return `${whose}${metric} leaves out ${withheld} of ${judged} ${kind.figures} (${withheldShare(withheld, judged)}): ${kind.reason}`;
 }
 
 export const metricCatalogue = {

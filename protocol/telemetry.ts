@@ -322,6 +322,9 @@ export const GeneratorProcessStats = z.object({
 	 */
 	roundTripsJudged: uint32.optional(),
 	roundTripsWithheld: uint32.optional(),
+	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
+	jitterJudged: uint32.optional(),
+	jitterWithheld: uint32.optional(),
 });
 export type GeneratorProcessStats = z.infer<typeof GeneratorProcessStats>;
 

@@ -154,7 +154,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			await new Promise((r) => setTimeout(r, flags.mix === 'basic' ? 4000 : 8000));
 			const [load0] = await sfu.workerLoad();
 			const bot0 = botCpuSeconds();
-			const timed0 = lite.roundTrips();
+			const timed0 = lite.withheldFigures().roundTrips;
 			saturatedNow = undefined;
 			const from = Date.now();
 			const t0 = performance.now();
@@ -170,7 +170,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				{ run: runId, from },
 			);
 			const totals = sfu.totals();
-			const timed1 = lite.roundTrips();
+			const timed1 = lite.withheldFigures().roundTrips;
 			const timed = timed1.judged - timed0.judged;
 			const step: Step = {
 				generatorSaturated: saturatedNow,

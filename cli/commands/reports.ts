@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
-import type { RoundTripCounts } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsCount } from '../../protocol/metrics.ts';
+import type { FigureCounts, RunInfo } from '../../protocol/api.ts';
+import { metricCatalogue, tooManyWithheld, withheldCount, withheldFiguresAdvice } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { exitCodes } from '../output/exitCodes.ts';
@@ -51,7 +51,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 		return 0;
 	}
 	const rows = [
-		['started', 'run', 'scenario', 'participants', 'duration', 'status', 'rtt withheld', 'thresholds'],
+		['started', 'run', 'scenario', 'participants', 'duration', 'status', 'rtt withheld', 'jitter withheld', 'thresholds'],
 		...runs.map((r) => {
 			const failed = r.verdict.filter((v) => !v.ok).length;
 			return [
@@ -62,21 +62,22 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 				formatDuration(r.durationMs),
 				r.status,
 				withheldColumn(r.roundTrips),
+				withheldColumn(r.jitterFigures),
 				r.verdict.length ? `${r.verdict.length - failed}/${r.verdict.length} passed` : '-',
 			];
 		}),
 	];
 	console.log(table(rows));
-	if (runs.some((r) => tooManyRoundTripsWithheld(r.roundTrips.withheld, r.roundTrips.judged))) {
-		console.log(`! rtt_ms is in doubt: ${withheldRoundTripsAdvice}`);
+	for (const [metric, counts] of [['rtt_ms', (r: RunInfo) => r.roundTrips], ['jitter_ms', (r: RunInfo) => r.jitterFigures]] as const) {
+		if (runs.some((r) => tooManyWithheld(counts(r).withheld, counts(r).judged))) console.log(`! ${metric} is in doubt: ${withheldFiguresAdvice(metric)}`);
 	}
 	return 0;
 }
 
-/** A run's withheld round trips, marked "!" where they put rtt_ms in doubt; "-" when no lite bot or viewer timed any. */
-function withheldColumn({ withheld, judged }: RoundTripCounts): string {
+/** A run's withheld round trips or jitter figures, marked "!" where they put the metric in doubt; "-" when no lite bot or viewer judged any. */
+function withheldColumn({ withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '-';
-	return `${withheldRoundTripsCount(withheld, judged)}${tooManyRoundTripsWithheld(withheld, judged) ? ' !' : ''}`;
+	return `${withheldCount(withheld, judged)}${tooManyWithheld(withheld, judged) ? ' !' : ''}`;
 }
 
 export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against A, regressions flagged

@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsText, type MetricName } from '../../protocol/metrics.ts';
+import { metricCatalogue, tooManyWithheld, withheldFiguresAdvice, withheldFiguresText, type MetricName, type WithheldMetric } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -70,7 +70,8 @@ export function renderSummary(outcome: RunOutcome): string {
 				]
 			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
-		...withheldRoundTrips(outcome),
+		...withheldFigures('rtt_ms', outcome.roundTrips),
+		...withheldFigures('jitter_ms', outcome.jitterFigures),
 		'',
 	];
 	const failed = thresholds.filter((t) => !t.ok).length;
@@ -78,13 +79,11 @@ export function renderSummary(outcome: RunOutcome): string {
 	return [...header, ...lines, ...footer].join('\n');
 }
 
-/** The round trips rtt_ms leaves out because the generator's own process stood still while they were in flight. */
-function withheldRoundTrips({ roundTrips }: RunOutcome): string[] {
-	if (!roundTrips || roundTrips.withheld === 0) return [];
-	const line = withheldRoundTripsText(roundTrips.withheld, roundTrips.judged);
-	return tooManyRoundTripsWithheld(roundTrips.withheld, roundTrips.judged)
-		? [red(`${line} ${withheldRoundTripsAdvice}`)]
-		: [dim(line)];
+/** The figures a metric leaves out because the generator's own process stood still while they were measured. */
+function withheldFigures(metric: WithheldMetric, counts: RunOutcome['roundTrips']): string[] {
+	if (!counts || counts.withheld === 0) return [];
+	const line = withheldFiguresText(metric, counts.withheld, counts.judged);
+	return tooManyWithheld(counts.withheld, counts.judged) ? [red(`${line} ${withheldFiguresAdvice(metric)}`)] : [dim(line)];
 }
 
 function escapeXml(text: string): string {

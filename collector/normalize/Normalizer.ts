@@ -502,6 +502,8 @@ function generatorRow(batch: TelemetryBatch, ts: number, s: GeneratorProcessStat
 		saturated: s.saturated ? 1 : 0,
 		round_trips_judged: s.roundTripsJudged ?? 0,
 		round_trips_withheld: s.roundTripsWithheld ?? 0,
+		jitter_judged: s.jitterJudged ?? 0,
+		jitter_withheld: s.jitterWithheld ?? 0,
 	};
 }
 

@@ -1,4 +1,4 @@
-import type { RoundTripCounts, RunInfo } from '../../protocol/api.ts';
+import type { FigureCounts, RunInfo } from '../../protocol/api.ts';
 import { parseJson, type Sql } from './sql.ts';
 
 /** A run's registry row as stored, to be completed by its events (`runInfo`). */
@@ -19,13 +19,14 @@ export interface RunRecord {
 
 /**
  * What a run's events add to its record: who took part, and when its first and last events were;
- * and its load generator's round-trip totals.
+ * and its load generator's round-trip and jitter-figure totals.
  */
 export interface RunEventSpan {
 	participants: number;
 	firstMs: number | null;
 	lastMs: number | null;
-	roundTrips: RoundTripCounts;
+	roundTrips: FigureCounts;
+	jitterFigures: FigureCounts;
 }
 
 interface RunRowResult extends RunRecord {
@@ -34,6 +35,8 @@ interface RunRowResult extends RunRecord {
 	last_ms: number | null;
 	judged: number;
 	withheld: number;
+	jitter_judged: number;
+	jitter_withheld: number;
 }
 
 const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
@@ -61,7 +64,8 @@ export class RunRegistry {
 			`SELECT ${recordColumns},
 				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
 				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count,
-				toUInt64(ifNull(rt.judged, 0)) AS judged, toUInt64(ifNull(rt.withheld, 0)) AS withheld
+				toUInt64(ifNull(rt.judged, 0)) AS judged, toUInt64(ifNull(rt.withheld, 0)) AS withheld,
+				toUInt64(ifNull(rt.jitter_judged, 0)) AS jitter_judged, toUInt64(ifNull(rt.jitter_withheld, 0)) AS jitter_withheld
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
@@ -73,8 +77,10 @@ export class RunRegistry {
 			) AS sh ON sh.run_id = r.run_id
 			LEFT JOIN (
 				-- A process's counts are its totals so far: its largest are its last.
-				SELECT run_id, sum(judged) AS judged, sum(withheld) AS withheld FROM (
-					SELECT run_id, max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld
+				SELECT run_id, sum(judged) AS judged, sum(withheld) AS withheld,
+					sum(jitter_judged) AS jitter_judged, sum(jitter_withheld) AS jitter_withheld FROM (
+					SELECT run_id, max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld,
+						max(jitter_judged) AS jitter_judged, max(jitter_withheld) AS jitter_withheld
 					FROM ${db}.generator_samples ${runId ? 'WHERE run_id = {run:String}' : ''}
 					GROUP BY run_id, generator_id, role, process_id
 				) GROUP BY run_id
@@ -84,7 +90,13 @@ export class RunRegistry {
 			{ limit, ...(runId ? { run: runId } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.app ? { app: filter.app } : {}) },
 		);
 		return rows.map((r) =>
-			runInfo(r, { participants: Number(r.participants), firstMs: r.first_ms, lastMs: r.last_ms, roundTrips: { judged: Number(r.judged), withheld: Number(r.withheld) } }),
+			runInfo(r, {
+				participants: Number(r.participants),
+				firstMs: r.first_ms,
+				lastMs: r.last_ms,
+				roundTrips: { judged: Number(r.judged), withheld: Number(r.withheld) },
+				jitterFigures: { judged: Number(r.jitter_judged), withheld: Number(r.jitter_withheld) },
+			}),
 		);
 	}
 
@@ -127,5 +139,6 @@ export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
 		// A run with no shard rows ran on one machine (an unmatched join gives 0, not NULL).
 		shards: Math.max(1, Number(r.shard_count)),
 		roundTrips: events.roundTrips,
+		jitterFigures: events.jitterFigures,
 	};
 }

@@ -1,5 +1,5 @@
 import type { RunView } from '../../protocol/api.ts';
-import { roundTripTotals } from '../../protocol/metrics.ts';
+import { figureTotals } from '../../protocol/metrics.ts';
 import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { DrillDown } from './DrillDown.ts';
 import { Resolutions } from './Resolution.ts';
@@ -12,6 +12,9 @@ import { ThresholdQueries } from './ThresholdQueries.ts';
 export { chooseResolution, maxChartPoints, type Resolution } from './Resolution.ts';
 
 /** Everything the query API asks the store, one module per question. */
+/** A run's counts before its processes are read: the resolution needs none. */
+const noFigures = { judged: 0, withheld: 0 };
+
 export class Queries {
 	readonly registry: RunRegistry;
 	readonly resolutions: Resolutions;
@@ -40,7 +43,7 @@ export class Queries {
 		const record = await this.registry.record(runId);
 		if (!record) return undefined;
 		// Whether the run has ended and how long it ran need no events when it has an end time.
-		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: { judged: 0, withheld: 0 } }));
+		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: noFigures, jitterFigures: noFigures }));
 		const [people, overview, sfu, generator, events] = await Promise.all([
 			this.series.people(runId, resolution),
 			this.series.overview(runId, resolution),
@@ -50,7 +53,13 @@ export class Queries {
 		]);
 		const sampleMetrics = overview.metrics ?? (await this.summaries.sampleMetrics(runId, false));
 		return {
-			run: runInfo(record, { participants: events.participation.attempted, firstMs: events.firstMs, lastMs: events.lastMs, roundTrips: roundTripTotals(generator.processes) }),
+			run: runInfo(record, {
+				participants: events.participation.attempted,
+				firstMs: events.firstMs,
+				lastMs: events.lastMs,
+				roundTrips: figureTotals(generator.processes, 'rtt_ms'),
+				jitterFigures: figureTotals(generator.processes, 'jitter_ms'),
+			}),
 			summary: runSummary(runId, false, sampleMetrics, events, people.participants),
 			timeseries: overview.timeseries,
 			participants: people.participants,

@@ -122,6 +122,9 @@ export const generatorSampleColumns = [
 	/** Round trips the process's lite bots and viewers timed so far, and of them withheld from rtt_ms (the process stood still). */
 	{ name: 'round_trips_judged', type: 'UInt32' },
 	{ name: 'round_trips_withheld', type: 'UInt32' },
+	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
+	{ name: 'jitter_judged', type: 'UInt32' },
+	{ name: 'jitter_withheld', type: 'UInt32' },
 ] as const satisfies readonly Column[];
 export type GeneratorSampleRow = RowOf<typeof generatorSampleColumns>;
 

@@ -1,4 +1,4 @@
-import { tooManyRoundTripsWithheld, withheldRoundTripsCount } from '../../protocol/metrics.ts';
+import { tooManyWithheld, withheldCount } from '../../protocol/metrics.ts';
 
 /** Small DOM helpers: the pages are plain HTML strings plus event wiring. */
 export function $(selector: string, root: ParentNode = document): HTMLElement {
@@ -24,9 +24,9 @@ export function statusBadge(status: string): string {
 	return `<span class="badge ${status}">${status}</span>`;
 }
 
-/** A process's or a run's withheld round trips, flagged when rtt_ms is in doubt ('–': none timed). */
+/** A process's or a run's withheld figures of a metric, flagged when the metric is in doubt ('–': none judged). */
 export function withheldCell(withheld: number, judged: number): string {
 	if (judged === 0) return '–';
-	const text = withheldRoundTripsCount(withheld, judged);
-	return tooManyRoundTripsWithheld(withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
+	const text = withheldCount(withheld, judged);
+	return tooManyWithheld(withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
 }

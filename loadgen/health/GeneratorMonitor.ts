@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorProcessStats } from '../../protocol/telemetry.ts';
-import type { RoundTripCounts } from '../../protocol/api.ts';
+import type { WithheldFigures } from '../../protocol/api.ts';
 import { machineCpu, processTable, processTree } from '../proc.ts';
 
 /** A process of the load generator besides the runner: a Chromium (with its children) or a lite-bot process. */
@@ -14,8 +14,8 @@ export interface WatchedProcess {
 	lagMs?: number;
 	/** Watch the process and all its children (Chromium's renderers, GPU and utility processes). */
 	tree: boolean;
-	/** Round trips its bots timed so far and withheld from rtt_ms (lite-bot processes). */
-	roundTrips?: RoundTripCounts;
+	/** Figures its bots judged so far and withheld from rtt_ms and jitter_ms (lite-bot processes). */
+	withheld?: WithheldFigures;
 }
 
 /** When the generator counts as saturated: any of these, held for `sustainMs`. */
@@ -178,7 +178,7 @@ export class GeneratorMonitor extends EventEmitter<GeneratorMonitorEvents> {
 				maxLag = Math.max(maxLag, lag);
 				signals.push({ key: `${watched.id}:lag`, process: watched.id, over: lag > maxLagMs, describe: () => `event-loop lag p99 ${lag.toFixed(0)} ms > ${maxLagMs} ms` });
 			}
-			stats.push(entry(watched.role, watched.id, watched.pid, total, watched.lagMs, rss, ts, watched.roundTrips));
+			stats.push(entry(watched.role, watched.id, watched.pid, total, watched.lagMs, rss, ts, watched.withheld));
 		}
 		for (const pid of this.#lastCpu.keys()) if (!seen.has(pid)) this.#lastCpu.delete(pid);
 
@@ -240,7 +240,7 @@ function entry(
 	lagMs: number | undefined,
 	rssBytes: number,
 	ts: number,
-	roundTrips?: RoundTripCounts,
+	withheld?: WithheldFigures,
 ): GeneratorProcessStats {
 	return {
 		type: 'generator-process',
@@ -252,6 +252,18 @@ function entry(
 		...(lagMs === undefined ? {} : { lagMs: Math.min(3_600_000, lagMs) }),
 		rssBytes,
 		saturated: false,
-		...(roundTrips ? { roundTripsJudged: Math.min(0xffff_ffff, roundTrips.judged), roundTripsWithheld: Math.min(0xffff_ffff, roundTrips.withheld) } : {}),
+		...(withheld
+			? {
+					roundTripsJudged: uint32(withheld.roundTrips.judged),
+					roundTripsWithheld: uint32(withheld.roundTrips.withheld),
+					jitterJudged: uint32(withheld.jitter.judged),
+					jitterWithheld: uint32(withheld.jitter.withheld),
+				}
+			: {}),
 	};
+}
+
+/** A count as the telemetry's UInt32 field holds it. */
+function uint32(count: number): number {
+	return Math.min(0xffff_ffff, count);
 }

@@ -5,7 +5,8 @@ import { signalingUrlOf, type BotDriver, type DriverContext, type PreparePlan } 
 import type { WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { Slot } from '../schedule/slots.ts';
 import { newBatch, participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
-import type { RoundTripCounts } from '../../protocol/api.ts';
+import type { WithheldFigures } from '../../protocol/api.ts';
+import { sumWithheld } from '../../protocol/metrics.ts';
 import { LiteReply, type LiteCommand } from './ipc.ts';
 import { hostedKind, processShare } from './share.ts';
 
@@ -18,8 +19,8 @@ interface LiteProcess {
 	exited: boolean;
 	/** Its last reported event-loop delay p99, ms. */
 	lagMs: number | undefined;
-	/** Its bots' round trips so far, as it last reported them (it reports totals, so a lost report loses nothing). */
-	roundTrips: RoundTripCounts;
+	/** Its bots' judged and withheld figures so far, as it last reported them (it reports totals, so a lost report loses nothing). */
+	withheld: WithheldFigures;
 	label: string;
 }
 
@@ -60,18 +61,12 @@ export class LiteDriver implements BotDriver {
 	processes(): WatchedProcess[] {
 		return this.#processes
 			.filter((p) => !p.exited && p.child.pid !== undefined)
-			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false, roundTrips: p.roundTrips }));
+			.map((p) => ({ role: 'lite', id: p.label, pid: p.child.pid!, lagMs: p.lagMs, tree: false, withheld: p.withheld }));
 	}
 
-	/** Round trips the bots of every process (gone ones included) timed, and how many were withheld. */
-	roundTrips(): RoundTripCounts {
-		let judged = 0;
-		let withheld = 0;
-		for (const p of this.#processes) {
-			judged += p.roundTrips.judged;
-			withheld += p.roundTrips.withheld;
-		}
-		return { judged, withheld };
+	/** Round trips and jitter figures the bots of every process (gone ones included) judged, and how many were withheld. */
+	withheldFigures(): WithheldFigures {
+		return sumWithheld(this.#processes.map((p) => p.withheld));
 	}
 
 	processOf(slot: Slot): number | undefined {
@@ -181,7 +176,7 @@ export class LiteDriver implements BotDriver {
 			leaving: new Map(),
 			exited: false,
 			lagMs: undefined,
-			roundTrips: { judged: 0, withheld: 0 },
+			withheld: sumWithheld([]),
 			label: `lite-${this.#processes.length + 1}`,
 		};
 		child.on('message', (raw) => {
@@ -192,7 +187,7 @@ export class LiteDriver implements BotDriver {
 			else if (message.op === 'log') this.context.log(`lite bots (pid ${child.pid}): ${message.message}`);
 			else if (message.op === 'left') process.leaving.get(message.index)?.();
 			else if (message.op === 'health') process.lagMs = message.lagMs;
-			else if (message.op === 'roundTrips') process.roundTrips = message.counts;
+			else if (message.op === 'withheld') process.withheld = message.counts;
 			else this.#onBatch(process, message.batch);
 		});
 		child.on('exit', (code, signal) => {

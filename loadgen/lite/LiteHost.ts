@@ -68,7 +68,7 @@ export class LiteHost {
 		const snapshots = await bot.snapshots().catch(() => []);
 		await bot.leave().catch(() => bot.close());
 		this.#flush(bot, snapshots);
-		this.send({ op: 'roundTrips', counts: this.#stalls.counts });
+		this.send({ op: 'withheld', counts: this.#stalls.counts });
 		this.send({ op: 'left', index });
 	}
 
@@ -80,7 +80,7 @@ export class LiteHost {
 				this.#flush(bot, snapshots);
 			}),
 		);
-		if (this.#bots.size > 0) this.send({ op: 'roundTrips', counts: this.#stalls.counts });
+		if (this.#bots.size > 0) this.send({ op: 'withheld', counts: this.#stalls.counts });
 	}
 
 	#flush(bot: HostedBot, snapshots: Awaited<ReturnType<HostedBot['snapshots']>>): void {

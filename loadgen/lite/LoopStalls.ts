@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { RoundTripCounts } from '../../protocol/api.ts';
+import type { FigureCounts, WithheldFigures } from '../../protocol/api.ts';
 
 export interface Stall {
 	/** performance.now() ms */
@@ -15,7 +15,8 @@ export interface Stall {
  */
 export class LoopStalls {
 	readonly #stalls: Stall[] = [];
-	readonly #counts: RoundTripCounts = { judged: 0, withheld: 0 };
+	readonly #roundTrips: FigureCounts = { judged: 0, withheld: 0 };
+	readonly #jitter: FigureCounts = { judged: 0, withheld: 0 };
 	#lastTick = performance.now();
 	readonly #timer: NodeJS.Timeout;
 
@@ -98,14 +99,20 @@ export class LoopStalls {
 	/** Judges one new round trip as `distorts` does, and counts it: a run says how many figures it left out. */
 	withholds(rttMs: number, since: number, until: number): boolean {
 		const withheld = this.distorts(rttMs, since, until);
-		this.#counts.judged++;
-		if (withheld) this.#counts.withheld++;
+		this.#roundTrips.judged++;
+		if (withheld) this.#roundTrips.withheld++;
 		return withheld;
 	}
 
-	/** Round trips judged and withheld so far. */
-	get counts(): RoundTripCounts {
-		return { ...this.#counts };
+	/** Counts a received-jitter figure judged (by ReceiveJitter), withheld or not. */
+	countJitter(withheld: boolean): void {
+		this.#jitter.judged++;
+		if (withheld) this.#jitter.withheld++;
+	}
+
+	/** Round trips and jitter figures judged and withheld so far. */
+	get counts(): WithheldFigures {
+		return { roundTrips: { ...this.#roundTrips }, jitter: { ...this.#jitter } };
 	}
 
 	close(): void {
@@ -177,17 +184,21 @@ export class ReceiveJitter {
 		readonly lookBackMs = 2000,
 	) {}
 
-	/** Removes, in place, every inbound-rtp jitter (seconds) what is left of a recent stall may have grown by more than the tolerance. */
+	/**
+	 * Removes, in place, every inbound-rtp jitter (seconds) what is left of a recent stall may have
+	 * grown by more than the tolerance; every figure looked at is counted, withheld or not.
+	 */
 	withholdStretched(reports: { stats: Record<string, unknown>[] }[]): void {
 		const now = performance.now();
 		const recent = this.stalls.stallsBetween(now - this.lookBackMs, now);
-		if (recent.length === 0) return;
 		for (const { stats } of reports) {
 			for (const stat of stats) {
 				const jitter = stat.jitter;
 				if (stat.type !== 'inbound-rtp' || typeof jitter !== 'number') continue;
-				const errorMs = Math.max(...recent.map((stall) => ((stall.to - stall.from) / 8) * forgetting ** ((now - stall.to) / frameIntervalMs(stat))));
-				if (errorMs > Math.max(this.toleranceMs, this.toleranceShare * jitter * 1000)) delete stat.jitter;
+				const errorMs = Math.max(0, ...recent.map((stall) => ((stall.to - stall.from) / 8) * forgetting ** ((now - stall.to) / frameIntervalMs(stat))));
+				const withheld = errorMs > Math.max(this.toleranceMs, this.toleranceShare * jitter * 1000);
+				if (withheld) delete stat.jitter;
+				this.stalls.countJitter(withheld);
 			}
 		}
 	}

@@ -1,6 +1,6 @@
 /** Messages between the load generator and its lite-bot processes (validated on both ends). */
 import { z } from 'zod';
-import { RoundTripCounts } from '../../protocol/api.ts';
+import { WithheldFigures } from '../../protocol/api.ts';
 import { MachineDelayMarks } from '../../protocol/capture.ts';
 import { NetworkConditions, PublishProfile } from '../../protocol/scenario.ts';
 import { PeerId, RoomId, VideoLayer } from '../../protocol/signaling.ts';
@@ -43,7 +43,7 @@ export const LiteReply = z.discriminatedUnion('op', [
 	z.object({ op: z.literal('ready') }),
 	z.object({ op: z.literal('batch'), batch: TelemetryBatch }),
 	/** Sent with every round of samples and before every `left`, so the last leave carries the final counts. */
-	z.object({ op: z.literal('roundTrips'), counts: RoundTripCounts }),
+	z.object({ op: z.literal('withheld'), counts: WithheldFigures }),
 	z.object({ op: z.literal('left'), index: z.number().int() }),
 	z.object({ op: z.literal('log'), message: z.string() }),
 	/** Event-loop delay p99 over the last second: a lite-bot process that lags sends media late. */

@@ -12,7 +12,8 @@ import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
-import type { RoundTripCounts } from '../../protocol/api.ts';
+import type { FigureCounts } from '../../protocol/api.ts';
+import { sumWithheld } from '../../protocol/metrics.ts';
 import { LiteDriver } from '../lite/LiteDriver.ts';
 import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
@@ -101,7 +102,9 @@ export interface RunOutcome {
 	 * Round trips this machine's lite bots and viewers timed, and how many `rtt_ms` left out
 	 * because a stall of their own process may have stretched them. Absent without such bots.
 	 */
-	roundTrips: RoundTripCounts | undefined;
+	roundTrips: FigureCounts | undefined;
+	/** Likewise the received-jitter figures its lite bots reported, and how many `jitter_ms` left out. Absent without such bots. */
+	jitterFigures: FigureCounts | undefined;
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -525,12 +528,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#log(stop.kind === 'completed' ? 'schedule done: participants leave' : `stopping: ${describeStop(stop)}`);
 		this.#speakerTurns?.close();
 		await Promise.all(this.slots.filter((slot) => this.#active.has(slot.index)).map((slot) => this.#leave(slot)));
-		// The processes' final round-trip counts (sent with their bots' leaves) reach the collector before the processes go.
-		if ([...this.#drivers.values()].some((driver) => driver.roundTrips)) await this.#monitor?.nextReading();
+		// The processes' final withheld-figure counts (sent with their bots' leaves) reach the collector before the processes go.
+		if ([...this.#drivers.values()].some((driver) => driver.withheldFigures)) await this.#monitor?.nextReading();
 		for (const driver of this.#drivers.values()) await driver.close();
-		const roundTrips = [...this.#drivers.values()]
-			.flatMap((driver) => driver.roundTrips?.() ?? [])
-			.reduce<RoundTripCounts | undefined>((all, t) => ({ judged: (all?.judged ?? 0) + t.judged, withheld: (all?.withheld ?? 0) + t.withheld }), undefined);
+		const measured = [...this.#drivers.values()].flatMap((driver) => driver.withheldFigures?.() ?? []);
+		const withheld = measured.length > 0 ? sumWithheld(measured) : undefined;
 		this.#sfuReporter?.stop();
 		this.#monitor?.stop();
 		await this.#sender.close();
@@ -547,7 +549,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			statusReason,
 			stop,
 			overloaded: overload,
-			roundTrips,
+			roundTrips: withheld?.roundTrips,
+			jitterFigures: withheld?.jitter,
 			thresholds,
 			summary,
 			startedAt: startAt,

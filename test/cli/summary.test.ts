@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { renderJson, renderSummary } from '../../cli/output/summary.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
-const outcome = (roundTrips: RunOutcome['roundTrips']): RunOutcome => ({
+const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcome['jitterFigures']): RunOutcome => ({
 	runId: 'summary-test',
 	status: 'passed',
 	statusReason: '',
 	stop: { kind: 'completed' },
 	overloaded: undefined,
 	roundTrips,
+	jitterFigures,
 	thresholds: [{ metric: 'rtt_ms', expression: 'p(95)<150', ok: true, value: 12.5, samples: 123 }],
 	summary: {
 		runId: 'summary-test',
@@ -44,8 +45,25 @@ describe('the end-of-run summary', () => {
 		expect(many.indexOf('leaves out')).toBeLessThan(many.indexOf('metric'));
 	});
 
+	it('says how many jitter figures jitter_ms leaves out, apart from the round trips', () => {
+		const quiet = renderSummary(outcome({ judged: 130, withheld: 0 }, { judged: 480, withheld: 0 }));
+		expect(quiet).not.toContain('leaves out');
+		const few = renderSummary(outcome(undefined, { judged: 480, withheld: 12 }));
+		expect(few).toContain('jitter_ms leaves out 12 of 480 jitter figures lite bots reported (2.5 %): a stall of their own process may have grown them');
+		expect(few).not.toContain('rtt_ms leaves out');
+		expect(few).not.toContain('--shard');
+		const many = renderSummary(outcome({ judged: 130, withheld: 7 }, { judged: 480, withheld: 96 }));
+		expect(many).toContain('rtt_ms leaves out 7 of 130');
+		expect(many).toContain('jitter_ms rests on fewer figures than were measured');
+		expect(many).not.toContain('rtt_ms rests on fewer figures');
+	});
+
 	it('keeps the counts in the machine-readable result', () => {
-		expect(JSON.parse(renderJson(outcome({ judged: 130, withheld: 7 })))).toMatchObject({ roundTrips: { judged: 130, withheld: 7 } });
+		expect(JSON.parse(renderJson(outcome({ judged: 130, withheld: 7 }, { judged: 480, withheld: 12 })))).toMatchObject({
+			roundTrips: { judged: 130, withheld: 7 },
+			jitterFigures: { judged: 480, withheld: 12 },
+		});
 		expect(JSON.parse(renderJson(outcome(undefined)))).not.toHaveProperty('roundTrips');
+		expect(JSON.parse(renderJson(outcome(undefined)))).not.toHaveProperty('jitterFigures');
 	});
 });

@@ -172,14 +172,18 @@ describe('dashboard', () => {
 		await page.close();
 	});
 
-	/** A run of the Chromium fixture's samples whose load-generator processes report these round-trip totals, in two readings. */
-	async function runWithRoundTrips(runId: string, last: Record<string, [number, number] | undefined>): Promise<void> {
+	/**
+	 * A run of the Chromium fixture's samples whose load-generator processes report these totals
+	 * (round trips judged and withheld, then jitter figures judged and withheld), in two readings.
+	 */
+	type Totals = [number, number] | [number, number, number, number];
+	async function runWithRoundTrips(runId: string, last: Record<string, Totals | undefined>): Promise<void> {
 		const client = new CollectorClient(collector.url);
 		const fixture = chromiumFixture();
 		const t0 = Date.now() - 60_000;
 		const shift = t0 - fixture.snapshots[0]!.ts;
 		await client.registerRun(runId, { scenario: 'viewers', status: 'passed', startedAt: t0, endedAt: t0 + 30_000 });
-		const reading = (ts: number, counts: Record<string, [number, number] | undefined>) => ({
+		const reading = (ts: number, counts: Record<string, Totals | undefined>) => ({
 			ts,
 			pc: '',
 			stats: Object.entries(counts).map(([id, c], i) => ({
@@ -192,10 +196,10 @@ describe('dashboard', () => {
 				lagMs: 5,
 				rssBytes: 80e6,
 				saturated: false,
-				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1] } : {}),
+				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1], jitterJudged: c[2] ?? 0, jitterWithheld: c[3] ?? 0 } : {}),
 			})),
 		});
-		const first = Object.fromEntries(Object.entries(last).map(([id, c]) => [id, c && ([Math.floor(c[0] / 3), Math.floor(c[1] / 20)] as [number, number])]));
+		const first = Object.fromEntries(Object.entries(last).map(([id, c]) => [id, c && (c.map((n, i) => Math.floor(n / (i % 2 ? 20 : 3))) as Totals)]));
 		const generator = { source: serverSource('generator', 'generator:test:1of1') };
 		const reply = await post(collector.url, {
 			batches: [
@@ -209,27 +213,33 @@ describe('dashboard', () => {
 		await collector.flush();
 	}
 
-	it('says per load-generator process how many round trips rtt_ms left out, in the run view and the report', async () => {
+	it('says per load-generator process how many round trips rtt_ms and jitter figures jitter_ms left out, in the run view and the report', async () => {
 		const runId = 'dash-withheld';
 		const client = new CollectorClient(collector.url);
-		await runWithRoundTrips(runId, { 'lite-1': [300, 40], 'lite-2': [400, 1], 'browser-1': undefined });
+		await runWithRoundTrips(runId, { 'lite-1': [300, 40, 200, 30], 'lite-2': [400, 1, 600, 6], 'browser-1': undefined });
 
 		const view = await client.view(runId);
-		const counts = Object.fromEntries(view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld]]));
-		expect(counts).toEqual({ 'browser-1': [0, 0], 'lite-1': [300, 40], 'lite-2': [400, 1] });
+		const counts = Object.fromEntries(view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld, p.jitterJudged, p.jitterWithheld]]));
+		expect(counts).toEqual({ 'browser-1': [0, 0, 0, 0], 'lite-1': [300, 40, 200, 30], 'lite-2': [400, 1, 600, 6] });
 
-		const cells = (page: Page) =>
-			page.$$eval('table.generator tbody tr', (rows) => Object.fromEntries(rows.map((r) => [r.children[1]!.textContent, r.children[6]!.innerHTML.trim()])));
-		const note = (page: Page) => page.$eval('table.generator + p.note', (e) => e.textContent ?? '');
+		const cells = (page: Page, column: number) =>
+			page.$$eval('table.generator tbody tr', (rows, at) => Object.fromEntries(rows.map((r) => [r.children[1]!.textContent, r.children[at]!.innerHTML.trim()])), column);
+		const notes = (page: Page) => page.$$eval('table.generator ~ p.note', (ps) => ps.map((e) => e.textContent ?? ''));
 		const check = async (page: Page) => {
-			const byProcess = await cells(page);
-			expect(byProcess['browser-1']).toBe('–');
-			expect(byProcess['lite-2']).toBe('1 of 400 (0.3 %)');
+			const rtt = await cells(page, 6);
+			expect(rtt['browser-1']).toBe('–');
+			expect(rtt['lite-2']).toBe('1 of 400 (0.3 %)');
 			// Above 10 % a process's figures are flagged.
-			expect(byProcess['lite-1']).toBe('<span class="badge invalid">40 of 300 (13.3 %)</span>');
-			const text = await note(page);
-			expect(text).toContain('rtt_ms leaves out 41 of 700 round trips lite bots and viewers timed (5.9 %)');
-			expect(text).not.toContain('--shard');
+			expect(rtt['lite-1']).toBe('<span class="badge invalid">40 of 300 (13.3 %)</span>');
+			const jitter = await cells(page, 7);
+			expect(jitter['browser-1']).toBe('–');
+			expect(jitter['lite-2']).toBe('6 of 600 (1.0 %)');
+			expect(jitter['lite-1']).toBe('<span class="badge invalid">30 of 200 (15.0 %)</span>');
+			const [rttNote, jitterNote, ...more] = await notes(page);
+			expect(more).toEqual([]);
+			expect(rttNote).toContain('rtt_ms leaves out 41 of 700 round trips lite bots and viewers timed (5.9 %)');
+			expect(jitterNote).toContain('jitter_ms leaves out 36 of 800 jitter figures lite bots reported (4.5 %)');
+			for (const text of [rttNote, jitterNote]) expect(text).not.toContain('--shard');
 		};
 		const { page, errors } = await open(`#/runs/${runId}`, 'run-withheld');
 		await check(page);
@@ -293,20 +303,25 @@ describe('dashboard', () => {
 		}
 	});
 
-	it('lists each run with the round trips rtt_ms left out, flagging the runs where that puts rtt_ms in doubt, in the runs list and the CLI', async () => {
-		// Both runs' processes sent two readings of their totals: the list adds up each process's last, not every reading.
+	it('lists each run with the round trips rtt_ms and jitter figures jitter_ms left out, flagging the runs where that puts them in doubt, in the runs list and the CLI', async () => {
+		// Many jitter figures withheld and few round trips: jitter_ms alone is in doubt.
+		await runWithRoundTrips('dash-jitter-withheld', { 'lite-1': [100, 0, 300, 60] });
+		// Every run's processes sent two readings of their totals: the list adds up each process's last, not every reading.
 		const { page, errors } = await open('#/', 'runs-withheld');
-		const cells = await page.$$eval('table.runs tbody tr', (rows) => Object.fromEntries(rows.map((r) => [r.children[2]!.textContent, r.children[7]!.innerHTML.trim()])));
-		expect(cells['dash-withheld']).toBe('41 of 700 (5.9 %)');
-		expect(cells['dash-withheld-many']).toBe('<span class="badge invalid">90 of 300 (30.0 %)</span>');
-		// A run of browser bots only timed none.
-		expect(cells[runIds[0]!]).toBe('–');
+		const cells = await page.$$eval('table.runs tbody tr', (rows) =>
+			Object.fromEntries(rows.map((r) => [r.children[2]!.textContent, [r.children[7]!.innerHTML.trim(), r.children[8]!.innerHTML.trim()]])),
+		);
+		expect(cells['dash-withheld']).toEqual(['41 of 700 (5.9 %)', '36 of 800 (4.5 %)']);
+		expect(cells['dash-withheld-many']).toEqual(['<span class="badge invalid">90 of 300 (30.0 %)</span>', '–']);
+		expect(cells['dash-jitter-withheld']).toEqual(['0 of 100 (0.0 %)', '<span class="badge invalid">60 of 300 (20.0 %)</span>']);
+		// A run of browser bots only judged none.
+		expect(cells[runIds[0]!]).toEqual(['–', '–']);
 		expect(errors).toEqual([]);
 		await page.close();
 
 		const client = new CollectorClient(collector.url);
-		expect((await client.run('dash-withheld')).roundTrips).toEqual({ judged: 700, withheld: 41 });
-		expect((await client.view('dash-withheld-many')).run.roundTrips).toEqual({ judged: 300, withheld: 90 });
+		expect(await client.run('dash-withheld')).toMatchObject({ roundTrips: { judged: 700, withheld: 41 }, jitterFigures: { judged: 800, withheld: 36 } });
+		expect((await client.view('dash-withheld-many')).run).toMatchObject({ roundTrips: { judged: 300, withheld: 90 }, jitterFigures: { judged: 0, withheld: 0 } });
 
 		const lines: string[] = [];
 		const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
@@ -314,9 +329,11 @@ describe('dashboard', () => {
 			expect(await main(['runs', '--collector', collector.url])).toBe(0);
 			const line = (runId: string) => lines.join('\n').split('\n').find((l) => l.includes(` ${runId} `)) ?? '';
 			expect(line('dash-withheld')).toContain('41 of 700 (5.9 %)');
-			expect(line('dash-withheld')).not.toContain('(5.9 %) !');
+			expect(line('dash-withheld')).toContain('36 of 800 (4.5 %)');
+			expect(line('dash-withheld')).not.toContain(' !');
 			expect(line('dash-withheld-many')).toContain('90 of 300 (30.0 %) !');
-			expect(lines.at(-1)).toMatch(/^! rtt_ms is in doubt: .*--shard/);
+			expect(line('dash-jitter-withheld')).toContain('60 of 300 (20.0 %) !');
+			expect(lines.slice(-2)).toEqual([expect.stringMatching(/^! rtt_ms is in doubt: .*--shard/), expect.stringMatching(/^! jitter_ms is in doubt: .*--shard/)]);
 		} finally {
 			log.mockRestore();
 		}

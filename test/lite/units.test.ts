@@ -216,7 +216,7 @@ describe('round trips timed on a stalled loop', () => {
 			expect(clean[0]!.stats[0]).toMatchObject({ currentRoundTripTime: 0.001 });
 		}
 		// Each measurement is counted once, however often it is looked at: three, one withheld.
-		expect(stalls.counts).toEqual({ judged: 3, withheld: 1 });
+		expect(stalls.counts.roundTrips).toEqual({ judged: 3, withheld: 1 });
 	});
 
 	it('withholds a measurement that began before a stall, looked at after it', async () => {
@@ -261,11 +261,12 @@ describe('round trips timed on a stalled loop', () => {
 		const stretched = [{ pc: 'send', stats: [pair(3, 400)] }];
 		roundTrips.withholdStretched(stretched);
 		expect(stretched[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
-		expect(stalls.counts).toEqual({ judged: 3, withheld: 1 });
+		expect(stalls.counts.roundTrips).toEqual({ judged: 3, withheld: 1 });
 	});
 
 	it('withholds a received stream’s jitter while a stall’s mark on it may exceed the tolerance, and keeps a figure it cannot have moved by much', async () => {
-		const jitter = new ReceiveJitter(watch());
+		const stalls = watch();
+		const jitter = new ReceiveJitter(stalls);
 		const stats = () => [
 			{
 				pc: 'recv',
@@ -294,6 +295,8 @@ describe('round trips timed on a stalled loop', () => {
 		// Past the look-back, the stall is forgotten.
 		await new Promise((r) => setTimeout(r, jitter.lookBackMs));
 		expect(jitterAfterLook()).toEqual([0.1, 0.1, 0.5, 0.1, undefined]);
+		// Each look judged the three received figures; the process tells how many it left out.
+		expect(stalls.counts).toEqual({ roundTrips: { judged: 0, withheld: 0 }, jitter: { judged: 9, withheld: 3 } });
 	});
 
 	it('counts a viewer’s round trips as it counts a pair’s, and hands out a copy of the counts', async () => {
@@ -305,7 +308,7 @@ describe('round trips timed on a stalled loop', () => {
 		const answered = performance.now();
 		expect(stalls.withholds(300, answered, answered)).toBe(true);
 		const counts = stalls.counts;
-		counts.judged = 0;
-		expect(stalls.counts).toEqual({ judged: 2, withheld: 1 });
+		counts.roundTrips.judged = 0;
+		expect(stalls.counts.roundTrips).toEqual({ judged: 2, withheld: 1 });
 	});
 });

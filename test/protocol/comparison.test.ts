@@ -8,15 +8,19 @@ const noSamples: MetricSummary = { unit: '', count: 0, avg: null, min: null, max
 /** Every metric without samples but these. */
 const metrics = (given: Partial<Record<MetricName, MetricSummary>>) => Object.fromEntries((Object.keys(metricCatalogue) as MetricName[]).map((m) => [m, given[m] ?? noSamples])) as Record<MetricName, MetricSummary>;
 
-function compared(figures: { rtt: [number, number]; jitter: [number, number] }, options: { status?: RunStatus; statusReason?: string; withheld?: [number, number] } = {}): ComparedRun {
+function compared(
+	figures: { rtt: [number, number]; jitter: [number, number] },
+	options: { status?: RunStatus; statusReason?: string; withheld?: [number, number]; jitterWithheld?: [number, number] } = {},
+): ComparedRun {
 	const [judged, withheld] = options.withheld ?? [0, 0];
+	const [jitterJudged, jitterWithheld] = options.jitterWithheld ?? [0, 0];
 	return {
 		run: { runId: 'r', status: options.status ?? 'passed', statusReason: options.statusReason ?? '' },
 		summary: { metrics: metrics({ rtt_ms: stats(...figures.rtt), jitter_ms: stats(...figures.jitter) }) },
 		generator: {
 			processes: [
-				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld },
-				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0 },
+				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld, jitterJudged, jitterWithheld },
+				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0, jitterJudged: 0, jitterWithheld: 0 },
 			],
 		},
 	};
@@ -76,5 +80,19 @@ describe('comparing two runs', () => {
 		// At or under a tenth, the figures stand.
 		expect(compareRuns(compared(base), compared(slower, { withheld: [1000, 100] })).verdict).toBe('regression');
 		expect(compareRuns(compared(base), compared(base, { withheld: [1000, 150] })).verdict).toBe('no regression');
+	});
+
+	it('doubts jitter_ms alone when a run withheld more than a tenth of its jitter figures', () => {
+		const jumpier = { rtt: [20, 40] as [number, number], jitter: [5, 30] as [number, number] };
+		const doubtedJitter = compareRuns(compared(base, { jitterWithheld: [400, 60] }), compared(jumpier));
+		expect(doubtedJitter.doubts).toEqual([
+			{ side: 'A', metric: 'jitter_ms', text: expect.stringMatching(/^A's jitter_ms leaves out 60 of 400 jitter figures lite bots reported \(15\.0 %\): a stall of their own process may have grown them/) },
+		]);
+		expect(doubtedJitter.rows.filter((r) => r.doubted).map((r) => `${r.metric} ${r.stat}`)).toEqual(['jitter_ms p50', 'jitter_ms p95']);
+		expect(doubtedJitter.verdict).toBe('inconclusive');
+		// Both in doubt at once, each for its own reason.
+		const both = compareRuns(compared(base), compared(base, { withheld: [100, 20], jitterWithheld: [100, 20] }));
+		expect(both.doubts.map((d) => d.metric)).toEqual(['rtt_ms', 'jitter_ms']);
+		expect(compareRuns(compared(base, { jitterWithheld: [400, 40] }), compared(jumpier)).verdict).toBe('regression');
 	});
 });

@@ -1,6 +1,6 @@
-import type { DelayMatrix, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
+import type { DelayMatrix, FigureCounts, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { metricCatalogue, roundTripTotals, seriesCharts, tooManyRoundTripsWithheld, withheldRoundTripsAdvice, withheldRoundTripsText, type MetricName } from '../../../protocol/metrics.ts';
+import { figureCounts, figureTotals, metricCatalogue, seriesCharts, tooManyWithheld, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge, withheldCell } from '../dom.ts';
@@ -109,22 +109,26 @@ function summaryTable(view: RunView): string {
 function generatorTable(view: RunView): string {
 	const processes = view.generator.processes.filter((p) => p.role !== 'machine');
 	if (processes.length === 0) return '';
-	const { judged, withheld } = roundTripTotals(processes);
-	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th><th class="num" title="Round trips its lite bots and viewers timed while the process itself stood still: left out of rtt_ms">RTT withheld</th></tr></thead><tbody>${processes
+	const withheldCells = (p: (typeof processes)[number]) =>
+		withheldMetrics.map((metric) => {
+			const { withheld, judged } = figureCounts(p, metric);
+			return `<td class="num">${withheldCell(withheld, judged)}</td>`;
+		});
+	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th><th class="num" title="Round trips its lite bots and viewers timed while the process itself stood still: left out of rtt_ms">RTT withheld</th><th class="num" title="Received-jitter figures of its lite bots a stall of the process itself may have grown: left out of jitter_ms">jitter withheld</th></tr></thead><tbody>${processes
 		.map(
 			(p) => `<tr><td>${escapeHtml(p.generatorId)}</td><td>${escapeHtml(p.processId)}</td><td>${escapeHtml(p.role)}</td>
 			<td class="num">${value(p.peakCpuPct, '%')}</td><td class="num">${value(p.peakLagMs, 'ms')}</td>
 			<td class="num">${p.saturatedSeconds ? `<span class="badge invalid">${p.saturatedSeconds} s</span>` : '–'}</td>
-			<td class="num">${withheldCell(p.roundTripsWithheld, p.roundTripsJudged)}</td></tr>`,
+			${withheldCells(p).join('')}</tr>`,
 		)
-		.join('')}</tbody></table>${withheldNote(withheld, judged)}</section>`;
+		.join('')}</tbody></table>${withheldMetrics.map((metric) => withheldNote(metric, figureTotals(processes, metric))).join('')}</section>`;
 }
 
-/** What the withheld round trips mean for rtt_ms, under the table. */
-function withheldNote(withheld: number, judged: number): string {
+/** What the withheld figures mean for their metric, under the table. */
+function withheldNote(metric: WithheldMetric, { withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '';
-	const advice = tooManyRoundTripsWithheld(withheld, judged) ? ` ${escapeHtml(withheldRoundTripsAdvice)}` : '';
-	return `<p class="note">${escapeHtml(withheldRoundTripsText(withheld, judged))}${advice}</p>`;
+	const advice = tooManyWithheld(withheld, judged) ? ` ${escapeHtml(withheldFiguresAdvice(metric))}` : '';
+	return `<p class="note">${escapeHtml(withheldFiguresText(metric, withheld, judged))}${advice}</p>`;
 }
 
 function peersTable(peers: PeerList): string {

@@ -29,6 +29,7 @@ export const runsPage: Page = {
 					<td class="num">${duration(run.durationMs)}</td>
 					<td title="${escapeHtml(run.statusReason)}">${statusBadge(run.status)}</td>
 					<td class="num">${withheldCell(run.roundTrips.withheld, run.roundTrips.judged)}</td>
+					<td class="num">${withheldCell(run.jitterFigures.withheld, run.jitterFigures.judged)}</td>
 					<td>${verdict}</td>
 				</tr>`;
 			})
@@ -36,7 +37,7 @@ export const runsPage: Page = {
 		root.innerHTML = `
 			<div class="toolbar"><h2>Runs</h2><button id="compare" disabled>Compare selected (2)</button></div>
 			<table class="runs">
-				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th><th class="num" title="Round trips lite bots and viewers timed while their own process stood still: left out of rtt_ms, flagged where so many are that rtt_ms is in doubt">RTT withheld</th><th>thresholds</th></tr></thead>
+				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th><th class="num" title="Round trips lite bots and viewers timed while their own process stood still: left out of rtt_ms, flagged where so many are that rtt_ms is in doubt">RTT withheld</th><th class="num" title="Received-jitter figures lite bots reported while their own process may have grown them: left out of jitter_ms, flagged where so many are that jitter_ms is in doubt">jitter withheld</th><th>thresholds</th></tr></thead>
 				<tbody>${rows}</tbody>
 			</table>`;
 		const button = root.querySelector<HTMLButtonElement>('#compare')!;
