@@ -59,8 +59,11 @@ export const RunListQuery = z.object({
 export const FigureCounts = z.object({ judged: z.number().int().nonnegative(), withheld: z.number().int().nonnegative() });
 export type FigureCounts = z.infer<typeof FigureCounts>;
 
-/** A lite-bot process's counts so far: round trips (rtt_ms) and received jitter (jitter_ms). */
-export const WithheldFigures = z.object({ roundTrips: FigureCounts, jitter: FigureCounts });
+/**
+ * A lite-bot process's counts so far: its candidate pairs' round trips and its viewers' (rtt_ms),
+ * received jitter (jitter_ms), and the RTCP round trips of what it sends (media_rtt_ms).
+ */
+export const WithheldFigures = z.object({ roundTrips: FigureCounts, jitterFigures: FigureCounts, mediaRoundTrips: FigureCounts });
 export type WithheldFigures = z.infer<typeof WithheldFigures>;
 
 export const RunInfo = z.object({
@@ -87,6 +90,8 @@ export const RunInfo = z.object({
 	roundTrips: FigureCounts,
 	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
 	jitterFigures: FigureCounts,
+	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
+	mediaRoundTrips: FigureCounts,
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 
@@ -218,6 +223,9 @@ export const GeneratorHealth = z.object({
 			/** Received-jitter figures its lite bots reported, and of them withheld from jitter_ms because the process stood still (0 for others). */
 			jitterJudged: z.number(),
 			jitterWithheld: z.number(),
+			/** RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms because the process stood still (0 for others). */
+			mediaRoundTripsJudged: z.number(),
+			mediaRoundTripsWithheld: z.number(),
 		}),
 	),
 });

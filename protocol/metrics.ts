@@ -82,40 +82,60 @@ export interface RateMetric {
 const withheldFiguresWarning = 0.1;
 
 /**
- * The metrics lite bots and viewers withhold figures of when their own process stood still,
- * what those figures are, and why one is left out (in withheldFiguresText).
+ * The metrics lite bots and viewers withhold figures of when their own process stood still: the
+ * heading of a column of their counts, what those figures are, why one is left out (in withheldFiguresText), and where a process's, a run's
+ * and a run's outcome's counts of them are (`counts`: the key in WithheldFigures, RunInfo and the
+ * run's outcome).
  */
 const withheldFigureKinds = {
 	rtt_ms: {
+		column: 'RTT withheld',
 		figures: 'round trips lite bots and viewers timed',
 		reason: 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.',
+		counts: 'roundTrips',
+		process: ['roundTripsJudged', 'roundTripsWithheld'],
 	},
 	jitter_ms: {
+		column: 'jitter withheld',
 		figures: 'jitter figures lite bots reported',
 		reason: 'a stall of their own process may have grown them (packets that waited through it are stamped as they are read), a wait of this machine, not of the network.',
+		counts: 'jitterFigures',
+		process: ['jitterJudged', 'jitterWithheld'],
 	},
-} as const;
+	media_rtt_ms: {
+		column: 'media RTT withheld',
+		figures: 'RTCP round trips of what lite bots sent',
+		reason: 'their own process stood still while the receiver report was on its way, a wait of this machine, not of the network.',
+		counts: 'mediaRoundTrips',
+		process: ['mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
+	},
+} as const satisfies Record<string, { column: string; figures: string; reason: string; counts: keyof WithheldFigures; process: readonly [string, string] }>;
 export type WithheldMetric = keyof typeof withheldFigureKinds;
 export const withheldMetrics = Object.keys(withheldFigureKinds) as WithheldMetric[];
+
+/** Where a metric's counts are in WithheldFigures, a RunInfo and a run's outcome. */
+export function withheldCountsKey(metric: WithheldMetric): keyof WithheldFigures {
+	return withheldFigureKinds[metric].counts;
+}
+
+/** The heading of a column of a metric's withheld figures (`RTT withheld`), and what it means. */
+export function withheldColumn(metric: WithheldMetric): { heading: string; title: string } {
+	const kind = withheldFigureKinds[metric];
+	return { heading: kind.column, title: `The ${kind.figures} while their own process stood still: left out of ${metric}, flagged where so many are that ${metric} is in doubt` };
+}
 
 /** What to do when many of a metric's figures are withheld. */
 export function withheldFiguresAdvice(metric: WithheldMetric): string {
 	return `${metric} rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`;
 }
 
+/** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
+export type GeneratorProcessCounts = Record<(typeof withheldFigureKinds)[WithheldMetric]['process'][number], number>;
+
 /** A load-generator process's counts of one metric's figures: judged, and of them withheld. */
 export function figureCounts(process: GeneratorProcessCounts, metric: WithheldMetric): FigureCounts {
-	return metric === 'rtt_ms'
-		? { judged: process.roundTripsJudged, withheld: process.roundTripsWithheld }
-		: { judged: process.jitterJudged, withheld: process.jitterWithheld };
-}
-
-/** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
-export interface GeneratorProcessCounts {
-	roundTripsJudged: number;
-	roundTripsWithheld: number;
-	jitterJudged: number;
-	jitterWithheld: number;
+	const [judged, withheld] = withheldFigureKinds[metric].process;
+	return { judged: process[judged], withheld: process[withheld] };
 }
 
 /** A run's figures of one metric over its load-generator processes (each process's counts are its totals). */
@@ -125,7 +145,8 @@ export function figureTotals(processes: ReadonlyArray<GeneratorProcessCounts>, m
 
 /** Several processes' or drivers' judged and withheld figures added up. */
 export function sumWithheld(all: ReadonlyArray<WithheldFigures>): WithheldFigures {
-	return { roundTrips: addCounts(all.map((w) => w.roundTrips)), jitter: addCounts(all.map((w) => w.jitter)) };
+	const sum = (key: keyof WithheldFigures) => addCounts(all.map((w) => w[key]));
+	return { roundTrips: sum('roundTrips'), jitterFigures: sum('jitterFigures'), mediaRoundTrips: sum('mediaRoundTrips') };
 }
 
 function addCounts(all: ReadonlyArray<FigureCounts>): FigureCounts {

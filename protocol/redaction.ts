@@ -61,7 +61,7 @@ export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 	'data-channel': [...common, 'protocol', 'dataChannelIdentifier', 'state', 'messagesSent', 'bytesSent', 'messagesReceived', 'bytesReceived'],
 	// callswarm's own server-side types carry no personal data.
 	'sfu-worker': [...common, 'worker', 'pid', 'cpuSeconds', 'maxRssBytes', 'rooms', 'peers', 'producers', 'consumers'],
-	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated', 'roundTripsJudged', 'roundTripsWithheld', 'jitterJudged', 'jitterWithheld'],
+	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated', 'roundTripsJudged', 'roundTripsWithheld', 'jitterJudged', 'jitterWithheld', 'mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
 	'callswarm-e2e': [...common, 'kind', 'senderMark', 'sender', 'framesSeen', 'marksRead', 'delaySumMs', 'freezeCount', 'frozenMs'],
 };
 

@@ -325,6 +325,9 @@ export const GeneratorProcessStats = z.object({
 	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
 	jitterJudged: uint32.optional(),
 	jitterWithheld: uint32.optional(),
+	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
+	mediaRoundTripsJudged: uint32.optional(),
+	mediaRoundTripsWithheld: uint32.optional(),
 });
 export type GeneratorProcessStats = z.infer<typeof GeneratorProcessStats>;
 

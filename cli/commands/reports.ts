@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
 import type { FigureCounts, RunInfo } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyWithheld, withheldCount, withheldFiguresAdvice } from '../../protocol/metrics.ts';
+import { metricCatalogue, tooManyWithheld, withheldColumn, withheldCount, withheldCountsKey, withheldFiguresAdvice, withheldMetrics } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { exitCodes } from '../output/exitCodes.ts';
@@ -51,7 +51,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 		return 0;
 	}
 	const rows = [
-		['started', 'run', 'scenario', 'participants', 'duration', 'status', 'rtt withheld', 'jitter withheld', 'thresholds'],
+		['started', 'run', 'scenario', 'participants', 'duration', 'status', ...withheldMetrics.map((metric) => withheldColumn(metric).heading), 'thresholds'],
 		...runs.map((r) => {
 			const failed = r.verdict.filter((v) => !v.ok).length;
 			return [
@@ -61,21 +61,21 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 				String(r.participants),
 				formatDuration(r.durationMs),
 				r.status,
-				withheldColumn(r.roundTrips),
-				withheldColumn(r.jitterFigures),
+				...withheldMetrics.map((metric) => withheldCell(r[withheldCountsKey(metric)])),
 				r.verdict.length ? `${r.verdict.length - failed}/${r.verdict.length} passed` : '-',
 			];
 		}),
 	];
 	console.log(table(rows));
-	for (const [metric, counts] of [['rtt_ms', (r: RunInfo) => r.roundTrips], ['jitter_ms', (r: RunInfo) => r.jitterFigures]] as const) {
+	for (const metric of withheldMetrics) {
+		const counts = (r: RunInfo) => r[withheldCountsKey(metric)];
 		if (runs.some((r) => tooManyWithheld(counts(r).withheld, counts(r).judged))) console.log(`! ${metric} is in doubt: ${withheldFiguresAdvice(metric)}`);
 	}
 	return 0;
 }
 
 /** A run's withheld round trips or jitter figures, marked "!" where they put the metric in doubt; "-" when no lite bot or viewer judged any. */
-function withheldColumn({ withheld, judged }: FigureCounts): string {
+function withheldCell({ withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '-';
 	return `${withheldCount(withheld, judged)}${tooManyWithheld(withheld, judged) ? ' !' : ''}`;
 }

@@ -1,5 +1,5 @@
 import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyWithheld, withheldFiguresAdvice, withheldFiguresText, type MetricName, type WithheldMetric } from '../../protocol/metrics.ts';
+import { metricCatalogue, tooManyWithheld, withheldCountsKey, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -70,8 +70,7 @@ export function renderSummary(outcome: RunOutcome): string {
 				]
 			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
-		...withheldFigures('rtt_ms', outcome.roundTrips),
-		...withheldFigures('jitter_ms', outcome.jitterFigures),
+		...withheldMetrics.flatMap((metric) => withheldFigures(metric, outcome[withheldCountsKey(metric)])),
 		'',
 	];
 	const failed = thresholds.filter((t) => !t.ok).length;

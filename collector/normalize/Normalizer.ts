@@ -504,6 +504,8 @@ function generatorRow(batch: TelemetryBatch, ts: number, s: GeneratorProcessStat
 		round_trips_withheld: s.roundTripsWithheld ?? 0,
 		jitter_judged: s.jitterJudged ?? 0,
 		jitter_withheld: s.jitterWithheld ?? 0,
+		media_round_trips_judged: s.mediaRoundTripsJudged ?? 0,
+		media_round_trips_withheld: s.mediaRoundTripsWithheld ?? 0,
 	};
 }
 

@@ -27,6 +27,7 @@ export interface RunEventSpan {
 	lastMs: number | null;
 	roundTrips: FigureCounts;
 	jitterFigures: FigureCounts;
+	mediaRoundTrips: FigureCounts;
 }
 
 interface RunRowResult extends RunRecord {
@@ -37,6 +38,8 @@ interface RunRowResult extends RunRecord {
 	withheld: number;
 	jitter_judged: number;
 	jitter_withheld: number;
+	media_judged: number;
+	media_withheld: number;
 }
 
 const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
@@ -65,7 +68,8 @@ export class RunRegistry {
 				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
 				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count,
 				toUInt64(ifNull(rt.judged, 0)) AS judged, toUInt64(ifNull(rt.withheld, 0)) AS withheld,
-				toUInt64(ifNull(rt.jitter_judged, 0)) AS jitter_judged, toUInt64(ifNull(rt.jitter_withheld, 0)) AS jitter_withheld
+				toUInt64(ifNull(rt.jitter_judged, 0)) AS jitter_judged, toUInt64(ifNull(rt.jitter_withheld, 0)) AS jitter_withheld,
+				toUInt64(ifNull(rt.media_judged, 0)) AS media_judged, toUInt64(ifNull(rt.media_withheld, 0)) AS media_withheld
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
@@ -78,9 +82,11 @@ export class RunRegistry {
 			LEFT JOIN (
 				-- A process's counts are its totals so far: its largest are its last.
 				SELECT run_id, sum(judged) AS judged, sum(withheld) AS withheld,
-					sum(jitter_judged) AS jitter_judged, sum(jitter_withheld) AS jitter_withheld FROM (
+					sum(jitter_judged) AS jitter_judged, sum(jitter_withheld) AS jitter_withheld,
+					sum(media_judged) AS media_judged, sum(media_withheld) AS media_withheld FROM (
 					SELECT run_id, max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld,
-						max(jitter_judged) AS jitter_judged, max(jitter_withheld) AS jitter_withheld
+						max(jitter_judged) AS jitter_judged, max(jitter_withheld) AS jitter_withheld,
+						max(media_round_trips_judged) AS media_judged, max(media_round_trips_withheld) AS media_withheld
 					FROM ${db}.generator_samples ${runId ? 'WHERE run_id = {run:String}' : ''}
 					GROUP BY run_id, generator_id, role, process_id
 				) GROUP BY run_id
@@ -96,6 +102,7 @@ export class RunRegistry {
 				lastMs: r.last_ms,
 				roundTrips: { judged: Number(r.judged), withheld: Number(r.withheld) },
 				jitterFigures: { judged: Number(r.jitter_judged), withheld: Number(r.jitter_withheld) },
+				mediaRoundTrips: { judged: Number(r.media_judged), withheld: Number(r.media_withheld) },
 			}),
 		);
 	}
@@ -140,5 +147,6 @@ export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
 		shards: Math.max(1, Number(r.shard_count)),
 		roundTrips: events.roundTrips,
 		jitterFigures: events.jitterFigures,
+		mediaRoundTrips: events.mediaRoundTrips,
 	};
 }

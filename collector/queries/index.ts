@@ -43,7 +43,7 @@ export class Queries {
 		const record = await this.registry.record(runId);
 		if (!record) return undefined;
 		// Whether the run has ended and how long it ran need no events when it has an end time.
-		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: noFigures, jitterFigures: noFigures }));
+		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: noFigures, jitterFigures: noFigures, mediaRoundTrips: noFigures }));
 		const [people, overview, sfu, generator, events] = await Promise.all([
 			this.series.people(runId, resolution),
 			this.series.overview(runId, resolution),
@@ -59,6 +59,7 @@ export class Queries {
 				lastMs: events.lastMs,
 				roundTrips: figureTotals(generator.processes, 'rtt_ms'),
 				jitterFigures: figureTotals(generator.processes, 'jitter_ms'),
+				mediaRoundTrips: figureTotals(generator.processes, 'media_rtt_ms'),
 			}),
 			summary: runSummary(runId, false, sampleMetrics, events, people.participants),
 			timeseries: overview.timeseries,

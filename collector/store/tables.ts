@@ -125,6 +125,9 @@ export const generatorSampleColumns = [
 	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
 	{ name: 'jitter_judged', type: 'UInt32' },
 	{ name: 'jitter_withheld', type: 'UInt32' },
+	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
+	{ name: 'media_round_trips_judged', type: 'UInt32' },
+	{ name: 'media_round_trips_withheld', type: 'UInt32' },
 ] as const satisfies readonly Column[];
 export type GeneratorSampleRow = RowOf<typeof generatorSampleColumns>;
 

@@ -1,4 +1,5 @@
-import { tooManyWithheld, withheldCount } from '../../protocol/metrics.ts';
+import { escapeHtml } from './format.ts';
+import { tooManyWithheld, withheldColumn, withheldCount, withheldMetrics } from '../../protocol/metrics.ts';
 
 /** Small DOM helpers: the pages are plain HTML strings plus event wiring. */
 export function $(selector: string, root: ParentNode = document): HTMLElement {
@@ -29,4 +30,14 @@ export function withheldCell(withheld: number, judged: number): string {
 	if (judged === 0) return '–';
 	const text = withheldCount(withheld, judged);
 	return tooManyWithheld(withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
+}
+
+/** The headings of the withheld-figure columns, one per metric, in the order of withheldMetrics. */
+export function withheldHeadings(): string {
+	return withheldMetrics
+		.map((metric) => {
+			const { heading, title } = withheldColumn(metric);
+			return `<th class="num" title="${escapeHtml(title)}">${escapeHtml(heading)}</th>`;
+		})
+		.join('');
 }

@@ -14,7 +14,7 @@ export interface WatchedProcess {
 	lagMs?: number;
 	/** Watch the process and all its children (Chromium's renderers, GPU and utility processes). */
 	tree: boolean;
-	/** Figures its bots judged so far and withheld from rtt_ms and jitter_ms (lite-bot processes). */
+	/** Figures its bots judged so far and withheld from rtt_ms, jitter_ms and media_rtt_ms (lite-bot processes). */
 	withheld?: WithheldFigures;
 }
 
@@ -256,8 +256,10 @@ function entry(
 			? {
 					roundTripsJudged: uint32(withheld.roundTrips.judged),
 					roundTripsWithheld: uint32(withheld.roundTrips.withheld),
-					jitterJudged: uint32(withheld.jitter.judged),
-					jitterWithheld: uint32(withheld.jitter.withheld),
+					jitterJudged: uint32(withheld.jitterFigures.judged),
+					jitterWithheld: uint32(withheld.jitterFigures.withheld),
+					mediaRoundTripsJudged: uint32(withheld.mediaRoundTrips.judged),
+					mediaRoundTripsWithheld: uint32(withheld.mediaRoundTrips.withheld),
 				}
 			: {}),
 	};

@@ -7,7 +7,7 @@ import type { ParticipantEvent, StatsSnapshot } from '../../protocol/telemetry.t
 import { ImpairmentRelay } from '../network/ImpairmentRelay.ts';
 import type { LiteSlot } from './ipc.ts';
 import type { MediaPump } from './MediaPump.ts';
-import { PairRoundTrips, ReceiveJitter, type LoopStalls } from './LoopStalls.ts';
+import { RoundTripFigures, ReceiveJitter, type LoopStalls } from './LoopStalls.ts';
 import { markScreenStats } from '../../capture/screenStats.ts';
 import { senderMarkId } from '../../capture/marks.ts';
 import type { MachineDelayMarks } from '../../protocol/capture.ts';
@@ -27,7 +27,7 @@ export class LiteBot {
 	readonly #relays: ImpairmentRelay[] = [];
 	#detach: (() => void) | undefined;
 	#network: NetworkConditions | null;
-	readonly #roundTrips: PairRoundTrips;
+	readonly #roundTrips: RoundTripFigures;
 	readonly #jitter: ReceiveJitter;
 
 	constructor(
@@ -38,7 +38,7 @@ export class LiteBot {
 		network: NetworkConditions | null,
 		private readonly marks?: MachineDelayMarks,
 	) {
-		this.#roundTrips = new PairRoundTrips(stalls);
+		this.#roundTrips = new RoundTripFigures(stalls);
 		this.#jitter = new ReceiveJitter(stalls);
 		this.#network = network;
 		this.#signaling = new SignalingClient(signalingUrl, (url) => new WebSocket(url) as unknown as WebSocketLike);

@@ -15,8 +15,7 @@ export interface Stall {
  */
 export class LoopStalls {
 	readonly #stalls: Stall[] = [];
-	readonly #roundTrips: FigureCounts = { judged: 0, withheld: 0 };
-	readonly #jitter: FigureCounts = { judged: 0, withheld: 0 };
+	readonly #counts: WithheldFigures = { roundTrips: none(), jitterFigures: none(), mediaRoundTrips: none() };
 	#lastTick = performance.now();
 	readonly #timer: NodeJS.Timeout;
 
@@ -96,23 +95,26 @@ export class LoopStalls {
 		return worstError > Math.max(this.toleranceMs, this.toleranceShare * rttMs);
 	}
 
-	/** Judges one new round trip as `distorts` does, and counts it: a run says how many figures it left out. */
-	withholds(rttMs: number, since: number, until: number): boolean {
+	/**
+	 * Judges one new round trip as `distorts` does, and counts it: a run says how many figures it
+	 * left out. `kind`: a candidate pair's or viewer's (rtt_ms), or an RTCP one of sent media (media_rtt_ms).
+	 */
+	withholds(rttMs: number, since: number, until: number, kind: 'roundTrips' | 'mediaRoundTrips' = 'roundTrips'): boolean {
 		const withheld = this.distorts(rttMs, since, until);
-		this.#roundTrips.judged++;
-		if (withheld) this.#roundTrips.withheld++;
+		this.count(kind, withheld);
 		return withheld;
 	}
 
-	/** Counts a received-jitter figure judged (by ReceiveJitter), withheld or not. */
-	countJitter(withheld: boolean): void {
-		this.#jitter.judged++;
-		if (withheld) this.#jitter.withheld++;
+	/** Counts a figure judged, withheld or not. */
+	count(kind: keyof WithheldFigures, withheld: boolean): void {
+		this.#counts[kind].judged++;
+		if (withheld) this.#counts[kind].withheld++;
 	}
 
-	/** Round trips and jitter figures judged and withheld so far. */
+	/** Figures judged and withheld so far, of each kind. */
 	get counts(): WithheldFigures {
-		return { roundTrips: { ...this.#roundTrips }, jitter: { ...this.#jitter } };
+		const { roundTrips, jitterFigures, mediaRoundTrips } = this.#counts;
+		return { roundTrips: { ...roundTrips }, jitterFigures: { ...jitterFigures }, mediaRoundTrips: { ...mediaRoundTrips } };
 	}
 
 	close(): void {
@@ -120,15 +122,34 @@ export class LoopStalls {
 	}
 }
 
+function none(): FigureCounts {
+	return { judged: 0, withheld: 0 };
+}
+
 /**
- * One bot's candidate pairs as werift reports them: it keeps a pair's last STUN round trip,
- * timed on this process's loop, and a figure a stall may have stretched is withheld until the
- * next clean one. A new measurement ended since the pair was last looked at (or since the join,
- * for the join's connectivity check) and began its round trip before that.
+ * Where a bot's stats keep a round trip timed on this process's loop: a candidate pair's last
+ * STUN check (rtt_ms), and a sent stream's RTCP round trip (media_rtt_ms: werift times a
+ * receiver report's answer to its sender report when it handles the report).
  */
-export class PairRoundTrips {
-	/** Per pc and pair: the measurement last seen, when it was looked at, and whether a stall may have stretched it. */
-	readonly #pairs = new Map<string, { measurement: unknown; at: number; stretched: boolean }>();
+const timedRoundTrips: Record<string, { field: string; kind: 'roundTrips' | 'mediaRoundTrips' } | undefined> = {
+	'candidate-pair': { field: 'currentRoundTripTime', kind: 'roundTrips' },
+	'remote-inbound-rtp': { field: 'roundTripTime', kind: 'mediaRoundTrips' },
+};
+
+/**
+ * One bot's round trips as werift reports them, timed on this process's loop: a figure a stall
+ * may have stretched is withheld until the next clean one. A new measurement ended since the
+ * stats were last looked at (or since the join, for the join's connectivity check) and began its
+ * round trip before that.
+ *
+ * A candidate pair keeps its last STUN round trip. A sent stream's `roundTripTime` is werift's
+ * moving average (85 % of the figure before), which would carry a stretched answer on into the
+ * figures after it: it is replaced by the mean of the measurements since the last look (from
+ * `totalRoundTripTime` and `roundTripTimeMeasurements`), as a browser reports its latest.
+ */
+export class RoundTripFigures {
+	/** Per pc and stats id: the measurement last seen and the total with it, when it was looked at, the figure it gave, and whether a stall may have stretched it. */
+	readonly #seen = new Map<string, { measurement: unknown; total: number | undefined; at: number; figure: number; stretched: boolean }>();
 	#lookedAt = performance.now();
 
 	constructor(private readonly stalls: LoopStalls) {}
@@ -138,26 +159,38 @@ export class PairRoundTrips {
 		this.#lookedAt = performance.now();
 	}
 
-	/** Removes, in place, each candidate pair's currentRoundTripTime a stall may have stretched. */
+	/** Sets, in place, each round trip to the figure of its new measurements, or removes it where a stall may have stretched them. */
 	withholdStretched(reports: { pc: string; stats: Record<string, unknown>[] }[]): void {
 		const lookedAt = this.#lookedAt;
 		const now = (this.#lookedAt = performance.now());
 		for (const { pc, stats } of reports) {
-			for (const pair of stats) {
-				const rtt = pair.currentRoundTripTime;
-				if (pair.type !== 'candidate-pair' || typeof rtt !== 'number') continue;
-				const key = `${pc}/${String(pair.id)}`;
-				const measurement = pair.roundTripTimeMeasurements ?? pair.totalRoundTripTime ?? rtt;
-				let seen = this.#pairs.get(key);
+			for (const stat of stats) {
+				const timed = typeof stat.type === 'string' ? timedRoundTrips[stat.type] : undefined;
+				const rtt = timed ? stat[timed.field] : undefined;
+				if (!timed || typeof rtt !== 'number') continue;
+				const key = `${pc}/${String(stat.id)}`;
+				const measurement = stat.roundTripTimeMeasurements ?? stat.totalRoundTripTime ?? rtt;
+				let seen = this.#seen.get(key);
 				if (seen?.measurement === measurement) seen.at = now;
 				else {
-					seen = { measurement, at: now, stretched: this.stalls.withholds(rtt * 1000, seen?.at ?? lookedAt, now) };
-					this.#pairs.set(key, seen);
+					const figure = timed.kind === 'mediaRoundTrips' ? (newMeasurementsMean(stat, seen) ?? rtt) : rtt;
+					const total = typeof stat.totalRoundTripTime === 'number' ? stat.totalRoundTripTime : undefined;
+					seen = { measurement, total, at: now, figure, stretched: this.stalls.withholds(figure * 1000, seen?.at ?? lookedAt, now, timed.kind) };
+					this.#seen.set(key, seen);
 				}
-				if (seen.stretched) delete pair.currentRoundTripTime;
+				if (seen.stretched) delete stat[timed.field];
+				else stat[timed.field] = seen.figure;
 			}
 		}
 	}
+}
+
+/** The mean of a sent stream's RTCP round trips since they were last seen (seconds), where its totals tell it. */
+function newMeasurementsMean(stat: Record<string, unknown>, seen: { measurement: unknown; total: number | undefined } | undefined): number | undefined {
+	const { totalRoundTripTime: total, roundTripTimeMeasurements: count } = stat;
+	if (typeof total !== 'number' || typeof count !== 'number') return undefined;
+	const [total0, count0] = seen && typeof seen.measurement === 'number' && seen.total !== undefined ? [seen.total, seen.measurement] : [0, 0];
+	return count > count0 ? (total - total0) / (count - count0) : undefined;
 }
 
 /**
@@ -198,7 +231,7 @@ export class ReceiveJitter {
 				const errorMs = Math.max(0, ...recent.map((stall) => ((stall.to - stall.from) / 8) * forgetting ** ((now - stall.to) / frameIntervalMs(stat))));
 				const withheld = errorMs > Math.max(this.toleranceMs, this.toleranceShare * jitter * 1000);
 				if (withheld) delete stat.jitter;
-				this.stalls.countJitter(withheld);
+				this.stalls.count('jitterFigures', withheld);
 			}
 		}
 	}

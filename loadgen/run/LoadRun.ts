@@ -105,6 +105,8 @@ export interface RunOutcome {
 	roundTrips: FigureCounts | undefined;
 	/** Likewise the received-jitter figures its lite bots reported, and how many `jitter_ms` left out. Absent without such bots. */
 	jitterFigures: FigureCounts | undefined;
+	/** Likewise the RTCP round trips of what its lite bots sent, and how many `media_rtt_ms` left out. Absent without such bots. */
+	mediaRoundTrips: FigureCounts | undefined;
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -550,7 +552,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			stop,
 			overloaded: overload,
 			roundTrips: withheld?.roundTrips,
-			jitterFigures: withheld?.jitter,
+			jitterFigures: withheld?.jitterFigures,
+			mediaRoundTrips: withheld?.mediaRoundTrips,
 			thresholds,
 			summary,
 			startedAt: startAt,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderJson, renderSummary } from '../../cli/output/summary.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
-const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcome['jitterFigures']): RunOutcome => ({
+const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcome['jitterFigures'], mediaRoundTrips?: RunOutcome['mediaRoundTrips']): RunOutcome => ({
 	runId: 'summary-test',
 	status: 'passed',
 	statusReason: '',
@@ -10,6 +10,7 @@ const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcom
 	overloaded: undefined,
 	roundTrips,
 	jitterFigures,
+	mediaRoundTrips,
 	thresholds: [{ metric: 'rtt_ms', expression: 'p(95)<150', ok: true, value: 12.5, samples: 123 }],
 	summary: {
 		runId: 'summary-test',
@@ -56,6 +57,10 @@ describe('the end-of-run summary', () => {
 		expect(many).toContain('rtt_ms leaves out 7 of 130');
 		expect(many).toContain('jitter_ms rests on fewer figures than were measured');
 		expect(many).not.toContain('rtt_ms rests on fewer figures');
+		// And the RTCP round trips of sent media, for media_rtt_ms.
+		const media = renderSummary(outcome(undefined, undefined, { judged: 200, withheld: 30 }));
+		expect(media).toContain('media_rtt_ms leaves out 30 of 200 RTCP round trips of what lite bots sent (15.0 %)');
+		expect(media).toContain('media_rtt_ms rests on fewer figures than were measured');
 	});
 
 	it('keeps the counts in the machine-readable result', () => {

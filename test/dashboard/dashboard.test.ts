@@ -174,9 +174,9 @@ describe('dashboard', () => {
 
 	/**
 	 * A run of the Chromium fixture's samples whose load-generator processes report these totals
-	 * (round trips judged and withheld, then jitter figures judged and withheld), in two readings.
+	 * (round trips judged and withheld, then jitter figures, then RTCP round trips of sent media), in two readings.
 	 */
-	type Totals = [number, number] | [number, number, number, number];
+	type Totals = [number, number] | [number, number, number, number] | [number, number, number, number, number, number];
 	async function runWithRoundTrips(runId: string, last: Record<string, Totals | undefined>): Promise<void> {
 		const client = new CollectorClient(collector.url);
 		const fixture = chromiumFixture();
@@ -196,7 +196,7 @@ describe('dashboard', () => {
 				lagMs: 5,
 				rssBytes: 80e6,
 				saturated: false,
-				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1], jitterJudged: c[2] ?? 0, jitterWithheld: c[3] ?? 0 } : {}),
+				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1], jitterJudged: c[2] ?? 0, jitterWithheld: c[3] ?? 0, mediaRoundTripsJudged: c[4] ?? 0, mediaRoundTripsWithheld: c[5] ?? 0 } : {}),
 			})),
 		});
 		const first = Object.fromEntries(Object.entries(last).map(([id, c]) => [id, c && (c.map((n, i) => Math.floor(n / (i % 2 ? 20 : 3))) as Totals)]));
@@ -216,11 +216,13 @@ describe('dashboard', () => {
 	it('says per load-generator process how many round trips rtt_ms and jitter figures jitter_ms left out, in the run view and the report', async () => {
 		const runId = 'dash-withheld';
 		const client = new CollectorClient(collector.url);
-		await runWithRoundTrips(runId, { 'lite-1': [300, 40, 200, 30], 'lite-2': [400, 1, 600, 6], 'browser-1': undefined });
+		await runWithRoundTrips(runId, { 'lite-1': [300, 40, 200, 30, 60, 1], 'lite-2': [400, 1, 600, 6], 'browser-1': undefined });
 
 		const view = await client.view(runId);
-		const counts = Object.fromEntries(view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld, p.jitterJudged, p.jitterWithheld]]));
-		expect(counts).toEqual({ 'browser-1': [0, 0, 0, 0], 'lite-1': [300, 40, 200, 30], 'lite-2': [400, 1, 600, 6] });
+		const counts = Object.fromEntries(
+			view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld, p.jitterJudged, p.jitterWithheld, p.mediaRoundTripsJudged, p.mediaRoundTripsWithheld]]),
+		);
+		expect(counts).toEqual({ 'browser-1': [0, 0, 0, 0, 0, 0], 'lite-1': [300, 40, 200, 30, 60, 1], 'lite-2': [400, 1, 600, 6, 0, 0] });
 
 		const cells = (page: Page, column: number) =>
 			page.$$eval('table.generator tbody tr', (rows, at) => Object.fromEntries(rows.map((r) => [r.children[1]!.textContent, r.children[at]!.innerHTML.trim()])), column);
@@ -235,11 +237,15 @@ describe('dashboard', () => {
 			expect(jitter['browser-1']).toBe('–');
 			expect(jitter['lite-2']).toBe('6 of 600 (1.0 %)');
 			expect(jitter['lite-1']).toBe('<span class="badge invalid">30 of 200 (15.0 %)</span>');
-			const [rttNote, jitterNote, ...more] = await notes(page);
+			const media = await cells(page, 8);
+			expect(media['lite-1']).toBe('1 of 60 (1.7 %)');
+			expect(media['lite-2']).toBe('–');
+			const [rttNote, jitterNote, mediaNote, ...more] = await notes(page);
 			expect(more).toEqual([]);
+			expect(mediaNote).toContain('media_rtt_ms leaves out 1 of 60 RTCP round trips of what lite bots sent (1.7 %)');
 			expect(rttNote).toContain('rtt_ms leaves out 41 of 700 round trips lite bots and viewers timed (5.9 %)');
 			expect(jitterNote).toContain('jitter_ms leaves out 36 of 800 jitter figures lite bots reported (4.5 %)');
-			for (const text of [rttNote, jitterNote]) expect(text).not.toContain('--shard');
+			for (const text of [rttNote, jitterNote, mediaNote]) expect(text).not.toContain('--shard');
 		};
 		const { page, errors } = await open(`#/runs/${runId}`, 'run-withheld');
 		await check(page);
@@ -320,7 +326,7 @@ describe('dashboard', () => {
 		await page.close();
 
 		const client = new CollectorClient(collector.url);
-		expect(await client.run('dash-withheld')).toMatchObject({ roundTrips: { judged: 700, withheld: 41 }, jitterFigures: { judged: 800, withheld: 36 } });
+		expect(await client.run('dash-withheld')).toMatchObject({ roundTrips: { judged: 700, withheld: 41 }, jitterFigures: { judged: 800, withheld: 36 }, mediaRoundTrips: { judged: 60, withheld: 1 } });
 		expect((await client.view('dash-withheld-many')).run).toMatchObject({ roundTrips: { judged: 300, withheld: 90 }, jitterFigures: { judged: 0, withheld: 0 } });
 
 		const lines: string[] = [];

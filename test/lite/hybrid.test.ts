@@ -145,7 +145,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		expect(timed.withheld).toBeLessThanOrEqual(timed.judged);
 	});
 
-	it('a lite bot whose process stands still reports that stall neither as round-trip time nor as jitter, and counts what it left out', async () => {
+	it('a lite bot whose process stands still reports that stall neither as a round-trip time nor as jitter, and counts what it left out', async () => {
 		const pid = lite.processOf(slots[0]!)!;
 		const countsOf = () => lite.processes().find((p) => p.pid === pid)!.withheld!;
 		const before = countsOf();
@@ -157,21 +157,24 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		process.kill(pid, 'SIGCONT');
 		const resumedAt = Date.now();
 		// Its next samples are taken while the stall still marks every received video stream's jitter (for 2 s at 15 fps or more).
-		await waitFor(() => countsOf().jitter.withheld > before.jitter.withheld, 'a jitter figure of the stalled process withheld', 30_000);
+		await waitFor(() => countsOf().jitterFigures.withheld > before.jitterFigures.withheld, 'a jitter figure of the stalled process withheld', 30_000);
 		const after = countsOf();
-		expect(after.jitter.judged).toBeGreaterThan(before.jitter.judged);
-		expect(after.roundTrips.withheld - before.roundTrips.withheld).toBeLessThanOrEqual(after.roundTrips.judged - before.roundTrips.judged);
+		expect(after.jitterFigures.judged).toBeGreaterThan(before.jitterFigures.judged);
+		for (const kind of ['roundTrips', 'mediaRoundTrips'] as const) expect(after[kind].withheld - before[kind].withheld).toBeLessThanOrEqual(after[kind].judged - before[kind].judged);
+		// Its sent streams' RTCP round trips are judged too: mediasoup answers their sender reports.
+		expect(after.mediaRoundTrips.judged).toBeGreaterThan(0);
 		// What it stored from the stall until its mark is gone: the stall alone would add up to stall/8 of jitter (75 ms) and 600 ms to a round trip in flight.
 		const windowEnd = resumedAt + 2000;
 		const [stored] = await waitFor(
 			async () => {
 				await sender.flush();
 				await collector.flush();
-				const rows = await collector.store.query<{ later: number; samples: number; jitter: number | null; rtt: number | null }>(
+				const rows = await collector.store.query<{ later: number; samples: number; jitter: number | null; rtt: number | null; mediaRtt: number | null }>(
 					`SELECT countIf(ts > fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS later,
 						countIf(ts <= fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS samples,
 						maxIf(jitter_ms, direction = 'inbound' AND ts <= fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS jitter,
-						maxIf(rtt_ms, direction = 'candidate-pair' AND ts <= fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS rtt
+						maxIf(rtt_ms, direction = 'candidate-pair' AND ts <= fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS rtt,
+						maxIf(rtt_ms, direction = 'remote-inbound' AND ts <= fromUnixTimestamp64Milli(toInt64({end:Int64}))) AS mediaRtt
 					FROM callswarm.samples WHERE run_id = {run:String} AND peer_id = 'lite-0' AND ts >= fromUnixTimestamp64Milli(toInt64({from:Int64}))
 					SETTINGS aggregate_functions_null_for_empty = 1`,
 					{ run: runId, from: stoppedAt, end: windowEnd },
@@ -186,6 +189,7 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		// A figure is kept only while the stall's mark is within a fifth of it or 5 ms: none comes near half of what the stall adds.
 		expect(stored!.jitter ?? 0).toBeLessThan(stallMs / 8 / 2);
 		expect(stored!.rtt ?? 0).toBeLessThan(stallMs / 2);
+		expect(stored!.mediaRtt ?? 0).toBeLessThan(stallMs / 2);
 	});
 
 	it('a lite bot killed mid-run is a fail event and the others go on', async () => {

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
-import { LoopStalls, PairRoundTrips, ReceiveJitter } from '../../loadgen/lite/LoopStalls.ts';
+import { LoopStalls, ReceiveJitter, RoundTripFigures } from '../../loadgen/lite/LoopStalls.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 import { waitFor } from '../helpers/signaling.ts';
@@ -192,7 +192,7 @@ describe('round trips timed on a stalled loop', () => {
 
 	it('withholds a pair’s round trip measured across a stall until a clean one comes', async () => {
 		const stalls = watch();
-		const roundTrips = new PairRoundTrips(stalls);
+		const roundTrips = new RoundTripFigures(stalls);
 		await tick();
 		roundTrips.joining();
 		// The join's connectivity check, answered while the process was held: its 300 ms are the stall's.
@@ -220,7 +220,7 @@ describe('round trips timed on a stalled loop', () => {
 	});
 
 	it('withholds a measurement that began before a stall, looked at after it', async () => {
-		const roundTrips = new PairRoundTrips(watch());
+		const roundTrips = new RoundTripFigures(watch());
 		await tick();
 		holdLoop(300);
 		await tick();
@@ -240,7 +240,7 @@ describe('round trips timed on a stalled loop', () => {
 
 	it('keeps a figure a stall cannot have stretched by much: a short round trip, a short stall', async () => {
 		const stalls = watch();
-		const roundTrips = new PairRoundTrips(stalls);
+		const roundTrips = new RoundTripFigures(stalls);
 		await tick();
 		roundTrips.joining();
 		holdLoop(300);
@@ -262,6 +262,46 @@ describe('round trips timed on a stalled loop', () => {
 		roundTrips.withholdStretched(stretched);
 		expect(stretched[0]!.stats[0]).not.toHaveProperty('currentRoundTripTime');
 		expect(stalls.counts.roundTrips).toEqual({ judged: 3, withheld: 1 });
+	});
+
+	it('reports a sent stream’s RTCP round trips as the mean of its new measurements, withholding them across a stall, not werift’s moving average', async () => {
+		const stalls = watch();
+		const roundTrips = new RoundTripFigures(stalls);
+		// werift keeps a moving average (roundTripTime) beside the totals; the figure comes from the totals.
+		const sent = (measurements: number, totalMs: number, averageMs: number) => [
+			{ pc: 'send', stats: [{ type: 'remote-inbound-rtp', id: 'RIA', kind: 'audio', roundTripTime: averageMs / 1000, totalRoundTripTime: totalMs / 1000, roundTripTimeMeasurements: measurements }] },
+		];
+		const figure = (looked: ReturnType<typeof sent>) => looked[0]!.stats[0]!.roundTripTime;
+		await tick();
+		roundTrips.joining();
+		await tick();
+		const first = sent(3, 12, 4.5);
+		roundTrips.withholdStretched(first);
+		expect(figure(first)).toBeCloseTo(0.004, 9);
+		// A receiver report handled after a 300 ms stall: its 300 ms are the stall's.
+		holdLoop(300);
+		const stretched = sent(4, 312, 48.8);
+		roundTrips.withholdStretched(stretched);
+		expect(stretched[0]!.stats[0]).not.toHaveProperty('roundTripTime');
+		// Until a new measurement, still withheld.
+		await tick();
+		const again = sent(4, 312, 48.8);
+		roundTrips.withholdStretched(again);
+		expect(again[0]!.stats[0]).not.toHaveProperty('roundTripTime');
+		// The next two, clean: 5 ms on average, where werift's average still carries the stall (42 ms).
+		await tick();
+		const clean = sent(6, 322, 42);
+		roundTrips.withholdStretched(clean);
+		expect(figure(clean)).toBeCloseTo(0.005, 9);
+		// Counted apart from the candidate pairs' round trips: three figures, one withheld.
+		expect(stalls.counts.mediaRoundTrips).toEqual({ judged: 3, withheld: 1 });
+		expect(stalls.counts.roundTrips).toEqual({ judged: 0, withheld: 0 });
+		// Without totals (another stack), the figure as given is judged.
+		await tick();
+		const bare = [{ pc: 'send', stats: [{ type: 'remote-inbound-rtp', id: 'RIB', roundTripTime: 0.007 }] }];
+		roundTrips.withholdStretched(bare);
+		expect(bare[0]!.stats[0]).toMatchObject({ roundTripTime: 0.007 });
+		expect(stalls.counts.mediaRoundTrips).toEqual({ judged: 4, withheld: 1 });
 	});
 
 	it('withholds a received stream’s jitter while a stall’s mark on it may exceed the tolerance, and keeps a figure it cannot have moved by much', async () => {
@@ -296,7 +336,7 @@ describe('round trips timed on a stalled loop', () => {
 		await new Promise((r) => setTimeout(r, jitter.lookBackMs));
 		expect(jitterAfterLook()).toEqual([0.1, 0.1, 0.5, 0.1, undefined]);
 		// Each look judged the three received figures; the process tells how many it left out.
-		expect(stalls.counts).toEqual({ roundTrips: { judged: 0, withheld: 0 }, jitter: { judged: 9, withheld: 3 } });
+		expect(stalls.counts).toEqual({ roundTrips: { judged: 0, withheld: 0 }, jitterFigures: { judged: 9, withheld: 3 }, mediaRoundTrips: { judged: 0, withheld: 0 } });
 	});
 
 	it('counts a viewer’s round trips as it counts a pair’s, and hands out a copy of the counts', async () => {

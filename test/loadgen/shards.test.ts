@@ -12,7 +12,7 @@ import { decidedKeepMs, lostAfterMs } from '../../collector/runs/RunCoordinator.
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
-import { figureTotals } from '../../protocol/metrics.ts';
+import { figureTotals, withheldCountsKey, withheldMetrics } from '../../protocol/metrics.ts';
 import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { removeDir } from '../helpers/tempDir.ts';
@@ -81,9 +81,11 @@ describe('a run of two shards', () => {
 			// Each shard counts the round trips its own lite bots timed: its rtt_ms figures come from them.
 			expect(outcome.roundTrips!.judged).toBeGreaterThan(0);
 			expect(outcome.roundTrips!.withheld).toBeLessThanOrEqual(outcome.roundTrips!.judged);
-			// And the jitter figures its lite bots reported of the audio they received.
-			expect(outcome.jitterFigures!.judged).toBeGreaterThan(0);
-			expect(outcome.jitterFigures!.withheld).toBeLessThanOrEqual(outcome.jitterFigures!.judged);
+			// And the jitter figures its lite bots reported of the audio they received, and the RTCP round trips of the audio they sent.
+			for (const counts of [outcome.jitterFigures!, outcome.mediaRoundTrips!]) {
+				expect(counts.judged).toBeGreaterThan(0);
+				expect(counts.withheld).toBeLessThanOrEqual(counts.judged);
+			}
 			expect(outcome.thresholds.map((t) => [t.metric, t.expression, t.ok])).toEqual([
 				['join_ms', 'count>=4', true],
 				['join_ms', 'count<=3', false],
@@ -96,8 +98,8 @@ describe('a run of two shards', () => {
 		// Each shard's monitor stored its processes' final counts: the run view adds up both shards'.
 		const { generator } = await client.view('two-shards-verdict');
 		expect(new Set(generator.processes.map((p) => p.generatorId)).size).toBe(2);
-		for (const metric of ['rtt_ms', 'jitter_ms'] as const) {
-			const told = outcomes.map((o) => (metric === 'rtt_ms' ? o.roundTrips! : o.jitterFigures!));
+		for (const metric of withheldMetrics) {
+			const told = outcomes.map((o) => o[withheldCountsKey(metric)]!);
 			expect(figureTotals(generator.processes, metric)).toEqual({ judged: told[0]!.judged + told[1]!.judged, withheld: told[0]!.withheld + told[1]!.withheld });
 		}
 		const state = await client.coordination('two-shards-verdict');

@@ -8,6 +8,8 @@ const noSamples: MetricSummary = { unit: '', count: 0, avg: null, min: null, max
 /** Every metric without samples but these. */
 const metrics = (given: Partial<Record<MetricName, MetricSummary>>) => Object.fromEntries((Object.keys(metricCatalogue) as MetricName[]).map((m) => [m, given[m] ?? noSamples])) as Record<MetricName, MetricSummary>;
 
+const noMedia = { mediaRoundTripsJudged: 0, mediaRoundTripsWithheld: 0 };
+
 function compared(
 	figures: { rtt: [number, number]; jitter: [number, number] },
 	options: { status?: RunStatus; statusReason?: string; withheld?: [number, number]; jitterWithheld?: [number, number] } = {},
@@ -19,8 +21,8 @@ function compared(
 		summary: { metrics: metrics({ rtt_ms: stats(...figures.rtt), jitter_ms: stats(...figures.jitter) }) },
 		generator: {
 			processes: [
-				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld, jitterJudged, jitterWithheld },
-				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0, jitterJudged: 0, jitterWithheld: 0 },
+				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld, jitterJudged, jitterWithheld, ...noMedia },
+				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0, jitterJudged: 0, jitterWithheld: 0, ...noMedia },
 			],
 		},
 	};

@@ -3,7 +3,7 @@ import type { RunCoordination } from '../../../protocol/shards.ts';
 import { figureCounts, figureTotals, metricCatalogue, seriesCharts, tooManyWithheld, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
-import { $, canvas, card, message, statusBadge, withheldCell } from '../dom.ts';
+import { $, canvas, card, message, statusBadge, withheldCell, withheldHeadings } from '../dom.ts';
 import { dateTime, duration, elapsed, escapeHtml, value } from '../format.ts';
 import type { Page, PageContext } from './page.ts';
 
@@ -114,7 +114,7 @@ function generatorTable(view: RunView): string {
 			const { withheld, judged } = figureCounts(p, metric);
 			return `<td class="num">${withheldCell(withheld, judged)}</td>`;
 		});
-	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th><th class="num" title="Round trips its lite bots and viewers timed while the process itself stood still: left out of rtt_ms">RTT withheld</th><th class="num" title="Received-jitter figures of its lite bots a stall of the process itself may have grown: left out of jitter_ms">jitter withheld</th></tr></thead><tbody>${processes
+	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th>${withheldHeadings()}</tr></thead><tbody>${processes
 		.map(
 			(p) => `<tr><td>${escapeHtml(p.generatorId)}</td><td>${escapeHtml(p.processId)}</td><td>${escapeHtml(p.role)}</td>
 			<td class="num">${value(p.peakCpuPct, '%')}</td><td class="num">${value(p.peakLagMs, 'ms')}</td>

@@ -1,6 +1,7 @@
 import { api } from '../api.ts';
 import { destroyCharts } from '../charts.ts';
-import { message, statusBadge, withheldCell } from '../dom.ts';
+import { message, statusBadge, withheldCell, withheldHeadings } from '../dom.ts';
+import { withheldCountsKey, withheldMetrics } from '../../../protocol/metrics.ts';
 import { dateTime, duration, escapeHtml } from '../format.ts';
 import type { Page } from './page.ts';
 
@@ -28,8 +29,7 @@ export const runsPage: Page = {
 					<td class="num">${run.participants}${run.plannedParticipants ? ` / ${run.plannedParticipants}` : ''}</td>
 					<td class="num">${duration(run.durationMs)}</td>
 					<td title="${escapeHtml(run.statusReason)}">${statusBadge(run.status)}</td>
-					<td class="num">${withheldCell(run.roundTrips.withheld, run.roundTrips.judged)}</td>
-					<td class="num">${withheldCell(run.jitterFigures.withheld, run.jitterFigures.judged)}</td>
+					${withheldMetrics.map((metric) => `<td class="num">${withheldCell(run[withheldCountsKey(metric)].withheld, run[withheldCountsKey(metric)].judged)}</td>`).join('')}
 					<td>${verdict}</td>
 				</tr>`;
 			})
@@ -37,7 +37,7 @@ export const runsPage: Page = {
 		root.innerHTML = `
 			<div class="toolbar"><h2>Runs</h2><button id="compare" disabled>Compare selected (2)</button></div>
 			<table class="runs">
-				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th><th class="num" title="Round trips lite bots and viewers timed while their own process stood still: left out of rtt_ms, flagged where so many are that rtt_ms is in doubt">RTT withheld</th><th class="num" title="Received-jitter figures lite bots reported while their own process may have grown them: left out of jitter_ms, flagged where so many are that jitter_ms is in doubt">jitter withheld</th><th>thresholds</th></tr></thead>
+				<thead><tr><th></th><th>date</th><th>run</th><th>scenario</th><th class="num">participants</th><th class="num">duration</th><th>status</th>${withheldHeadings()}<th>thresholds</th></tr></thead>
 				<tbody>${rows}</tbody>
 			</table>`;
 		const button = root.querySelector<HTMLButtonElement>('#compare')!;
