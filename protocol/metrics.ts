@@ -121,7 +121,7 @@ export function withheldCountsKey(metric: WithheldMetric): keyof WithheldFigures
 /** The heading of a column of a metric's withheld figures (`RTT withheld`), and what it means. */
 export function withheldColumn(metric: WithheldMetric): { heading: string; title: string } {
 	const kind = withheldFigureKinds[metric];
-	return { heading: kind.column, title: `The ${kind.figures} while their own process stood still: left out of ${metric}, flagged where so many are that ${metric} is in doubt` };
+	return { heading: kind.column, title: `The ${kind.figures} that a stall of their own process may have distorted: left out of ${metric}, flagged where so many are that ${metric} is in doubt` };
 }
 
 /** What to do when many of a metric's figures are withheld. */

@@ -74,7 +74,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 	return 0;
 }
 
-/** A run's withheld round trips or jitter figures, marked "!" where they put the metric in doubt; "-" when no lite bot or viewer judged any. */
+/** A run's withheld figures of one metric, marked "!" where they put the metric in doubt; "-" when no lite bot or viewer judged any. */
 function withheldCell({ withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '-';
 	return `${withheldCount(withheld, judged)}${tooManyWithheld(withheld, judged) ? ' !' : ''}`;

@@ -1,4 +1,4 @@
-import type { MetricSummary, ThresholdResult } from '../../protocol/api.ts';
+import type { FigureCounts, MetricSummary, ThresholdResult } from '../../protocol/api.ts';
 import { metricCatalogue, tooManyWithheld, withheldCountsKey, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
@@ -79,7 +79,7 @@ export function renderSummary(outcome: RunOutcome): string {
 }
 
 /** The figures a metric leaves out because the generator's own process stood still while they were measured. */
-function withheldFigures(metric: WithheldMetric, counts: RunOutcome['roundTrips']): string[] {
+function withheldFigures(metric: WithheldMetric, counts: FigureCounts | undefined): string[] {
 	if (!counts || counts.withheld === 0) return [];
 	const line = withheldFiguresText(metric, counts.withheld, counts.judged);
 	return tooManyWithheld(counts.withheld, counts.judged) ? [red(`${line} ${withheldFiguresAdvice(metric)}`)] : [dim(line)];
