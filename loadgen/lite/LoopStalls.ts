@@ -71,12 +71,17 @@ export class LoopStalls {
 		return this.stallsBetween(from, to).reduce((longest, stall) => Math.max(longest, stall.to - stall.from), 0);
 	}
 
-	/** When the loop stood still within [from, to] (performance.now() ms), cut to the window, newest first; a stall still going on included. */
-	stallsBetween(from: number, to: number): Stall[] {
+	/**
+	 * When the loop stood still within [from, to] (performance.now() ms), newest first; a stall
+	 * still going on included. `whole`: each stall that reaches into the window as long as it
+	 * was (what a stall left behind depends on all of it); otherwise cut to the window (what a
+	 * round trip within it can have waited).
+	 */
+	stallsBetween(from: number, to: number, { whole = false } = {}): Stall[] {
 		const now = performance.now();
 		const within = (stall: Stall): Stall[] => {
 			const cut = { from: Math.max(stall.from, from), to: Math.min(stall.to, to) };
-			return cut.to > cut.from ? [cut] : [];
+			return cut.to > cut.from ? [whole ? stall : cut] : [];
 		};
 		// A stall that has just ended has no tick after it yet: the caller runs first.
 		const out = this.behindMs(now) > 0 ? within({ from: this.#lastTick + this.tickMs, to: now }) : [];
@@ -223,7 +228,8 @@ export class ReceiveJitter {
 	 */
 	withholdStretched(reports: { stats: Record<string, unknown>[] }[]): void {
 		const now = performance.now();
-		const recent = this.stalls.stallsBetween(now - this.lookBackMs, now);
+		// A stall that began before the look-back and ended within it grew the figure by its whole length.
+		const recent = this.stalls.stallsBetween(now - this.lookBackMs, now, { whole: true });
 		for (const { stats } of reports) {
 			for (const stat of stats) {
 				const jitter = stat.jitter;

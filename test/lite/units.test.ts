@@ -167,6 +167,11 @@ describe('round trips timed on a stalled loop', () => {
 		expect(stalls.behindMs()).toBe(0);
 		expect(stalls.longestStallBetween(before - 1000, after + 1000)).toBeGreaterThanOrEqual(380);
 		expect(stalls.longestStallBetween(before + 100, before + 200)).toBeCloseTo(100, 0);
+		// Whole, the stall that reaches into a window is as long as it was (what it left behind in a jitter figure).
+		const [whole, ...others] = stalls.stallsBetween(before + 100, before + 200, { whole: true });
+		expect(others).toEqual([]);
+		expect(whole!.to - whole!.from).toBeGreaterThanOrEqual(380);
+		expect(whole!.from).toBeLessThan(before + 100);
 		// The stall ends where the hold did (a loaded machine stalls a process now and then, but
 		// not for 100 ms of the 300 after it).
 		await new Promise((r) => setTimeout(r, 300));
