@@ -63,9 +63,9 @@ export interface BotDriver {
 	/** Speaker turns: the participant talks or falls silent (drivers whose bots cannot, leave it out). */
 	setSpeaking?(slot: Slot, speaking: boolean): Promise<void>;
 	/**
-	 * Round trips its bots timed and jitter figures they reported on their own event loop, and how
-	 * many of them a stall of that loop may have distorted and were withheld (drivers whose bots
-	 * are measured elsewhere leave it out).
+	 * Round trips its bots timed and jitter figures they reported on their own event loop, of each
+	 * kind, and how many of them a stall of that loop may have distorted and were withheld
+	 * (drivers whose bots are measured elsewhere leave it out).
 	 */
 	withheldFigures?(): WithheldFigures;
 	/** The driver's processes now, for the generator's own health. */

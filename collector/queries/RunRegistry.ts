@@ -19,7 +19,7 @@ export interface RunRecord {
 
 /**
  * What a run's events add to its record: who took part, and when its first and last events were;
- * and its load generator's round-trip and jitter-figure totals.
+ * and its load generator's counts of judged and withheld figures.
  */
 export interface RunEventSpan {
 	participants: number;

@@ -11,10 +11,10 @@ import { ThresholdQueries } from './ThresholdQueries.ts';
 
 export { chooseResolution, maxChartPoints, type Resolution } from './Resolution.ts';
 
-/** Everything the query API asks the store, one module per question. */
 /** A run's counts before its processes are read: the resolution needs none. */
 const noFigures = { judged: 0, withheld: 0 };
 
+/** Everything the query API asks the store, one module per question. */
 export class Queries {
 	readonly registry: RunRegistry;
 	readonly resolutions: Resolutions;
