@@ -8,7 +8,7 @@
  * (in one of six full runs, 2026-11-30); ramp, whose four browser joins would come 4 s apart;
  * audio-large, whose 24 joins would come four a second while its lite-bot processes receive
  * dozens of audio streams; impaired-3g, whose browser bots would join 1.5 s apart while the
- * runner shapes their media through four relays (when they all joined at once, on the
+ * runner shapes the mobile pair's media through its relays (when four browsers all joined at once, on the
  * project's CI the machine was over 95 % for 5 s at its own pace: they now come 6 s apart, and
  * the preflight warns of such bursts, which this test refuses); large-room, whose twelve joins
  * would come within ten seconds while the runner starts browsers and lite-bot processes; growth, whose exponential arrivals lag a lite-bot
