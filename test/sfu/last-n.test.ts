@@ -70,11 +70,13 @@ describe('last-N following the active speaker', () => {
 		await waitFor(async () => {
 			for (const peerId of peers) {
 				const state = await pageState(pages.get(peerId)!);
-				// A camera per other page, and the screen.
+				// A camera per other page, and the screen, forwarded: a consumer is made paused and resumed
+				// once its receiver is ready, which on a loaded machine comes after the consumer is listed.
 				if (state.state !== 'joined' || state.consumers.filter((c) => c.kind === 'video').length !== peers.length) return false;
+				if (!state.consumers.some((c) => c.screen && c.forwarded)) return false;
 			}
 			return true;
-		}, 'every page joined with a video consumer per other page and the screen', 90_000);
+		}, 'every page joined with a video consumer per other page and the screen forwarded', 90_000);
 		const before = await waitFor(async () => {
 			const all = await forwardedVideos();
 			return peers.every((p) => all.get(p)!.forwarded.length === lastN) && all;
