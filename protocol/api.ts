@@ -84,14 +84,10 @@ export const RunInfo = z.object({
 	/** Load-generator machines (shards) of a multi-machine run; 1 for a run from one machine. */
 	shards: z.number(),
 	/**
-	 * Round trips the run's lite bots and viewers timed, and of them withheld from rtt_ms because
-	 * their own process stood still (both 0 for a run without such bots).
+	 * The figures the run's lite bots and viewers judged, of each kind, and of them withheld
+	 * because their own process stood still (all 0 for a run without such bots).
 	 */
-	roundTrips: FigureCounts,
-	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
-	jitterFigures: FigureCounts,
-	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
-	mediaRoundTrips: FigureCounts,
+	...WithheldFigures.shape,
 });
 export type RunInfo = z.infer<typeof RunInfo>;
 

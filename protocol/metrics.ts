@@ -132,6 +132,17 @@ export function withheldFiguresAdvice(metric: WithheldMetric): string {
 /** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
 export type GeneratorProcessCounts = Record<(typeof withheldFigureKinds)[WithheldMetric]['process'][number], number>;
 
+/** A lite-bot process's counts as the load-generator health telemetry carries them (its flat fields). */
+export function processCounts(withheld: WithheldFigures, bound: (count: number) => number): GeneratorProcessCounts {
+	const out: Partial<GeneratorProcessCounts> = {};
+	for (const kind of Object.values(withheldFigureKinds)) {
+		const [judged, withheldKey] = kind.process;
+		out[judged] = bound(withheld[kind.counts].judged);
+		out[withheldKey] = bound(withheld[kind.counts].withheld);
+	}
+	return out as GeneratorProcessCounts;
+}
+
 /** A load-generator process's counts of one metric's figures: judged, and of them withheld. */
 export function figureCounts(process: GeneratorProcessCounts, metric: WithheldMetric): FigureCounts {
 	const [judged, withheld] = withheldFigureKinds[metric].process;

@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorProcessStats } from '../../protocol/telemetry.ts';
 import type { WithheldFigures } from '../../protocol/api.ts';
+import { processCounts } from '../../protocol/metrics.ts';
 import { machineCpu, processTable, processTree } from '../proc.ts';
 
 /** A process of the load generator besides the runner: a Chromium (with its children) or a lite-bot process. */
@@ -252,16 +253,7 @@ function entry(
 		...(lagMs === undefined ? {} : { lagMs: Math.min(3_600_000, lagMs) }),
 		rssBytes,
 		saturated: false,
-		...(withheld
-			? {
-					roundTripsJudged: uint32(withheld.roundTrips.judged),
-					roundTripsWithheld: uint32(withheld.roundTrips.withheld),
-					jitterJudged: uint32(withheld.jitterFigures.judged),
-					jitterWithheld: uint32(withheld.jitterFigures.withheld),
-					mediaRoundTripsJudged: uint32(withheld.mediaRoundTrips.judged),
-					mediaRoundTripsWithheld: uint32(withheld.mediaRoundTrips.withheld),
-				}
-			: {}),
+		...(withheld ? processCounts(withheld, uint32) : {}),
 	};
 }
 
