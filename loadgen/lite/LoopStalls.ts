@@ -178,7 +178,9 @@ export class RoundTripFigures {
 				let seen = this.#seen.get(key);
 				if (seen?.measurement === measurement) seen.at = now;
 				else {
-					const figure = timed.kind === 'mediaRoundTrips' ? (newMeasurementsMean(stat, seen) ?? rtt) : rtt;
+					// werift times an RTCP round trip on Date.now (1 ms steps) less the receiver's hold (15 µs steps):
+					// on loopback, a round trip well under a millisecond can come out below zero, which no round trip is.
+					const figure = timed.kind === 'mediaRoundTrips' ? Math.max(0, newMeasurementsMean(stat, seen) ?? rtt) : rtt;
 					const total = typeof stat.totalRoundTripTime === 'number' ? stat.totalRoundTripTime : undefined;
 					seen = { measurement, total, at: now, figure, stretched: this.stalls.withholds(figure * 1000, seen?.at ?? lookedAt, now, timed.kind) };
 					this.#seen.set(key, seen);

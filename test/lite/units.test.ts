@@ -307,6 +307,12 @@ describe('round trips timed on a stalled loop', () => {
 		roundTrips.withholdStretched(bare);
 		expect(bare[0]!.stats[0]).toMatchObject({ roundTripTime: 0.007 });
 		expect(stalls.counts.mediaRoundTrips).toEqual({ judged: 4, withheld: 1 });
+		// werift's millisecond clock can put a loopback round trip below zero: it is reported as none.
+		await tick();
+		const belowZero = sent(7, 321.4, 36);
+		roundTrips.withholdStretched(belowZero);
+		expect(figure(belowZero)).toBe(0);
+		expect(stalls.counts.mediaRoundTrips).toEqual({ judged: 5, withheld: 1 });
 	});
 
 	it('withholds a received stream’s jitter while a stall’s mark on it may exceed the tolerance, and keeps a figure it cannot have moved by much', async () => {
