@@ -11,9 +11,29 @@ export interface ChromiumFixture {
 	snapshots: RawStatsSnapshot[];
 }
 
-/** Real Chromium getStats() snapshots captured by scripts/capture-stats-fixture.ts. */
+const dayMs = 86_400_000;
+let fixtureShift: number | undefined;
+
+/**
+ * Real Chromium getStats() snapshots captured by scripts/capture-stats-fixture.ts, moved in time
+ * so that the last one is now. Stored rows expire a retention after their own time (raw reports
+ * after 7 days), so the capture's own times would be dropped by the tables' TTL once the
+ * fixture is that old. Every time on the capture's clock moves by the same amount, the same for
+ * every call in a test file: the intervals, and so every figure made from them, stay as captured.
+ */
 export function chromiumFixture(): ChromiumFixture {
-	return JSON.parse(readFileSync(new URL('../fixtures/chromium-stats.json', import.meta.url), 'utf8')) as ChromiumFixture;
+	const fixture = JSON.parse(readFileSync(new URL('../fixtures/chromium-stats.json', import.meta.url), 'utf8')) as ChromiumFixture;
+	const captured = Math.max(...fixture.snapshots.map((s) => s.ts));
+	const shift = (fixtureShift ??= Date.now() - captured);
+	const onCaptureClock = (value: unknown): value is number => typeof value === 'number' && Math.abs(value - captured) < dayMs;
+	for (const snapshot of fixture.snapshots) {
+		snapshot.ts += shift;
+		for (const stat of snapshot.stats as Array<Record<string, unknown>>) {
+			for (const [field, value] of Object.entries(stat)) if (/^timestamp$|Timestamp$/.test(field) && onCaptureClock(value)) stat[field] = value + shift;
+		}
+	}
+	fixture.capturedAt = new Date(captured + shift).toISOString();
+	return fixture;
 }
 
 export function batch(
