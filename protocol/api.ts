@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { wholeNumberText } from './issues.ts';
-import { MetricName, SampleMetricName } from './metrics.ts';
+import { MetricName, processCountShape, SampleMetricName } from './metrics.ts';
 import { ThresholdExpressions } from './thresholds.ts';
 import { PeerId, RoomId } from './signaling.ts';
 import { EpochMs, RunId } from './telemetry.ts';
@@ -213,15 +213,8 @@ export const GeneratorHealth = z.object({
 			peakCpuPct: z.number().nullable(),
 			peakLagMs: z.number().nullable(),
 			saturatedSeconds: z.number(),
-			/** Round trips its lite bots and viewers timed, and of them withheld from rtt_ms because the process stood still (0 for others). */
-			roundTripsJudged: z.number(),
-			roundTripsWithheld: z.number(),
-			/** Received-jitter figures its lite bots reported, and of them withheld from jitter_ms because the process stood still (0 for others). */
-			jitterJudged: z.number(),
-			jitterWithheld: z.number(),
-			/** RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms because the process stood still (0 for others). */
-			mediaRoundTripsJudged: z.number(),
-			mediaRoundTripsWithheld: z.number(),
+			/** The figures its lite bots and viewers judged, per metric, and of them withheld because the process stood still (0 for others). */
+			...processCountShape(z.number()),
 		}),
 	),
 });

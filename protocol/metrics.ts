@@ -85,7 +85,9 @@ const withheldFiguresWarning = 0.1;
  * The metrics lite bots and viewers withhold figures of when their own process stood still: the
  * heading of a column of their counts, what those figures are, why one is left out (in withheldFiguresText), and where a process's, a run's
  * and a run's outcome's counts of them are (`counts`: the key in WithheldFigures, RunInfo and the
- * run's outcome).
+ * run's outcome; `process`: a process's fields in the health telemetry and the run view;
+ * `stored`: its columns in generator_samples). The lists of these fields and columns are made
+ * from here; only the redaction allow-list, which pages bundle without zod, names them again.
  */
 const withheldFigureKinds = {
 	rtt_ms: {
@@ -94,6 +96,7 @@ const withheldFigureKinds = {
 		reason: 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.',
 		counts: 'roundTrips',
 		process: ['roundTripsJudged', 'roundTripsWithheld'],
+		stored: ['round_trips_judged', 'round_trips_withheld'],
 	},
 	jitter_ms: {
 		column: 'jitter withheld',
@@ -101,6 +104,7 @@ const withheldFigureKinds = {
 		reason: 'a stall of their own process may have grown them (packets that waited through it are stamped as they are read), a wait of this machine, not of the network.',
 		counts: 'jitterFigures',
 		process: ['jitterJudged', 'jitterWithheld'],
+		stored: ['jitter_judged', 'jitter_withheld'],
 	},
 	media_rtt_ms: {
 		column: 'media RTT withheld',
@@ -108,10 +112,39 @@ const withheldFigureKinds = {
 		reason: 'their own process stood still while the receiver report was on its way, a wait of this machine, not of the network.',
 		counts: 'mediaRoundTrips',
 		process: ['mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
+		stored: ['media_round_trips_judged', 'media_round_trips_withheld'],
 	},
-} as const satisfies Record<string, { column: string; figures: string; reason: string; counts: keyof WithheldFigures; process: readonly [string, string] }>;
+} as const satisfies Record<string, { column: string; figures: string; reason: string; counts: keyof WithheldFigures; process: readonly [string, string]; stored: readonly [string, string] }>;
 export type WithheldMetric = keyof typeof withheldFigureKinds;
 export const withheldMetrics = Object.keys(withheldFigureKinds) as WithheldMetric[];
+type WithheldFigureKind = (typeof withheldFigureKinds)[WithheldMetric];
+const figureKinds: readonly WithheldFigureKind[] = Object.values(withheldFigureKinds);
+
+/** A load-generator process's count fields (judged, withheld, per metric), in the health telemetry and the run view. */
+export type GeneratorProcessCountField = WithheldFigureKind['process'][number];
+/** The generator_samples columns that store them. */
+export type StoredCountColumn = WithheldFigureKind['stored'][number];
+export const storedCountColumns: readonly StoredCountColumn[] = figureKinds.flatMap((k) => k.stored);
+
+/** One field per process count, each of `schema`: for the zod objects that carry them. */
+export function processCountShape<S>(schema: S): Record<GeneratorProcessCountField, S> {
+	return Object.fromEntries(figureKinds.flatMap((k) => k.process).map((field) => [field, schema])) as Record<GeneratorProcessCountField, S>;
+}
+
+/** A health sample's counts as generator_samples stores them (0 where the process has none: not a lite-bot process). */
+export function storedCounts(counts: Partial<GeneratorProcessCounts>): Record<StoredCountColumn, number> {
+	const out: Partial<Record<StoredCountColumn, number>> = {};
+	for (const kind of figureKinds) for (const [i, column] of kind.stored.entries()) out[column] = counts[kind.process[i]!] ?? 0;
+	return out as Record<StoredCountColumn, number>;
+}
+
+/** Counts read back from generator_samples as a process's fields: `row` names each `${prefix}${column}` (a query's aliases). */
+export function countsFromStored(row: object, prefix = ''): GeneratorProcessCounts {
+	const values = row as Record<string, unknown>;
+	const out: Partial<GeneratorProcessCounts> = {};
+	for (const kind of figureKinds) for (const [i, field] of kind.process.entries()) out[field] = Number(values[`${prefix}${kind.stored[i]!}`] ?? 0);
+	return out as GeneratorProcessCounts;
+}
 
 /** Where a metric's counts are in WithheldFigures, a RunInfo and a run's outcome. */
 export function withheldCountsKey(metric: WithheldMetric): keyof WithheldFigures {
@@ -130,12 +163,12 @@ export function withheldFiguresAdvice(metric: WithheldMetric): string {
 }
 
 /** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
-export type GeneratorProcessCounts = Record<(typeof withheldFigureKinds)[WithheldMetric]['process'][number], number>;
+export type GeneratorProcessCounts = Record<GeneratorProcessCountField, number>;
 
 /** A lite-bot process's counts as the load-generator health telemetry carries them (its flat fields). */
 export function processCounts(withheld: WithheldFigures, bound: (count: number) => number): GeneratorProcessCounts {
 	const out: Partial<GeneratorProcessCounts> = {};
-	for (const kind of Object.values(withheldFigureKinds)) {
+	for (const kind of figureKinds) {
 		const [judged, withheldKey] = kind.process;
 		out[judged] = bound(withheld[kind.counts].judged);
 		out[withheldKey] = bound(withheld[kind.counts].withheld);
@@ -154,10 +187,14 @@ export function figureTotals(processes: ReadonlyArray<GeneratorProcessCounts>, m
 	return addCounts(processes.map((p) => figureCounts(p, metric)));
 }
 
+/** A run's figures of every metric over its load-generator processes. */
+export function withheldTotals(processes: ReadonlyArray<GeneratorProcessCounts>): WithheldFigures {
+	return Object.fromEntries(withheldMetrics.map((metric) => [withheldCountsKey(metric), figureTotals(processes, metric)])) as WithheldFigures;
+}
+
 /** Several processes' or drivers' judged and withheld figures added up. */
 export function sumWithheld(all: ReadonlyArray<WithheldFigures>): WithheldFigures {
-	const sum = (key: keyof WithheldFigures) => addCounts(all.map((w) => w[key]));
-	return { roundTrips: sum('roundTrips'), jitterFigures: sum('jitterFigures'), mediaRoundTrips: sum('mediaRoundTrips') };
+	return Object.fromEntries(figureKinds.map((k) => [k.counts, addCounts(all.map((w) => w[k.counts]))])) as WithheldFigures;
 }
 
 function addCounts(all: ReadonlyArray<FigureCounts>): FigureCounts {

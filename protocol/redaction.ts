@@ -59,7 +59,8 @@ export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 	// Fingerprints and the certificate itself are not, nor the id: browsers build it from the fingerprint ("CF9A:24:…").
 	certificate: ['type', 'timestamp', 'fingerprintAlgorithm'],
 	'data-channel': [...common, 'protocol', 'dataChannelIdentifier', 'state', 'messagesSent', 'bytesSent', 'messagesReceived', 'bytesReceived'],
-	// callswarm's own server-side types carry no personal data.
+	// callswarm's own server-side types carry no personal data. Their fields are listed here, not
+	// taken from their schemas: pages bundle this module, and the schemas would bring zod with them.
 	'sfu-worker': [...common, 'worker', 'pid', 'cpuSeconds', 'maxRssBytes', 'rooms', 'peers', 'producers', 'consumers'],
 	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated', 'roundTripsJudged', 'roundTripsWithheld', 'jitterJudged', 'jitterWithheld', 'mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
 	'callswarm-e2e': [...common, 'kind', 'senderMark', 'sender', 'framesSeen', 'marksRead', 'delaySumMs', 'freezeCount', 'frozenMs'],

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { reservedColumnNames, type StatsRows } from './compact.ts';
+import { processCountShape } from './metrics.ts';
 import { Identifier, PeerId, RoomId } from './signaling.ts';
 
 /** Run ids name output folders and URLs: no "." or ".." (they would mean a parent folder). */
@@ -317,17 +318,11 @@ export const GeneratorProcessStats = z.object({
 	rssBytes: counter,
 	saturated: z.boolean(),
 	/**
-	 * Round trips the process's bots timed so far (lite bots, viewers): cumulative, and how many
-	 * of them were withheld from rtt_ms because the process itself stood still while they ran.
+	 * The figures the process's bots (lite bots, viewers) judged so far, per metric, and how many
+	 * of them were withheld because the process itself stood still (e.g. roundTripsJudged,
+	 * roundTripsWithheld for rtt_ms): cumulative.
 	 */
-	roundTripsJudged: uint32.optional(),
-	roundTripsWithheld: uint32.optional(),
-	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
-	jitterJudged: uint32.optional(),
-	jitterWithheld: uint32.optional(),
-	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
-	mediaRoundTripsJudged: uint32.optional(),
-	mediaRoundTripsWithheld: uint32.optional(),
+	...processCountShape(uint32.optional()),
 });
 export type GeneratorProcessStats = z.infer<typeof GeneratorProcessStats>;
 

@@ -1,5 +1,6 @@
 import { expandSnapshot, statsPath } from '../../protocol/compact.ts';
 import { formatIssuePath } from '../../protocol/issues.ts';
+import { storedCounts } from '../../protocol/metrics.ts';
 import {
 	knownStatsType,
 	knownStatsTypes,
@@ -500,12 +501,7 @@ function generatorRow(batch: TelemetryBatch, ts: number, s: GeneratorProcessStat
 		lag_ms: s.lagMs ?? null,
 		rss_bytes: s.rssBytes,
 		saturated: s.saturated ? 1 : 0,
-		round_trips_judged: s.roundTripsJudged ?? 0,
-		round_trips_withheld: s.roundTripsWithheld ?? 0,
-		jitter_judged: s.jitterJudged ?? 0,
-		jitter_withheld: s.jitterWithheld ?? 0,
-		media_round_trips_judged: s.mediaRoundTripsJudged ?? 0,
-		media_round_trips_withheld: s.mediaRoundTripsWithheld ?? 0,
+		...storedCounts(s),
 	};
 }
 

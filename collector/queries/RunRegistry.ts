@@ -1,4 +1,5 @@
-import type { FigureCounts, RunInfo } from '../../protocol/api.ts';
+import type { RunInfo, WithheldFigures } from '../../protocol/api.ts';
+import { countsFromStored, storedCountColumns, withheldTotals, type StoredCountColumn } from '../../protocol/metrics.ts';
 import { parseJson, type Sql } from './sql.ts';
 
 /** A run's registry row as stored, to be completed by its events (`runInfo`). */
@@ -25,21 +26,13 @@ export interface RunEventSpan {
 	participants: number;
 	firstMs: number | null;
 	lastMs: number | null;
-	roundTrips: FigureCounts;
-	jitterFigures: FigureCounts;
-	mediaRoundTrips: FigureCounts;
+	withheld: WithheldFigures;
 }
 
-interface RunRowResult extends RunRecord {
+interface RunRowResult extends RunRecord, Record<StoredCountColumn, number> {
 	participants: number;
 	first_ms: number | null;
 	last_ms: number | null;
-	judged: number;
-	withheld: number;
-	jitter_judged: number;
-	jitter_withheld: number;
-	media_judged: number;
-	media_withheld: number;
 }
 
 const recordColumns = `r.run_id AS run_id, r.scenario AS scenario, r.status AS status, r.status_reason AS status_reason,
@@ -67,9 +60,7 @@ export class RunRegistry {
 			`SELECT ${recordColumns},
 				toUInt32(ifNull(p.participants, 0)) AS participants, p.first_ms AS first_ms, p.last_ms AS last_ms,
 				toUInt32(ifNull(sh.shard_count, 0)) AS shard_count,
-				toUInt64(ifNull(rt.judged, 0)) AS judged, toUInt64(ifNull(rt.withheld, 0)) AS withheld,
-				toUInt64(ifNull(rt.jitter_judged, 0)) AS jitter_judged, toUInt64(ifNull(rt.jitter_withheld, 0)) AS jitter_withheld,
-				toUInt64(ifNull(rt.media_judged, 0)) AS media_judged, toUInt64(ifNull(rt.media_withheld, 0)) AS media_withheld
+				${storedCountColumns.map((c) => `toUInt64(ifNull(rt.total_${c}, 0)) AS ${c}`).join(', ')}
 			FROM (SELECT * FROM ${db}.runs FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''}) AS r
 			LEFT JOIN (
 				SELECT run_id, uniqExactIf(peer_id, type IN ('join', 'fail')) AS participants,
@@ -81,12 +72,8 @@ export class RunRegistry {
 			) AS sh ON sh.run_id = r.run_id
 			LEFT JOIN (
 				-- A process's counts are its totals so far: its largest are its last.
-				SELECT run_id, sum(judged) AS judged, sum(withheld) AS withheld,
-					sum(jitter_judged) AS jitter_judged, sum(jitter_withheld) AS jitter_withheld,
-					sum(media_judged) AS media_judged, sum(media_withheld) AS media_withheld FROM (
-					SELECT run_id, max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld,
-						max(jitter_judged) AS jitter_judged, max(jitter_withheld) AS jitter_withheld,
-						max(media_round_trips_judged) AS media_judged, max(media_round_trips_withheld) AS media_withheld
+				SELECT run_id, ${storedCountColumns.map((c) => `sum(last_${c}) AS total_${c}`).join(', ')} FROM (
+					SELECT run_id, ${storedCountColumns.map((c) => `max(${c}) AS last_${c}`).join(', ')}
 					FROM ${db}.generator_samples ${runId ? 'WHERE run_id = {run:String}' : ''}
 					GROUP BY run_id, generator_id, role, process_id
 				) GROUP BY run_id
@@ -100,9 +87,7 @@ export class RunRegistry {
 				participants: Number(r.participants),
 				firstMs: r.first_ms,
 				lastMs: r.last_ms,
-				roundTrips: { judged: Number(r.judged), withheld: Number(r.withheld) },
-				jitterFigures: { judged: Number(r.jitter_judged), withheld: Number(r.jitter_withheld) },
-				mediaRoundTrips: { judged: Number(r.media_judged), withheld: Number(r.media_withheld) },
+				withheld: withheldTotals([countsFromStored(r)]),
 			}),
 		);
 	}
@@ -145,8 +130,6 @@ export function runInfo(r: RunRecord, events: RunEventSpan): RunInfo {
 		appId: r.app_id,
 		// A run with no shard rows ran on one machine (an unmatched join gives 0, not NULL).
 		shards: Math.max(1, Number(r.shard_count)),
-		roundTrips: events.roundTrips,
-		jitterFigures: events.jitterFigures,
-		mediaRoundTrips: events.mediaRoundTrips,
+		...events.withheld,
 	};
 }

@@ -1,5 +1,5 @@
 import type { GeneratorHealth, ParticipantsSeries, QualityBands, SfuLoad, Timeseries, TimeseriesQuery } from '../../protocol/api.ts';
-import { sampleMetricNames, seriesMetricNames } from '../../protocol/metrics.ts';
+import { countsFromStored, sampleMetricNames, seriesMetricNames, storedCountColumns } from '../../protocol/metrics.ts';
 import { qualityBandLimits } from '../normalize/mos.ts';
 import type { QueryParams } from '../store/ClickHouseStore.ts';
 import { peerResolution, type Resolution } from './Resolution.ts';
@@ -133,12 +133,10 @@ export class RunSeries {
 				GROUP BY t ORDER BY t SETTINGS aggregate_functions_null_for_empty = 1`,
 				{ run: runId, bucket },
 			),
-			this.sql.rows<{ generator_id: string; role: string; process_id: string; cpu: number | null; lag: number | null; saturated: number; judged: number; withheld: number; jitter_judged: number; jitter_withheld: number; media_judged: number; media_withheld: number }>(
+			this.sql.rows<{ generator_id: string; role: string; process_id: string; cpu: number | null; lag: number | null; saturated: number } & Record<string, unknown>>(
 				// The withheld-figure counts are totals so far: the largest is the process's last.
 				`SELECT generator_id, role, process_id, max(cpu_pct) AS cpu, max(lag_ms) AS lag, sum(saturated) AS saturated,
-					max(round_trips_judged) AS judged, max(round_trips_withheld) AS withheld,
-					max(jitter_judged) AS jitter_judged, max(jitter_withheld) AS jitter_withheld,
-					max(media_round_trips_judged) AS media_judged, max(media_round_trips_withheld) AS media_withheld
+					${storedCountColumns.map((c) => `max(${c}) AS last_${c}`).join(', ')}
 				FROM ${db}.generator_samples WHERE run_id = {run:String}
 				GROUP BY generator_id, role, process_id ORDER BY generator_id, role, process_id
 				SETTINGS aggregate_functions_null_for_empty = 1`,
@@ -161,12 +159,7 @@ export class RunSeries {
 				peakCpuPct: finiteOrNull(p.cpu),
 				peakLagMs: finiteOrNull(p.lag),
 				saturatedSeconds: Number(p.saturated),
-				roundTripsJudged: Number(p.judged ?? 0),
-				roundTripsWithheld: Number(p.withheld ?? 0),
-				jitterJudged: Number(p.jitter_judged ?? 0),
-				jitterWithheld: Number(p.jitter_withheld ?? 0),
-				mediaRoundTripsJudged: Number(p.media_judged ?? 0),
-				mediaRoundTripsWithheld: Number(p.media_withheld ?? 0),
+				...countsFromStored(p, 'last_'),
 			})),
 		};
 	}

@@ -1,5 +1,5 @@
 import type { RunView } from '../../protocol/api.ts';
-import { figureTotals } from '../../protocol/metrics.ts';
+import { sumWithheld, withheldTotals } from '../../protocol/metrics.ts';
 import type { ClickHouseStore } from '../store/ClickHouseStore.ts';
 import { DrillDown } from './DrillDown.ts';
 import { Resolutions } from './Resolution.ts';
@@ -10,9 +10,6 @@ import { runScope, Sql } from './sql.ts';
 import { ThresholdQueries } from './ThresholdQueries.ts';
 
 export { chooseResolution, maxChartPoints, type Resolution } from './Resolution.ts';
-
-/** A run's counts before its processes are read: the resolution needs none. */
-const noFigures = { judged: 0, withheld: 0 };
 
 /** Everything the query API asks the store, one module per question. */
 export class Queries {
@@ -43,7 +40,7 @@ export class Queries {
 		const record = await this.registry.record(runId);
 		if (!record) return undefined;
 		// Whether the run has ended and how long it ran need no events when it has an end time.
-		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, roundTrips: noFigures, jitterFigures: noFigures, mediaRoundTrips: noFigures }));
+		const resolution = await this.resolutions.of(runId, requestedBucket, runInfo(record, { participants: 0, firstMs: null, lastMs: null, withheld: sumWithheld([]) }));
 		const [people, overview, sfu, generator, events] = await Promise.all([
 			this.series.people(runId, resolution),
 			this.series.overview(runId, resolution),
@@ -57,9 +54,7 @@ export class Queries {
 				participants: events.participation.attempted,
 				firstMs: events.firstMs,
 				lastMs: events.lastMs,
-				roundTrips: figureTotals(generator.processes, 'rtt_ms'),
-				jitterFigures: figureTotals(generator.processes, 'jitter_ms'),
-				mediaRoundTrips: figureTotals(generator.processes, 'media_rtt_ms'),
+				withheld: withheldTotals(generator.processes),
 			}),
 			summary: runSummary(runId, false, sampleMetrics, events, people.participants),
 			timeseries: overview.timeseries,

@@ -1,3 +1,4 @@
+import { storedCountColumns } from '../../protocol/metrics.ts';
 import type { Column, RowOf } from './columns.ts';
 
 const ts = { name: 'ts', type: 'DateTime64(3)', codec: 'Delta, ZSTD(1)' } as const;
@@ -119,15 +120,8 @@ export const generatorSampleColumns = [
 	f32('lag_ms'),
 	{ name: 'rss_bytes', type: 'Float64' },
 	{ name: 'saturated', type: 'UInt8' },
-	/** Round trips the process's lite bots and viewers timed so far, and of them withheld from rtt_ms (the process stood still). */
-	{ name: 'round_trips_judged', type: 'UInt32' },
-	{ name: 'round_trips_withheld', type: 'UInt32' },
-	/** Likewise the received-jitter figures its lite bots reported, and of them withheld from jitter_ms. */
-	{ name: 'jitter_judged', type: 'UInt32' },
-	{ name: 'jitter_withheld', type: 'UInt32' },
-	/** Likewise the RTCP round trips of what its lite bots sent, and of them withheld from media_rtt_ms. */
-	{ name: 'media_round_trips_judged', type: 'UInt32' },
-	{ name: 'media_round_trips_withheld', type: 'UInt32' },
+	/** The figures the process's lite bots and viewers judged so far, per metric, and of them withheld (the process stood still). */
+	...storedCountColumns.map((name) => ({ name, type: 'UInt32' }) as const),
 ] as const satisfies readonly Column[];
 export type GeneratorSampleRow = RowOf<typeof generatorSampleColumns>;
 
