@@ -93,6 +93,8 @@ const counterNames = [
 ] as const;
 type Counters = Partial<Record<(typeof counterNames)[number], number>>;
 
+const dayMs = 86_400_000;
+const isoTime = (epochMs: number) => new Date(epochMs).toISOString();
 const ms = (seconds: number | undefined): number | null => (seconds === undefined ? null : seconds * 1000);
 const ratioPct = (part: number | null, whole: number | null): number | null =>
 	part === null || whole === null || whole <= 0 ? null : (part / whole) * 100;
@@ -155,7 +157,16 @@ export class Normalizer {
 				if ('stats' in expanded) this.#snapshot(batch, snapshot.ts, snapshot.pc, parseKnown(expanded.stats), discard);
 			}
 		}
+		// A row already past its retention would be deleted by the table's TTL as it is written:
+		// refused and named, so that an accepted row is one that is kept.
+		const keptFrom = this.#now - owner.retention_days * dayMs;
+		const rawKeptFrom = this.#now - (options.rawRetentionDays ?? this.defaults.rawRetentionDays) * dayMs;
+		const expired = (ts: number) => `is ${isoTime(ts)}, older than this telemetry's retention of ${owner.retention_days} days: it would be deleted as it is stored`;
 		batch.snapshots.forEach((snapshot, i) => {
+			if (snapshot.ts < keptFrom) {
+				out.rejected.push({ path: formatIssuePath(['snapshots', i, 'ts']), message: expired(snapshot.ts) });
+				return;
+			}
 			const expanded = expandSnapshot(snapshot, batch.columns);
 			if (!('stats' in expanded)) {
 				out.rejected.push({ path: formatIssuePath(['snapshots', i, ...expanded.path]), message: expanded.message });
@@ -184,7 +195,7 @@ export class Normalizer {
 				parsed.push(result.data);
 			}
 			this.#snapshot(batch, snapshot.ts, snapshot.pc, parsed, out);
-			if (options.keepRawReports) {
+			if (options.keepRawReports && snapshot.ts >= rawKeptFrom) {
 				out.raw.push({
 					run_id: runId,
 					ts: snapshot.ts,
@@ -198,7 +209,11 @@ export class Normalizer {
 				});
 			}
 		});
-		for (const event of batch.events) {
+		batch.events.forEach((event, i) => {
+			if (event.ts < keptFrom) {
+				out.rejected.push({ path: formatIssuePath(['events', i, 'ts']), message: expired(event.ts) });
+				return;
+			}
 			out.events.push({
 				run_id: runId,
 				ts: event.ts,
@@ -213,7 +228,7 @@ export class Normalizer {
 				attempt: event.attempt ?? 1,
 				...owner,
 			});
-		}
+		});
 		return out;
 	}
 

@@ -6,7 +6,8 @@ import { TelemetryBatch } from '../../protocol/telemetry.ts';
 import { chromiumFixture } from '../helpers/telemetry.ts';
 import { markScreenStats } from '../../capture/screenStats.ts';
 
-const t0 = Date.UTC(2026, 10, 28, 10, 0, 0);
+/** Recent: a snapshot older than its retention is refused (the TTL would delete it as it is stored). */
+const t0 = Date.now() - 3_600_000;
 
 function inbound(ts: number, counters: { packetsReceived: number; packetsLost: number; bytesReceived: number }, extra: Record<string, unknown> = {}) {
 	return { type: 'inbound-rtp', id: 'IT01V', timestamp: ts, ssrc: 42, kind: 'video', jitter: 0.004, ...counters, ...extra };
@@ -98,6 +99,29 @@ describe('normaliser', () => {
 		n.normalize(retried);
 		const again = n.normalize(retried);
 		expect(again.samples[0]).toMatchObject({ packets_delta: 200, bytes_delta: 200_000 });
+	});
+
+	it('refuses snapshots and events older than their retention, naming them, and keeps no raw report past its own', () => {
+		const n = new Normalizer({ retentionDays: 30, rawRetentionDays: 7 });
+		const day = 86_400_000;
+		const counters = (packetsReceived: number) => ({ packetsReceived, packetsLost: 0, bytesReceived: packetsReceived * 1000 });
+		const old = batch([
+			{ ts: t0 - 31 * day, stats: [inbound(t0 - 31 * day, counters(100))] },
+			{ ts: t0 - 10 * day, stats: [inbound(t0 - 10 * day, counters(200))] },
+			{ ts: t0, stats: [inbound(t0, counters(300))] },
+		]);
+		const withEvents = TelemetryBatch.parse({ ...old, events: [{ ts: t0 - 40 * day, type: 'join' }, { ts: t0, type: 'join' }] });
+		const out = n.normalize(withEvents, { keepRawReports: true });
+		expect(out.rejected).toEqual([
+			{ path: 'snapshots[0].ts', message: expect.stringMatching(/^is \d{4}-\d\d-\d\dT.*Z, older than this telemetry's retention of 30 days: it would be deleted as it is stored$/) },
+			{ path: 'events[0].ts', message: expect.stringContaining('retention of 30 days') },
+		]);
+		expect(out.samples.map((r) => r.ts)).toEqual([t0 - 10 * day, t0]);
+		expect(out.events.map((e) => e.ts)).toEqual([t0]);
+		// The raw report of ten days ago is past its 7 days: only today's is kept.
+		expect(out.raw.map((r) => r.ts)).toEqual([t0]);
+		// An app's own retention decides: 60 days keeps the 31-day-old snapshot.
+		expect(new Normalizer().normalize(old, { retentionDays: 60 }).rejected).toEqual([]);
 	});
 
 	it('ignores mediasoup bandwidth probation (mid "probator", or SSRC 1234 without a mid)', () => {
