@@ -2,7 +2,7 @@ import type { AppTelemetryBatch } from '../../protocol/apps.ts';
 import { callSampledIn } from '../../protocol/sdk.ts';
 import { coarseUserAgent } from '../../protocol/redaction.ts';
 import { participantSource, type TelemetryBatch } from '../../protocol/telemetry.ts';
-import type { NormalizeOptions } from '../normalize/Normalizer.ts';
+import { timeRefusal, type NormalizeOptions } from '../normalize/Normalizer.ts';
 import type { AppRow } from '../store/tables.ts';
 import { edgeHashed, storedCallKey, storedUserId } from './AppRegistry.ts';
 
@@ -51,7 +51,8 @@ export function translateAppBatch(app: AppRow, batch: AppTelemetryBatch, request
 	const callKey = storedCallKey(app, batch.callId);
 	const userId = storedUserId(app, batch.userId);
 	const peerId = `${userId.slice(0, 12)}-${batch.sessionId}`;
-	const times = [...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts)];
+	// Times the normaliser refuses (past the retention, a clock far ahead) would hold the call open or its rows too long.
+	const times = [...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts)].filter((ts) => timeRefusal(ts, now, app.retention_days) === undefined);
 	const userAgent = coarseUserAgent(batch.userAgent ?? requestUserAgent);
 	const labels = { ...batch.labels };
 	const appVersion = versionLabels.map((name) => labels[name]).find((v) => v !== undefined) ?? '';

@@ -64,7 +64,7 @@ export class BatchPreparer {
 		const prepared: PreparedBatch = {
 			batchId: batch.batchId,
 			runId: batch.runId,
-			firstTs: Math.min(...batch.snapshots.map((s) => s.ts), ...batch.events.map((e) => e.ts), Date.now()),
+			firstTs: Date.now(),
 			streamSamples: 0,
 			generatorSamples: 0,
 			events: 0,
@@ -80,6 +80,7 @@ export class BatchPreparer {
 			prepared.generatorSamples = result.generator.length;
 			prepared.events = result.events.length;
 			prepared.rejected = result.rejected;
+			prepared.firstTs = Math.min(result.firstTs ?? prepared.firstTs, prepared.firstTs);
 			prepared.commit = () => result.commit();
 		} catch (error) {
 			prepared.failure = error instanceof Error ? error.message : String(error);

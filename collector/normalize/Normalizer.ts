@@ -53,8 +53,10 @@ export interface NormalizedBatch {
 	generator: GeneratorSampleRow[];
 	events: EventRow[];
 	raw: RawReportRow[];
-	/** Snapshots refused because a known field had the wrong type. */
+	/** Snapshots and events refused: a known field of the wrong type, a time out of the retention. */
 	rejected: Array<{ path: string; message: string }>;
+	/** The earliest time of its snapshots and events within the retention (undefined: none was). */
+	firstTs: number | undefined;
 	/**
 	 * Makes this batch's counters the streams' previous ones. Called once the rows are safely
 	 * stored: a batch that could not be kept (and will be sent again) must not become the
@@ -94,7 +96,21 @@ const counterNames = [
 type Counters = Partial<Record<(typeof counterNames)[number], number>>;
 
 const dayMs = 86_400_000;
+/** How far ahead of the collector's clock a sender's times may be (a clock set a little wrong). */
+const maxAheadMs = dayMs;
 const isoTime = (epochMs: number) => new Date(epochMs).toISOString();
+
+/**
+ * Why a row of time `ts` is not taken, or undefined when it is. One past its retention would be
+ * deleted by the table's TTL as it is written, and one far ahead would be kept past its
+ * retention (and each day of times is a partition of its own): refused and named, so that an
+ * accepted row is one that is kept, for as long as promised.
+ */
+export function timeRefusal(ts: number, now: number, retentionDays: number): string | undefined {
+	if (ts < now - retentionDays * dayMs) return `is ${isoTime(ts)}, older than this telemetry's retention of ${retentionDays} days: it would be deleted as it is stored`;
+	if (ts > now + maxAheadMs) return `is ${isoTime(ts)}, more than a day ahead of the collector's clock (${isoTime(now)}): the sender's clock is wrong`;
+	return undefined;
+}
 const ms = (seconds: number | undefined): number | null => (seconds === undefined ? null : seconds * 1000);
 const ratioPct = (part: number | null, whole: number | null): number | null =>
 	part === null || whole === null || whole <= 0 ? null : (part / whole) * 100;
@@ -142,6 +158,7 @@ export class Normalizer {
 			events: [],
 			raw: [],
 			rejected: [],
+			firstTs: undefined,
 			commit: () => {
 				for (const [key, previous] of staged) this.#previous.set(key, previous);
 				if (this.#previous.size > this.maxStreams) this.sweep(Date.now() - 60_000);
@@ -157,14 +174,16 @@ export class Normalizer {
 				if ('stats' in expanded) this.#snapshot(batch, snapshot.ts, snapshot.pc, parseKnown(expanded.stats), discard);
 			}
 		}
-		// A row already past its retention would be deleted by the table's TTL as it is written:
-		// refused and named, so that an accepted row is one that is kept.
-		const keptFrom = this.#now - owner.retention_days * dayMs;
+		const refusedTime = (ts: number) => {
+			const refusal = timeRefusal(ts, this.#now, owner.retention_days);
+			if (refusal === undefined) out.firstTs = Math.min(out.firstTs ?? ts, ts);
+			return refusal;
+		};
 		const rawKeptFrom = this.#now - (options.rawRetentionDays ?? this.defaults.rawRetentionDays) * dayMs;
-		const expired = (ts: number) => `is ${isoTime(ts)}, older than this telemetry's retention of ${owner.retention_days} days: it would be deleted as it is stored`;
 		batch.snapshots.forEach((snapshot, i) => {
-			if (snapshot.ts < keptFrom) {
-				out.rejected.push({ path: formatIssuePath(['snapshots', i, 'ts']), message: expired(snapshot.ts) });
+			const refusal = refusedTime(snapshot.ts);
+			if (refusal) {
+				out.rejected.push({ path: formatIssuePath(['snapshots', i, 'ts']), message: refusal });
 				return;
 			}
 			const expanded = expandSnapshot(snapshot, batch.columns);
@@ -210,8 +229,9 @@ export class Normalizer {
 			}
 		});
 		batch.events.forEach((event, i) => {
-			if (event.ts < keptFrom) {
-				out.rejected.push({ path: formatIssuePath(['events', i, 'ts']), message: expired(event.ts) });
+			const refusal = refusedTime(event.ts);
+			if (refusal) {
+				out.rejected.push({ path: formatIssuePath(['events', i, 'ts']), message: refusal });
 				return;
 			}
 			out.events.push({

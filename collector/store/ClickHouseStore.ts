@@ -113,9 +113,14 @@ export class ClickHouseStore {
 	 * a deduplication window), so a replayed journal segment never doubles rows.
 	 */
 	async insertRowBinary(table: TableName, data: Buffer, deduplicationToken?: string, columns: readonly Column[] = tables[table]): Promise<void> {
-		const settings = deduplicationToken
-			? ({ insert_deduplication_token: deduplicationToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } as const)
-			: {};
+		const settings: ClickHouseSettings = {
+			// Tables are partitioned by day. A segment of everyone's rows holds whatever days its
+			// senders' times fell on (bounded by the retention the normaliser enforces), and
+			// ClickHouse's guard against a wrong partition key (100 per insert) would refuse the
+			// whole segment again on every retry, stopping all ingest for one sender's times.
+			max_partitions_per_insert_block: '0',
+			...(deduplicationToken ? { insert_deduplication_token: deduplicationToken, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } : {}),
+		};
 		await this.#insert(table, columns, data, settings);
 	}
 

@@ -105,6 +105,50 @@ describe('numbers out of a column range', () => {
 	});
 });
 
+describe('times spread over many days', () => {
+	const day = 86_400_000;
+
+	it('refuses snapshots and events dated past the retention or more than a day ahead, naming each, and stores the rest', async () => {
+		const recv = chromiumFixture().snapshots.find((s) => s.pc === 'recv')!;
+		// One snapshot a day from 150 days back to 150 ahead: a device clock gone wrong, or a hostile sender.
+		const offsets = Array.from({ length: 300 }, (_, i) => i - 149.5);
+		const sent = Date.now();
+		const snapshots = offsets.map((days) => ({ ...recv, ts: sent + days * day }));
+		const events = [{ type: 'join' as const, ts: sent + 400 * day }, { type: 'join' as const, ts: sent }];
+		const reply = await post(collector.url, batch('run-days', 'clock', snapshots, events));
+		expect(reply.status).toBe(202);
+		const taken = offsets.flatMap((days, i) => (days >= -29.5 && days <= 0.5 ? [i] : []));
+		expect(taken).toHaveLength(31);
+		const rejected = reply.body.rejected as Array<{ path: string; message: string }>;
+		expect(rejected).toHaveLength(300 - 31 + 1);
+		expect(rejected[0]).toEqual(expect.objectContaining({ path: 'snapshots[0].ts', message: expect.stringContaining("older than this telemetry's retention of 30 days") }));
+		expect(rejected.at(-2)).toEqual(expect.objectContaining({ path: 'snapshots[299].ts', message: expect.stringContaining("more than a day ahead of the collector's clock") }));
+		expect(rejected.at(-1)).toEqual(expect.objectContaining({ path: 'events[0].ts', message: expect.stringContaining('more than a day ahead') }));
+		await collector.flush();
+		const [days] = await collector.store.query<{ days: number; events: number; started: number }>(
+			`SELECT uniqExact(toDate(ts)) AS days, (SELECT count() FROM callswarm.events WHERE run_id = 'run-days') AS events,
+				(SELECT toUnixTimestamp64Milli(any(started_at)) FROM callswarm.runs FINAL WHERE run_id = 'run-days') AS started
+			FROM callswarm.samples WHERE run_id = 'run-days' AND peer_id = 'clock'`,
+		);
+		expect(Number(days!.days)).toBeGreaterThanOrEqual(30);
+		expect(Number(days!.events)).toBe(1);
+		// The run starts at its earliest time taken, not at a refused one.
+		expect(Number(days!.started)).toBe(Math.round(snapshots[taken[0]!]!.ts));
+		await stillStores('run-days');
+	});
+
+	it('stores rows falling on 150 different days in one insert (ClickHouse refuses more than 100 partitions by default)', async () => {
+		const writer = new RowBinaryWriter(1 << 16);
+		const base = Object.fromEntries(sampleColumns.map((c) => [c.name, c.type.includes('String') ? '' : 1]));
+		const now = Date.now();
+		const rows = Array.from({ length: 150 }, (_, i) => ({ ...base, run_id: 'run-partitions', ts: now - i * day, retention_days: 400 }) as SampleRow);
+		writer.writeRows(sampleColumns, rows);
+		await collector.store.insertRowBinary('samples', Buffer.from(writer.bytes()), 'run-partitions-1');
+		expect(await count(`SELECT uniqExact(toDate(ts)) AS n FROM callswarm.samples WHERE run_id = 'run-partitions'`)).toBe(150);
+		await stillStores('run-partitions');
+	});
+});
+
 describe('long strings', () => {
 	it('refuses a stats id of 20,000,000 characters (under the body limit) and stays up', async () => {
 		const { snapshots, index } = withInbound((stat) => (stat.id = 'x'.repeat(20_000_000)));

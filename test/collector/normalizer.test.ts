@@ -101,7 +101,7 @@ describe('normaliser', () => {
 		expect(again.samples[0]).toMatchObject({ packets_delta: 200, bytes_delta: 200_000 });
 	});
 
-	it('refuses snapshots and events older than their retention, naming them, and keeps no raw report past its own', () => {
+	it('refuses snapshots and events older than their retention or more than a day ahead, naming them, and keeps no raw report past its own', () => {
 		const n = new Normalizer({ retentionDays: 30, rawRetentionDays: 7 });
 		const day = 86_400_000;
 		const counters = (packetsReceived: number) => ({ packetsReceived, packetsLost: 0, bytesReceived: packetsReceived * 1000 });
@@ -109,19 +109,22 @@ describe('normaliser', () => {
 			{ ts: t0 - 31 * day, stats: [inbound(t0 - 31 * day, counters(100))] },
 			{ ts: t0 - 10 * day, stats: [inbound(t0 - 10 * day, counters(200))] },
 			{ ts: t0, stats: [inbound(t0, counters(300))] },
+			{ ts: t0 + 2 * day, stats: [inbound(t0 + 2 * day, counters(400))] },
 		]);
 		const withEvents = TelemetryBatch.parse({ ...old, events: [{ ts: t0 - 40 * day, type: 'join' }, { ts: t0, type: 'join' }] });
 		const out = n.normalize(withEvents, { keepRawReports: true });
 		expect(out.rejected).toEqual([
 			{ path: 'snapshots[0].ts', message: expect.stringMatching(/^is \d{4}-\d\d-\d\dT.*Z, older than this telemetry's retention of 30 days: it would be deleted as it is stored$/) },
+			{ path: 'snapshots[3].ts', message: expect.stringMatching(/^is .*Z, more than a day ahead of the collector's clock \(.*Z\): the sender's clock is wrong$/) },
 			{ path: 'events[0].ts', message: expect.stringContaining('retention of 30 days') },
 		]);
 		expect(out.samples.map((r) => r.ts)).toEqual([t0 - 10 * day, t0]);
+		expect(out.firstTs).toBe(t0 - 10 * day);
 		expect(out.events.map((e) => e.ts)).toEqual([t0]);
 		// The raw report of ten days ago is past its 7 days: only today's is kept.
 		expect(out.raw.map((r) => r.ts)).toEqual([t0]);
 		// An app's own retention decides: 60 days keeps the 31-day-old snapshot.
-		expect(new Normalizer().normalize(old, { retentionDays: 60 }).rejected).toEqual([]);
+		expect(new Normalizer().normalize(old, { retentionDays: 60 }).rejected.map((r) => r.path)).toEqual(['snapshots[3].ts']);
 	});
 
 	it('ignores mediasoup bandwidth probation (mid "probator", or SSRC 1234 without a mid)', () => {

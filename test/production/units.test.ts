@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { translateAppBatch } from '../../collector/apps/AppBatch.ts';
 import { edgeHashed } from '../../collector/apps/AppRegistry.ts';
 import { CallTracker } from '../../collector/apps/CallTracker.ts';
 import { AppViews, callBand } from '../../collector/queries/AppViews.ts';
-import { AlertRuleCreate, DeletionRequest, parseAlertRuleText } from '../../protocol/apps.ts';
+import type { AppRow } from '../../collector/store/tables.ts';
+import { AlertRuleCreate, AppTelemetryBatch, DeletionRequest, parseAlertRuleText } from '../../protocol/apps.ts';
 import { classifyAddress, coarseUserAgent, redactStats, statsAllowList } from '../../protocol/redaction.ts';
 import { GeneratorProcessStats } from '../../protocol/telemetry.ts';
 import { callSampledIn, edgeHashInput, edgeHashPrefix } from '../../protocol/sdk.ts';
@@ -101,6 +103,27 @@ describe('calls end by themselves', () => {
 		expect(tracker.active('slow')).toBe(1);
 		// Data again: the call runs again, from its first start; a participant keeps when it was first seen.
 		expect(tracker.touch('acme', 'acme.1', 'p1', 70_000, 70_000)).toEqual({ fresh: true, startedAt: 1000, peerFirstSeen: 1000 });
+	});
+});
+
+describe('a page clock gone wrong', () => {
+	it('holds neither the call open nor its participant row past the retention with times the normaliser refuses', () => {
+		const now = Date.now();
+		const day = 86_400_000;
+		const app: AppRow = { app_id: 'acme', name: 'Acme', salt: 's'.repeat(32), origins: '[]', retention_days: 14, raw_retention_days: 3, sample_share: 1, call_idle_minutes: 5, created_at: now, updated_at: now, deleted: 0 };
+		const page = AppTelemetryBatch.parse({
+			batchId: 'batch-0001',
+			callId: 'call-1',
+			userId: 'user-1',
+			sessionId: 's1',
+			snapshots: [now - 20 * day, now - 60_000, now + 3 * day].map((ts) => ({ ts, pc: 'pc0', stats: [] })),
+			events: [{ type: 'join', ts: now - 30_000 }, { type: 'join', ts: now + 365 * day }],
+		});
+		const translated = translateAppBatch(app, page, undefined, now)!;
+		expect([translated.call.firstTs, translated.call.lastTs]).toEqual([now - 60_000, now - 30_000]);
+		// Nothing taken: the call is placed at the time it arrived.
+		const none = translateAppBatch(app, { ...page, snapshots: [], events: [{ type: 'join', ts: now + 2 * day }] }, undefined, now)!;
+		expect([none.call.firstTs, none.call.lastTs]).toEqual([now, now]);
 	});
 });
 
