@@ -111,6 +111,7 @@ export function timeRefusal(ts: number, now: number, retentionDays: number): str
 	if (ts > now + maxAheadMs) return `is ${isoTime(ts)}, more than a day ahead of the collector's clock (${isoTime(now)}): the sender's clock is wrong`;
 	return undefined;
 }
+
 const ms = (seconds: number | undefined): number | null => (seconds === undefined ? null : seconds * 1000);
 const ratioPct = (part: number | null, whole: number | null): number | null =>
 	part === null || whole === null || whole <= 0 ? null : (part / whole) * 100;
