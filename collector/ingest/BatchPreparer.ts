@@ -80,7 +80,7 @@ export class BatchPreparer {
 			prepared.generatorSamples = result.generator.length;
 			prepared.events = result.events.length;
 			prepared.rejected = result.rejected;
-			prepared.firstTs = Math.min(result.firstTs ?? prepared.firstTs, prepared.firstTs);
+			prepared.firstTs = Math.min(result.firstTs ?? Infinity, prepared.firstTs);
 			prepared.commit = () => result.commit();
 		} catch (error) {
 			prepared.failure = error instanceof Error ? error.message : String(error);
