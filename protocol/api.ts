@@ -61,9 +61,11 @@ export type FigureCounts = z.infer<typeof FigureCounts>;
 
 /**
  * A lite-bot process's counts so far: its candidate pairs' round trips and its viewers' (rtt_ms),
- * received jitter (jitter_ms), and the RTCP round trips of what it sends (media_rtt_ms).
+ * received jitter (jitter_ms), and the RTCP round trips of what it sends (media_rtt_ms); and the
+ * frames and audio packets its media pump sent (judged: due, per sending track) and of them sent
+ * late (withheld: not left out of anything, but counted against the jitter others received).
  */
-export const WithheldFigures = z.object({ roundTrips: FigureCounts, jitterFigures: FigureCounts, mediaRoundTrips: FigureCounts });
+export const WithheldFigures = z.object({ roundTrips: FigureCounts, jitterFigures: FigureCounts, mediaRoundTrips: FigureCounts, framesSentLate: FigureCounts });
 export type WithheldFigures = z.infer<typeof WithheldFigures>;
 
 export const RunInfo = z.object({

@@ -5,7 +5,7 @@
  * so and gives no verdict either way.
  */
 import type { GeneratorHealth, RunInfo, RunSummary } from './api.ts';
-import { comparedMetricNames, figureTotals, metricCatalogue, metricChange, tooManyWithheld, withheldFiguresText, withheldMetrics, type Change, type MetricName } from './metrics.ts';
+import { comparedMetricNames, doubtedMetric, figureCountsText, figureKindNames, figureTotals, inDoubt, metricCatalogue, metricChange, type Change, type MetricName } from './metrics.ts';
 
 /** What a compared run brings: its registry entry, its summary and its load generator's health. */
 export interface ComparedRun {
@@ -55,9 +55,9 @@ export function comparisonDoubts(side: 'A' | 'B', { run, generator }: ComparedRu
 	if (run.status === 'invalid') doubts.push({ side, metric: null, text: `${side} is invalid${why}; its figures describe the load generator, not the call` });
 	else if (run.status === 'aborted') doubts.push({ side, metric: null, text: `${side} was aborted${why}; its figures cover only part of the planned load` });
 	else if (run.status === 'running') doubts.push({ side, metric: null, text: `${side} is still running; its figures will change` });
-	for (const metric of withheldMetrics) {
-		const { judged, withheld } = figureTotals(generator.processes, metric);
-		if (tooManyWithheld(withheld, judged)) doubts.push({ side, metric, text: withheldFiguresText(metric, withheld, judged, `${side}'s `) });
+	for (const kind of figureKindNames) {
+		const { judged, withheld } = figureTotals(generator.processes, kind);
+		if (inDoubt(kind, withheld, judged)) doubts.push({ side, metric: doubtedMetric(kind), text: figureCountsText(kind, withheld, judged, `${side}'s `) });
 	}
 	return doubts;
 }

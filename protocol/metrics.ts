@@ -76,54 +76,105 @@ export interface RateMetric {
 
 /**
  * Above this share of a metric's figures withheld (the bot's own process stood still while they
- * were measured), the metric rests on noticeably fewer figures than the bots measured: the
- * summary, the run view and a comparison say so in red.
+ * were measured), the metric rests on noticeably fewer figures than the bots measured.
  */
 const withheldFiguresWarning = 0.1;
 
 /**
- * The metrics lite bots and viewers withhold figures of when their own process stood still: the
- * heading of a column of their counts, what those figures are, why one is left out (in withheldFiguresText), and where a process's, a run's
- * and a run's outcome's counts of them are (`counts`: the key in WithheldFigures, RunInfo and the
- * run's outcome; `process`: a process's fields in the health telemetry and the run view;
- * `stored`: its columns in generator_samples). The lists of these fields and columns are made
- * from here; only the redaction allow-list, which pages bundle without zod, names them again.
+ * A frame sent this late grows its receivers' jitter by more than 5 ms: it arrives its lateness
+ * after the frame before it and the next one on time, two transit differences of that size each
+ * weighing a sixteenth in RFC 3550's estimator. 5 ms is what a receiver's own stall may add
+ * before its figure is withheld (ReceiveJitter).
  */
-const withheldFigureKinds = {
+export const lateFrameMs = 40;
+
+/**
+ * Above this share of frames sent late, jitter_ms is in doubt: the estimator keeps half of a late
+ * frame's mark for 11 frames, so at 1 in 100 about a tenth of all jitter figures carry one,
+ * more than a p95 can pass over.
+ */
+const lateFramesWarning = 0.01;
+
+/**
+ * The figures a lite-bot process's own stalls may have distorted, by kind, and what each kind
+ * puts in doubt. Lite bots and viewers withhold a round trip or a jitter figure that a stall of
+ * their own process may have stretched (rtt_ms, jitter_ms, media_rtt_ms); their media pump counts
+ * the frames it sent late because the process stood still when they fell due (frames_sent_late),
+ * which grew the jitter their receivers measured, in whatever process or browser they are.
+ *
+ * Per kind: the metric it puts in doubt, the heading of a column of its counts, what its figures
+ * are, what the counted ones did to the metric (`verb`) and why, the share above which the metric
+ * is in doubt (`warning`; the summary, the run view and a comparison then say so in red, and
+ * `doubt` says what it means), and where a process's, a run's and a run's outcome's counts are
+ * (`counts`: the key in WithheldFigures,
+ * RunInfo and the run's outcome; `process`: a process's fields in the health telemetry and the
+ * run view; `stored`: its columns in generator_samples). The lists of these fields and columns
+ * are made from here; only the redaction allow-list, which pages bundle without zod, names them
+ * again.
+ */
+const figureKindTable = {
 	rtt_ms: {
+		metric: 'rtt_ms',
 		column: 'RTT withheld',
 		figures: 'round trips lite bots and viewers timed',
+		verb: 'leaves out',
+		doubt: 'rests on fewer figures than were measured',
 		reason: 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.',
+		warning: withheldFiguresWarning,
 		counts: 'roundTrips',
 		process: ['roundTripsJudged', 'roundTripsWithheld'],
 		stored: ['round_trips_judged', 'round_trips_withheld'],
 	},
 	jitter_ms: {
+		metric: 'jitter_ms',
 		column: 'jitter withheld',
 		figures: 'jitter figures lite bots reported',
+		verb: 'leaves out',
+		doubt: 'rests on fewer figures than were measured',
 		reason: 'a stall of their own process may have grown them (packets that waited through it are stamped as they are read), a wait of this machine, not of the network.',
+		warning: withheldFiguresWarning,
 		counts: 'jitterFigures',
 		process: ['jitterJudged', 'jitterWithheld'],
 		stored: ['jitter_judged', 'jitter_withheld'],
 	},
 	media_rtt_ms: {
+		metric: 'media_rtt_ms',
 		column: 'media RTT withheld',
 		figures: 'RTCP round trips of what lite bots sent',
+		verb: 'leaves out',
+		doubt: 'rests on fewer figures than were measured',
 		reason: 'their own process stood still while the receiver report was on its way, a wait of this machine, not of the network.',
+		warning: withheldFiguresWarning,
 		counts: 'mediaRoundTrips',
 		process: ['mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
 		stored: ['media_round_trips_judged', 'media_round_trips_withheld'],
 	},
-} as const satisfies Record<string, { column: string; figures: string; reason: string; counts: keyof WithheldFigures; process: readonly [string, string]; stored: readonly [string, string] }>;
-export type WithheldMetric = keyof typeof withheldFigureKinds;
-export const withheldMetrics = Object.keys(withheldFigureKinds) as WithheldMetric[];
-type WithheldFigureKind = (typeof withheldFigureKinds)[WithheldMetric];
-const figureKinds: readonly WithheldFigureKind[] = Object.values(withheldFigureKinds);
+	frames_sent_late: {
+		metric: 'jitter_ms',
+		column: 'frames sent late',
+		figures: `frames and audio packets lite bots sent, late by more than ${lateFrameMs} ms`,
+		verb: 'takes in',
+		doubt: "takes in this machine's waits",
+		reason: `their own process stood still when these fell due; each grew the jitter every receiver of it measured by up to an eighth of its lateness (over ${lateFrameMs / 8} ms), a wait of this machine, not of the network.`,
+		warning: lateFramesWarning,
+		counts: 'framesSentLate',
+		process: ['framesDue', 'framesSentLate'],
+		stored: ['frames_due', 'frames_sent_late'],
+	},
+} as const satisfies Record<
+	string,
+	{ metric: MetricName; column: string; figures: string; verb: string; doubt: string; reason: string; warning: number; counts: keyof WithheldFigures; process: readonly [string, string]; stored: readonly [string, string] }
+>;
+/** A kind of figures a lite-bot process's stalls may have distorted (its key in the kinds table). */
+export type FigureKind = keyof typeof figureKindTable;
+export const figureKindNames = Object.keys(figureKindTable) as FigureKind[];
+type FigureKindEntry = (typeof figureKindTable)[FigureKind];
+const figureKinds: readonly FigureKindEntry[] = Object.values(figureKindTable);
 
-/** A load-generator process's count fields (judged, withheld, per metric), in the health telemetry and the run view. */
-export type GeneratorProcessCountField = WithheldFigureKind['process'][number];
+/** A load-generator process's count fields (judged and withheld, or frames due and sent late), in the health telemetry and the run view. */
+export type GeneratorProcessCountField = FigureKindEntry['process'][number];
 /** The generator_samples columns that store them. */
-export type StoredCountColumn = WithheldFigureKind['stored'][number];
+export type StoredCountColumn = FigureKindEntry['stored'][number];
 export const storedCountColumns: readonly StoredCountColumn[] = figureKinds.flatMap((k) => k.stored);
 
 /** One field per process count, each of `schema`: for the zod objects that carry them. */
@@ -146,20 +197,26 @@ export function countsFromStored(row: object, prefix = ''): GeneratorProcessCoun
 	return out as GeneratorProcessCounts;
 }
 
-/** Where a metric's counts are in WithheldFigures, a RunInfo and a run's outcome. */
-export function withheldCountsKey(metric: WithheldMetric): keyof WithheldFigures {
-	return withheldFigureKinds[metric].counts;
+/** Where a kind's counts are in WithheldFigures, a RunInfo and a run's outcome. */
+export function figureCountsKey(kind: FigureKind): keyof WithheldFigures {
+	return figureKindTable[kind].counts;
 }
 
-/** The heading of a column of a metric's withheld figures (`RTT withheld`), and what it means. */
-export function withheldColumn(metric: WithheldMetric): { heading: string; title: string } {
-	const kind = withheldFigureKinds[metric];
-	return { heading: kind.column, title: `The ${kind.figures} that a stall of their own process may have distorted: left out of ${metric}, flagged where so many are that ${metric} is in doubt` };
+/** The metric a kind's counted figures put in doubt. */
+export function doubtedMetric(kind: FigureKind): MetricName {
+	return figureKindTable[kind].metric;
 }
 
-/** What to do when many of a metric's figures are withheld. */
-export function withheldFiguresAdvice(metric: WithheldMetric): string {
-	return `${metric} rests on fewer figures than were measured: run fewer lite bots or viewers per process or per machine (--shard).`;
+/** The heading of a column of a kind's counts (`RTT withheld`, `frames sent late`), and what it means. */
+export function figureColumn(kind: FigureKind): { heading: string; title: string } {
+	const { metric, figures, verb } = figureKindTable[kind];
+	return { heading: figureKindTable[kind].column, title: `The ${figures} that a stall of their own process may have distorted (${metric} ${verb} them), flagged where so many are that ${metric} is in doubt` };
+}
+
+/** What to do when so many of a kind's figures were distorted that its metric is in doubt. */
+export function figureCountsAdvice(kind: FigureKind): string {
+	const { metric, doubt } = figureKindTable[kind];
+	return `${metric} ${doubt}: run fewer lite bots or viewers per process or per machine (--shard).`;
 }
 
 /** What a load-generator process reports of the figures its bots judged and withheld (totals so far). */
@@ -176,20 +233,20 @@ export function processCounts(withheld: WithheldFigures, bound: (count: number) 
 	return out as GeneratorProcessCounts;
 }
 
-/** A load-generator process's counts of one metric's figures: judged, and of them withheld. */
-export function figureCounts(process: GeneratorProcessCounts, metric: WithheldMetric): FigureCounts {
-	const [judged, withheld] = withheldFigureKinds[metric].process;
+/** A load-generator process's counts of one kind's figures: judged, and of them withheld (or frames due, and of them sent late). */
+export function figureCounts(process: GeneratorProcessCounts, kind: FigureKind): FigureCounts {
+	const [judged, withheld] = figureKindTable[kind].process;
 	return { judged: process[judged], withheld: process[withheld] };
 }
 
-/** A run's figures of one metric over its load-generator processes (each process's counts are its totals). */
-export function figureTotals(processes: ReadonlyArray<GeneratorProcessCounts>, metric: WithheldMetric): FigureCounts {
-	return addCounts(processes.map((p) => figureCounts(p, metric)));
+/** A run's figures of one kind over its load-generator processes (each process's counts are its totals). */
+export function figureTotals(processes: ReadonlyArray<GeneratorProcessCounts>, kind: FigureKind): FigureCounts {
+	return addCounts(processes.map((p) => figureCounts(p, kind)));
 }
 
-/** A run's figures of every metric over its load-generator processes. */
+/** A run's figures of every kind over its load-generator processes. */
 export function withheldTotals(processes: ReadonlyArray<GeneratorProcessCounts>): WithheldFigures {
-	return Object.fromEntries(withheldMetrics.map((metric) => [withheldCountsKey(metric), figureTotals(processes, metric)])) as WithheldFigures;
+	return Object.fromEntries(figureKindNames.map((kind) => [figureCountsKey(kind), figureTotals(processes, kind)])) as WithheldFigures;
 }
 
 /** Several processes' or drivers' judged and withheld figures added up. */
@@ -211,15 +268,18 @@ export function withheldCount(withheld: number, judged: number): string {
 	return `${withheld} of ${judged} (${withheldShare(withheld, judged)})`;
 }
 
-/** Whether so many figures were withheld that the metric is in doubt (none judged: nothing to doubt). */
-export function tooManyWithheld(withheld: number, judged: number): boolean {
-	return judged > 0 && withheld / judged > withheldFiguresWarning;
+/** Whether so many of a kind's figures were distorted that its metric is in doubt (none judged: nothing to doubt). */
+export function inDoubt(kind: FigureKind, withheld: number, judged: number): boolean {
+	return judged > 0 && withheld / judged > figureKindTable[kind].warning;
 }
 
-/** `rtt_ms leaves out W of J round trips …: why` (or jitter_ms's jitter figures), alike in the summary, the run view and a comparison (`whose`: e.g. "B's "). */
-export function withheldFiguresText(metric: WithheldMetric, withheld: number, judged: number, whose = ''): string {
-	const kind = withheldFigureKinds[metric];
-	return `${whose}${metric} leaves out ${withheld} of ${judged} ${kind.figures} (${withheldShare(withheld, judged)}): ${kind.reason}`;
+/**
+ * `rtt_ms leaves out W of J round trips …: why` (or jitter_ms's jitter figures, or the frames sent
+ * late it takes in), alike in the summary, the run view and a comparison (`whose`: e.g. "B's ").
+ */
+export function figureCountsText(kind: FigureKind, withheld: number, judged: number, whose = ''): string {
+	const { metric, verb, figures, reason } = figureKindTable[kind];
+	return `${whose}${metric} ${verb} ${withheld} of ${judged} ${figures} (${withheldShare(withheld, judged)}): ${reason}`;
 }
 
 export const metricCatalogue = {

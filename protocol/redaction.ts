@@ -62,7 +62,7 @@ export const statsAllowList: Readonly<Record<string, readonly string[]>> = {
 	// callswarm's own server-side types carry no personal data. Their fields are listed here, not
 	// taken from their schemas: pages bundle this module, and the schemas would bring zod with them.
 	'sfu-worker': [...common, 'worker', 'pid', 'cpuSeconds', 'maxRssBytes', 'rooms', 'peers', 'producers', 'consumers'],
-	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated', 'roundTripsJudged', 'roundTripsWithheld', 'jitterJudged', 'jitterWithheld', 'mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
+	'generator-process': [...common, 'role', 'pid', 'cpuPct', 'lagMs', 'rssBytes', 'saturated', 'roundTripsJudged', 'roundTripsWithheld', 'jitterJudged', 'jitterWithheld', 'mediaRoundTripsJudged', 'mediaRoundTripsWithheld', 'framesDue', 'framesSentLate'],
 	'callswarm-e2e': [...common, 'kind', 'senderMark', 'sender', 'framesSeen', 'marksRead', 'delaySumMs', 'freezeCount', 'frozenMs'],
 };
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { compareRuns, comparisonVerdictText } from '../../protocol/comparison.ts';
 import type { FigureCounts, RunInfo } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyWithheld, withheldColumn, withheldCount, withheldCountsKey, withheldFiguresAdvice, withheldMetrics } from '../../protocol/metrics.ts';
+import { doubtedMetric, figureColumn, figureCountsAdvice, figureCountsKey, figureKindNames, inDoubt, metricCatalogue, withheldCount, type FigureKind } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import { RunId } from '../../protocol/telemetry.ts';
 import { exitCodes } from '../output/exitCodes.ts';
@@ -51,7 +51,7 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 		return 0;
 	}
 	const rows = [
-		['started', 'run', 'scenario', 'participants', 'duration', 'status', ...withheldMetrics.map((metric) => withheldColumn(metric).heading), 'thresholds'],
+		['started', 'run', 'scenario', 'participants', 'duration', 'status', ...figureKindNames.map((kind) => figureColumn(kind).heading), 'thresholds'],
 		...runs.map((r) => {
 			const failed = r.verdict.filter((v) => !v.ok).length;
 			return [
@@ -61,23 +61,23 @@ export async function runsCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
 				String(r.participants),
 				formatDuration(r.durationMs),
 				r.status,
-				...withheldMetrics.map((metric) => withheldCell(r[withheldCountsKey(metric)])),
+				...figureKindNames.map((kind) => withheldCell(kind, r[figureCountsKey(kind)])),
 				r.verdict.length ? `${r.verdict.length - failed}/${r.verdict.length} passed` : '-',
 			];
 		}),
 	];
 	console.log(table(rows));
-	for (const metric of withheldMetrics) {
-		const counts = (r: RunInfo) => r[withheldCountsKey(metric)];
-		if (runs.some((r) => tooManyWithheld(counts(r).withheld, counts(r).judged))) console.log(`! ${metric} is in doubt: ${withheldFiguresAdvice(metric)}`);
+	for (const kind of figureKindNames) {
+		const counts = (r: RunInfo) => r[figureCountsKey(kind)];
+		if (runs.some((r) => inDoubt(kind, counts(r).withheld, counts(r).judged))) console.log(`! ${doubtedMetric(kind)} is in doubt: ${figureCountsAdvice(kind)}`);
 	}
 	return 0;
 }
 
-/** A run's withheld figures of one metric, marked "!" where they put the metric in doubt; "-" when no lite bot or viewer judged any. */
-function withheldCell({ withheld, judged }: FigureCounts): string {
+/** A run's counts of one kind of figures, marked "!" where they put its metric in doubt; "-" when no lite bot or viewer judged any. */
+function withheldCell(kind: FigureKind, { withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '-';
-	return `${withheldCount(withheld, judged)}${tooManyWithheld(withheld, judged) ? ' !' : ''}`;
+	return `${withheldCount(withheld, judged)}${inDoubt(kind, withheld, judged) ? ' !' : ''}`;
 }
 
 export const compareHelp = `callswarm compare <run A> <run B> [flags]: B against A, regressions flagged

@@ -1,5 +1,5 @@
 import type { FigureCounts, MetricSummary, ThresholdResult } from '../../protocol/api.ts';
-import { metricCatalogue, tooManyWithheld, withheldCountsKey, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../protocol/metrics.ts';
+import { figureCountsAdvice, figureCountsKey, figureCountsText, figureKindNames, inDoubt, metricCatalogue, type FigureKind, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
@@ -70,7 +70,7 @@ export function renderSummary(outcome: RunOutcome): string {
 				]
 			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
-		...withheldMetrics.flatMap((metric) => withheldFigures(metric, outcome[withheldCountsKey(metric)])),
+		...figureKindNames.flatMap((kind) => withheldFigures(kind, outcome[figureCountsKey(kind)])),
 		'',
 	];
 	const failed = thresholds.filter((t) => !t.ok).length;
@@ -78,11 +78,11 @@ export function renderSummary(outcome: RunOutcome): string {
 	return [...header, ...lines, ...footer].join('\n');
 }
 
-/** The figures a metric leaves out because the generator's own process stood still while they were measured. */
-function withheldFigures(metric: WithheldMetric, counts: FigureCounts | undefined): string[] {
+/** The figures of a kind the generator's own stalls distorted: left out of their metric, or taken in by it. */
+function withheldFigures(kind: FigureKind, counts: FigureCounts | undefined): string[] {
 	if (!counts || counts.withheld === 0) return [];
-	const line = withheldFiguresText(metric, counts.withheld, counts.judged);
-	return tooManyWithheld(counts.withheld, counts.judged) ? [red(`${line} ${withheldFiguresAdvice(metric)}`)] : [dim(line)];
+	const line = figureCountsText(kind, counts.withheld, counts.judged);
+	return inDoubt(kind, counts.withheld, counts.judged) ? [red(`${line} ${figureCountsAdvice(kind)}`)] : [dim(line)];
 }
 
 function escapeXml(text: string): string {

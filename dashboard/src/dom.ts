@@ -1,5 +1,5 @@
 import { escapeHtml } from './format.ts';
-import { tooManyWithheld, withheldColumn, withheldCount, withheldMetrics } from '../../protocol/metrics.ts';
+import { inDoubt, figureColumn, withheldCount, figureKindNames, type FigureKind } from '../../protocol/metrics.ts';
 
 /** Small DOM helpers: the pages are plain HTML strings plus event wiring. */
 export function $(selector: string, root: ParentNode = document): HTMLElement {
@@ -25,18 +25,18 @@ export function statusBadge(status: string): string {
 	return `<span class="badge ${status}">${status}</span>`;
 }
 
-/** A process's or a run's withheld figures of a metric, flagged when the metric is in doubt ('–': none judged). */
-export function withheldCell(withheld: number, judged: number): string {
+/** A process's or a run's counts of a kind of figures, flagged when they put its metric in doubt ('–': none judged). */
+export function withheldCell(kind: FigureKind, withheld: number, judged: number): string {
 	if (judged === 0) return '–';
 	const text = withheldCount(withheld, judged);
-	return tooManyWithheld(withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
+	return inDoubt(kind, withheld, judged) ? `<span class="badge invalid">${text}</span>` : text;
 }
 
-/** The headings of the withheld-figure columns, one per metric, in the order of withheldMetrics. */
+/** The headings of the columns of figure counts, one per kind, in the order of figureKindNames. */
 export function withheldHeadings(): string {
-	return withheldMetrics
-		.map((metric) => {
-			const { heading, title } = withheldColumn(metric);
+	return figureKindNames
+		.map((kind) => {
+			const { heading, title } = figureColumn(kind);
 			return `<th class="num" title="${escapeHtml(title)}">${escapeHtml(heading)}</th>`;
 		})
 		.join('');

@@ -15,8 +15,8 @@ type HostedBot = Pick<LiteBot & ViewerBot, 'slot' | 'events' | 'warnings' | 'joi
  */
 export class LiteHost {
 	readonly #bots = new Map<number, HostedBot>();
-	readonly #pump = new MediaPump();
 	readonly #stalls = new LoopStalls();
+	readonly #pump = new MediaPump(this.#stalls);
 	#timer: NodeJS.Timeout | undefined;
 	#config: Extract<ParsedLiteCommand, { op: 'start' }> | undefined;
 

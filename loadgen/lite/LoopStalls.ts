@@ -15,7 +15,7 @@ export interface Stall {
  */
 export class LoopStalls {
 	readonly #stalls: Stall[] = [];
-	readonly #counts: WithheldFigures = { roundTrips: none(), jitterFigures: none(), mediaRoundTrips: none() };
+	readonly #counts: WithheldFigures = { roundTrips: none(), jitterFigures: none(), mediaRoundTrips: none(), framesSentLate: none() };
 	#lastTick = performance.now();
 	readonly #timer: NodeJS.Timeout;
 
@@ -110,16 +110,16 @@ export class LoopStalls {
 		return withheld;
 	}
 
-	/** Counts a figure judged, withheld or not. */
-	count(kind: keyof WithheldFigures, withheld: boolean): void {
-		this.#counts[kind].judged++;
-		if (withheld) this.#counts[kind].withheld++;
+	/** Counts `times` figures judged, withheld or not (frames: sent, late or not). */
+	count(kind: keyof WithheldFigures, withheld: boolean, times = 1): void {
+		this.#counts[kind].judged += times;
+		if (withheld) this.#counts[kind].withheld += times;
 	}
 
 	/** Figures judged and withheld so far, of each kind. */
 	get counts(): WithheldFigures {
-		const { roundTrips, jitterFigures, mediaRoundTrips } = this.#counts;
-		return { roundTrips: { ...roundTrips }, jitterFigures: { ...jitterFigures }, mediaRoundTrips: { ...mediaRoundTrips } };
+		const { roundTrips, jitterFigures, mediaRoundTrips, framesSentLate } = this.#counts;
+		return { roundTrips: { ...roundTrips }, jitterFigures: { ...jitterFigures }, mediaRoundTrips: { ...mediaRoundTrips }, framesSentLate: { ...framesSentLate } };
 	}
 
 	close(): void {

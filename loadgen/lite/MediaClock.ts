@@ -17,15 +17,15 @@ export class MediaClock {
 	#closed = false;
 
 	/**
-	 * @param onFrame called per frame with its tick and, on the first frame after a stall longer
-	 *   than `maxBurst` frames, how many were skipped (the stream resumes from now, its timestamps
-	 *   stepping over the gap as a capture device's would).
+	 * @param onFrame called per frame with its tick, how late it is (ms after its due time) and,
+	 *   on the first frame after a stall longer than `maxBurst` frames, how many were skipped (the
+	 *   stream resumes from now, its timestamps stepping over the gap as a capture device's would).
 	 * @param originMs the `performance.now()` of tick 0 (default: now). A stream aligned to
 	 *   another clock (the collector's) passes that clock's zero.
 	 */
 	constructor(
 		private readonly periodMs: number,
-		private readonly onFrame: (skipped: number, tick: number) => void,
+		private readonly onFrame: (skipped: number, tick: number, lateMs: number) => void,
 		private readonly maxBurst = 25,
 		private readonly originMs = performance.now(),
 	) {
@@ -51,13 +51,14 @@ export class MediaClock {
 	}
 
 	#tick(): void {
-		const due = this.#tickAt(performance.now());
+		const now = performance.now();
+		const due = this.#tickAt(now);
 		const behind = due - this.#due;
 		if (behind > 0) {
 			const skipped = Math.max(0, behind - this.maxBurst);
 			const first = this.#due + 1 + skipped;
 			this.#due = due;
-			for (let tick = first; tick <= due; tick++) this.onFrame(tick === first ? skipped : 0, tick);
+			for (let tick = first; tick <= due; tick++) this.onFrame(tick === first ? skipped : 0, tick, now - (this.originMs + tick * this.periodMs));
 		}
 		this.#schedule();
 	}

@@ -1,7 +1,9 @@
 import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
 import type { SenderDelayMarks } from '../../protocol/capture.ts';
+import { lateFrameMs } from '../../protocol/metrics.ts';
 import { publishProfiles, type PublishProfile } from '../../protocol/scenario.ts';
 import { MediaClock } from './MediaClock.ts';
+import type { LoopStalls } from './LoopStalls.ts';
 import { loadAudio, loadVideo, markedAudio, markedVideo, vp8Payloads, type LiteVideoProfile, type VideoFrame } from './media.ts';
 
 /** VP8 bitrate of the pre-encoded video per publish profile. */
@@ -39,11 +41,17 @@ interface AudioStream extends Stream {
  *
  * A bot with delay marks has media of its own instead (its mark id is in every frame and burst),
  * on a clock aligned to the collector's: frame k of a loop goes out at that time of the loop.
+ *
+ * Every frame and audio packet a track sends is counted, and whether it left more than
+ * `lateFrameMs` after its time (or was skipped): the process stood still when it fell due, and
+ * whoever receives it, in this process or another or a browser, measures that wait as jitter.
  */
 export class MediaPump {
 	readonly #video = new Map<string, Promise<VideoStream>>();
 	#audio: Promise<AudioStream> | undefined;
 	readonly #own = new Set<Stream>();
+
+	constructor(private readonly counts?: Pick<LoopStalls, 'count'>) {}
 
 	async attach(profile: PublishProfile, tracks: { audio?: MediaStreamTrack; video?: MediaStreamTrack }, marks?: SenderDelayMarks): Promise<() => void> {
 		const spec = publishProfiles[profile];
@@ -102,7 +110,7 @@ export class MediaPump {
 			tracks: new Set(),
 			seq: Math.floor(Math.random() * 0xffff),
 			timestamp: Math.floor(Math.random() * 0xffffffff),
-			clock: new MediaClock(1000 / frameRate, (skipped, tick) => this.#sendFrame(s, skipped, tick), undefined, marks && collectorZero(marks)),
+			clock: new MediaClock(1000 / frameRate, (skipped, tick, lateMs) => this.#sendFrame(s, skipped, tick, lateMs), undefined, marks && collectorZero(marks)),
 		};
 		return s;
 	}
@@ -126,16 +134,17 @@ export class MediaPump {
 			seq: Math.floor(Math.random() * 0xffff),
 			timestamp: Math.floor(Math.random() * 0xffffffff),
 			// A marked loop's packet k is due k × 20 ms into each loop: its index is the tick's place in the loop.
-			clock: new MediaClock(20, (skipped, tick) => this.#sendAudio(s, skipped, marks ? tick % packets.length : undefined), undefined, marks && collectorZero(marks)),
+			clock: new MediaClock(20, (skipped, tick, lateMs) => this.#sendAudio(s, skipped, lateMs, marks ? tick % packets.length : undefined), undefined, marks && collectorZero(marks)),
 		};
 		return s;
 	}
 
-	#sendFrame(s: VideoStream, skipped: number, tick: number): void {
+	#sendFrame(s: VideoStream, skipped: number, tick: number, lateMs: number): void {
 		s.timestamp = (s.timestamp + s.step * skipped) >>> 0;
 		if (s.marked) s.index = tick % s.frames.length;
 		else if (skipped > 0) s.keyframeWanted = true;
 		if (s.tracks.size === 0) return;
+		this.#countSent(s, skipped, lateMs);
 		if (s.keyframeWanted && !s.marked) {
 			s.keyframeWanted = false;
 			const next = s.frames.findIndex((f, i) => i >= s.index % s.frames.length && f.keyframe);
@@ -155,14 +164,21 @@ export class MediaPump {
 		for (const track of s.tracks) for (const packet of packets) track.writeRtp(packet);
 	}
 
-	#sendAudio(s: AudioStream, skipped: number, index: number | undefined): void {
+	#sendAudio(s: AudioStream, skipped: number, lateMs: number, index: number | undefined): void {
 		s.index = index ?? (s.index + skipped) % s.packets.length;
 		s.timestamp = (s.timestamp + 960 * (skipped + 1)) >>> 0;
 		if (s.tracks.size === 0) return;
+		this.#countSent(s, skipped, lateMs);
 		const payload = s.packets[s.index]!;
 		s.index = (s.index + 1) % s.packets.length;
 		const packet = new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: (s.seq = (s.seq + 1) & 0xffff), timestamp: s.timestamp }), payload);
 		for (const track of s.tracks) track.writeRtp(packet);
+	}
+
+	/** One frame (or packet) per track, late or not, and the ones skipped before it, all late. */
+	#countSent(s: Stream, skipped: number, lateMs: number): void {
+		if (skipped > 0) this.counts?.count('framesSentLate', true, skipped * s.tracks.size);
+		this.counts?.count('framesSentLate', lateMs > lateFrameMs, s.tracks.size);
 	}
 
 	async close(): Promise<void> {

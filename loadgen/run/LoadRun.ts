@@ -107,6 +107,8 @@ export interface RunOutcome {
 	jitterFigures: FigureCounts | undefined;
 	/** Likewise the RTCP round trips of what its lite bots sent, and how many `media_rtt_ms` left out. Absent without such bots. */
 	mediaRoundTrips: FigureCounts | undefined;
+	/** The frames and audio packets its lite bots sent, and how many left late enough to grow the `jitter_ms` of their receivers. Absent without such bots. */
+	framesSentLate: FigureCounts | undefined;
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -554,6 +556,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			roundTrips: withheld?.roundTrips,
 			jitterFigures: withheld?.jitterFigures,
 			mediaRoundTrips: withheld?.mediaRoundTrips,
+			framesSentLate: withheld?.framesSentLate,
 			thresholds,
 			summary,
 			startedAt: startAt,

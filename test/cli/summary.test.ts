@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { renderJson, renderSummary } from '../../cli/output/summary.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
-const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcome['jitterFigures'], mediaRoundTrips?: RunOutcome['mediaRoundTrips']): RunOutcome => ({
+const outcome = (
+	roundTrips: RunOutcome['roundTrips'],
+	jitterFigures?: RunOutcome['jitterFigures'],
+	mediaRoundTrips?: RunOutcome['mediaRoundTrips'],
+	framesSentLate?: RunOutcome['framesSentLate'],
+): RunOutcome => ({
 	runId: 'summary-test',
 	status: 'passed',
 	statusReason: '',
@@ -11,6 +16,7 @@ const outcome = (roundTrips: RunOutcome['roundTrips'], jitterFigures?: RunOutcom
 	roundTrips,
 	jitterFigures,
 	mediaRoundTrips,
+	framesSentLate,
 	thresholds: [{ metric: 'rtt_ms', expression: 'p(95)<150', ok: true, value: 12.5, samples: 123 }],
 	summary: {
 		runId: 'summary-test',
@@ -61,6 +67,19 @@ describe('the end-of-run summary', () => {
 		const media = renderSummary(outcome(undefined, undefined, { judged: 200, withheld: 30 }));
 		expect(media).toContain('media_rtt_ms leaves out 30 of 200 RTCP round trips of what lite bots sent (15.0 %)');
 		expect(media).toContain('media_rtt_ms rests on fewer figures than were measured');
+	});
+
+	it('says how many frames lite bots sent late, which jitter_ms takes in, and puts jitter_ms in doubt above 1 in 100', () => {
+		const none = renderSummary(outcome(undefined, undefined, undefined, { judged: 9000, withheld: 0 }));
+		expect(none).not.toContain('late by');
+		const few = renderSummary(outcome(undefined, undefined, undefined, { judged: 9000, withheld: 45 }));
+		expect(few).toContain('jitter_ms takes in 45 of 9000 frames and audio packets lite bots sent, late by more than 40 ms (0.5 %): their own process stood still');
+		expect(few).not.toContain('--shard');
+		const many = renderSummary(outcome(undefined, undefined, undefined, { judged: 9000, withheld: 180 }));
+		expect(many).toContain('takes in 180 of 9000 frames');
+		expect(many).toContain("jitter_ms takes in this machine's waits: run fewer lite bots or viewers per process or per machine (--shard)");
+		// A share that would be few withheld figures is many frames sent late.
+		expect(renderSummary(outcome(undefined, { judged: 9000, withheld: 180 }))).not.toContain('--shard');
 	});
 
 	it('keeps the counts in the machine-readable result', () => {

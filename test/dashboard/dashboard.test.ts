@@ -174,9 +174,10 @@ describe('dashboard', () => {
 
 	/**
 	 * A run of the Chromium fixture's samples whose load-generator processes report these totals
-	 * (round trips judged and withheld, then jitter figures, then RTCP round trips of sent media), in two readings.
+	 * (round trips judged and withheld, then jitter figures, then RTCP round trips of sent media, then
+	 * frames due and sent late), in two readings.
 	 */
-	type Totals = [number, number] | [number, number, number, number] | [number, number, number, number, number, number];
+	type Totals = [number, number] | [number, number, number, number] | [number, number, number, number, number, number] | [number, number, number, number, number, number, number, number];
 	async function runWithRoundTrips(runId: string, last: Record<string, Totals | undefined>): Promise<void> {
 		const client = new CollectorClient(collector.url);
 		const fixture = chromiumFixture();
@@ -196,7 +197,7 @@ describe('dashboard', () => {
 				lagMs: 5,
 				rssBytes: 80e6,
 				saturated: false,
-				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1], jitterJudged: c[2] ?? 0, jitterWithheld: c[3] ?? 0, mediaRoundTripsJudged: c[4] ?? 0, mediaRoundTripsWithheld: c[5] ?? 0 } : {}),
+				...(c ? { roundTripsJudged: c[0], roundTripsWithheld: c[1], jitterJudged: c[2] ?? 0, jitterWithheld: c[3] ?? 0, mediaRoundTripsJudged: c[4] ?? 0, mediaRoundTripsWithheld: c[5] ?? 0, framesDue: c[6] ?? 0, framesSentLate: c[7] ?? 0 } : {}),
 			})),
 		});
 		const first = Object.fromEntries(Object.entries(last).map(([id, c]) => [id, c && (c.map((n, i) => Math.floor(n / (i % 2 ? 20 : 3))) as Totals)]));
@@ -213,16 +214,19 @@ describe('dashboard', () => {
 		await collector.flush();
 	}
 
-	it('says per load-generator process how many round trips rtt_ms and jitter figures jitter_ms left out, in the run view and the report', async () => {
+	it('says per load-generator process how many round trips rtt_ms and jitter figures jitter_ms left out, and the frames it sent late, in the run view and the report', async () => {
 		const runId = 'dash-withheld';
 		const client = new CollectorClient(collector.url);
-		await runWithRoundTrips(runId, { 'lite-1': [300, 40, 200, 30, 60, 1], 'lite-2': [400, 1, 600, 6], 'browser-1': undefined });
+		await runWithRoundTrips(runId, { 'lite-1': [300, 40, 200, 30, 60, 1, 9000, 30], 'lite-2': [400, 1, 600, 6, 0, 0, 3000, 66], 'browser-1': undefined });
 
 		const view = await client.view(runId);
 		const counts = Object.fromEntries(
-			view.generator.processes.map((p) => [p.processId, [p.roundTripsJudged, p.roundTripsWithheld, p.jitterJudged, p.jitterWithheld, p.mediaRoundTripsJudged, p.mediaRoundTripsWithheld]]),
+			view.generator.processes.map((p) => [
+				p.processId,
+				[p.roundTripsJudged, p.roundTripsWithheld, p.jitterJudged, p.jitterWithheld, p.mediaRoundTripsJudged, p.mediaRoundTripsWithheld, p.framesDue, p.framesSentLate],
+			]),
 		);
-		expect(counts).toEqual({ 'browser-1': [0, 0, 0, 0, 0, 0], 'lite-1': [300, 40, 200, 30, 60, 1], 'lite-2': [400, 1, 600, 6, 0, 0] });
+		expect(counts).toEqual({ 'browser-1': [0, 0, 0, 0, 0, 0, 0, 0], 'lite-1': [300, 40, 200, 30, 60, 1, 9000, 30], 'lite-2': [400, 1, 600, 6, 0, 0, 3000, 66] });
 
 		const cells = (page: Page, column: number) =>
 			page.$$eval('table.generator tbody tr', (rows, at) => Object.fromEntries(rows.map((r) => [r.children[1]!.textContent, r.children[at]!.innerHTML.trim()])), column);
@@ -240,8 +244,15 @@ describe('dashboard', () => {
 			const media = await cells(page, 8);
 			expect(media['lite-1']).toBe('1 of 60 (1.7 %)');
 			expect(media['lite-2']).toBe('–');
-			const [rttNote, jitterNote, mediaNote, ...more] = await notes(page);
+			// Frames sent late are flagged above 1 in 100: the process's, not yet the run's.
+			const late = await cells(page, 9);
+			expect(late['browser-1']).toBe('–');
+			expect(late['lite-1']).toBe('30 of 9000 (0.3 %)');
+			expect(late['lite-2']).toBe('<span class="badge invalid">66 of 3000 (2.2 %)</span>');
+			const [rttNote, jitterNote, mediaNote, lateNote, ...more] = await notes(page);
 			expect(more).toEqual([]);
+			expect(lateNote).toContain('jitter_ms takes in 96 of 12000 frames and audio packets lite bots sent, late by more than 40 ms (0.8 %): their own process stood still');
+			expect(lateNote).not.toContain('--shard');
 			expect(mediaNote).toContain('media_rtt_ms leaves out 1 of 60 RTCP round trips of what lite bots sent (1.7 %)');
 			expect(rttNote).toContain('rtt_ms leaves out 41 of 700 round trips lite bots and viewers timed (5.9 %)');
 			expect(jitterNote).toContain('jitter_ms leaves out 36 of 800 jitter figures lite bots reported (4.5 %)');
@@ -312,21 +323,29 @@ describe('dashboard', () => {
 	it('lists each run with the round trips rtt_ms and jitter figures jitter_ms left out, flagging the runs where that puts them in doubt, in the runs list and the CLI', async () => {
 		// Many jitter figures withheld and few round trips: jitter_ms alone is in doubt.
 		await runWithRoundTrips('dash-jitter-withheld', { 'lite-1': [100, 0, 300, 60] });
+		// Few jitter figures withheld, but 2 in 100 frames sent late: jitter_ms is in doubt all the same.
+		await runWithRoundTrips('dash-frames-late', { 'lite-1': [100, 0, 300, 0, 0, 0, 5000, 100] });
 		// Every run's processes sent two readings of their totals: the list adds up each process's last, not every reading.
 		const { page, errors } = await open('#/', 'runs-withheld');
 		const cells = await page.$$eval('table.runs tbody tr', (rows) =>
-			Object.fromEntries(rows.map((r) => [r.children[2]!.textContent, [r.children[7]!.innerHTML.trim(), r.children[8]!.innerHTML.trim()]])),
+			Object.fromEntries(rows.map((r) => [r.children[2]!.textContent, [7, 8, 10].map((at) => r.children[at]!.innerHTML.trim())])),
 		);
-		expect(cells['dash-withheld']).toEqual(['41 of 700 (5.9 %)', '36 of 800 (4.5 %)']);
-		expect(cells['dash-withheld-many']).toEqual(['<span class="badge invalid">90 of 300 (30.0 %)</span>', '–']);
-		expect(cells['dash-jitter-withheld']).toEqual(['0 of 100 (0.0 %)', '<span class="badge invalid">60 of 300 (20.0 %)</span>']);
+		expect(cells['dash-withheld']).toEqual(['41 of 700 (5.9 %)', '36 of 800 (4.5 %)', '96 of 12000 (0.8 %)']);
+		expect(cells['dash-withheld-many']).toEqual(['<span class="badge invalid">90 of 300 (30.0 %)</span>', '–', '–']);
+		expect(cells['dash-jitter-withheld']).toEqual(['0 of 100 (0.0 %)', '<span class="badge invalid">60 of 300 (20.0 %)</span>', '–']);
+		expect(cells['dash-frames-late']).toEqual(['0 of 100 (0.0 %)', '0 of 300 (0.0 %)', '<span class="badge invalid">100 of 5000 (2.0 %)</span>']);
 		// A run of browser bots only judged none.
-		expect(cells[runIds[0]!]).toEqual(['–', '–']);
+		expect(cells[runIds[0]!]).toEqual(['–', '–', '–']);
 		expect(errors).toEqual([]);
 		await page.close();
 
 		const client = new CollectorClient(collector.url);
-		expect(await client.run('dash-withheld')).toMatchObject({ roundTrips: { judged: 700, withheld: 41 }, jitterFigures: { judged: 800, withheld: 36 }, mediaRoundTrips: { judged: 60, withheld: 1 } });
+		expect(await client.run('dash-withheld')).toMatchObject({
+			roundTrips: { judged: 700, withheld: 41 },
+			jitterFigures: { judged: 800, withheld: 36 },
+			mediaRoundTrips: { judged: 60, withheld: 1 },
+			framesSentLate: { judged: 12000, withheld: 96 },
+		});
 		expect((await client.view('dash-withheld-many')).run).toMatchObject({ roundTrips: { judged: 300, withheld: 90 }, jitterFigures: { judged: 0, withheld: 0 } });
 
 		const lines: string[] = [];
@@ -339,7 +358,12 @@ describe('dashboard', () => {
 			expect(line('dash-withheld')).not.toContain(' !');
 			expect(line('dash-withheld-many')).toContain('90 of 300 (30.0 %) !');
 			expect(line('dash-jitter-withheld')).toContain('60 of 300 (20.0 %) !');
-			expect(lines.slice(-2)).toEqual([expect.stringMatching(/^! rtt_ms is in doubt: .*--shard/), expect.stringMatching(/^! jitter_ms is in doubt: .*--shard/)]);
+			expect(line('dash-frames-late')).toContain('100 of 5000 (2.0 %) !');
+			expect(lines.slice(-3)).toEqual([
+				expect.stringMatching(/^! rtt_ms is in doubt: .*--shard/),
+				expect.stringMatching(/^! jitter_ms is in doubt: jitter_ms rests on fewer figures .*--shard/),
+				expect.stringMatching(/^! jitter_ms is in doubt: jitter_ms takes in this machine's waits: .*--shard/),
+			]);
 		} finally {
 			log.mockRestore();
 		}

@@ -163,6 +163,10 @@ describe('lite bots (werift) in a room with a browser bot', () => {
 		for (const kind of ['roundTrips', 'mediaRoundTrips'] as const) expect(after[kind].withheld - before[kind].withheld).toBeLessThanOrEqual(after[kind].judged - before[kind].judged);
 		// Its sent streams' RTCP round trips are judged too: mediasoup answers their sender reports.
 		expect(after.mediaRoundTrips.judged).toBeGreaterThan(0);
+		// What it sent fell due in the stall and left late (or was skipped): its receivers, the browser among them, measure that wait as jitter.
+		// 600 ms hold 30 audio packets and 18 video frames; all but those due in its last 40 ms are counted late.
+		expect(after.framesSentLate.withheld - before.framesSentLate.withheld).toBeGreaterThanOrEqual(25);
+		expect(after.framesSentLate.judged - before.framesSentLate.judged).toBeGreaterThanOrEqual(after.framesSentLate.withheld - before.framesSentLate.withheld);
 		// What it stored from the stall until its mark is gone: the stall alone would add up to stall/8 of jitter (75 ms) and 600 ms to a round trip in flight.
 		const windowEnd = resumedAt + 2000;
 		const [stored] = await waitFor(

@@ -1,8 +1,10 @@
 import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { MediaStreamTrack } from 'werift';
 import { MediaClock } from '../../loadgen/lite/MediaClock.ts';
 import { LoopStalls, ReceiveJitter, RoundTripFigures } from '../../loadgen/lite/LoopStalls.ts';
+import { MediaPump } from '../../loadgen/lite/MediaPump.ts';
 import { ImpairmentRelay } from '../../loadgen/network/ImpairmentRelay.ts';
 import { opusFile, parseIvf, parseOggOpus, vp8File, vp8Payloads } from '../../loadgen/lite/media.ts';
 import { waitFor } from '../helpers/signaling.ts';
@@ -86,6 +88,49 @@ describe('media clock', () => {
 		expect(frames.length - before).toBeGreaterThanOrEqual(5);
 		expect(frames[before]).toBeGreaterThanOrEqual(14);
 		expect(frames.slice(before + 1, before + 5)).toEqual([0, 0, 0, 0]);
+	});
+
+	it('tells each frame how late it leaves: a burst after a stall, its lateness falling by one period per frame', async () => {
+		const late: number[] = [];
+		const clock = new MediaClock(20, (_skipped, _tick, lateMs) => late.push(lateMs));
+		await nextFrame(late, 1);
+		const before = late.length;
+		stall(300);
+		await nextFrame(late, before + 1);
+		clock.close();
+		const burst = late.slice(before);
+		// The first frame due in the stall fell due at most a period after it began.
+		expect(burst[0]).toBeGreaterThanOrEqual(300 - 20 - 1);
+		for (let i = 1; i < burst.length; i++) expect(burst[i - 1]! - burst[i]!).toBeCloseTo(20, 6);
+	});
+});
+
+describe('media pump', () => {
+	const track = () => ({ writeRtp: () => undefined }) as unknown as MediaStreamTrack;
+
+	it('counts every packet each track sends, and the ones its process sent late after standing still', async () => {
+		const stalls = new LoopStalls();
+		const pump = new MediaPump(stalls);
+		try {
+			// Two bots send the process's one audio stream: each packet counts once per track.
+			for (const audio of [track(), track()]) await pump.attach('audio-only', { audio });
+			const sent = () => stalls.counts.framesSentLate;
+			await waitFor(() => sent().judged >= 10, 'the pump sends');
+			const before = sent();
+			const until = performance.now() + 300;
+			while (performance.now() < until);
+			await waitFor(() => sent().judged > before.judged + 2 * 15, 'the packets of the stall and one more sent');
+			const after = sent();
+			expect(after.judged % 2).toBe(0);
+			// Of the 15 packets due within 300 ms, those due more than 40 ms before it ended (13 or more) left late, on both tracks.
+			expect(after.withheld - before.withheld).toBeGreaterThanOrEqual(2 * 12);
+			expect(after.withheld).toBeLessThanOrEqual(after.judged);
+			// The other kinds are not this pump's to count.
+			expect(stalls.counts.jitterFigures).toEqual({ judged: 0, withheld: 0 });
+		} finally {
+			await pump.close();
+			stalls.close();
+		}
 	});
 });
 
@@ -347,7 +392,7 @@ describe('round trips timed on a stalled loop', () => {
 		await new Promise((r) => setTimeout(r, jitter.lookBackMs));
 		expect(jitterAfterLook()).toEqual([0.1, 0.1, 0.5, 0.1, undefined]);
 		// Each look judged the three received figures; the process tells how many it left out.
-		expect(stalls.counts).toEqual({ roundTrips: { judged: 0, withheld: 0 }, jitterFigures: { judged: 9, withheld: 3 }, mediaRoundTrips: { judged: 0, withheld: 0 } });
+		expect(stalls.counts).toEqual({ roundTrips: { judged: 0, withheld: 0 }, jitterFigures: { judged: 9, withheld: 3 }, mediaRoundTrips: { judged: 0, withheld: 0 }, framesSentLate: { judged: 0, withheld: 0 } });
 	});
 
 	it('counts a viewer’s round trips as it counts a pair’s, and hands out a copy of the counts', async () => {

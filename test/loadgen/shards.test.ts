@@ -12,7 +12,7 @@ import { decidedKeepMs, lostAfterMs } from '../../collector/runs/RunCoordinator.
 import { CollectorClient } from '../../loadgen/CollectorClient.ts';
 import { LoadRun, type RunOutcome } from '../../loadgen/run/LoadRun.ts';
 import { buildSlots, slotsOfShard } from '../../loadgen/schedule/slots.ts';
-import { figureTotals, withheldCountsKey, withheldMetrics } from '../../protocol/metrics.ts';
+import { figureTotals, figureCountsKey, figureKindNames } from '../../protocol/metrics.ts';
 import { Scenario, type ScenarioInput } from '../../protocol/scenario.ts';
 import { startSfu, type Sfu } from '../../sfu/index.ts';
 import { removeDir } from '../helpers/tempDir.ts';
@@ -98,8 +98,8 @@ describe('a run of two shards', () => {
 		// Each shard's monitor stored its processes' final counts: the run view adds up both shards'.
 		const { generator } = await client.view('two-shards-verdict');
 		expect(new Set(generator.processes.map((p) => p.generatorId)).size).toBe(2);
-		for (const metric of withheldMetrics) {
-			const told = outcomes.map((o) => o[withheldCountsKey(metric)]!);
+		for (const metric of figureKindNames) {
+			const told = outcomes.map((o) => o[figureCountsKey(metric)]!);
 			expect(figureTotals(generator.processes, metric)).toEqual({ judged: told[0]!.judged + told[1]!.judged, withheld: told[0]!.withheld + told[1]!.withheld });
 		}
 		const state = await client.coordination('two-shards-verdict');

@@ -12,17 +12,18 @@ const noMedia = { mediaRoundTripsJudged: 0, mediaRoundTripsWithheld: 0 };
 
 function compared(
 	figures: { rtt: [number, number]; jitter: [number, number] },
-	options: { status?: RunStatus; statusReason?: string; withheld?: [number, number]; jitterWithheld?: [number, number] } = {},
+	options: { status?: RunStatus; statusReason?: string; withheld?: [number, number]; jitterWithheld?: [number, number]; framesSentLate?: [number, number] } = {},
 ): ComparedRun {
 	const [judged, withheld] = options.withheld ?? [0, 0];
 	const [jitterJudged, jitterWithheld] = options.jitterWithheld ?? [0, 0];
+	const [framesDue, framesSentLate] = options.framesSentLate ?? [0, 0];
 	return {
 		run: { runId: 'r', status: options.status ?? 'passed', statusReason: options.statusReason ?? '' },
 		summary: { metrics: metrics({ rtt_ms: stats(...figures.rtt), jitter_ms: stats(...figures.jitter) }) },
 		generator: {
 			processes: [
-				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld, jitterJudged, jitterWithheld, ...noMedia },
-				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0, jitterJudged: 0, jitterWithheld: 0, ...noMedia },
+				{ generatorId: 'g', role: 'lite', processId: 'lite-1', peakCpuPct: 50, peakLagMs: 5, saturatedSeconds: 0, roundTripsJudged: judged, roundTripsWithheld: withheld, jitterJudged, jitterWithheld, ...noMedia, framesDue, framesSentLate },
+				{ generatorId: 'g', role: 'browser', processId: 'browser-1', peakCpuPct: 50, peakLagMs: null, saturatedSeconds: 0, roundTripsJudged: 0, roundTripsWithheld: 0, jitterJudged: 0, jitterWithheld: 0, ...noMedia, framesDue: 0, framesSentLate: 0 },
 			],
 		},
 	};
@@ -96,5 +97,17 @@ describe('comparing two runs', () => {
 		const both = compareRuns(compared(base), compared(base, { withheld: [100, 20], jitterWithheld: [100, 20] }));
 		expect(both.doubts.map((d) => d.metric)).toEqual(['rtt_ms', 'jitter_ms']);
 		expect(compareRuns(compared(base, { jitterWithheld: [400, 40] }), compared(jumpier)).verdict).toBe('regression');
+	});
+
+	it('doubts jitter_ms when a run sent more than 1 in 100 of its frames late: its receivers measured the wait', () => {
+		const jumpier = { rtt: [20, 40] as [number, number], jitter: [5, 30] as [number, number] };
+		const late = compareRuns(compared(base), compared(jumpier, { framesSentLate: [9000, 180] }));
+		expect(late.doubts).toEqual([
+			{ side: 'B', metric: 'jitter_ms', text: expect.stringMatching(/^B's jitter_ms takes in 180 of 9000 frames and audio packets lite bots sent, late by more than 40 ms \(2\.0 %\): their own process stood still/) },
+		]);
+		expect(late.rows.filter((r) => r.doubted).map((r) => `${r.metric} ${r.stat}`)).toEqual(['jitter_ms p50', 'jitter_ms p95']);
+		expect(late.verdict).toBe('inconclusive');
+		// 1 in 100 or fewer: the regression stands.
+		expect(compareRuns(compared(base), compared(jumpier, { framesSentLate: [9000, 90] })).verdict).toBe('regression');
 	});
 });

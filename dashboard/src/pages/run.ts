@@ -1,6 +1,6 @@
 import type { DelayMatrix, FigureCounts, PeerList, RoomList, RunView, SeriesPoint, Timeseries } from '../../../protocol/api.ts';
 import type { RunCoordination } from '../../../protocol/shards.ts';
-import { figureCounts, figureTotals, metricCatalogue, seriesCharts, tooManyWithheld, withheldFiguresAdvice, withheldFiguresText, withheldMetrics, type MetricName, type WithheldMetric } from '../../../protocol/metrics.ts';
+import { figureCounts, figureTotals, metricCatalogue, seriesCharts, inDoubt, figureCountsAdvice, figureCountsText, figureKindNames, type MetricName, type FigureKind } from '../../../protocol/metrics.ts';
 import { api } from '../api.ts';
 import { barChart, destroyCharts, lineChart, palette, type Series } from '../charts.ts';
 import { $, canvas, card, message, statusBadge, withheldCell, withheldHeadings } from '../dom.ts';
@@ -110,9 +110,9 @@ function generatorTable(view: RunView): string {
 	const processes = view.generator.processes.filter((p) => p.role !== 'machine');
 	if (processes.length === 0) return '';
 	const withheldCells = (p: (typeof processes)[number]) =>
-		withheldMetrics.map((metric) => {
-			const { withheld, judged } = figureCounts(p, metric);
-			return `<td class="num">${withheldCell(withheld, judged)}</td>`;
+		figureKindNames.map((kind) => {
+			const { withheld, judged } = figureCounts(p, kind);
+			return `<td class="num">${withheldCell(kind, withheld, judged)}</td>`;
 		});
 	return `<section class="card"><h3>Load generator processes</h3><table class="generator"><thead><tr><th>generator</th><th>process</th><th>role</th><th class="num">peak CPU</th><th class="num">peak lag</th><th class="num">saturated</th>${withheldHeadings()}</tr></thead><tbody>${processes
 		.map(
@@ -121,14 +121,14 @@ function generatorTable(view: RunView): string {
 			<td class="num">${p.saturatedSeconds ? `<span class="badge invalid">${p.saturatedSeconds} s</span>` : '–'}</td>
 			${withheldCells(p).join('')}</tr>`,
 		)
-		.join('')}</tbody></table>${withheldMetrics.map((metric) => withheldNote(metric, figureTotals(processes, metric))).join('')}</section>`;
+		.join('')}</tbody></table>${figureKindNames.map((kind) => withheldNote(kind, figureTotals(processes, kind))).join('')}</section>`;
 }
 
-/** What the withheld figures mean for their metric, under the table. */
-function withheldNote(metric: WithheldMetric, { withheld, judged }: FigureCounts): string {
+/** What a kind's counts mean for its metric, under the table. */
+function withheldNote(kind: FigureKind, { withheld, judged }: FigureCounts): string {
 	if (judged === 0) return '';
-	const advice = tooManyWithheld(withheld, judged) ? ` ${escapeHtml(withheldFiguresAdvice(metric))}` : '';
-	return `<p class="note">${escapeHtml(withheldFiguresText(metric, withheld, judged))}${advice}</p>`;
+	const advice = inDoubt(kind, withheld, judged) ? ` ${escapeHtml(figureCountsAdvice(kind))}` : '';
+	return `<p class="note">${escapeHtml(figureCountsText(kind, withheld, judged))}${advice}</p>`;
 }
 
 function peersTable(peers: PeerList): string {

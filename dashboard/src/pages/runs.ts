@@ -1,7 +1,7 @@
 import { api } from '../api.ts';
 import { destroyCharts } from '../charts.ts';
 import { message, statusBadge, withheldCell, withheldHeadings } from '../dom.ts';
-import { withheldCountsKey, withheldMetrics } from '../../../protocol/metrics.ts';
+import { figureCountsKey, figureKindNames } from '../../../protocol/metrics.ts';
 import { dateTime, duration, escapeHtml } from '../format.ts';
 import type { Page } from './page.ts';
 
@@ -29,7 +29,7 @@ export const runsPage: Page = {
 					<td class="num">${run.participants}${run.plannedParticipants ? ` / ${run.plannedParticipants}` : ''}</td>
 					<td class="num">${duration(run.durationMs)}</td>
 					<td title="${escapeHtml(run.statusReason)}">${statusBadge(run.status)}</td>
-					${withheldMetrics.map((metric) => `<td class="num">${withheldCell(run[withheldCountsKey(metric)].withheld, run[withheldCountsKey(metric)].judged)}</td>`).join('')}
+					${figureKindNames.map((kind) => `<td class="num">${withheldCell(kind, run[figureCountsKey(kind)].withheld, run[figureCountsKey(kind)].judged)}</td>`).join('')}
 					<td>${verdict}</td>
 				</tr>`;
 			})
