@@ -95,6 +95,9 @@ export const lateFrameMs = 40;
  */
 const lateFramesWarning = 0.01;
 
+/** What a kind whose figures are withheld (left out of its metric) does to the metric, and when that puts it in doubt. */
+const withheldKind = { verb: 'leaves out', doubt: 'rests on fewer figures than were measured', warning: withheldFiguresWarning } as const;
+
 /**
  * The figures a lite-bot process's own stalls may have distorted, by kind, and what each kind
  * puts in doubt. Lite bots and viewers withhold a round trip or a jitter figure that a stall of
@@ -106,21 +109,18 @@ const lateFramesWarning = 0.01;
  * are, what the counted ones did to the metric (`verb`) and why, the share above which the metric
  * is in doubt (`warning`; the summary, the run view and a comparison then say so in red, and
  * `doubt` says what it means), and where a process's, a run's and a run's outcome's counts are
- * (`counts`: the key in WithheldFigures,
- * RunInfo and the run's outcome; `process`: a process's fields in the health telemetry and the
- * run view; `stored`: its columns in generator_samples). The lists of these fields and columns
- * are made from here; only the redaction allow-list, which pages bundle without zod, names them
- * again.
+ * (`counts`: the key in WithheldFigures, RunInfo and the run's outcome; `process`: a process's
+ * fields in the health telemetry and the run view; `stored`: its columns in generator_samples).
+ * The lists of these fields and columns are made from here; only the redaction allow-list, which
+ * pages bundle without zod, names them again.
  */
 const figureKindTable = {
 	rtt_ms: {
 		metric: 'rtt_ms',
 		column: 'RTT withheld',
 		figures: 'round trips lite bots and viewers timed',
-		verb: 'leaves out',
-		doubt: 'rests on fewer figures than were measured',
 		reason: 'their own process stood still while the answer was on its way, a wait of this machine, not of the network.',
-		warning: withheldFiguresWarning,
+		...withheldKind,
 		counts: 'roundTrips',
 		process: ['roundTripsJudged', 'roundTripsWithheld'],
 		stored: ['round_trips_judged', 'round_trips_withheld'],
@@ -129,10 +129,8 @@ const figureKindTable = {
 		metric: 'jitter_ms',
 		column: 'jitter withheld',
 		figures: 'jitter figures lite bots reported',
-		verb: 'leaves out',
-		doubt: 'rests on fewer figures than were measured',
 		reason: 'a stall of their own process may have grown them (packets that waited through it are stamped as they are read), a wait of this machine, not of the network.',
-		warning: withheldFiguresWarning,
+		...withheldKind,
 		counts: 'jitterFigures',
 		process: ['jitterJudged', 'jitterWithheld'],
 		stored: ['jitter_judged', 'jitter_withheld'],
@@ -141,10 +139,8 @@ const figureKindTable = {
 		metric: 'media_rtt_ms',
 		column: 'media RTT withheld',
 		figures: 'RTCP round trips of what lite bots sent',
-		verb: 'leaves out',
-		doubt: 'rests on fewer figures than were measured',
 		reason: 'their own process stood still while the receiver report was on its way, a wait of this machine, not of the network.',
-		warning: withheldFiguresWarning,
+		...withheldKind,
 		counts: 'mediaRoundTrips',
 		process: ['mediaRoundTripsJudged', 'mediaRoundTripsWithheld'],
 		stored: ['media_round_trips_judged', 'media_round_trips_withheld'],
