@@ -20,6 +20,8 @@ import { BotBench } from '../../loadgen/BotBench.ts';
 import type { BotDriver } from '../../loadgen/drivers.ts';
 import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
 import { treeCpuSeconds } from '../../loadgen/proc.ts';
+import type { WithheldFigures } from '../../protocol/api.ts';
+import { figureCountsKey, figureCountsText, figureKindNames, inDoubt } from '../../protocol/metrics.ts';
 import { Scenario, type NamedParticipantGroup } from '../../protocol/scenario.ts';
 import type { ParticipantEvent } from '../../protocol/telemetry.ts';
 import { parseCommandLine } from '../args.ts';
@@ -97,8 +99,33 @@ export interface Step {
 	botCpu: number;
 	lossPct: number | null;
 	rttP95Ms: number | null;
+	/** p95 of the receivers' interarrival jitter. */
+	jitterP95Ms: number | null;
 	/** Share of the lite bots' round trips in the step withheld because their own process stood still meanwhile. */
 	rttWithheldPct: number | null;
+	/** Share of the frames and audio packets lite bots had to send in the step that left late because their process stood still. */
+	framesLatePct: number | null;
+}
+
+/** The step's share of a count (judged and withheld between two readings), in percent, or null with nothing judged. */
+function stepShare(before: WithheldFigures, after: WithheldFigures, key: keyof WithheldFigures): number | null {
+	const judged = after[key].judged - before[key].judged;
+	return judged > 0 ? ((after[key].withheld - before[key].withheld) / judged) * 100 : null;
+}
+
+/**
+ * Why the bots' own stalls put this step's figures in doubt, if they do: so many round trips
+ * withheld, or frames sent late, that what the step measured is the bots' machine, not the SFU.
+ * The machine's CPU may never show it: a lite-bot process can stand still for a moment, again
+ * and again, while its core is busy on average for less than the monitor's threshold.
+ */
+export function stallsDoubt(before: WithheldFigures, after: WithheldFigures): string | undefined {
+	for (const kind of figureKindNames) {
+		const key = figureCountsKey(kind);
+		const [judged, withheld] = [after[key].judged - before[key].judged, after[key].withheld - before[key].withheld];
+		if (inDoubt(kind, withheld, judged)) return figureCountsText(kind, withheld, judged);
+	}
+	return undefined;
 }
 
 /** Ramps rooms of the mix onto one worker, step by step, until a limit; each step as it is measured goes to `status`. */
@@ -154,7 +181,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			await new Promise((r) => setTimeout(r, flags.mix === 'basic' ? 4000 : 8000));
 			const [load0] = await sfu.workerLoad();
 			const bot0 = botCpuSeconds();
-			const timed0 = lite.withheldFigures().roundTrips;
+			const counts0 = lite.withheldFigures();
 			saturatedNow = undefined;
 			const from = Date.now();
 			const t0 = performance.now();
@@ -163,17 +190,17 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			const seconds = (performance.now() - t0) / 1000;
 			await sender.flush();
 			await collector.flush();
-			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null }>(
+			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
 				`SELECT sumIf(lost_delta, direction = 'inbound') / greatest(1, sumIf(packets_delta + lost_delta, direction = 'inbound')) * 100 AS loss,
-					quantileExactIf(0.95)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt
+					quantileExactIf(0.95)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
+					quantileExactIf(0.95)(jitter_ms, direction = 'inbound' AND isNotNull(jitter_ms)) AS jitter
 				FROM callswarm.samples WHERE run_id = {run:String} AND ts >= fromUnixTimestamp64Milli(toInt64({from:Int64}))`,
 				{ run: runId, from },
 			);
 			const totals = sfu.totals();
-			const timed1 = lite.withheldFigures().roundTrips;
-			const timed = timed1.judged - timed0.judged;
+			const counts1 = lite.withheldFigures();
 			const step: Step = {
-				generatorSaturated: saturatedNow,
+				generatorSaturated: saturatedNow ?? stallsDoubt(counts0, counts1),
 				rooms,
 				participants: [...joined].filter((i) => !ended.has(i)).length,
 				consumers: totals.consumers,
@@ -182,11 +209,13 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				botCpu: (botCpuSeconds() - bot0) / seconds,
 				lossPct: q?.loss ?? null,
 				rttP95Ms: q?.rtt ?? null,
-				rttWithheldPct: timed > 0 ? ((timed1.withheld - timed0.withheld) / timed) * 100 : null,
+				jitterP95Ms: q?.jitter ?? null,
+				rttWithheldPct: stepShare(counts0, counts1, 'roundTrips'),
+				framesLatePct: stepShare(counts0, counts1, 'framesSentLate'),
 			};
 			steps.push(step);
 			status.done(
-				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms${step.rttWithheldPct ? ` (${step.rttWithheldPct.toFixed(1)} % of the bots' round trips withheld: their process stood still)` : ''}`,
+				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms${step.rttWithheldPct ? ` (${step.rttWithheldPct.toFixed(1)} % of the bots' round trips withheld: their process stood still)` : ''}, p95 jitter ${step.jitterP95Ms?.toFixed(1)} ms${step.framesLatePct ? ` (${step.framesLatePct.toFixed(2)} % of the bots' frames sent late)` : ''}`,
 			);
 			if (step.generatorSaturated) {
 				stopReason = `the load generator saturated first (${step.generatorSaturated}), with the SFU worker at ${(step.workerCpu * 100).toFixed(0)} % of its core: this machine's bots are the limit, not the SFU. Measure further with bots on other machines`;
@@ -229,6 +258,8 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			'loss %': s.lossPct === null ? '-' : +s.lossPct.toFixed(3),
 			'p95 RTT ms': s.rttP95Ms === null ? '-' : +s.rttP95Ms.toFixed(1),
 			'RTT withheld %': s.rttWithheldPct === null ? '-' : +s.rttWithheldPct.toFixed(1),
+			'p95 jitter ms': s.jitterP95Ms === null ? '-' : +s.jitterP95Ms.toFixed(1),
+			'frames sent late %': s.framesLatePct === null ? '-' : +s.framesLatePct.toFixed(2),
 			'bot cores': +s.botCpu.toFixed(2),
 			generator: s.generatorSaturated ? 'SATURATED' : 'ok',
 		})),

@@ -4,7 +4,7 @@
  * per worker core come from the worker's own CPU time. And its flags are checked by name.
  */
 import { describe, expect, it } from 'vitest';
-import { CapacityFlags, capacityCommand, measureCapacity } from '../../cli/commands/capacity.ts';
+import { CapacityFlags, capacityCommand, measureCapacity, stallsDoubt } from '../../cli/commands/capacity.ts';
 import { StatusLine } from '../../cli/status.ts';
 import { InputError } from '../../protocol/issues.ts';
 
@@ -25,6 +25,26 @@ describe('callswarm capacity --mix large-room', () => {
 		expect(step!.forwarding).toBeGreaterThanOrEqual(14);
 		expect(step!.forwarding).toBeLessThanOrEqual(15);
 		expect(step!.workerCpu).toBeGreaterThan(0);
+		// Every viewer hears and sees the two publishers: its jitter is measured. The lite camera kept time, or said how far it did not.
+		expect(step!.jitterP95Ms).toBeGreaterThanOrEqual(0);
+		expect(step!.framesLatePct).toBeGreaterThanOrEqual(0);
+		expect(step!.framesLatePct).toBeLessThanOrEqual(100);
+	});
+
+	it("takes a step whose lite bots sent frames late or withheld round trips as the load generator's limit, not the SFU's", () => {
+		const counts = (roundTrips: [number, number], framesSentLate: [number, number]) => ({
+			roundTrips: { judged: roundTrips[0], withheld: roundTrips[1] },
+			jitterFigures: { judged: 0, withheld: 0 },
+			mediaRoundTrips: { judged: 0, withheld: 0 },
+			framesSentLate: { judged: framesSentLate[0], withheld: framesSentLate[1] },
+		});
+		const before = counts([100, 5], [10_000, 500]);
+		// What came before the step does not count: 50 of 5 000 frames due in the step (1 %) is not above 1 in 100.
+		expect(stallsDoubt(before, counts([200, 10], [15_000, 550]))).toBeUndefined();
+		expect(stallsDoubt(before, counts([200, 10], [15_000, 551]))).toMatch(/^jitter_ms takes in 51 of 5000 frames and audio packets lite bots sent, late by more than 40 ms \(1\.0 %\)/);
+		// Round trips withheld: more than a tenth of the step's.
+		expect(stallsDoubt(before, counts([200, 16], [15_000, 500]))).toMatch(/^rtt_ms leaves out 11 of 100 round trips/);
+		expect(stallsDoubt(before, counts([100, 5], [10_000, 500]))).toBeUndefined();
 	});
 
 	it('names a flag that does not fit the mix', async () => {
