@@ -4,7 +4,8 @@
  * capture: one implementation), redacted in the page, batched, gzipped where the browser can,
  * and posted to the collector with the app's ingest key. On page hide, what is left goes with
  * sendBeacon. Call and user ids are SHA-256 hashed in the page; the collector keys them again
- * with the app's secret salt.
+ * with the app's secret salt. Each request says when it was sent, by the device's clock: the
+ * collector corrects the times of a device whose clock is far off.
  *
  *   import { monitor } from 'https://collector.example.com/sdk/callswarm.js';
  *   const session = await monitor({ collector: 'https://collector.example.com', appId: 'acme',
@@ -171,7 +172,8 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 		const payload = compressed ?? body;
 		const size = compressed ? compressed.size : body.length;
 		try {
-			const response = await fetch(url, {
+			// Stamped on every attempt: the collector corrects the times of a device whose clock is far off.
+			const response = await fetch(`${url}?sentAt=${Date.now()}`, {
 				method: 'POST',
 				headers: { 'content-type': 'application/json', [ingestKeyHeader]: options.key, ...(compressed ? { 'content-encoding': 'gzip' } : {}) },
 				body: payload,
@@ -227,7 +229,7 @@ export async function monitor(input: MonitorOptions): Promise<MonitorSession> {
 		if (stopped || !sampled) return;
 		const body = nextBody();
 		const bodies = [...queue.splice(0), ...(body ? [body] : [])];
-		const beaconUrl = `${url}?key=${encodeURIComponent(options.key)}`;
+		const beaconUrl = `${url}?key=${encodeURIComponent(options.key)}&sentAt=${Date.now()}`;
 		for (const b of bodies) {
 			if (!navigator.sendBeacon?.(beaconUrl, new Blob([b], { type: 'text/plain' }))) queue.push(b);
 		}

@@ -52,7 +52,7 @@ import {
 } from './apps.ts';
 import { appTelemetryPath } from './sdk.ts';
 import { AbortRequest, RunCoordination, ShardParams, ShardReport } from './shards.ts';
-import { TelemetryResponse } from './telemetry.ts';
+import { TelemetryQuery, TelemetryResponse } from './telemetry.ts';
 
 export interface Endpoint {
 	method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -65,7 +65,7 @@ export interface Endpoint {
 }
 
 export const collectorEndpoints = {
-	telemetry: { method: 'POST', path: '/v1/telemetry', response: TelemetryResponse },
+	telemetry: { method: 'POST', path: '/v1/telemetry', query: TelemetryQuery, response: TelemetryResponse },
 	/** The collector's clock: senders on other machines measure their offset to it (end-to-end delay across shards). */
 	time: { method: 'GET', path: '/v1/time', response: z.object({ now: z.number() }) },
 	registerRun: { method: 'PUT', path: '/v1/runs/:runId', params: RunParams, body: RunUpsert, response: RunInfo },
@@ -97,7 +97,7 @@ export const collectorEndpoints = {
 	keys: { method: 'GET', path: '/v1/apps/:appId/keys', params: AppParams, response: AppKeyList },
 	revokeKey: { method: 'DELETE', path: '/v1/apps/:appId/keys/:keyId', params: KeyParams, response: AppKeyInfo },
 	/** An ingest key (header `x-callswarm-key` or `?key=`), not the run token; CORS for the app's origins. */
-	appTelemetry: { method: 'POST', path: appTelemetryPath, params: AppParams, response: AppTelemetryResponse },
+	appTelemetry: { method: 'POST', path: appTelemetryPath, params: AppParams, query: TelemetryQuery, response: AppTelemetryResponse },
 	appView: { method: 'GET', path: '/v1/apps/:appId/view', params: AppParams, query: AppViewQuery, response: AppView },
 	createAlert: { method: 'POST', path: '/v1/apps/:appId/alerts', params: AppParams, body: AlertRuleCreate, response: AlertRule },
 	alerts: { method: 'GET', path: '/v1/apps/:appId/alerts', params: AppParams, response: AlertList },

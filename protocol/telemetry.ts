@@ -145,6 +145,36 @@ export const TelemetryRequest = z.object({
 });
 export type TelemetryRequestInput = z.input<typeof TelemetryRequest>;
 
+/**
+ * The query of both telemetry routes. `sentAt`: when the sender sent this request, by its own
+ * clock, set again on every attempt (not when its batches were made): with it, the collector
+ * corrects the times of a sender whose clock is far off its own (senderClockShift).
+ */
+export const TelemetryQuery = z.object({
+	sentAt: z.string().regex(/^\d{1,16}$/, 'must be epoch milliseconds').transform(Number).pipe(EpochMs).optional(),
+});
+
+/**
+ * A sender's clock no further than this from the collector's is taken as right: the gap between
+ * `sentAt` and the request's arrival is also its time in transit (a slow upload from a phone, a
+ * collector's queue), which no correction may add to right times. A clock further off than any
+ * request takes (a device set by hand, to another time zone, or never set) is corrected.
+ */
+export const clockToleranceMs = 60_000;
+
+/** How much to add to a request's times: the collector's clock less the sender's, when that is beyond the tolerance; else 0. */
+export function senderClockShift(sentAt: number | undefined, receivedAt: number): number {
+	if (sentAt === undefined) return 0;
+	const behind = receivedAt - sentAt;
+	return Math.abs(behind) > clockToleranceMs ? behind : 0;
+}
+
+/** Moves a batch's snapshot, baseline and event times by `shiftMs` (in place): its times by the collector's clock. */
+export function shiftBatchTimes(batch: { snapshots: Array<{ ts: number }>; baseline: Array<{ ts: number }>; events: Array<{ ts: number }> }, shiftMs: number): void {
+	if (shiftMs === 0) return;
+	for (const list of [batch.snapshots, batch.baseline, batch.events]) for (const item of list) item.ts += shiftMs;
+}
+
 export const TelemetryResponse = z.object({
 	accepted: z.number().int(),
 	duplicates: z.number().int(),
@@ -153,6 +183,8 @@ export const TelemetryResponse = z.object({
 	rejected: z.array(
 		z.object({ batchId: z.string(), path: z.string(), message: z.string() }),
 	),
+	/** The sender's clock was this far behind the collector's (ms; negative: ahead), beyond the tolerance: every time of the request was moved by it. */
+	clockShiftMs: z.number().int().optional(),
 });
 export type TelemetryResponse = z.infer<typeof TelemetryResponse>;
 

@@ -17,6 +17,8 @@ export interface BatchWorkerJob {
 	body: Uint8Array;
 	/** A page's request (the monitoring SDK's) rather than the load generator's. */
 	app?: AppJob;
+	/** Added to every time of the request: its sender's clock is this far behind the collector's (senderClockShift). */
+	clockShiftMs?: number;
 }
 
 /** The app a page's request was posted for (its ingest key already checked), and the request's user agent. */
@@ -93,7 +95,7 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 	}
 
 	/** Parses, validates and prepares one request body (400 as an HttpError naming the field). */
-	run(body: Buffer, app?: AppJob): Promise<WorkedBody> {
+	run(body: Buffer, { app, clockShiftMs = 0 }: { app?: AppJob; clockShiftMs?: number } = {}): Promise<WorkedBody> {
 		if (this.#closed) return Promise.reject(new Error('the ingest workers are closed'));
 		const slot = this.#slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
 		const id = this.#nextId++;
@@ -101,7 +103,7 @@ export class BatchWorkers extends EventEmitter<BatchWorkersEvents> {
 			slot.pending.set(id, { resolve, reject });
 			// A body in a memory block of its own moves to the worker instead of being copied there (nothing
 			// here reads it again); a small one shares Node's pool block with other buffers, so it is copied.
-			slot.worker.postMessage({ id, body, ...(app ? { app } : {}) } satisfies BatchWorkerJob, ownsItsMemory(body) ? [body.buffer] : []);
+			slot.worker.postMessage({ id, body, ...(app ? { app } : {}), ...(clockShiftMs ? { clockShiftMs } : {}) } satisfies BatchWorkerJob, ownsItsMemory(body) ? [body.buffer] : []);
 		});
 	}
 

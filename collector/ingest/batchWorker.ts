@@ -10,7 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import secureJson from 'secure-json-parse';
 import { AppTelemetryBatch, AppTelemetryRequest } from '../../protocol/apps.ts';
-import { TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
+import { shiftBatchTimes, TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
 import { translateAppBatch, type AppBatch } from '../apps/AppBatch.ts';
 import { HttpError } from '../http.ts';
 import { Normalizer } from '../normalize/Normalizer.ts';
@@ -22,12 +22,17 @@ const { defaults, keepRawReports } = workerData as BatchWorkerData;
 const preparer = new BatchPreparer(new Normalizer(defaults), keepRawReports);
 
 /** The request's batches as the collector stores them: a page's translated, the load generator's as sent. */
-function batchesOf(value: unknown, app: AppJob | undefined): { batches: RememberedBatch[]; notSampled: number } {
-	if (!app) return { batches: parseBatches(value, TelemetryBatch, TelemetryRequest).map((batch) => ({ batch })), notSampled: 0 };
+function batchesOf(value: unknown, app: AppJob | undefined, clockShiftMs: number): { batches: RememberedBatch[]; notSampled: number } {
+	if (!app) {
+		const batches = parseBatches(value, TelemetryBatch, TelemetryRequest);
+		for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
+		return { batches: batches.map((batch) => ({ batch })), notSampled: 0 };
+	}
 	const now = Date.now();
 	const batches: AppBatch[] = [];
 	let notSampled = 0;
 	for (const batch of parseBatches(value, AppTelemetryBatch, AppTelemetryRequest)) {
+		shiftBatchTimes(batch, clockShiftMs);
 		const translated = translateAppBatch(app.row, batch, app.userAgent, now);
 		if (translated) batches.push(translated);
 		else notSampled++;
@@ -35,7 +40,7 @@ function batchesOf(value: unknown, app: AppJob | undefined): { batches: Remember
 	return { batches, notSampled };
 }
 
-parentPort!.on('message', ({ id, body, app }: BatchWorkerJob) => {
+parentPort!.on('message', ({ id, body, app, clockShiftMs = 0 }: BatchWorkerJob) => {
 	let result: BatchWorkerResult;
 	try {
 		const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
@@ -47,7 +52,7 @@ parentPort!.on('message', ({ id, body, app }: BatchWorkerJob) => {
 		} catch {
 			throw new HttpError(400, 'bad_json', 'Body is not valid JSON');
 		}
-		const { batches, notSampled } = batchesOf(value, app);
+		const { batches, notSampled } = batchesOf(value, app, clockShiftMs);
 		const worked: WorkedBody = { prepared: [], remembered: [], notSampled };
 		for (const { batch, options, call } of batches) {
 			if (batch.baseline.length === 0) {

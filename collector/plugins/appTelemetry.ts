@@ -8,7 +8,8 @@ import type { AppRegistry } from '../apps/AppRegistry.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { BatchWorkers } from '../ingest/BatchWorkers.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
-import { parseBatches, storeTelemetry } from './telemetry.ts';
+import { shiftBatchTimes } from '../../protocol/telemetry.ts';
+import { clockShiftOf, parseBatches, storeTelemetry, withClockShift } from './telemetry.ts';
 
 /** The path ingest keys and CORS apply to; the app id is its second part. */
 const telemetryPath = /^\/v1\/apps\/([^/?]+)\/telemetry(?:\?|$)/;
@@ -20,7 +21,8 @@ const bodyLimit = 2 * 1024 * 1024;
  * POST /v1/apps/:appId/telemetry: what the monitoring SDK posts from real users' pages. It
  * takes the app's ingest key (header, or `?key=` for sendBeacon, which cannot set headers),
  * never the run token, and answers cross-origin requests only from the app's own origins. A
- * `text/plain` body is JSON too: sendBeacon sends it without a preflight. With ingest workers,
+ * `text/plain` body is JSON too: sendBeacon sends it without a preflight. `?sentAt=` corrects a
+ * device whose clock is far off (TelemetryQuery). With ingest workers,
  * the body goes to one as bytes once its key is checked, as the load generator's do.
  */
 export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppIngest; registry: AppRegistry; workers?: BatchWorkers }> = async (
@@ -66,12 +68,14 @@ export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppI
 		const owner = registry.verify(appId, key);
 		if (!owner) throw new HttpError(401, 'unauthorized', `send a valid, unrevoked ingest key of app ${appId} (header ${ingestKeyHeader} or ?key=)`);
 		const userAgent = request.headers['user-agent'];
-		const response = await storeTelemetry(request, ingest, async () =>
-			workers
-				? apps.acceptWorked(await workers.run(request.body as Buffer, { row: owner, userAgent }))
-				: apps.accept(owner, parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest), userAgent),
-		);
-		return reply.code(202).send(response);
+		const clockShiftMs = clockShiftOf(request);
+		const response = await storeTelemetry(request, ingest, async () => {
+			if (workers) return apps.acceptWorked(await workers.run(request.body as Buffer, { app: { row: owner, userAgent }, clockShiftMs }));
+			const batches = parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest);
+			for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
+			return apps.accept(owner, batches, userAgent);
+		});
+		return reply.code(202).send(withClockShift(response, clockShiftMs));
 	});
 };
 

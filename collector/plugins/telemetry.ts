@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
+import { senderClockShift, shiftBatchTimes, TelemetryBatch, TelemetryQuery, TelemetryRequest } from '../../protocol/telemetry.ts';
 import { collectorEndpoints } from '../../protocol/endpoints.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { BatchWorkers } from '../ingest/BatchWorkers.ts';
@@ -16,8 +16,13 @@ import { isDiskFull } from '../ingest/Journal.ts';
 export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; workers?: BatchWorkers }> = async (app, { ingest, workers }) => {
 	if (!workers) {
 		app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
-			const response = await storeTelemetry(request, ingest, () => ingest.accept(parseBatches(request.body, TelemetryBatch, TelemetryRequest)));
-			return reply.code(202).send(response);
+			const clockShiftMs = clockShiftOf(request);
+			const response = await storeTelemetry(request, ingest, () => {
+				const batches = parseBatches(request.body, TelemetryBatch, TelemetryRequest);
+				for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
+				return ingest.accept(batches);
+			});
+			return reply.code(202).send(withClockShift(response, clockShiftMs));
 		});
 		return;
 	}
@@ -25,13 +30,28 @@ export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; workers?: Bat
 	app.removeContentTypeParser('application/json');
 	app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 	app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
+		const clockShiftMs = clockShiftOf(request);
 		const response = await storeTelemetry(request, ingest, async () => {
-			const { prepared, remembered } = await workers.run(request.body as Buffer);
+			const { prepared, remembered } = await workers.run(request.body as Buffer, { clockShiftMs });
 			return ingest.acceptPrepared([...prepared, ...remembered.map(({ batch }) => ingest.prepare({ batch }))]);
 		});
-		return reply.code(202).send(response);
+		return reply.code(202).send(withClockShift(response, clockShiftMs));
 	});
 };
+
+/**
+ * How far the request's times are to be moved: its sender's clock against the collector's, as
+ * the request arrived (400 naming `sentAt` when it is not a time).
+ */
+export function clockShiftOf(request: FastifyRequest): number {
+	const receivedAt = Date.now();
+	return senderClockShift(parseRequest(TelemetryQuery, request.query, 'query').sentAt, receivedAt);
+}
+
+/** A telemetry reply, saying by how much its times were moved when they were. */
+export function withClockShift<R extends object>(response: R, clockShiftMs: number): R & { clockShiftMs?: number } {
+	return clockShiftMs === 0 ? response : { ...response, clockShiftMs };
+}
 
 /** A request body of one batch, or `{ batches: [...] }`: 400 naming the field when it is neither. */
 export function parseBatches<B extends z.ZodType, R extends z.ZodType<{ batches: Array<z.output<B>> }>>(body: unknown, batch: B, request: R): Array<z.output<B>> {

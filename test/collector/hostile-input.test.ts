@@ -137,6 +137,49 @@ describe('times spread over many days', () => {
 		await stillStores('run-days');
 	});
 
+	it("moves a sender's times onto the collector's clock when it says when it sent (?sentAt=) and its clock is more than a minute off", async () => {
+		const recv = chromiumFixture().snapshots.find((s) => s.pc === 'recv')!;
+		const stored = async (peer: string) =>
+			(await collector.store.query<{ ts: number }>(`SELECT toUnixTimestamp64Milli(ts) AS ts FROM callswarm.samples WHERE run_id = 'run-clock' AND peer_id = {peer:String} ORDER BY ts`, { peer })).map((r) => Number(r.ts));
+		// A device 3 days ahead: without sentAt every time is refused (the test above); with it, all are taken.
+		for (const [peer, offset] of [['ahead', 3 * day], ['behind', -2 * 3_600_000], ['near', 30_000]] as const) {
+			const now = Date.now();
+			const real = [now - 4000, now - 2000];
+			const events = [{ type: 'join' as const, ts: real[0]! + offset }];
+			const reply = await post(collector.url, batch('run-clock', peer, real.map((ts) => ({ ...recv, ts: ts + offset })), events), { query: `sentAt=${Date.now() + offset}` });
+			expect(reply.status, peer).toBe(202);
+			expect(reply.body.rejected, peer).toEqual([]);
+			await collector.flush();
+			const times = await stored(peer);
+			expect(times, peer).toHaveLength(2 * recv.stats.filter((s) => s.type === 'inbound-rtp').length);
+			if (peer === 'near') {
+				// Within a minute the gap may be the request's time in transit: the times stay as sent.
+				expect(reply.body.clockShiftMs).toBeUndefined();
+				expect(times[0]).toBe(real[0]! + offset);
+				continue;
+			}
+			// Moved by the clock's offset and the request's time in transit (a few ms here, never more than the tolerance).
+			const shift = reply.body.clockShiftMs as number;
+			expect(shift + offset, peer).toBeGreaterThanOrEqual(0);
+			expect(shift + offset, peer).toBeLessThan(5000);
+			expect(times[0]! - real[0]!, peer).toBe(shift + offset);
+			expect(times.at(-1)! - real[1]!, peer).toBe(shift + offset);
+		}
+		const events = await collector.store.query<{ ts: number }>(`SELECT toUnixTimestamp64Milli(ts) AS ts FROM callswarm.events WHERE run_id = 'run-clock' AND peer_id = 'ahead'`);
+		expect(Math.abs(Number(events[0]!.ts) - Date.now())).toBeLessThan(60_000);
+		await stillStores('run-clock');
+	});
+
+	it('refuses a sentAt that is not a time with 400 naming it', async () => {
+		const recv = chromiumFixture().snapshots.find((s) => s.pc === 'recv')!;
+		for (const sentAt of ['soon', '-5', '1e15', String(1e18)]) {
+			const reply = await post(collector.url, batch('run-clock-bad', 'p0', [{ ...recv, ts: Date.now() }]), { query: `sentAt=${sentAt}` });
+			expect(reply.status, sentAt).toBe(400);
+			expect(reply.body.issues, sentAt).toEqual([expect.objectContaining({ path: 'sentAt', message: expect.stringContaining('epoch milliseconds') })]);
+		}
+		await stillStores('run-clock-bad');
+	});
+
 	it('stores rows falling on 150 different days in one insert (ClickHouse refuses more than 100 partitions by default)', async () => {
 		const writer = new RowBinaryWriter(1 << 16);
 		const base = Object.fromEntries(sampleColumns.map((c) => [c.name, c.type.includes('String') ? '' : 1]));

@@ -53,9 +53,9 @@ export function batch(
 	};
 }
 
-export async function post(url: string, body: unknown, init: { gzip?: boolean; headers?: Record<string, string> } = {}) {
+export async function post(url: string, body: unknown, init: { gzip?: boolean; headers?: Record<string, string>; query?: string } = {}) {
 	const json = typeof body === 'string' ? body : JSON.stringify(body);
-	const response = await fetch(`${url}/v1/telemetry`, {
+	const response = await fetch(`${url}/v1/telemetry${init.query ? `?${init.query}` : ''}`, {
 		method: 'POST',
 		headers: {
 			'content-type': 'application/json',

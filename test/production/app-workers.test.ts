@@ -38,9 +38,9 @@ async function withCollector<T>(ingestWorkers: number, use: (collector: Collecto
 	}
 }
 
-/** The first call id of a prefix that is (or is not) in the app's monitored half. */
-function callId(sampled: boolean): string {
-	for (let i = 0; ; i++) if (callSampledIn(edgeHashed(appId, `call-${i}`), 0.5) === sampled) return `call-${i}`;
+/** The first call id of a prefix (after `call-${after}`) that is (or is not) in the app's monitored half. */
+function callId(sampled: boolean, after = -1): string {
+	for (let i = after + 1; ; i++) if (callSampledIn(edgeHashed(appId, `call-${i}`), 0.5) === sampled) return `call-${i}`;
 }
 
 /** Two participants' pages, a batch per snapshot; each session's first batch has no baseline (normalised where the counters are remembered). */
@@ -67,9 +67,10 @@ function pageBatches(call: string): Array<{ user: string; batch: AppTelemetryBat
 	);
 }
 
-async function postPage(collector: Collector, key: string, body: string, type: 'application/json' | 'text/plain' = 'application/json') {
+async function postPage(collector: Collector, key: string, body: string, type: 'application/json' | 'text/plain' = 'application/json', sentAt?: string) {
 	// text/plain is what sendBeacon posts: its key is in the query.
-	const url = `${collector.url}/v1/apps/${appId}/telemetry${type === 'text/plain' ? `?key=${key}` : ''}`;
+	const query = new URLSearchParams({ ...(type === 'text/plain' ? { key } : {}), ...(sentAt === undefined ? {} : { sentAt }) }).toString();
+	const url = `${collector.url}/v1/apps/${appId}/telemetry${query ? `?${query}` : ''}`;
 	const response = await fetch(url, { method: 'POST', headers: { 'content-type': type, ...(type === 'text/plain' ? {} : { [ingestKeyHeader]: key }) }, body });
 	return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -115,15 +116,48 @@ async function run(ingestWorkers: number) {
 			unsigned: (await postPage(collector, `csk_00000000_${'0'.repeat(40)}`, JSON.stringify({ batches: [batch] }))).status,
 			noCall: await postPage(collector, key, JSON.stringify({ batches: [{ ...batch, batchId: 'bad-batch-1', callId: '' }] })),
 			notJson: await postPage(collector, key, '{"batches": [', 'text/plain'),
+			badSentAt: await postPage(collector, key, JSON.stringify({ batches: [{ ...batch, batchId: 'bad-sent-at' }] }), 'text/plain', 'yesterday'),
 			goodAfter: await postPage(collector, key, JSON.stringify({ batches: [{ ...batch, batchId: 'good-after-bad' }] })),
 		};
-		return { workers: workers?.size ?? 0, requestsInWorkers: ran?.mock.calls.length ?? 0, requests: answers.length + 5, answers, resent, bad, rows: await callRows(collector, sampled), sampled };
+		// A device whose clock is 3 days ahead, its batches dated by it: sentAt moves them onto the collector's clock.
+		const skewed = await Promise.all(
+			clockAheadPages.map(async ({ batch: page }) =>
+				postPage(collector, key, JSON.stringify({ batches: [page] }), 'text/plain', String(Date.now() + clockAheadMs)),
+			),
+		);
+		const app = collector.production.registry.get(appId)!;
+		await collector.flush();
+		const [stored] = await collector.store.query<{ first: number; last: number; n: number }>(
+			'SELECT toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last, count() AS n FROM callswarm.samples WHERE run_id = {runId:String}',
+			{ runId: collector.production.registry.callKey(app, skewedCall) },
+		);
+		return {
+			workers: workers?.size ?? 0,
+			requestsInWorkers: ran?.mock.calls.length ?? 0,
+			requests: answers.length + 6 + skewed.length,
+			answers,
+			resent,
+			bad,
+			skewed: { answers: skewed, first: Number(stored!.first), last: Number(stored!.last), samples: Number(stored!.n) },
+			rows: await callRows(collector, sampled),
+			sampled,
+		};
 	});
 }
 
 // Both collectors get the very same requests.
 const sampled = callId(true);
 const pages = pageBatches(sampled);
+const clockAheadMs = 3 * 86_400_000;
+const skewedCall = callId(true, Number(sampled.slice('call-'.length)));
+const clockAheadPages = pageBatches(skewedCall)
+	.filter(({ user }) => user === 'alice')
+	.map(({ batch }) => {
+		const ahead = <T extends { ts: number }>(list: T[] | undefined): T[] => (list ?? []).map((item) => ({ ...item, ts: item.ts + clockAheadMs }));
+		return { batch: { ...batch, batchId: `clock-ahead-${batch.batchId}`, snapshots: ahead(batch.snapshots), baseline: ahead(batch.baseline), events: ahead(batch.events) } };
+	});
+/** Alice's times as her clock would have given them were it right. */
+const clockAheadTimes = pageBatches(skewedCall).filter(({ user }) => user === 'alice').flatMap(({ batch }) => (batch.snapshots ?? []).map((s) => s.ts));
 
 describe('the monitoring SDK route in ingest worker threads', () => {
 	let inline: Awaited<ReturnType<typeof run>>;
@@ -136,8 +170,8 @@ describe('the monitoring SDK route in ingest worker threads', () => {
 	it('stores the same rows and answers the same as the collector’s own thread', () => {
 		expect(inline.workers).toBe(0);
 		expect(threaded.workers).toBe(1);
-		// Every request with a valid key went through the worker (the unsigned one is refused before).
-		expect(threaded.requestsInWorkers).toBe(threaded.requests - 1);
+		// Every request with a valid key and query went through the worker (the unsigned one and the bad sentAt are refused before).
+		expect(threaded.requestsInWorkers).toBe(threaded.requests - 2);
 		for (const answer of threaded.answers) {
 			expect(answer.status).toBe(202);
 			expect(answer.body).toMatchObject({ accepted: 1, duplicates: 0, notSampled: answer.batches - 1, rejected: [] });
@@ -163,7 +197,27 @@ describe('the monitoring SDK route in ingest worker threads', () => {
 		expect(threaded.bad.unsigned).toBe(401);
 		expect(threaded.bad.noCall).toMatchObject({ status: 400, body: { error: 'bad_request', issues: [{ path: 'batches[0].callId' }] } });
 		expect(threaded.bad.notJson).toMatchObject({ status: 400, body: { error: 'bad_json' } });
+		expect(threaded.bad.badSentAt).toMatchObject({ status: 400, body: { error: 'bad_request', issues: [{ path: 'sentAt' }] } });
 		expect(threaded.bad.goodAfter).toMatchObject({ status: 202, body: { accepted: 1 } });
 		expect({ ...threaded.bad, notJson: threaded.bad.notJson.status }).toEqual({ ...inline.bad, notJson: inline.bad.notJson.status });
+	});
+
+	it("moves the times of a device whose clock is far off onto the collector's clock, in the worker as on the collector's own thread", () => {
+		const [first, last] = [Math.min(...clockAheadTimes), Math.max(...clockAheadTimes)];
+		for (const { skewed } of [inline, threaded]) {
+			expect(skewed.samples, JSON.stringify(skewed.answers)).toBeGreaterThan(10);
+			for (const answer of skewed.answers) {
+				expect(answer).toMatchObject({ status: 202, body: { accepted: 1, rejected: [] } });
+				// The clock's 3 days back, less the request's time in transit (a few ms here).
+				const shift = answer.body.clockShiftMs as number;
+				expect(shift + clockAheadMs).toBeGreaterThanOrEqual(0);
+				expect(shift + clockAheadMs).toBeLessThan(5000);
+			}
+			// Stored where a right clock would have put them, give or take the time in transit.
+			expect(skewed.first - first).toBeGreaterThanOrEqual(0);
+			expect(skewed.first - first).toBeLessThan(5000);
+			expect(skewed.last - last).toBeGreaterThanOrEqual(0);
+			expect(skewed.last - last).toBeLessThan(5000);
+		}
 	});
 });
