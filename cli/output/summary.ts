@@ -1,6 +1,7 @@
 import type { FigureCounts, MetricSummary, ThresholdResult } from '../../protocol/api.ts';
 import { figureCountsAdvice, figureCountsKey, figureCountsText, figureKindNames, inDoubt, metricCatalogue, type FigureKind, type MetricName } from '../../protocol/metrics.ts';
 import { formatDuration } from '../../protocol/durations.ts';
+import type { BotCost } from '../../loadgen/health/BotCostMeter.ts';
 import type { RunOutcome } from '../../loadgen/run/LoadRun.ts';
 
 const color = (code: number) => (text: string) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -71,11 +72,47 @@ export function renderSummary(outcome: RunOutcome): string {
 			: []),
 		`duration ${formatDuration(outcome.endedAt - outcome.startedAt)}, participants ${p.joined} joined of ${p.attempted} (${p.failed} failed to join, ${p.dropped} dropped), peak ${p.peakActive} in calls`,
 		...figureKindNames.flatMap((kind) => withheldFigures(kind, outcome[figureCountsKey(kind)])),
+		...botCostsLine(outcome.botCosts),
 		'',
 	];
 	const failed = thresholds.filter((t) => !t.ok).length;
 	const footer = ['', thresholds.length ? `thresholds: ${thresholds.length - failed} passed, ${failed} failed` : 'no thresholds'];
 	return [...header, ...lines, ...footer].join('\n');
+}
+
+/**
+ * An estimate off the measured cost by more than this share of it is said out loud: the next
+ * preflight on this machine will be off by as much.
+ */
+const estimateOffShare = 0.2;
+
+/**
+ * What each bot kind cost this machine, beside what the preflight expected: `browser bots 0.310
+ * core each (4 at most in calls; the preflight expected 0.250, 19 % too little)`. In red with
+ * advice where, all kinds at their peaks together, it expected too little by more than a fifth:
+ * its verdict on whether a run fits the machine was then too kind. (A kind alone may be off
+ * further: a few light lite bots carry their processes' own work.)
+ */
+export function botCostsLine(costs: readonly BotCost[]): string[] {
+	if (costs.length === 0) return [];
+	const names: Record<BotCost['role'], string> = { browser: 'browser bots', lite: 'lite bots and viewers' };
+	const off = (estimated: number, measured: number) => (estimated - measured) / measured;
+	const parts = costs.map(({ role, peak, coresEach, estimatedCoresEach: estimated }) => {
+		const measured = `${names[role]} ${coresEach.toFixed(3)} core each (${peak} at most in calls`;
+		if (estimated === null || coresEach <= 0) return `${measured})`;
+		const gap = off(estimated, coresEach);
+		return `${measured}; the preflight expected ${estimated.toFixed(3)}${Math.abs(gap) > estimateOffShare ? `, ${Math.round(Math.abs(gap) * 100)} % too ${gap < 0 ? 'little' : 'much'}` : ''})`;
+	});
+	const estimated = costs.filter((c) => c.estimatedCoresEach !== null);
+	const atPeaks = (each: (c: BotCost) => number) => estimated.reduce((n, c) => n + each(c) * c.peak, 0);
+	const measuredTotal = atPeaks((c) => c.coresEach);
+	const under = measuredTotal > 0 && off(atPeaks((c) => c.estimatedCoresEach!), measuredTotal) < -estimateOffShare;
+	const line = `bots on this machine, their processes' CPU over their time in calls: ${parts.join(', ')}`;
+	return [
+		under
+			? `${line}. ${red("The preflight expects too little of this machine's bots: plan fewer per machine than it allows (--shard), or measure their costs here (npm run bench:bots, bench:lite).")}`
+			: dim(line),
+	];
 }
 
 /** The figures of a kind the generator's own stalls distorted: left out of their metric, or taken in by it. */

@@ -11,6 +11,7 @@ import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions 
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
+import { BotCostMeter, type BotCost, type BotRole } from '../health/BotCostMeter.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { FigureCounts } from '../../protocol/api.ts';
 import { sumWithheld } from '../../protocol/metrics.ts';
@@ -19,6 +20,7 @@ import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
+import { estimate, estimatedCoresEach } from '../sizing/preflight.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { ShardLink } from './ShardLink.ts';
 import { SpeakerTurns } from './SpeakerTurns.ts';
@@ -109,6 +111,8 @@ export interface RunOutcome {
 	mediaRoundTrips: FigureCounts | undefined;
 	/** The frames and audio packets its lite bots sent, and how many left late enough to grow the `jitter_ms` of their receivers. Absent without such bots. */
 	framesSentLate: FigureCounts | undefined;
+	/** What a browser bot, and a lite bot or viewer, cost this machine over the run, beside the preflight's estimate. */
+	botCosts: BotCost[];
 	thresholds: ThresholdResult[];
 	summary: RunSummary;
 	startedAt: number;
@@ -163,6 +167,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	readonly #network = new Map<string, NetworkConditions>();
 	readonly #active = new Map<number, Promise<void>>();
 	readonly #joinedPeers = new Set<string>();
+	readonly #botCosts = new BotCostMeter();
 	#speakerTurns: SpeakerTurns | undefined;
 	readonly #failedPeers = new Set<string>();
 	readonly #leftPeers = new Set<string>();
@@ -287,6 +292,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		const generatorId = `generator:${os.hostname()}:${shard ? `${shard.index}of${shard.count}` : '1of1'}`;
 		monitor.on('reading', (reading: GeneratorReading) => {
 			this.#sender.push(newBatch(this.runId, serverSource('generator', generatorId), [{ ts: reading.ts, pc: '', stats: reading.stats }]));
+			if (this.#startAt > 0 && reading.ts >= this.#startAt) this.#botCosts.add(reading, this.#inCallsByRole());
 		});
 		monitor.on('saturated', (saturation) => {
 			this.#overload = { ...saturation, elapsedMs: Math.max(0, saturation.at - this.#startAt) };
@@ -349,6 +355,16 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		this.#speakerTurns ??= new SpeakerTurns(speaking, (s, on) => driver.setSpeaking!(s, on));
 		if (event.type === 'join') this.#speakerTurns.add(slot);
 		else if (event.type === 'leave' || event.type === 'fail') this.#speakerTurns.remove(slot);
+	}
+
+	/** This shard's bots in calls now (joined, not failed or gone), by the processes that carry them. */
+	#inCallsByRole(): Record<BotRole, number> {
+		const count: Record<BotRole, number> = { browser: 0, lite: 0 };
+		for (const slot of this.slots) {
+			const peer = slot.peerId;
+			if (this.#joinedPeers.has(peer) && !this.#failedPeers.has(peer) && !this.#leftPeers.has(peer)) count[slot.group.bot === 'browser' ? 'browser' : 'lite']++;
+		}
+		return count;
 	}
 
 	#join(slot: Slot): void {
@@ -557,6 +573,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 			jitterFigures: withheld?.jitterFigures,
 			mediaRoundTrips: withheld?.mediaRoundTrips,
 			framesSentLate: withheld?.framesSentLate,
+			botCosts: this.#botCosts.costs(estimatedCoresEach(estimate(this.#scenario, { shard: this.options.shard, bundledSfu: false, localCollector: false }))),
 			thresholds,
 			summary,
 			startedAt: startAt,

@@ -90,6 +90,12 @@ export const botCosts = {
 		botMiB: 3,
 		/** Per process of lite bots and viewers, before its first bot. */
 		processMiB: 90,
+		/**
+		 * Cores a process of lite bots and viewers takes with no bot (its loop watch, health
+		 * reports, timers): a started process idle for 20 s, 3 runs, 2026-12-03, the slower machine,
+		 * load average 0.7–2.0: 0.017 / 0.009 / 0.015.
+		 */
+		processCores: 0.015,
 	},
 	viewer: {
 		/**

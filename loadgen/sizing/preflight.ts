@@ -11,6 +11,7 @@ import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership, newlyWanted, type WantedPlaces } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { browserMediaOf } from '../browser/media.ts';
+import { botRoles, type BotRole } from '../health/BotCostMeter.ts';
 import { processShare } from '../lite/share.ts';
 import { botCosts, type VideoProfile } from './costs.ts';
 
@@ -30,6 +31,8 @@ export interface SizingLine {
 	what: string;
 	cores: number;
 	mib: number;
+	/** Whose processes carry this cost (bots, or their browsers and lite-bot processes), and how many bots the line counts. */
+	bots?: { role: BotRole; count: number };
 }
 
 export interface Sizing {
@@ -183,7 +186,12 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 	}
 	const lines: SizingLine[] = [];
 	for (const { group, count, cores, mib } of perGroup.values()) {
-		lines.push({ what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`, cores, mib });
+		lines.push({
+			what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`,
+			cores,
+			mib,
+			bots: { role: group.bot === 'browser' ? 'browser' : 'lite', count },
+		});
 	}
 	lines.push(...processLines(scenario, all, peak, mine, machine));
 	if (options.bundledSfu) lines.push({ what: `bundled SFU (${consumers} consumers)`, cores: consumers * botCosts.sfuCoresPerConsumer, mib: 150 });
@@ -333,13 +341,30 @@ function processLines(scenario: Scenario, all: Slot[], peak: Set<number>, mine: 
 			what: `${browsers} browser${browsers === 1 ? '' : 's'} (up to ${scenario.pagesPerBrowser} pages each, by what they publish: ${profiles})`,
 			cores: browserCores,
 			mib: browsers * botCosts.browser.processMiB,
+			bots: { role: 'browser', count: 0 },
 		});
 	}
 	const liteProcesses = hosted === 0 ? 0 : Math.max(Math.min(machine.cores, hosted), Math.ceil(peakLoad - 1e-9));
 	if (liteProcesses > 0) {
-		lines.push({ what: `${liteProcesses} lite-bot process${liteProcesses === 1 ? '' : 'es'} (lite bots and viewers)`, cores: 0, mib: liteProcesses * botCosts.lite.processMiB });
+		lines.push({
+			what: `${liteProcesses} lite-bot process${liteProcesses === 1 ? '' : 'es'} (lite bots and viewers)`,
+			cores: liteProcesses * botCosts.lite.processCores,
+			mib: liteProcesses * botCosts.lite.processMiB,
+			bots: { role: 'lite', count: 0 },
+		});
 	}
 	return lines;
+}
+
+/** What the sizing expects one bot of each role to cost at the peak (its own part and its share of its processes'), where it has such bots. */
+export function estimatedCoresEach(sizing: Sizing): Partial<Record<BotRole, number>> {
+	const out: Partial<Record<BotRole, number>> = {};
+	for (const role of botRoles) {
+		const lines = sizing.lines.filter((line) => line.bots?.role === role);
+		const count = lines.reduce((n, line) => n + line.bots!.count, 0);
+		if (count > 0) out[role] = lines.reduce((n, line) => n + line.cores, 0) / count;
+	}
+	return out;
 }
 
 /** The sizing as lines for the terminal. */

@@ -17,6 +17,7 @@ const outcome = (
 	jitterFigures,
 	mediaRoundTrips,
 	framesSentLate,
+	botCosts: [],
 	thresholds: [{ metric: 'rtt_ms', expression: 'p(95)<150', ok: true, value: 12.5, samples: 123 }],
 	summary: {
 		runId: 'summary-test',

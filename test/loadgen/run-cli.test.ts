@@ -37,9 +37,16 @@ describe('callswarm run', () => {
 			status: string;
 			thresholds: Array<{ ok: boolean }>;
 			summary: { participants: { joined: number } };
+			botCosts: Array<{ role: string; peak: number; coresEach: number; estimatedCoresEach: number | null }>;
 		};
 		expect(result.status).toBe('passed');
 		expect(result.summary.participants.joined).toBe(4);
+		// What a browser bot cost this machine, beside what the preflight expected of it.
+		expect(result.botCosts).toEqual([expect.objectContaining({ role: 'browser', peak: 4 })]);
+		expect(result.botCosts[0]!.coresEach).toBeGreaterThan(0.01);
+		expect(result.botCosts[0]!.coresEach).toBeLessThan(2);
+		expect(result.botCosts[0]!.estimatedCoresEach).toBeGreaterThan(0);
+		expect(stdout).toMatch(/bots on this machine, .*: browser bots \d\.\d{3} core each \(4 at most in calls; the preflight expected \d\.\d{3}/);
 		expect(readFileSync(path.join(out, 'junit.xml'), 'utf8')).toContain('tests="5" failures="0"');
 
 		// The telemetry is in the embedded ClickHouse the run used.

@@ -50,8 +50,18 @@ describe('shipped scenarios', () => {
 			);
 			expect(result.stderr, 'preflight sizing').not.toContain('warning: this needs about');
 			expect(result.stderr, 'preflight join check').not.toContain('browser bots join within');
-			const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { status: string; statusReason: string };
+			const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as {
+				status: string;
+				statusReason: string;
+				botCosts: Array<{ role: string; coresEach: number; estimatedCoresEach: number | null }>;
+			};
 			expect({ code: result.code, status: summary.status, reason: summary.statusReason }, result.stdout).toEqual({ code: 0, status: 'passed', reason: '' });
+			// Every kind of bot the scenario ran says what it cost this machine, beside the preflight's estimate.
+			expect(summary.botCosts.length, result.stdout).toBeGreaterThan(0);
+			for (const cost of summary.botCosts) {
+				expect(cost.coresEach, cost.role).toBeGreaterThan(0);
+				expect(cost.estimatedCoresEach, cost.role).toBeGreaterThan(0);
+			}
 		}, 330_000);
 	}
 });
