@@ -91,11 +91,14 @@ export const botCosts = {
 		/** Per process of lite bots and viewers, before its first bot. */
 		processMiB: 90,
 		/**
-		 * Cores a process of lite bots and viewers takes with no bot (its loop watch, health
-		 * reports, timers): a started process idle for 20 s, 3 runs, 2026-12-03, the slower machine,
-		 * load average 0.7–2.0: 0.017 / 0.009 / 0.015.
+		 * Cores a process of lite bots and viewers takes once it has bots, beyond their streams (its
+		 * media clock, stats rounds, telemetry, loop watch and health reports): bench:lite --publish
+		 * audio-only --counts 1,4,8,16,40 (one process each), what a count cost less the per-stream
+		 * figures above, 2026-12-03, the slower machine, load average 0.4–1.8: senders 0.030 /
+		 * 0.059 / 0.064 / 0.047 / 0.064, receivers 0.038 / 0.069 / 0.056 / 0.044 / 0.077 (median
+		 * 0.057). A process with no bot yet takes 0.015 (idle 20 s, 3 runs: 0.017 / 0.009 / 0.015).
 		 */
-		processCores: 0.015,
+		processCores: 0.055,
 	},
 	viewer: {
 		/**
