@@ -107,10 +107,15 @@ export interface Step {
 	framesLatePct: number | null;
 }
 
-/** The step's share of a count (judged and withheld between two readings), in percent, or null with nothing judged. */
+/** A count's figures judged and withheld between two readings: the step's. */
+function stepCounts(before: WithheldFigures, after: WithheldFigures, key: keyof WithheldFigures): { judged: number; withheld: number } {
+	return { judged: after[key].judged - before[key].judged, withheld: after[key].withheld - before[key].withheld };
+}
+
+/** The step's share of a count, in percent, or null with nothing judged. */
 function stepShare(before: WithheldFigures, after: WithheldFigures, key: keyof WithheldFigures): number | null {
-	const judged = after[key].judged - before[key].judged;
-	return judged > 0 ? ((after[key].withheld - before[key].withheld) / judged) * 100 : null;
+	const { judged, withheld } = stepCounts(before, after, key);
+	return judged > 0 ? (withheld / judged) * 100 : null;
 }
 
 /**
@@ -121,8 +126,7 @@ function stepShare(before: WithheldFigures, after: WithheldFigures, key: keyof W
  */
 export function stallsDoubt(before: WithheldFigures, after: WithheldFigures): string | undefined {
 	for (const kind of figureKindNames) {
-		const key = figureCountsKey(kind);
-		const [judged, withheld] = [after[key].judged - before[key].judged, after[key].withheld - before[key].withheld];
+		const { judged, withheld } = stepCounts(before, after, figureCountsKey(kind));
 		if (inDoubt(kind, withheld, judged)) return figureCountsText(kind, withheld, judged);
 	}
 	return undefined;
@@ -193,7 +197,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
 				`SELECT sumIf(lost_delta, direction = 'inbound') / greatest(1, sumIf(packets_delta + lost_delta, direction = 'inbound')) * 100 AS loss,
 					quantileExactIf(0.95)(rtt_ms, direction = 'candidate-pair' AND rtt_ms > 0) AS rtt,
-					quantileExactIf(0.95)(jitter_ms, direction = 'inbound' AND isNotNull(jitter_ms)) AS jitter
+					quantileExactIf(0.95)(jitter_ms, direction = 'inbound') AS jitter
 				FROM callswarm.samples WHERE run_id = {run:String} AND ts >= fromUnixTimestamp64Milli(toInt64({from:Int64}))`,
 				{ run: runId, from },
 			);

@@ -103,8 +103,8 @@ export function botCostsLine(costs: readonly BotCost[]): string[] {
 		const gap = off(estimated, coresEach);
 		return `${measured}; the preflight expected ${estimated.toFixed(3)}${Math.abs(gap) > estimateOffShare ? `, ${Math.round(Math.abs(gap) * 100)} % too ${gap < 0 ? 'little' : 'much'}` : ''})`;
 	});
-	const estimated = costs.filter((c) => c.estimatedCoresEach !== null);
-	const atPeaks = (each: (c: BotCost) => number) => estimated.reduce((n, c) => n + each(c) * c.peak, 0);
+	const withEstimate = costs.filter((c) => c.estimatedCoresEach !== null);
+	const atPeaks = (each: (c: BotCost) => number) => withEstimate.reduce((n, c) => n + each(c) * c.peak, 0);
 	const measuredTotal = atPeaks((c) => c.coresEach);
 	const under = measuredTotal > 0 && off(atPeaks((c) => c.estimatedCoresEach!), measuredTotal) < -estimateOffShare;
 	const line = `bots on this machine, their processes' CPU over their time in calls: ${parts.join(', ')}`;

@@ -10,7 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import secureJson from 'secure-json-parse';
 import { AppTelemetryBatch, AppTelemetryRequest } from '../../protocol/apps.ts';
-import { shiftBatchTimes, TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
+import { TelemetryBatch, TelemetryRequest } from '../../protocol/telemetry.ts';
 import { translateAppBatch, type AppBatch } from '../apps/AppBatch.ts';
 import { HttpError } from '../http.ts';
 import { Normalizer } from '../normalize/Normalizer.ts';
@@ -23,16 +23,11 @@ const preparer = new BatchPreparer(new Normalizer(defaults), keepRawReports);
 
 /** The request's batches as the collector stores them: a page's translated, the load generator's as sent. */
 function batchesOf(value: unknown, app: AppJob | undefined, clockShiftMs: number): { batches: RememberedBatch[]; notSampled: number } {
-	if (!app) {
-		const batches = parseBatches(value, TelemetryBatch, TelemetryRequest);
-		for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
-		return { batches: batches.map((batch) => ({ batch })), notSampled: 0 };
-	}
+	if (!app) return { batches: parseBatches(value, TelemetryBatch, TelemetryRequest, clockShiftMs).map((batch) => ({ batch })), notSampled: 0 };
 	const now = Date.now();
 	const batches: AppBatch[] = [];
 	let notSampled = 0;
-	for (const batch of parseBatches(value, AppTelemetryBatch, AppTelemetryRequest)) {
-		shiftBatchTimes(batch, clockShiftMs);
+	for (const batch of parseBatches(value, AppTelemetryBatch, AppTelemetryRequest, clockShiftMs)) {
 		const translated = translateAppBatch(app.row, batch, app.userAgent, now);
 		if (translated) batches.push(translated);
 		else notSampled++;

@@ -8,7 +8,6 @@ import type { AppRegistry } from '../apps/AppRegistry.ts';
 import { HttpError, parseRequest } from '../http.ts';
 import type { BatchWorkers } from '../ingest/BatchWorkers.ts';
 import type { Ingest } from '../ingest/Ingest.ts';
-import { shiftBatchTimes } from '../../protocol/telemetry.ts';
 import { clockShiftOf, parseBatches, storeTelemetry, withClockShift } from './telemetry.ts';
 
 /** The path ingest keys and CORS apply to; the app id is its second part. */
@@ -71,9 +70,7 @@ export const appTelemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; apps: AppI
 		const clockShiftMs = clockShiftOf(request);
 		const response = await storeTelemetry(request, ingest, async () => {
 			if (workers) return apps.acceptWorked(await workers.run(request.body as Buffer, { app: { row: owner, userAgent }, clockShiftMs }));
-			const batches = parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest);
-			for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
-			return apps.accept(owner, batches, userAgent);
+			return apps.accept(owner, parseBatches(request.body, AppTelemetryBatch, AppTelemetryRequest, clockShiftMs), userAgent);
 		});
 		return reply.code(202).send(withClockShift(response, clockShiftMs));
 	});

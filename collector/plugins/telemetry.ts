@@ -17,11 +17,7 @@ export const telemetryPlugin: FastifyPluginAsync<{ ingest: Ingest; workers?: Bat
 	if (!workers) {
 		app.post(collectorEndpoints.telemetry.path, async (request, reply) => {
 			const clockShiftMs = clockShiftOf(request);
-			const response = await storeTelemetry(request, ingest, () => {
-				const batches = parseBatches(request.body, TelemetryBatch, TelemetryRequest);
-				for (const batch of batches) shiftBatchTimes(batch, clockShiftMs);
-				return ingest.accept(batches);
-			});
+			const response = await storeTelemetry(request, ingest, () => ingest.accept(parseBatches(request.body, TelemetryBatch, TelemetryRequest, clockShiftMs)));
 			return reply.code(202).send(withClockShift(response, clockShiftMs));
 		});
 		return;
@@ -53,9 +49,22 @@ export function withClockShift<R extends object>(response: R, clockShiftMs: numb
 	return clockShiftMs === 0 ? response : { ...response, clockShiftMs };
 }
 
-/** A request body of one batch, or `{ batches: [...] }`: 400 naming the field when it is neither. */
-export function parseBatches<B extends z.ZodType, R extends z.ZodType<{ batches: Array<z.output<B>> }>>(body: unknown, batch: B, request: R): Array<z.output<B>> {
-	return body && typeof body === 'object' && 'batches' in body ? parseRequest(request, body, 'telemetry').batches : [parseRequest(batch, body, 'telemetry batch')];
+/** Whatever a telemetry batch is (the load generator's, a page's), the times it carries. */
+type TimedBatch = Parameters<typeof shiftBatchTimes>[0];
+
+/**
+ * A request body of one batch, or `{ batches: [...] }`, its times moved by `clockShiftMs`
+ * (senderClockShift): 400 naming the field when it is neither.
+ */
+export function parseBatches<B extends z.ZodType<TimedBatch>, R extends z.ZodType<{ batches: Array<z.output<B>> }>>(
+	body: unknown,
+	batch: B,
+	request: R,
+	clockShiftMs = 0,
+): Array<z.output<B>> {
+	const batches = body && typeof body === 'object' && 'batches' in body ? parseRequest(request, body, 'telemetry').batches : [parseRequest(batch, body, 'telemetry batch')];
+	for (const parsed of batches) shiftBatchTimes(parsed, clockShiftMs);
+	return batches;
 }
 
 /**
