@@ -19,7 +19,8 @@ import type { Slot } from '../../loadgen/schedule/slots.ts';
 import { BotBench } from '../../loadgen/BotBench.ts';
 import type { BotDriver } from '../../loadgen/drivers.ts';
 import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
-import { treeCpuSeconds } from '../../loadgen/proc.ts';
+import { botRoles, type BotRole } from '../../loadgen/health/BotCostMeter.ts';
+import { processTable, treeCpuSeconds } from '../../loadgen/proc.ts';
 import type { WithheldFigures } from '../../protocol/api.ts';
 import { figureCountsKey, figureCountsText, figureKindNames, inDoubt } from '../../protocol/metrics.ts';
 import { Scenario, type NamedParticipantGroup } from '../../protocol/scenario.ts';
@@ -97,6 +98,8 @@ export interface Step {
 	forwarding: number;
 	workerCpu: number;
 	botCpu: number;
+	/** Cores per bot of each role with bots in the step: its processes' CPU over its participants in calls (a lite-bot process's lite bots and viewers alike). */
+	botCoresEach: Partial<Record<BotRole, number>>;
 	lossPct: number | null;
 	rttP95Ms: number | null;
 	/** p95 of the receivers' interarrival jitter. */
@@ -148,7 +151,13 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 	const lite = bench.driver(runId, { botsPerProcess: 40, onEvent });
 	const browser = groups.some((g) => g.bot === 'browser') ? bench.browserDriver(runId, 4, onEvent) : undefined;
 	const drivers: BotDriver[] = browser ? [lite, browser] : [lite];
-	const botCpuSeconds = (): number => drivers.flatMap((d) => d.processes()).reduce((s, p) => s + treeCpuSeconds(p.pid), 0);
+	const roleCpuSeconds = (): Record<BotRole, number> => {
+		const table = processTable();
+		const cpu: Record<BotRole, number> = { browser: 0, lite: 0 };
+		for (const p of drivers.flatMap((d) => d.processes())) cpu[p.role] += treeCpuSeconds(p.pid, table);
+		return cpu;
+	};
+	const roleOf = new Map<number, BotRole>();
 	// The bots run on this machine: when they saturate it, loss and RTT stop describing the SFU.
 	const monitor = new GeneratorMonitor(() => drivers.flatMap((d) => d.processes()));
 	let saturatedNow: string | undefined;
@@ -170,6 +179,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				for (const group of groups) {
 					for (let k = 0; k < group.count; k++) {
 						const slot: Slot = { index: index++, roomId: `cap-${r}`, group, peerId: `${group.name}-${r}-${k}` };
+						roleOf.set(slot.index, group.bot === 'browser' ? 'browser' : 'lite');
 						await (group.bot === 'browser' ? browser! : lite).join(slot);
 					}
 				}
@@ -184,7 +194,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			status.update(`${rooms} rooms joined, settling`);
 			await new Promise((r) => setTimeout(r, flags.mix === 'basic' ? 4000 : 8000));
 			const [load0] = await sfu.workerLoad();
-			const bot0 = botCpuSeconds();
+			const bot0 = roleCpuSeconds();
 			const counts0 = lite.withheldFigures();
 			saturatedNow = undefined;
 			const from = Date.now();
@@ -192,6 +202,8 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			await new Promise((r) => setTimeout(r, flags['step-seconds'] * 1000));
 			const [load1] = await sfu.workerLoad();
 			const seconds = (performance.now() - t0) / 1000;
+			// Read with the worker's: the flush and query below take this process's time, not the window's.
+			const bot1 = roleCpuSeconds();
 			await sender.flush();
 			await collector.flush();
 			const [q] = await collector.store.query<{ loss: number | null; rtt: number | null; jitter: number | null }>(
@@ -203,14 +215,21 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			);
 			const totals = sfu.totals();
 			const counts1 = lite.withheldFigures();
+			const inCalls = [...joined].filter((i) => !ended.has(i));
+			const botCoresEach: Partial<Record<BotRole, number>> = {};
+			for (const role of botRoles) {
+				const bots = inCalls.filter((i) => roleOf.get(i) === role).length;
+				if (bots > 0) botCoresEach[role] = (bot1[role] - bot0[role]) / seconds / bots;
+			}
 			const step: Step = {
 				generatorSaturated: saturatedNow ?? stallsDoubt(counts0, counts1),
 				rooms,
-				participants: [...joined].filter((i) => !ended.has(i)).length,
+				participants: inCalls.length,
 				consumers: totals.consumers,
 				forwarding: totals.forwardingConsumers,
 				workerCpu: (load1!.cpuSeconds - load0!.cpuSeconds) / seconds,
-				botCpu: (botCpuSeconds() - bot0) / seconds,
+				botCpu: botRoles.reduce((sum, role) => sum + bot1[role] - bot0[role], 0) / seconds,
+				botCoresEach,
 				lossPct: q?.loss ?? null,
 				rttP95Ms: q?.rtt ?? null,
 				jitterP95Ms: q?.jitter ?? null,
@@ -219,7 +238,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 			};
 			steps.push(step);
 			status.done(
-				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores, loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms${step.rttWithheldPct ? ` (${step.rttWithheldPct.toFixed(1)} % of the bots' round trips withheld: their process stood still)` : ''}, p95 jitter ${step.jitterP95Ms?.toFixed(1)} ms${step.framesLatePct ? ` (${step.framesLatePct.toFixed(2)} % of the bots' frames sent late)` : ''}`,
+				`${rooms} rooms, ${step.participants} participants, ${step.consumers} consumers (${step.forwarding} forwarding): worker ${(step.workerCpu * 100).toFixed(0)} % of a core, bots ${step.botCpu.toFixed(2)} cores (${botCostsText(step)}), loss ${step.lossPct?.toFixed(2)} %, p95 RTT ${step.rttP95Ms?.toFixed(1)} ms${step.rttWithheldPct ? ` (${step.rttWithheldPct.toFixed(1)} % of the bots' round trips withheld: their process stood still)` : ''}, p95 jitter ${step.jitterP95Ms?.toFixed(1)} ms${step.framesLatePct ? ` (${step.framesLatePct.toFixed(2)} % of the bots' frames sent late)` : ''}`,
 			);
 			if (step.generatorSaturated) {
 				stopReason = `the load generator saturated first (${step.generatorSaturated}), with the SFU worker at ${(step.workerCpu * 100).toFixed(0)} % of its core: this machine's bots are the limit, not the SFU. Measure further with bots on other machines`;
@@ -241,6 +260,18 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 	}
 
 	return { runId, stopReason, steps };
+}
+
+/** Each bot kind's cores per bot in a step, and how many such bots a core holds. */
+export function botCostsText(step: Pick<Step, 'botCoresEach'>): string {
+	const names: Record<BotRole, string> = { browser: 'browser bots', lite: 'lite bots and viewers' };
+	return botRoles
+		.filter((role) => step.botCoresEach[role] !== undefined)
+		.map((role) => {
+			const cores = step.botCoresEach[role]!;
+			return `${names[role]} ${cores.toFixed(3)} core each, ${cores > 0 ? Math.floor(1 / cores) : '-'} per core`;
+		})
+		.join('; ');
 }
 
 export async function capacityCommand(argv: string[]): Promise<number> {
@@ -265,6 +296,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 			'p95 jitter ms': s.jitterP95Ms === null ? '-' : +s.jitterP95Ms.toFixed(1),
 			'frames sent late %': s.framesLatePct === null ? '-' : +s.framesLatePct.toFixed(2),
 			'bot cores': +s.botCpu.toFixed(2),
+			...Object.fromEntries(Object.entries(s.botCoresEach).map(([role, cores]) => [`cores per ${role} bot`, +cores.toFixed(3)])),
 			generator: s.generatorSaturated ? 'SATURATED' : 'ok',
 		})),
 	);
@@ -284,6 +316,7 @@ export async function capacityCommand(argv: string[]): Promise<number> {
 				`${perCore(last.consumers, last)} consumers and ${perCore(last.participants, last)} participants per worker core` +
 				`${last.workerCpu < 0.9 ? ' (extrapolated: the worker was not saturated)' : ''} (target: >= 500 consumers, mediasoup's own figure)`,
 		);
+		console.log(`what the bots cost this machine at that step: ${botCostsText(last)}: what sizes the machines that carry the bots`);
 		const file = path.join(os.tmpdir(), `${runId}.json`);
 		writeFileSync(file, JSON.stringify({ mix: flags.mix, stopReason, steps }, null, 2));
 		console.log(`steps as JSON: ${file}`);

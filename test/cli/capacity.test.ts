@@ -4,7 +4,7 @@
  * per worker core come from the worker's own CPU time. And its flags are checked by name.
  */
 import { describe, expect, it } from 'vitest';
-import { CapacityFlags, capacityCommand, measureCapacity, stallsDoubt } from '../../cli/commands/capacity.ts';
+import { botCostsText, CapacityFlags, capacityCommand, measureCapacity, stallsDoubt } from '../../cli/commands/capacity.ts';
 import { StatusLine } from '../../cli/status.ts';
 import { InputError } from '../../protocol/issues.ts';
 
@@ -29,6 +29,15 @@ describe('callswarm capacity --mix large-room', () => {
 		expect(step!.jitterP95Ms).toBeGreaterThanOrEqual(0);
 		expect(step!.framesLatePct).toBeGreaterThanOrEqual(0);
 		expect(step!.framesLatePct).toBeLessThanOrEqual(100);
+		// What each kind of bot cost: the speaker's browser, and the lite-bot process's five bots; together all the bots' CPU.
+		expect(step!.botCoresEach.browser).toBeGreaterThan(0);
+		expect(step!.botCoresEach.lite).toBeGreaterThan(0);
+		expect(step!.botCoresEach.browser! + 5 * step!.botCoresEach.lite!).toBeCloseTo(step!.botCpu, 6);
+	});
+
+	it('states each bot kind by its cost and how many a core holds', () => {
+		expect(botCostsText({ botCoresEach: { browser: 0.25, lite: 0.025 } })).toBe('browser bots 0.250 core each, 4 per core; lite bots and viewers 0.025 core each, 40 per core');
+		expect(botCostsText({ botCoresEach: { lite: 0.0125 } })).toBe('lite bots and viewers 0.013 core each, 80 per core');
 	});
 
 	it("takes a step whose lite bots sent frames late or withheld round trips as the load generator's limit, not the SFU's", () => {
