@@ -110,7 +110,7 @@ export function botCostsLine(costs: readonly BotCost[]): string[] {
 	const line = `bots on this machine, their processes' CPU over their time in calls: ${parts.join(', ')}`;
 	return [
 		under
-			? `${line}. ${red("The preflight expects too little of this machine's bots: plan fewer per machine than it allows (--shard), or measure their costs here (npm run bench:bots, bench:lite).")}`
+			? `${line}. ${red("The preflight expects too little of this machine's bots: plan fewer per machine than it allows (--shard), or measure their costs here (npm run bench:bots, bench:receive, bench:lite).")}`
 			: dim(line),
 	];
 }

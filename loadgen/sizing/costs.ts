@@ -3,6 +3,7 @@
  * preflight sizing reads. Every figure is measured by a benchmark on the 2-core reference
  * machine (medians of two or more runs, 2026-11-28); rerun them on other hardware and adjust:
  *   npm run bench:bots -- --split 1 --sampling 0     browser send / receive per profile (H264)
+ *   npm run bench:receive                             browser receive, each stream beyond the first
  *   npm run bench:lite                                lite bot per sent / received stream
  *   npm run bench:viewers                             viewer per received stream
  *   npm run bench:sfu-capacity, npm run bench:ingest  SFU and collector
@@ -15,10 +16,30 @@ export const botCosts = {
 	browser: {
 		/** Cores to capture, encode and send what the profile publishes (camera + microphone). */
 		sendCores: { none: 0.01, 'audio-only': 0.084, '180p15': 0.099, '360p30': 0.158, '720p30': 0.21 } satisfies Record<PublishProfile, number>,
-		/** Cores to receive, decode and play one remote audio stream. */
-		receiveAudioCores: 0.022,
-		/** Cores to receive and decode one remote video stream, by the sender's profile. */
-		receiveVideoCores: { '180p15': 0.035, '360p30': 0.047, '720p30': 0.09 } satisfies Record<VideoProfile, number>,
+		/**
+		 * Cores to receive, decode and play remote audio: the first stream a page hears (it also
+		 * starts the page's audio output) and each one more. bench:receive -- --kinds audio
+		 * --publish audio-only, pages that publish audio hearing 0, 1, 4 and 8 lite voices, 3 runs:
+		 * the first 0.032 (0.032 / 0.038 / 0.015; rooms of two, bench:bots --split 1, gave 0.022),
+		 * each further one 0.007 (0.003 / 0.008 / 0.007; pages that publish nothing: 0.009 / 0.007
+		 * / 0.005). 2026-12-03, load average 1.9–4.8 at the runs' end.
+		 */
+		receiveAudioCores: { first: 0.032, further: 0.007 },
+		/**
+		 * Cores to receive and decode remote video, by the sender's profile: the first stream a page
+		 * decodes (rooms of two, H264 from a browser: bench:bots --split 1) and each one more
+		 * (bench:receive -- --video <profile>, VP8 from lite bots: 4 pages each decoding 0, 1, 4 and
+		 * 8 streams at 180p15, 3 runs: 0.011 / 0.013 / 0.010; 0, 1, 2 and 4 streams at 360p30, 3
+		 * runs: 0.036 / 0.028 / 0.023; 2 pages at 720p30, 2 runs: 0.074 / 0.082; the first stream
+		 * there 0.029–0.038, 0.064–0.075 and 0.104–0.116). 2026-12-03, load average 1.9–10.4 at the
+		 * runs' end (8 streams of 360p30 saturated the machine). Mixed profiles: each stream costs
+		 * one more's price, and the largest premium of a first is paid once.
+		 */
+		receiveVideoCores: {
+			'180p15': { first: 0.035, further: 0.011 },
+			'360p30': { first: 0.047, further: 0.028 },
+			'720p30': { first: 0.09, further: 0.078 },
+		} satisfies Record<VideoProfile, { first: number; further: number }>,
 		/** Encoding other codecs than H264 costs this much more (VP8 0.31–0.33 vs H264 0.22–0.24 core at 360p30). */
 		codecFactor: { H264: 1, VP8: 1.4, VP9: 1.45 },
 		/** Simulcast encodes the lower layers too: a quarter and a sixteenth of the pixels more. */

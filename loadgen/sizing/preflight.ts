@@ -111,6 +111,27 @@ function callsOverTime(scenario: Scenario, slots: Slot[], mine: Set<number>): { 
 
 const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => group.subscribe === 'all' || group.subscribe === kind;
 
+/**
+ * What a bot pays to receive some streams of one kind (audio, or video by each sender's
+ * profile). A browser pays most for its first (its audio output, its decoder threads start):
+ * each stream one more's price, and the largest premium of a first once; lite bots and
+ * viewers decode nothing and pay the same for each.
+ */
+export function receiveCores(bot: BotKind, streams: ReadonlyArray<'audio' | VideoProfile>): number {
+	let cores = 0;
+	let premium = 0;
+	for (const media of streams) {
+		if (bot !== 'browser') {
+			cores += media === 'audio' ? botCosts[bot].receiveAudioCores : botCosts[bot].receiveVideoCores[media];
+			continue;
+		}
+		const price = media === 'audio' ? botCosts.browser.receiveAudioCores : botCosts.browser.receiveVideoCores[media];
+		cores += price.further;
+		premium = Math.max(premium, price.first - price.further);
+	}
+	return cores + premium;
+}
+
 /** CPU and memory of this shard's participants at the scenario's peak, with the bundled SFU and collector when they run here. */
 export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSfu: boolean; localCollector: boolean; machine?: Machine }): Sizing {
 	const machine = options.machine ?? thisMachine();
@@ -134,7 +155,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			let cores = 0;
 			let received = 0;
 			// Last-N and top-N audio: streams beyond N are paused at the SFU and cost the receiver nothing.
-			let videos = 0;
+			const videos: VideoProfile[] = [];
 			let audios = 0;
 			for (const other of room) {
 				if (other === slot) continue;
@@ -142,7 +163,6 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 				if (sent.audio && subscribes(group, 'audio') && audios < (group.audioTopN ?? Infinity)) {
 					audios++;
 					received++;
-					cores += botCosts[group.bot].receiveAudioCores;
 				}
 				if (other.group.screenShare && subscribes(group, 'video')) {
 					received++;
@@ -150,13 +170,12 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 					// slide change), less than a 180p camera, whose cost stands for it.
 					cores += group.bot === 'browser' ? botCosts.browser.receiveScreenCores : botCosts[group.bot].receiveVideoCores['180p15'];
 				}
-				if (sent.video && subscribes(group, 'video') && videos < (group.lastN ?? Infinity)) {
-					videos++;
+				if (sent.video && subscribes(group, 'video') && videos.length < (group.lastN ?? Infinity)) {
+					videos.push(other.group.publish as VideoProfile);
 					received++;
-					const profile = other.group.publish as keyof typeof botCosts.browser.receiveVideoCores;
-					cores += botCosts[group.bot].receiveVideoCores[profile];
 				}
 			}
+			cores += receiveCores(group.bot, Array.from({ length: audios }, () => 'audio' as const)) + receiveCores(group.bot, videos);
 			consumers += received;
 			if (!mine.has(slot.index)) continue;
 			const own = publishProfiles[group.publish];

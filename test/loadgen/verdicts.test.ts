@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { botCosts } from '../../loadgen/sizing/costs.ts';
-import { estimate } from '../../loadgen/sizing/preflight.ts';
+import { estimate, receiveCores } from '../../loadgen/sizing/preflight.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
@@ -84,7 +84,14 @@ describe('preflight sizing', () => {
 			localCollector: true,
 			machine: { cores: 2, memoryBytes: 24 * 2 ** 30 },
 		});
-		expect(pairs.cores).toBeLessThan(sizing.cores / 2);
+		expect(pairs.cores).toBeLessThan(sizing.cores);
+		// A browser pays most for the first stream of each kind: in rooms of 6 each bot receives 4 more videos and 4 more voices than in pairs.
+		const botsCores = (s: typeof sizing) => s.lines.filter((l) => l.bots?.role === 'browser' && l.bots.count > 0).reduce((sum, l) => sum + l.cores, 0);
+		const { receiveAudioCores, receiveVideoCores, e2eExtra } = botCosts.browser;
+		// Delay marks on video, the default, add their share to all of a bot's cost.
+		const marked = 1 + e2eExtra.video;
+		expect(botsCores(sizing) - botsCores(pairs)).toBeCloseTo(30 * 4 * (receiveVideoCores['360p30'].further + receiveAudioCores.further) * marked, 10);
+		expect(botsCores(pairs)).toBeCloseTo(30 * (botCosts.browser.sendCores['360p30'] + receiveVideoCores['360p30'].first + receiveAudioCores.first) * marked, 10);
 		// A shard carries its own part.
 		const shard = estimate(big, { shard: { index: 1, count: 4 }, bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 24 * 2 ** 30 } });
 		expect(shard.peakParticipants).toBe(8);
@@ -99,6 +106,20 @@ describe('preflight sizing', () => {
 		expect(sfuConsumers(sizing)).toBe(300);
 		expect(sfuConsumers(selective)).toBe(60);
 		expect(selective.cores).toBeLessThan(sizing.cores);
+	});
+
+	it("prices a browser's first stream of each kind above each one more, whatever the order of profiles; lite bots and viewers pay alike for each", () => {
+		const { receiveAudioCores: audio, receiveVideoCores: video } = botCosts.browser;
+		expect(receiveCores('browser', [])).toBe(0);
+		expect(receiveCores('browser', ['audio'])).toBeCloseTo(audio.first, 10);
+		expect(receiveCores('browser', Array.from({ length: 8 }, () => 'audio' as const))).toBeCloseTo(audio.first + 7 * audio.further, 10);
+		// A 720p30 stream beside 180p15 ones: each one more's price, and the larger premium of a first once, in any order.
+		const premium = (p: '180p15' | '720p30') => video[p].first - video[p].further;
+		const mixed = video['180p15'].further * 2 + video['720p30'].further + Math.max(premium('180p15'), premium('720p30'));
+		expect(receiveCores('browser', ['180p15', '720p30', '180p15'])).toBeCloseTo(mixed, 10);
+		expect(receiveCores('browser', ['720p30', '180p15', '180p15'])).toBeCloseTo(mixed, 10);
+		expect(receiveCores('lite', ['360p30', '360p30'])).toBeCloseTo(2 * botCosts.lite.receiveVideoCores['360p30'], 10);
+		expect(receiveCores('viewer', ['audio', 'audio', 'audio'])).toBeCloseTo(3 * botCosts.viewer.receiveAudioCores, 10);
 	});
 
 	it('sizes viewers at their own cost, a fraction of a lite receiver', () => {
@@ -231,13 +252,13 @@ describe('preflight sizing', () => {
 			const sizing = estimate(four(atOnce), twoCores);
 			expect(sizing.fits).toBe(true);
 			const { joins } = sizing;
-			expect(joins).toMatchObject({ count: 4, atMs: 0, windowMs: 5000, limitCores: 1.9, fits: false, fitting: 1 });
+			expect(joins).toMatchObject({ count: 4, atMs: 0, windowMs: 5000, limitCores: 1.9, fits: false, fitting: 2 });
 			// 4 × 1.85 CPU s over 5 s, and the four calls in progress.
 			expect(joins.cores).toBeCloseTo(4 * 0.37 + sizing.cores, 5);
 			expect(joins).toMatchObject({ byKind: { browser: 4, lite: 0, viewer: 0 } });
 			expect(joins.cpuSeconds).toBeCloseTo(4 * 1.85, 5);
 			expect(joins.advice).toMatch(/^4 browser bots join within 5s \(at the start\)\. A browser bot's join costs about 1\.85 CPU seconds at once/);
-			expect(joins.advice).toContain('at most 1 browser join per 5s here');
+			expect(joins.advice).toContain('at most 2 browser joins per 5s here');
 		});
 
 		it('finds the densest window mid-run, and lets joins that come far enough apart through', () => {
