@@ -29,11 +29,12 @@ export const botCosts = {
 		 * Cores to receive and decode remote video, by the sender's profile: the first stream a page
 		 * decodes (rooms of two, H264 from a browser: bench:bots --split 1) and each one more
 		 * (bench:receive -- --video <profile>, VP8 from lite bots: 4 pages each decoding 0, 1, 4 and
-		 * 8 streams at 180p15, 3 runs: 0.011 / 0.013 / 0.010; 0, 1, 2 and 4 streams at 360p30, 3
-		 * runs: 0.036 / 0.028 / 0.023; 2 pages at 720p30, 2 runs: 0.074 / 0.082; the first stream
-		 * there 0.029–0.038, 0.064–0.075 and 0.104–0.116). 2026-12-03, load average 1.9–10.4 at the
-		 * runs' end (8 streams of 360p30 saturated the machine). Mixed profiles: each stream costs
-		 * one more's price, and the largest premium of a first is paid once.
+		 * 8 streams at 180p15, 3 runs: 0.011 / 0.013 / 0.010; at 360p30 one run so (8 streams
+		 * saturated the machine) and two to 0, 1, 2 and 4: 0.036 / 0.028 / 0.023; 2 pages at
+		 * 720p30, 0, 1, 2 and 4 streams, 2 runs: 0.074 / 0.082; the first stream there 0.029–0.038,
+		 * 0.064–0.075 and 0.104–0.116). 2026-12-03, load average 1.9–10.4 at the runs' end. Mixed
+		 * profiles: each stream costs one more's price, and the largest premium of a first is paid
+		 * once.
 		 */
 		receiveVideoCores: {
 			'180p15': { first: 0.035, further: 0.011 },
