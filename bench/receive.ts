@@ -29,7 +29,11 @@ const flags = parseInput(
 			.string()
 			.default('0,1,4,8')
 			.transform((s) => s.split(',').map(Number))
-			.pipe(z.array(z.number().int().min(0).max(40)).min(2, 'at least two counts: a slope needs two points')),
+			.pipe(
+				z
+					.array(z.number().int().min(0).max(40))
+					.refine((counts) => new Set(counts).size >= 2, 'at least two different counts: a price needs two points'),
+			),
 		pages: wholeNumberText.pipe(z.number().min(1).max(16)).default(4),
 		seconds: wholeNumberText.pipe(z.number().min(1)).default(15),
 		warmup: wholeNumberText.default(8),

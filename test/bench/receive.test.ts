@@ -18,10 +18,11 @@ const refusal = (...args: string[]) =>
 	);
 
 describe('bench:receive', () => {
-	it('refuses fewer than two stream counts and a kind it does not know, naming the flag', async () => {
+	it('refuses fewer than two different stream counts and a kind it does not know, naming the flag', async () => {
 		const one = await refusal('--streams', '4');
 		expect(one?.code).not.toBe(0);
-		expect(one?.stderr).toContain('streams: at least two counts');
+		expect(one?.stderr).toContain('streams: at least two different counts');
+		expect((await refusal('--streams', '4,4'))?.stderr).toContain('streams: at least two different counts');
 		expect((await refusal('--kinds', 'audio,screen'))?.stderr).toMatch(/kinds/);
 	});
 
