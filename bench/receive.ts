@@ -133,16 +133,17 @@ const summary: Record<string, Record<string, number | string>> = {};
 try {
 	const counts = [...new Set(flags.streams)].sort((a, b) => a - b);
 	for (const kind of flags.kinds) {
+		const name = kind === 'video' ? flags.video : kind;
 		const points: Array<[number, number]> = [];
 		for (const streams of counts) {
 			const cores = await measure(kind, streams);
 			points.push([streams, cores]);
-			rows[`${kind === 'video' ? flags.video : kind} × ${streams}`] = { 'cores per page': +cores.toFixed(3) };
+			rows[`${name} × ${streams}`] = { 'cores per page': +cores.toFixed(3) };
 		}
 		const none = points.find(([n]) => n === 0)?.[1];
 		const one = points.find(([n]) => n === 1)?.[1];
 		const further = slope(points.filter(([n]) => n >= 1));
-		summary[kind === 'video' ? flags.video : kind] = {
+		summary[name] = {
 			'first stream, cores': none !== undefined && one !== undefined ? +(one - none).toFixed(4) : '-',
 			'each further stream, cores': Number.isNaN(further) ? '-' : +further.toFixed(4),
 			'page receiving nothing, cores': none === undefined ? '-' : +none.toFixed(3),

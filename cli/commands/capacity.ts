@@ -19,7 +19,7 @@ import type { Slot } from '../../loadgen/schedule/slots.ts';
 import { BotBench } from '../../loadgen/BotBench.ts';
 import type { BotDriver } from '../../loadgen/drivers.ts';
 import { GeneratorMonitor } from '../../loadgen/health/GeneratorMonitor.ts';
-import { botRoles, type BotRole } from '../../loadgen/health/BotCostMeter.ts';
+import { botRoleOf, botRoles, type BotRole } from '../../loadgen/health/BotCostMeter.ts';
 import { processTable, treeCpuSeconds } from '../../loadgen/proc.ts';
 import type { WithheldFigures } from '../../protocol/api.ts';
 import { figureCountsKey, figureCountsText, figureKindNames, inDoubt } from '../../protocol/metrics.ts';
@@ -179,7 +179,7 @@ export async function measureCapacity(flags: CapacityFlags, status: StatusLine):
 				for (const group of groups) {
 					for (let k = 0; k < group.count; k++) {
 						const slot: Slot = { index: index++, roomId: `cap-${r}`, group, peerId: `${group.name}-${r}-${k}` };
-						roleOf.set(slot.index, group.bot === 'browser' ? 'browser' : 'lite');
+						roleOf.set(slot.index, botRoleOf(group.bot));
 						await (group.bot === 'browser' ? browser! : lite).join(slot);
 					}
 				}

@@ -4,6 +4,11 @@ import type { GeneratorReading, WatchedProcess } from './GeneratorMonitor.ts';
 export type BotRole = WatchedProcess['role'];
 export const botRoles: readonly BotRole[] = ['browser', 'lite'];
 
+/** Whose processes carry a bot of this kind: a browser's, or a lite-bot process's (lite bots and viewers alike). */
+export function botRoleOf(bot: 'browser' | 'lite' | 'viewer'): BotRole {
+	return bot === 'browser' ? 'browser' : 'lite';
+}
+
 /** What one bot of a role cost this machine over a run. */
 export interface BotCost {
 	role: BotRole;

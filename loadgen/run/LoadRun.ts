@@ -11,7 +11,7 @@ import { abortDelay, abortsRun, thresholdExpressions, type ThresholdExpressions 
 import { BrowserDriver } from '../browser/BrowserDriver.ts';
 import { CollectorClient } from '../CollectorClient.ts';
 import type { BotDriver, DriverContext, DriverTarget } from '../drivers.ts';
-import { BotCostMeter, type BotCost, type BotRole } from '../health/BotCostMeter.ts';
+import { BotCostMeter, botRoleOf, type BotCost, type BotRole } from '../health/BotCostMeter.ts';
 import { GeneratorMonitor, type GeneratorReading, type Saturation, type WatchedProcess } from '../health/GeneratorMonitor.ts';
 import type { FigureCounts } from '../../protocol/api.ts';
 import { sumWithheld } from '../../protocol/metrics.ts';
@@ -362,7 +362,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 		const count: Record<BotRole, number> = { browser: 0, lite: 0 };
 		for (const slot of this.slots) {
 			const peer = slot.peerId;
-			if (this.#joinedPeers.has(peer) && !this.#failedPeers.has(peer) && !this.#leftPeers.has(peer)) count[slot.group.bot === 'browser' ? 'browser' : 'lite']++;
+			if (this.#joinedPeers.has(peer) && !this.#failedPeers.has(peer) && !this.#leftPeers.has(peer)) count[botRoleOf(slot.group.bot)]++;
 		}
 		return count;
 	}

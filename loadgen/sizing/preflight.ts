@@ -11,7 +11,7 @@ import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership, newlyWanted, type WantedPlaces } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
 import { browserMediaOf } from '../browser/media.ts';
-import { botRoles, type BotRole } from '../health/BotCostMeter.ts';
+import { botRoleOf, botRoles, type BotRole } from '../health/BotCostMeter.ts';
 import { processShare } from '../lite/share.ts';
 import { botCosts, type VideoProfile } from './costs.ts';
 
@@ -209,7 +209,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			what: `${count} ${group.bot} bot${count === 1 ? '' : 's'} "${group.name}" (${group.publish}, subscribe ${group.subscribe})`,
 			cores,
 			mib,
-			bots: { role: group.bot === 'browser' ? 'browser' : 'lite', count },
+			bots: { role: botRoleOf(group.bot), count },
 		});
 	}
 	lines.push(...processLines(scenario, all, peak, mine, machine));
