@@ -88,20 +88,21 @@ const estimateOffShare = 0.2;
 
 /**
  * What each bot kind cost this machine, beside what the preflight expected: `browser bots 0.310
- * core each (4 at most in calls; the preflight expected 0.250, 19 % too little)`. In red with
- * advice where, all kinds at their peaks together, it expected too little by more than a fifth:
- * its verdict on whether a run fits the machine was then too kind. (A kind alone may be off
+ * core each (4 at most in calls; the preflight expected 0.250, joins 0.041 of it, 19 % too
+ * little)`. In red with advice where, all kinds at their peaks together, it expected too little
+ * by more than a fifth: its verdict on whether a run fits the machine was then too kind. (A kind alone may be off
  * further: a few light lite bots carry their processes' own work.)
  */
 export function botCostsLine(costs: readonly BotCost[]): string[] {
 	if (costs.length === 0) return [];
 	const names: Record<BotCost['role'], string> = { browser: 'browser bots', lite: 'lite bots and viewers' };
 	const off = (estimated: number, measured: number) => (estimated - measured) / measured;
-	const parts = costs.map(({ role, peak, coresEach, estimatedCoresEach: estimated }) => {
+	const parts = costs.map(({ role, peak, coresEach, estimatedCoresEach: estimated, estimatedJoinCoresEach: joins }) => {
 		const measured = `${names[role]} ${coresEach.toFixed(3)} core each (${peak} at most in calls`;
 		if (estimated === null || coresEach <= 0) return `${measured})`;
 		const gap = off(estimated, coresEach);
-		return `${measured}; the preflight expected ${estimated.toFixed(3)}${Math.abs(gap) > estimateOffShare ? `, ${Math.round(Math.abs(gap) * 100)} % too ${gap < 0 ? 'little' : 'much'}` : ''})`;
+		const ofJoins = joins !== null && joins >= 0.0005 ? `, joins ${joins.toFixed(3)} of it` : '';
+		return `${measured}; the preflight expected ${estimated.toFixed(3)}${ofJoins}${Math.abs(gap) > estimateOffShare ? `, ${Math.round(Math.abs(gap) * 100)} % too ${gap < 0 ? 'little' : 'much'}` : ''})`;
 	});
 	const withEstimate = costs.filter((c) => c.estimatedCoresEach !== null);
 	const atPeaks = (each: (c: BotCost) => number) => withEstimate.reduce((n, c) => n + each(c) * c.peak, 0);

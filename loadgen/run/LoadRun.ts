@@ -20,7 +20,7 @@ import { localAddressToward } from '../network/localAddress.ts';
 import { scheduleDuration } from '../schedule/executors.ts';
 import { Membership } from '../schedule/Membership.ts';
 import { buildSlots, slotsOfShard, type Shard, type Slot } from '../schedule/slots.ts';
-import { estimate, estimatedCoresEach } from '../sizing/preflight.ts';
+import { estimate, estimatedCoresEach, joinCpuSecondsOf } from '../sizing/preflight.ts';
 import { TelemetrySender } from '../telemetry/TelemetrySender.ts';
 import { ShardLink } from './ShardLink.ts';
 import { SpeakerTurns } from './SpeakerTurns.ts';
@@ -339,7 +339,10 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
 	}
 
 	#onEvent(slot: Slot, event: ParticipantEvent): void {
-		if (event.type === 'join') this.#joinedPeers.add(slot.peerId);
+		if (event.type === 'join') {
+			this.#joinedPeers.add(slot.peerId);
+			this.#botCosts.joined(botRoleOf(slot.group.bot), joinCpuSecondsOf(slot.group, this.#scenario));
+		}
 		if (event.type === 'fail') this.#failedPeers.add(slot.peerId);
 		if (event.type === 'leave') this.#leftPeers.add(slot.peerId);
 		this.#followSpeakerTurns(slot, event);
