@@ -16,10 +16,16 @@
  * both), for --rounds rounds: video marks alone (written into every sent frame, read from every
  * received one), then video and audio marks (a burst every second in the microphone, heard in
  * every received audio track). The cost is the median over rounds of marked / unmarked.
+ * With --simulcast 1 it measures only sending in layers: per video profile, send-only pages
+ * sending simulcast beside send-only pages sending one layer, each in a browser of their own,
+ * over the same window, for --rounds rounds; the cost is the median over rounds of layered /
+ * single, and of what layers add per bot (costs.ts's simulcastFactor is that over the table's
+ * sendCores), and each round says how many layers the pages were encoding at its end
+ * (Chromium turns layers on as its bandwidth estimate allows).
  * With --joins 1 it measures only what a join costs at once, beyond what the bot then costs to
  * keep: --bots pages join one room of a launched browser one after another, --rounds times per
  * profile (the figure of the preflight's join check).
- *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1 --e2e 1 --joins 1 --rounds 3]
+ *   npm run bench:bots [-- --bots 4 --seconds 15 --codec H264 --profiles 360p30,720p30 --sampling 0 --split 1 --relay 1 --e2e 1 --simulcast 1 --joins 1 --rounds 3]
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +61,7 @@ const flags = parseInput(
 		relay: z.enum(['0', '1']).default('0'),
 		e2e: z.enum(['0', '1']).default('0'),
 		joins: z.enum(['0', '1']).default('0'),
+		simulcast: z.enum(['0', '1']).default('0'),
 		rounds: wholeNumberText.pipe(z.number().min(1)).default(3),
 	}),
 	parseArgs({
@@ -69,6 +76,7 @@ const flags = parseInput(
 			relay: { type: 'string' },
 			e2e: { type: 'string' },
 			joins: { type: 'string' },
+			simulcast: { type: 'string' },
 			rounds: { type: 'string' },
 		},
 	}).values,
@@ -125,9 +133,9 @@ interface BotGroup {
 async function openBots(
 	profile: PublishProfile,
 	label: string,
-	options: { samplingMs?: number; sendOnly?: boolean; turn?: TurnServer; marks?: Marks } = {},
+	options: { samplingMs?: number; sendOnly?: boolean; turn?: TurnServer; marks?: Marks; simulcast?: boolean } = {},
 ): Promise<BotGroup> {
-	const { samplingMs, sendOnly = false, turn, marks } = options;
+	const { samplingMs, sendOnly = false, turn, marks, simulcast = false } = options;
 	const p = publishProfiles[profile];
 	const launched = await launchChromium({
 		media: { videoFile: p.video ? await fakeVideo(p.video) : undefined, audioFile: await fakeAudio() },
@@ -150,7 +158,7 @@ async function openBots(
 			if (relay) relays.push(relay);
 			const video = p.video ? `${p.video.width}x${p.video.height}@${p.video.frameRate}` : '0';
 			const room = sendOnly ? `${label}-alone-${i}` : `${label}-${Math.floor(i / 2)}`;
-			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${label}-${i}&video=${video}&audio=1&subscribe=${sendOnly ? 'none' : 'all'}&codec=${flags.codec}`);
+			await page.goto(`${sfu.botPageUrl}?room=${room}&peer=${label}-${i}&video=${video}&audio=1&subscribe=${sendOnly ? 'none' : 'all'}&codec=${flags.codec}${simulcast ? '&simulcast=1' : ''}`);
 			pages.push(page);
 		}
 		for (const page of pages) {
@@ -329,6 +337,87 @@ async function joinCosts(profile: PublishProfile, round: number): Promise<Array<
 	} finally {
 		await launched.close();
 	}
+}
+
+/**
+ * How many video layers each page is encoding now (its outbound video streams with frames
+ * encoded since the last look), and how many of those streams Chromium says it holds back
+ * for want of CPU (qualityLimitationReason "cpu": it lowers their resolution or frame rate).
+ */
+async function layersEncoding(pages: Page[], before: Map<string, number> = new Map()): Promise<{ layers: number[]; cpuLimited: number; framesEncoded: Map<string, number> }> {
+	const framesEncoded = new Map<string, number>();
+	const layers: number[] = [];
+	let cpuLimited = 0;
+	for (const [i, page] of pages.entries()) {
+		const snapshots = await page.evaluate(() => window.callswarm.getStats());
+		let encoding = 0;
+		for (const stat of snapshots.flatMap((snapshot) => snapshot.stats)) {
+			if (stat.type !== 'outbound-rtp' || stat.kind !== 'video' || typeof stat.framesEncoded !== 'number') continue;
+			const key = `${i}:${String(stat.id)}`;
+			framesEncoded.set(key, stat.framesEncoded);
+			if (stat.framesEncoded > (before.get(key) ?? 0)) encoding++;
+			if (stat.qualityLimitationReason === 'cpu') cpuLimited++;
+		}
+		layers.push(encoding);
+	}
+	return { layers, cpuLimited, framesEncoded };
+}
+
+if (flags.simulcast === '1') {
+	const videoProfiles = flags.profiles.filter((profile) => publishProfiles[profile].video);
+	if (videoProfiles.length === 0) throw new Error('bench:bots --simulcast 1 needs a video profile in --profiles');
+	const table: Record<string, Record<string, number | string>> = {};
+	for (const profile of videoProfiles) {
+		const ratios: number[] = [];
+		const single: number[] = [];
+		const layered: number[] = [];
+		const layerCounts: string[] = [];
+		const limited: number[] = [];
+		for (let round = 1; round <= flags.rounds; round++) {
+			const open = [
+				() => openBots(profile, `single-${profile}-${round}`, { sendOnly: true }),
+				() => openBots(profile, `layered-${profile}-${round}`, { sendOnly: true, simulcast: true }),
+			] as const;
+			const groups: Array<BotGroup | undefined> = [undefined, undefined];
+			try {
+				// Which browser starts first alternates by round.
+				for (const i of round % 2 ? [0, 1] : [1, 0]) groups[i] = await open[i]!();
+				const [one, many] = groups as [BotGroup, BotGroup];
+				const start = await layersEncoding(many.pages);
+				const m = await measureTogether([one, many], `${profile} simulcast, round ${round}`);
+				const { layers, cpuLimited } = await layersEncoding(many.pages, start.framesEncoded);
+				const { cpuLimited: singleCpuLimited } = await layersEncoding(one.pages);
+				const [plain, simulcast] = m.coresPerBot as [number, number];
+				single.push(plain);
+				layered.push(simulcast);
+				ratios.push(simulcast / plain);
+				layerCounts.push(layers.join(','));
+				limited.push(cpuLimited + singleCpuLimited);
+				status.done(
+					`${profile}, round ${round}: ${plain.toFixed(3)} cores per bot sending one layer, ${simulcast.toFixed(3)} in layers (×${(simulcast / plain).toFixed(2)}; layers encoding per page: ${layers.join(', ')}; streams held back for CPU: ${singleCpuLimited} of one layer, ${cpuLimited} in layers)`,
+				);
+			} finally {
+				for (const g of groups) await g?.close();
+			}
+		}
+		table[profile] = {
+			'one layer, cores per bot': +median(single).toFixed(3),
+			'simulcast, cores per bot': +median(layered).toFixed(3),
+			'factor (median of rounds)': +median(ratios).toFixed(2),
+			'more cores per bot (median of rounds)': +median(layered.map((c, i) => c - single[i]!)).toFixed(3),
+			rounds: ratios.map((r) => r.toFixed(2)).join(' / '),
+			'layers per page, by round': layerCounts.join(' / '),
+			'streams held back for CPU, by round': limited.join(' / '),
+		};
+	}
+	console.log(`\nSending in layers (${flags.codec} simulcast against one layer, ${flags.bots} send-only pages of each in a browser of their own, measured together; ${flags.rounds} rounds, ${flags.seconds} s each; load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
+	console.table(table);
+	// Chromium lowers what it encodes when the CPU runs short: the rounds then compare less work than they name.
+	if (Object.values(table).some((row) => String(row['streams held back for CPU, by round']).split(' / ').some((n) => n !== '0'))) {
+		console.log('Chromium held some streams back for want of CPU (qualityLimitationReason "cpu"): the machine was saturated and the factor is too low; run again with fewer --bots.');
+	}
+	await sfu.close();
+	process.exit(0);
 }
 
 if (flags.joins === '1') {

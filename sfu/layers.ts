@@ -10,9 +10,12 @@ export function preferredLayers(consumer: Pick<types.Consumer, 'type' | 'rtpPara
 	if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return undefined;
 	// mediasoup describes what a consumer can get as one encoding with "L<spatial>T<temporal>".
 	const match = /^[LS](\d+)T(\d+)/.exec(consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? '');
-	const spatial = Number(match?.[1] ?? 1);
 	const temporal = Number(match?.[2] ?? 1);
-	const top = spatial - 1;
-	const spatialLayer = layer === 'low' ? 0 : layer === 'medium' ? Math.floor(top / 2) : top;
-	return { spatialLayer, temporalLayer: temporal - 1 };
+	return { spatialLayer: spatialLayerOf(Number(match?.[1] ?? 1), layer), temporalLayer: temporal - 1 };
+}
+
+/** The spatial layer (0 the smallest) a receiver asking for `layer` gets of a sender's `spatialLayers`. */
+export function spatialLayerOf(spatialLayers: number, layer: VideoLayer): number {
+	const top = spatialLayers - 1;
+	return layer === 'low' ? 0 : layer === 'medium' ? Math.floor(top / 2) : top;
 }

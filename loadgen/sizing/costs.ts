@@ -3,6 +3,7 @@
  * preflight sizing reads. Every figure is measured by a benchmark on the 2-core reference
  * machine (medians of two or more runs, 2026-11-28); rerun them on other hardware and adjust:
  *   npm run bench:bots -- --split 1 --sampling 0     browser send / receive per profile (H264)
+ *   npm run bench:bots -- --simulcast 1               browser sending in layers against one
  *   npm run bench:receive                             browser receive, each stream beyond the first
  *   npm run bench:lite                                lite bot per sent / received stream
  *   npm run bench:viewers                             viewer per received stream
@@ -43,8 +44,20 @@ export const botCosts = {
 		} satisfies Record<VideoProfile, { first: number; further: number }>,
 		/** Encoding other codecs than H264 costs this much more (VP8 0.31–0.33 vs H264 0.22–0.24 core at 360p30). */
 		codecFactor: { H264: 1, VP8: 1.4, VP9: 1.45 },
-		/** Simulcast encodes the lower layers too: a quarter and a sixteenth of the pixels more. */
-		simulcastFactor: 1.3,
+		/**
+		 * Sending the camera in layers (simulcast), over sending it in one: bench:bots --
+		 * --simulcast 1, send-only pages in layers beside send-only pages in one layer, measured
+		 * together, 3 rounds a run; what layers add per page over this table's sendCores. 360p30
+		 * (two layers, a 320x180 one added), 2 pages each, 2 runs: 0.002 and 0.004 core more
+		 * (rounds +0.002 / +0.014 / −0.001 and +0.004 / +0.016 / +0.002; 4 pages each, the machine
+		 * saturated: +0.003 / +0.006 / +0.002). 720p30 (three layers), 1 page each: 0.042 more
+		 * (+0.057 / −0.014 / +0.042). The arithmetic of pixels (a quarter and a sixteenth more)
+		 * said 1.3: scaling and encoding the small layers costs far less than the top one. VP8 at
+		 * 360p30 adds a little more, 0.016 (+0.000 / +0.020 / +0.016: ×1.06 of its one layer).
+		 * 180p15 layers only as VP9 SVC: not measured, taken as 360p30's. H264 unless said,
+		 * 2026-12-03, load average 3.6–12 at the runs' end.
+		 */
+		simulcastFactor: { '180p15': 1.02, '360p30': 1.02, '720p30': 1.2 } satisfies Record<VideoProfile, number>,
 		/**
 		 * A shared screen (slides, 1080p at 5 fps): sending it, and receiving and decoding it
 		 * (0.082–0.089 and 0.036–0.039 core, three runs each, a presenter page and a viewer page

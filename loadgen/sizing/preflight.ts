@@ -14,6 +14,8 @@ import { browserMediaOf } from '../browser/media.ts';
 import { botRoleOf, botRoles, type BotRole } from '../health/BotCostMeter.ts';
 import { processShare } from '../lite/share.ts';
 import { botCosts, type VideoProfile } from './costs.ts';
+import { layeredEncodings } from '../../sfu/botpage/params.ts';
+import { spatialLayerOf } from '../../sfu/layers.ts';
 
 export interface Machine {
 	cores: number;
@@ -111,6 +113,27 @@ function callsOverTime(scenario: Scenario, slots: Slot[], mine: Set<number>): { 
 
 const subscribes = (group: NamedParticipantGroup, kind: 'audio' | 'video') => group.subscribe === 'all' || group.subscribe === kind;
 
+/** The table's video profiles, smallest first: each halves the one above's size. */
+const videoLadder: readonly VideoProfile[] = ['180p15', '360p30', '720p30'];
+
+/**
+ * What a receiver asking for `layer` gets of a sender's camera, as a profile of the table. A
+ * simulcast or SVC sender's lower layers halve the size per step down (the layer is the one the
+ * SFU asks mediasoup for); each step is priced as the profile one rung below, down to
+ * the smallest (a 180p30 layer at 180p15's price: a little under for a browser's decoder, the
+ * table has no 180p30).
+ */
+export function receivedProfile(sender: NamedParticipantGroup, layer: NamedParticipantGroup['layer']): VideoProfile {
+	const sent = sender.publish as VideoProfile;
+	const video = publishProfiles[sender.publish].video;
+	if (!sender.simulcast || !video) return sent;
+	const encodings = layeredEncodings(sender.codec, video, undefined);
+	// SVC is one encoding whose scalability mode says its layers; simulcast, one encoding a layer.
+	const spatial = Number(/^L(\d+)/.exec(encodings[0]?.scalabilityMode ?? '')?.[1] ?? encodings.length);
+	const stepsDown = spatial - 1 - spatialLayerOf(spatial, layer);
+	return videoLadder[Math.max(0, videoLadder.indexOf(sent) - stepsDown)]!;
+}
+
 /**
  * What a bot pays to receive some streams of one kind (audio, or video by each sender's
  * profile). A browser pays most for its first (its audio output, its decoder threads start):
@@ -171,7 +194,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 					cores += group.bot === 'browser' ? botCosts.browser.receiveScreenCores : botCosts[group.bot].receiveVideoCores['180p15'];
 				}
 				if (sent.video && subscribes(group, 'video') && videos.length < (group.lastN ?? Infinity)) {
-					videos.push(other.group.publish as VideoProfile);
+					videos.push(receivedProfile(other.group, group.layer));
 					received++;
 				}
 			}
@@ -184,7 +207,7 @@ export function estimate(scenario: Scenario, options: { shard?: Shard; bundledSf
 			if (group.bot === 'browser') {
 				cores +=
 					botCosts.browser.sendCores[group.publish] *
-					(own.video ? botCosts.browser.codecFactor[group.codec] * (group.simulcast ? botCosts.browser.simulcastFactor : 1) : 1);
+					(own.video ? botCosts.browser.codecFactor[group.codec] * (group.simulcast ? botCosts.browser.simulcastFactor[group.publish as VideoProfile] : 1) : 1);
 				if (group.screenShare) cores += botCosts.browser.sendScreenCores;
 				const { e2eExtra } = botCosts.browser;
 				cores *= 1 + (scenario.e2e.video ? e2eExtra.video : 0) + (scenario.e2e.audio ? e2eExtra.audio : 0);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { botCosts } from '../../loadgen/sizing/costs.ts';
-import { estimate, receiveCores } from '../../loadgen/sizing/preflight.ts';
+import { estimate, receiveCores, receivedProfile } from '../../loadgen/sizing/preflight.ts';
 import { Scenario } from '../../protocol/scenario.ts';
 import { removeDir } from '../helpers/tempDir.ts';
 
@@ -120,6 +120,43 @@ describe('preflight sizing', () => {
 		expect(receiveCores('browser', ['720p30', '180p15', '180p15'])).toBeCloseTo(mixed, 10);
 		expect(receiveCores('lite', ['360p30', '360p30'])).toBeCloseTo(2 * botCosts.lite.receiveVideoCores['360p30'], 10);
 		expect(receiveCores('viewer', ['audio', 'audio', 'audio'])).toBeCloseTo(3 * botCosts.viewer.receiveAudioCores, 10);
+	});
+
+	it("prices a layer below a simulcast or SVC sender's top as the profile a rung down per step, never below the smallest", () => {
+		const [camera360, camera720, svc360, single360] = Scenario.parse({
+			name: 'layers',
+			participants: [
+				{ name: 'camera360', bot: 'browser', count: 1, publish: '360p30', simulcast: true },
+				{ name: 'camera720', bot: 'browser', count: 1, publish: '720p30', simulcast: true },
+				{ name: 'svc360', bot: 'browser', count: 1, publish: '360p30', simulcast: true, codec: 'VP9' },
+				{ name: 'single360', bot: 'browser', count: 1, publish: '360p30' },
+			],
+			schedule: { executor: 'constant-vus', vus: 4, duration: '1m' },
+		}).participants;
+		// 640x360 in two simulcast layers: the low one (and "medium", the middle of two rounded down) is 320x180.
+		expect(['low', 'medium', 'high', 'auto'].map((layer) => receivedProfile(camera360!, layer as 'low'))).toEqual(['180p15', '180p15', '360p30', '360p30']);
+		// 1280x720 in three: 320x180, 640x360, 1280x720.
+		expect(['low', 'medium', 'high', 'auto'].map((layer) => receivedProfile(camera720!, layer as 'low'))).toEqual(['180p15', '360p30', '720p30', '720p30']);
+		// VP9 SVC has three spatial layers at any size: 360p's low one (90p) is priced as the smallest profile.
+		expect(['low', 'medium', 'auto'].map((layer) => receivedProfile(svc360!, layer as 'low'))).toEqual(['180p15', '180p15', '360p30']);
+		// One layer: every receiver gets all of it.
+		expect(receivedProfile(single360!, 'low')).toBe('360p30');
+
+		// Lite viewers of a simulcast speaker's low layer pay for a 180p stream, not the speaker's 360p30.
+		const viewers = (layer: 'low' | 'auto') =>
+			estimate(
+				Scenario.parse({
+					name: 'thumbnails',
+					participants: [
+						{ name: 'speaker', bot: 'browser', count: 1, publish: '360p30', simulcast: true, subscribe: 'none' },
+						{ name: 'viewers', bot: 'lite', count: 10, publish: 'none', subscribe: 'video', layer },
+					],
+					schedule: { executor: 'constant-vus', vus: 11, duration: '1m' },
+				}),
+				{ bundledSfu: false, localCollector: false, machine: { cores: 2, memoryBytes: 8 * 2 ** 30 } },
+			).lines.find((line) => line.what.includes('"viewers"'))!.cores;
+		expect(viewers('low')).toBeCloseTo(10 * botCosts.lite.receiveVideoCores['180p15'], 10);
+		expect(viewers('auto')).toBeCloseTo(10 * botCosts.lite.receiveVideoCores['360p30'], 10);
 	});
 
 	it('sizes viewers at their own cost, a fraction of a lite receiver', () => {
