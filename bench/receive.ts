@@ -88,11 +88,13 @@ async function measure(kind: Kind, streams: number): Promise<number> {
 			await browsers.join(slot);
 		}
 		// Every sender's stream forwarded to its page: a consumer each, the senders themselves consume nothing.
+		// Counted in this step's rooms only: another step's leftovers must not stand in for them.
 		const want = flags.pages * streams;
 		const deadline = Date.now() + 60_000;
-		while (bench.sfu.totals().forwardingConsumers < want) {
-			if (Date.now() > deadline) throw new Error(`${label}: the SFU forwards ${bench.sfu.totals().forwardingConsumers} of ${want} streams after 60 s`);
-			status.update(`${label}: streams forwarded ${bar(bench.sfu.totals().forwardingConsumers / Math.max(1, want))}`);
+		const forwarded = () => bench.sfu.totals(new Set(rooms)).forwardingConsumers;
+		while (forwarded() < want) {
+			if (Date.now() > deadline) throw new Error(`${label}: the SFU forwards ${forwarded()} of ${want} streams after 60 s`);
+			status.update(`${label}: streams forwarded ${bar(forwarded() / Math.max(1, want))}`);
 			await sleep(250);
 		}
 		for (let s = 0; s < flags.warmup; s++) {

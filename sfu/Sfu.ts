@@ -132,9 +132,11 @@ export class Sfu extends EventEmitter<SfuEvents> implements SessionHost, StatusS
 		return [...this.rooms.values()].map((r) => r.snapshot());
 	}
 
-	totals(): SfuTotals {
-		const totals: SfuTotals = { rooms: this.rooms.size, peers: 0, transports: 0, producers: 0, consumers: 0, forwardingConsumers: 0 };
-		for (const room of this.rooms.values()) {
+	/** What the SFU holds, in all its rooms or in those named. */
+	totals(only?: ReadonlySet<string>): SfuTotals {
+		const rooms = [...this.rooms.values()].filter((room) => !only || only.has(room.id));
+		const totals: SfuTotals = { rooms: rooms.length, peers: 0, transports: 0, producers: 0, consumers: 0, forwardingConsumers: 0 };
+		for (const room of rooms) {
 			for (const peer of room.peers.values()) {
 				totals.peers++;
 				totals.transports += peer.transports.size;

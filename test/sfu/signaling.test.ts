@@ -131,6 +131,22 @@ describe('room lifecycle', () => {
 		await waitFor(() => sfu.rooms.size === 0, 'the empty room to close');
 	});
 
+	it('counts what it holds in all its rooms, or in the rooms named only', async () => {
+		const alice = await fakeParticipant(sfu.wsUrl, 'count-a', 'alice');
+		const bob = await fakeParticipant(sfu.wsUrl, 'count-a', 'bob');
+		const carol = await fakeParticipant(sfu.wsUrl, 'count-b', 'carol');
+		await waitFor(() => sfu.totals().consumers === 4 && sfu.totals().producers === 6, 'the pair to consume each other, carol to publish alone');
+		expect(sfu.totals()).toMatchObject({ rooms: 2, peers: 3, producers: 6, consumers: 4, transports: 6 });
+		const pair = sfu.totals(new Set(['count-a']));
+		expect(pair).toMatchObject({ rooms: 1, peers: 2, producers: 4, consumers: 4, transports: 4 });
+		// Carol receives nothing: whatever the SFU forwards, it forwards in the pair's room.
+		expect(pair.forwardingConsumers).toBe(sfu.totals().forwardingConsumers);
+		expect(sfu.totals(new Set(['count-b']))).toMatchObject({ rooms: 1, peers: 1, producers: 2, consumers: 0, forwardingConsumers: 0 });
+		expect(sfu.totals(new Set(['no-such-room']))).toMatchObject({ rooms: 0, peers: 0, consumers: 0 });
+		for (const p of [alice, bob, carol]) await p.call.leave();
+		await waitFor(() => sfu.rooms.size === 0, 'the rooms to close');
+	});
+
 	it('places new rooms on the least-loaded worker', async () => {
 		const a = await fakeParticipant(sfu.wsUrl, 'spread-a', 'a', { publish: false });
 		const b = await fakeParticipant(sfu.wsUrl, 'spread-b', 'b', { publish: false });
