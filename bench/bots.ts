@@ -410,7 +410,7 @@ if (flags.simulcast === '1') {
 			'streams held back for CPU, by round': limited.join(' / '),
 		};
 	}
-	console.log(`\nSending in layers (${flags.codec} simulcast against one layer, ${flags.bots} send-only pages of each in a browser of their own, measured together; ${flags.rounds} rounds, ${flags.seconds} s each; load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
+	console.log(`\nSending in layers (${flags.codec} simulcast against one layer, ${flags.bots} send-only page${flags.bots === 1 ? '' : 's'} of each in a browser of their own, measured together; ${flags.rounds} rounds, ${flags.seconds} s each; load average ${os.loadavg()[0]!.toFixed(1)} at the end)`);
 	console.table(table);
 	// Chromium lowers what it encodes when the CPU runs short: the rounds then compare less work than they name.
 	if (Object.values(table).some((row) => String(row['streams held back for CPU, by round']).split(' / ').some((n) => n !== '0'))) {

@@ -90,8 +90,8 @@ const estimateOffShare = 0.2;
  * What each bot kind cost this machine, beside what the preflight expected: `browser bots 0.310
  * core each (4 at most in calls; the preflight expected 0.250, joins 0.041 of it, 19 % too
  * little)`. In red with advice where, all kinds at their peaks together, it expected too little
- * by more than a fifth: its verdict on whether a run fits the machine was then too kind. (A kind alone may be off
- * further: a few light lite bots carry their processes' own work.)
+ * by more than a fifth: its verdict on whether a run fits the machine was then too kind. (A kind
+ * alone may be off further: a few light lite bots carry their processes' own work.)
  */
 export function botCostsLine(costs: readonly BotCost[]): string[] {
 	if (costs.length === 0) return [];

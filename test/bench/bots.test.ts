@@ -34,6 +34,6 @@ describe('bench:bots --simulcast 1', () => {
 		expect(more).toBeCloseTo(layered - single, 2);
 		// 640x360 goes out in two layers at most; Chromium turns the second on as its bandwidth estimate allows.
 		expect([1, 2]).toContain(layers);
-		expect(stdout).toContain('Sending in layers (H264 simulcast against one layer, 1 send-only pages of each');
+		expect(stdout).toContain('Sending in layers (H264 simulcast against one layer, 1 send-only page of each in a browser of their own');
 	});
 });
