@@ -156,8 +156,12 @@ const clockAheadPages = pageBatches(skewedCall)
 		const ahead = <T extends { ts: number }>(list: T[] | undefined): T[] => (list ?? []).map((item) => ({ ...item, ts: item.ts + clockAheadMs }));
 		return { batch: { ...batch, batchId: `clock-ahead-${batch.batchId}`, snapshots: ahead(batch.snapshots), baseline: ahead(batch.baseline), events: ahead(batch.events) } };
 	});
-/** Alice's times as her clock would have given them were it right. */
-const clockAheadTimes = pageBatches(skewedCall).filter(({ user }) => user === 'alice').flatMap(({ batch }) => (batch.snapshots ?? []).map((s) => s.ts));
+/**
+ * Alice's times as her clock would have given them were it right: those same pages' times, not
+ * another pageBatches() of them, which dates them by Date.now() again, some ms later on a busy
+ * machine.
+ */
+const clockAheadTimes = clockAheadPages.flatMap(({ batch }) => batch.snapshots.map((s) => s.ts - clockAheadMs));
 
 describe('the monitoring SDK route in ingest worker threads', () => {
 	let inline: Awaited<ReturnType<typeof run>>;
